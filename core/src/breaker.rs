@@ -1,0 +1,987 @@
+//! [`Breaker`]: the public face of the engine, tying the state word, the window, the
+//! backoff and the events together.
+//!
+//! # The hot path
+//!
+//! Admission in `Closed` is one `Acquire` load of the state word (which lives alone on
+//! its cache line) and, only when calls are timed, one clock read. Recording a success
+//! is one clock read, a handful of loads of read-mostly lines and one `fetch_add` on the
+//! calling thread's own window stripe. Rules are evaluated only when an outcome can
+//! change the verdict: a failure, a slow call, a call over the percentile limit, the
+//! first call of a new bucket (old buckets may have left the window), or a success
+//! while a rule is waiting only for `minimum_calls`.
+//!
+//! # Transitions
+//!
+//! Every transition is one compare-and-swap on the state word. The winner alone then
+//! writes what depends on it (open deadline, window restart, backoff) and emits the
+//! event, outside every lock. Words it writes after the swap that admission reads (the
+//! open deadline) carry the generation they belong to, so a reader never mistakes the
+//! previous opening's deadline for the current one.
+
+use crate::backoff::Backoff;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError};
+use crate::events::{Listener, ListenerId, Listeners, Reason, Transition};
+use crate::histogram::Layout;
+use crate::metrics::{FailureCounts, Snapshot};
+use crate::outcome::{FailureKind, Outcome};
+use crate::permit::{Permit, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED};
+use crate::state::{State, Word, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
+use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRIPES};
+use crate::window::{Delta, Shape, Sums, Window, WEIGHT_SCALE};
+use arc_swap::ArcSwap;
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a call was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejected {
+    /// The state that rejected the call.
+    pub state: State,
+    /// How long until a call may be admitted, when known.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "circuit breaker is {}: call rejected", self.state)?;
+        if let Some(d) = self.retry_after {
+            write!(f, " (retry after {d:?})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// The error of a guarded call: rejected by the breaker, or failed on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallError<E> {
+    /// The breaker did not admit the call; it was never made.
+    Rejected(Rejected),
+    /// The call was made and failed.
+    Failed(E),
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Rejected(r) => r.fmt(f),
+            CallError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
+
+/// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight.
+const REJECTED: usize = 0;
+const IGNORED: usize = 1;
+const ABANDONED: usize = 2;
+const IN_FLIGHT: usize = 3;
+
+/// A deadline tagged with the generation it belongs to: 16 bits of generation, 48 bits
+/// of microseconds (8.9 years of clock).
+fn stamp(generation: u32, nanos: u64) -> u64 {
+    ((generation as u64 & 0xFFFF) << 48) | (nanos.div_ceil(1000) & ((1 << 48) - 1))
+}
+
+fn unstamp(word: u64, generation: u32) -> Option<u64> {
+    ((word >> 48) == (generation as u64 & 0xFFFF)).then_some((word & ((1 << 48) - 1)) * 1000)
+}
+
+/// Read-mostly copies of the options the record path needs, so it never loads the
+/// config. Written on reconfiguration.
+struct Hot {
+    open_until: AtomicU64,
+    ramp_start: AtomicU64,
+    needs_eval: AtomicBool,
+    slow_nanos: AtomicU64,
+    limit_nanos: AtomicU64,
+    weights: [AtomicU64; 5],
+    permits: AtomicU32,
+    success_threshold: AtomicU32,
+    lease_nanos: AtomicU64,
+    base_open_nanos: AtomicU64,
+    ramp_nanos: AtomicU64,
+    ramp_initial: AtomicU64,
+}
+
+impl Hot {
+    fn new(c: &Config) -> Hot {
+        let h = Hot {
+            open_until: AtomicU64::new(0),
+            ramp_start: AtomicU64::new(0),
+            needs_eval: AtomicBool::new(false),
+            slow_nanos: AtomicU64::new(0),
+            limit_nanos: AtomicU64::new(0),
+            weights: std::array::from_fn(|_| AtomicU64::new(0)),
+            permits: AtomicU32::new(0),
+            success_threshold: AtomicU32::new(0),
+            lease_nanos: AtomicU64::new(0),
+            base_open_nanos: AtomicU64::new(0),
+            ramp_nanos: AtomicU64::new(0),
+            ramp_initial: AtomicU64::new(0),
+        };
+        h.load_from(c);
+        h
+    }
+
+    fn load_from(&self, c: &Config) {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        // ordering: Relaxed, each option is read on its own; a record racing with a
+        // reconfiguration may use a mix of old and new values, which are all valid.
+        let o = Ordering::Relaxed;
+        self.slow_nanos.store(ns(c.slow_call_duration), o);
+        self.limit_nanos
+            .store(c.latency_percentile.map_or(u64::MAX, |p| ns(p.limit)), o);
+        for kind in FailureKind::ALL {
+            let w = (c.failure_weights.get(kind) * WEIGHT_SCALE as f64).round() as u64;
+            self.weights[kind as usize].store(w, o);
+        }
+        self.permits.store(c.half_open.permits, o);
+        self.success_threshold.store(c.half_open.success_threshold, o);
+        self.lease_nanos.store(ns(c.half_open.max_wait), o);
+        self.base_open_nanos.store(ns(c.open.duration), o);
+        let (ramp, initial) = c
+            .slow_start
+            .map_or((0, 1.0), |s| (ns(s.duration), s.initial_fraction));
+        self.ramp_nanos.store(ramp, o);
+        self.ramp_initial.store(initial.to_bits(), o);
+    }
+}
+
+struct Totals {
+    failures: [AtomicU64; 5],
+    striped: [CachePadded<[AtomicU64; 4]>; STRIPES],
+    transitions: AtomicU64,
+    state_since: AtomicU64,
+    /// Monotonic time of the last failure, plus one (0: none yet).
+    last_failure: AtomicU64,
+}
+
+impl Totals {
+    fn new(now: u64) -> Totals {
+        Totals {
+            failures: std::array::from_fn(|_| AtomicU64::new(0)),
+            striped: std::array::from_fn(|_| {
+                CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
+            }),
+            transitions: AtomicU64::new(0),
+            state_since: AtomicU64::new(now),
+            last_failure: AtomicU64::new(0),
+        }
+    }
+
+    #[inline]
+    fn bump(&self, which: usize, delta: u64) {
+        // ordering: Relaxed, a statistic.
+        self.striped[stripe_index()][which].fetch_add(delta, Ordering::Relaxed);
+    }
+
+    fn sum(&self, which: usize) -> u64 {
+        self.striped
+            .iter()
+            .fold(0u64, |a, s| a.wrapping_add(s[which].load(Ordering::Relaxed)))
+    }
+}
+
+/// Cold state behind one lock: backoff memory, and reconfiguration.
+struct Cold {
+    backoff: Backoff,
+}
+
+/// A circuit breaker.
+///
+/// Shareable across threads (`&Breaker` is all a caller needs; wrap it in an `Arc` to
+/// share ownership). See the [crate documentation](crate) for an example.
+pub struct Breaker<C: Clock = SystemClock> {
+    word: CachePadded<AtomicU64>,
+    hot: CachePadded<Hot>,
+    consecutive: CachePadded<AtomicU32>,
+    lease_until: CachePadded<AtomicU64>,
+    ramp_ticket: CachePadded<AtomicU64>,
+    window: Window,
+    totals: Totals,
+    config: ArcSwap<Config>,
+    listeners: Listeners,
+    cold: parking_lot::Mutex<Cold>,
+    clock: C,
+}
+
+impl Breaker<SystemClock> {
+    /// A breaker on the system clock.
+    pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Breaker::with_clock(config, SystemClock::new())
+    }
+}
+
+impl<C: Clock> Breaker<C> {
+    /// A breaker on `clock`.
+    pub fn with_clock(config: Config, clock: C) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let now = clock.now_nanos();
+        let layout = config
+            .latency_tracked()
+            .then(|| Layout::new(config.histogram_precision));
+        let window = Window::new(Shape::of(&config.window), layout, now);
+        let seed = config
+            .seed
+            .unwrap_or_else(|| now ^ (&window as *const Window as u64).rotate_left(32));
+        let word = Word::new(State::Closed, 0, Self::flags_for(&config));
+        Ok(Breaker {
+            word: CachePadded::new(AtomicU64::new(word.0)),
+            hot: CachePadded::new(Hot::new(&config)),
+            consecutive: CachePadded::new(AtomicU32::new(0)),
+            lease_until: CachePadded::new(AtomicU64::new(0)),
+            ramp_ticket: CachePadded::new(AtomicU64::new(0)),
+            window,
+            totals: Totals::new(now),
+            config: ArcSwap::from_pointee(config),
+            listeners: Listeners::new(),
+            cold: parking_lot::Mutex::new(Cold {
+                backoff: Backoff::new(seed),
+            }),
+            clock,
+        })
+    }
+
+    fn flags_for(config: &Config) -> u64 {
+        let mut f = 0;
+        if config.latency_tracked() {
+            f |= FLAG_TIMED;
+        }
+        if config.track_in_flight {
+            f |= FLAG_IN_FLIGHT;
+        }
+        f
+    }
+
+    /// The clock this breaker reads.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The config in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    #[inline]
+    fn load_word(&self) -> Word {
+        // ordering: Acquire, so a thread that sees a new state also sees what the
+        // transition's winner wrote before publishing it.
+        Word(self.word.load(Ordering::Acquire))
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.load_word().state()
+    }
+
+    // ----------------------------------------------------------------- admission
+
+    /// Asks to make one call. Wait-free in every state.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
+        self.acquire_raw().map(|raw| Permit::new(self, raw))
+    }
+
+    /// [`try_acquire`](Breaker::try_acquire) for bindings: the permit as a plain value,
+    /// to be handed back to [`record_raw`](Breaker::record_raw) or
+    /// [`release_raw`](Breaker::release_raw) exactly once.
+    #[inline]
+    pub fn acquire_raw(&self) -> Result<RawPermit, Rejected> {
+        let w = self.load_word();
+        if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) == State::Closed as u64 {
+            let (flags, start_nanos) = if w.0 & FLAG_TIMED != 0 {
+                (P_TIMED, self.clock.now_nanos())
+            } else {
+                (0, 0)
+            };
+            return Ok(RawPermit {
+                generation: w.generation(),
+                flags,
+                start_nanos,
+            });
+        }
+        self.acquire_slow(w)
+    }
+
+    #[inline(never)]
+    fn acquire_slow(&self, w: Word) -> Result<RawPermit, Rejected> {
+        match w.state() {
+            State::Closed => {
+                if w.0 & FLAG_RAMP != 0 && !self.ramp_admits(w) {
+                    return Err(self.reject(State::Closed, Some(Duration::ZERO)));
+                }
+                Ok(self.issue(w, false))
+            }
+            State::ForcedClosed | State::MetricsOnly | State::Disabled => Ok(self.issue(w, false)),
+            State::Open => self.acquire_open(w),
+            State::HalfOpen => self.acquire_half_open(w),
+            State::ForcedOpen => Err(self.reject(State::ForcedOpen, None)),
+        }
+    }
+
+    fn issue(&self, w: Word, probe: bool) -> RawPermit {
+        let mut flags = 0;
+        let mut start_nanos = 0;
+        if w.0 & FLAG_TIMED != 0 {
+            flags |= P_TIMED;
+            start_nanos = self.clock.now_nanos();
+        }
+        if w.0 & FLAG_IN_FLIGHT != 0 {
+            flags |= P_IN_FLIGHT;
+            self.totals.bump(IN_FLIGHT, 1);
+        }
+        if probe {
+            flags |= P_PROBE;
+        }
+        if w.state() == State::Disabled {
+            flags |= P_UNCOUNTED;
+        }
+        RawPermit {
+            generation: w.generation(),
+            flags,
+            start_nanos,
+        }
+    }
+
+    fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
+        self.totals.bump(REJECTED, 1);
+        Rejected { state, retry_after }
+    }
+
+    fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
+        let now = self.clock.coarse_nanos();
+        // ordering: Acquire pairs with the winner's Release store of the deadline.
+        let until = self.hot.open_until.load(Ordering::Acquire);
+        match unstamp(until, w.generation()) {
+            // The opening's winner has not written its deadline yet: just opened.
+            None => {
+                let base = self.hot.base_open_nanos.load(Ordering::Relaxed);
+                return Err(self.reject(State::Open, Some(Duration::from_nanos(base))));
+            }
+            Some(deadline) if now < deadline => {
+                return Err(self.reject(State::Open, Some(Duration::from_nanos(deadline - now))));
+            }
+            Some(_) => {}
+        }
+        // The deadline has passed: whoever moves the breaker to half-open takes the
+        // first probe slot in the same swap.
+        let next = w.next(State::HalfOpen).with_probes(1);
+        match self.cas(w, next) {
+            Ok(()) => {
+                self.lease_until.store(
+                    now + self.hot.lease_nanos.load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                self.published(w, next, Reason::OpenElapsed, now, None);
+                Ok(self.issue(next, true))
+            }
+            Err(actual) => match actual.state() {
+                State::HalfOpen => self.acquire_half_open(actual),
+                s if s.admits_all() => Ok(self.issue(actual, false)),
+                s => Err(self.reject(s, Some(Duration::ZERO))),
+            },
+        }
+    }
+
+    /// Takes a probe slot: at most two compare-and-swap attempts, so admission stays
+    /// wait-free; losing both to other probes is a rejection.
+    fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
+        let now = self.clock.coarse_nanos();
+        let permits = self.hot.permits.load(Ordering::Relaxed);
+        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
+        for _ in 0..2 {
+            if w.state() != State::HalfOpen {
+                break;
+            }
+            let (next, reclaim) = if w.probes() < permits {
+                (w.with_probes(w.probes() + 1), false)
+            } else {
+                let until = self.lease_until.load(Ordering::Relaxed);
+                if now < until {
+                    return Err(self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now))));
+                }
+                // Every slot is held past its lease: write the probes off and start a
+                // new half-open generation with this call as its only probe.
+                (w.next(State::HalfOpen).with_probes(1), true)
+            };
+            match self.cas(w, next) {
+                Ok(()) => {
+                    self.lease_until.store(now + lease, Ordering::Relaxed);
+                    if reclaim {
+                        self.published(w, next, Reason::ProbeLeaseExpired, now, None);
+                    }
+                    return Ok(self.issue(next, true));
+                }
+                Err(actual) => w = actual,
+            }
+        }
+        match w.state() {
+            s if s.admits_all() && s != State::Closed => Ok(self.issue(w, false)),
+            s => Err(self.reject(s, Some(Duration::ZERO))),
+        }
+    }
+
+    fn ramp_admits(&self, w: Word) -> bool {
+        let now = self.clock.coarse_nanos();
+        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
+        let start = unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation())
+            .unwrap_or(now);
+        let elapsed = now.saturating_sub(start);
+        if ramp == 0 || elapsed >= ramp {
+            // Ramp over: clear the flag (one attempt; a later call retries).
+            let _ = self.cas(w, w.with_flags(w.flags() & !FLAG_RAMP));
+            return true;
+        }
+        let initial = f64::from_bits(self.hot.ramp_initial.load(Ordering::Relaxed));
+        let fraction = initial + (1.0 - initial) * elapsed as f64 / ramp as f64;
+        // A Weyl sequence spreads admissions evenly: over any run of calls the share
+        // admitted is the fraction, without a random generator on the hot path.
+        // ordering: Relaxed, the ticket only needs to be distinct.
+        let ticket = self.ramp_ticket.fetch_add(1, Ordering::Relaxed);
+        let u = (ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+        u < fraction
+    }
+
+    fn cas(&self, from: Word, to: Word) -> Result<(), Word> {
+        // ordering: AcqRel; Release publishes the transition, Acquire on failure lets
+        // the caller act on the word it lost to.
+        self.word
+            .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+
+    // -------------------------------------------------------------------- record
+
+    /// Records the outcome of a call admitted with `permit`. `latency_nanos` overrides
+    /// the latency measured from admission. Never panics, whatever the permit holds.
+    pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
+        if permit.flags & P_IN_FLIGHT != 0 {
+            self.totals.bump(IN_FLIGHT, u64::MAX); // wrapping -1
+        }
+        if permit.flags & P_UNCOUNTED != 0 {
+            return;
+        }
+        let (now, latency) = match latency_nanos {
+            Some(l) => (self.clock.coarse_nanos(), Some(l)),
+            None if permit.flags & P_TIMED != 0 => {
+                let now = self.clock.now_nanos();
+                (now, Some(now.saturating_sub(permit.start_nanos)))
+            }
+            None => (self.clock.coarse_nanos(), None),
+        };
+        let kind = match outcome {
+            Outcome::Ignored => {
+                self.totals.bump(IGNORED, 1);
+                if permit.is_probe() {
+                    self.settle_probe(permit, ProbeResult::Released, now);
+                }
+                return;
+            }
+            Outcome::Success => None,
+            Outcome::Failure(k) => Some(k),
+        };
+        let lat = latency.unwrap_or(0);
+        let delta = Delta {
+            weighted_failures: kind.map_or(0, |k| {
+                self.hot.weights[k as usize].load(Ordering::Relaxed)
+            }),
+            slow: kind.is_none()
+                && latency.is_some()
+                && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
+            over_limit: latency.is_some() && lat >= self.hot.limit_nanos.load(Ordering::Relaxed),
+        };
+        let rotated = self.window.record(now, delta, latency);
+        let consecutive = match kind {
+            Some(k) => {
+                // ordering: Relaxed, statistics and a streak; no memory is published.
+                self.totals.failures[k as usize].fetch_add(1, Ordering::Relaxed);
+                self.totals.last_failure.store(now + 1, Ordering::Relaxed);
+                self.consecutive.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+            }
+            None => {
+                // Load first: a success in a healthy breaker leaves the line shared.
+                if self.consecutive.load(Ordering::Relaxed) != 0 {
+                    self.consecutive.store(0, Ordering::Relaxed);
+                }
+                0
+            }
+        };
+        if permit.is_probe() {
+            let result = if kind.is_some() {
+                ProbeResult::Failed
+            } else {
+                ProbeResult::Succeeded
+            };
+            self.settle_probe(permit, result, now);
+            return;
+        }
+        if kind.is_some()
+            || delta.slow
+            || delta.over_limit
+            || rotated
+            || self.hot.needs_eval.load(Ordering::Relaxed)
+        {
+            let w = self.load_word();
+            if w.state() == State::Closed && w.generation() == permit.generation {
+                self.evaluate(w, now, consecutive);
+            }
+        }
+    }
+
+    /// Gives a permit back unrecorded (metric `abandoned`): frees a probe slot.
+    pub fn release_raw(&self, permit: RawPermit) {
+        if permit.flags & P_IN_FLIGHT != 0 {
+            self.totals.bump(IN_FLIGHT, u64::MAX);
+        }
+        self.totals.bump(ABANDONED, 1);
+        if permit.is_probe() {
+            self.settle_probe(permit, ProbeResult::Released, self.clock.coarse_nanos());
+        }
+    }
+
+    /// Checks the trip rules against the window; trips if one holds.
+    fn evaluate(&self, w: Word, now: u64, consecutive: u32) {
+        let config = self.config.load();
+        if let Some(limit) = config.consecutive_failures {
+            if consecutive >= limit {
+                self.trip(w, Reason::ConsecutiveFailures { count: consecutive, limit }, now);
+                return;
+            }
+        }
+        let sums = self.window.sums(now);
+        let verdict = verdict(&config, &sums);
+        let waiting = verdict.waiting_for_minimum;
+        if self.hot.needs_eval.load(Ordering::Relaxed) != waiting {
+            self.hot.needs_eval.store(waiting, Ordering::Relaxed);
+        }
+        if let Some(reason) = verdict.trip {
+            self.trip(w, reason, now);
+        }
+    }
+
+    fn trip(&self, w: Word, reason: Reason, now: u64) {
+        let next = w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP);
+        if self.cas(w, next).is_ok() {
+            self.opened(w, next, reason, now, false);
+        }
+    }
+
+    /// After winning a transition to Open: deadline, then event.
+    fn opened(&self, from: Word, to: Word, reason: Reason, now: u64, retrip: bool) {
+        let config = self.config.load();
+        let duration = self.cold.lock().backoff.next_open(&config.open, now, retrip);
+        // ordering: Release pairs with the Acquire load in `acquire_open`.
+        self.hot
+            .open_until
+            .store(stamp(to.generation(), now.saturating_add(duration)), Ordering::Release);
+        self.hot.needs_eval.store(false, Ordering::Relaxed);
+        self.published(from, to, reason, now, Some(Duration::from_nanos(duration)));
+    }
+
+    fn settle_probe(&self, permit: RawPermit, result: ProbeResult, now: u64) {
+        let mut w = self.load_word();
+        loop {
+            if w.state() != State::HalfOpen || w.generation() != permit.generation {
+                // A probe of an earlier generation: counted, but it decides nothing.
+                return;
+            }
+            let probes = w.probes().saturating_sub(1);
+            let next = match result {
+                ProbeResult::Released => w.with_probes(probes),
+                ProbeResult::Failed => w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP),
+                ProbeResult::Succeeded => {
+                    let ok = w.probe_successes() + 1;
+                    if ok >= self.hot.success_threshold.load(Ordering::Relaxed) {
+                        self.close_word(w)
+                    } else {
+                        w.with_probes(probes).with_probe_successes(ok)
+                    }
+                }
+            };
+            match self.cas(w, next) {
+                Ok(()) => {
+                    match next.state() {
+                        State::Open => self.opened(w, next, Reason::ProbeFailed, now, true),
+                        State::Closed => {
+                            let successes = w.probe_successes() + 1;
+                            self.closed(w, next, Reason::ProbesSucceeded { successes }, now)
+                        }
+                        _ => {}
+                    }
+                    return;
+                }
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    /// The Closed word that follows `w`, with the slow-start ramp flag when configured.
+    fn close_word(&self, w: Word) -> Word {
+        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed) > 0;
+        let flags = (w.flags() & !FLAG_RAMP) | if ramp { FLAG_RAMP } else { 0 };
+        w.next(State::Closed).with_flags(flags)
+    }
+
+    /// After winning a transition to Closed: fresh window, backoff clock, ramp start.
+    fn closed(&self, from: Word, to: Word, reason: Reason, now: u64) {
+        self.hot
+            .ramp_start
+            .store(stamp(to.generation(), now), Ordering::Release);
+        let shape = Shape::of(&self.config.load().window);
+        self.window.restart(shape, now);
+        self.hot.needs_eval.store(false, Ordering::Relaxed);
+        self.cold.lock().backoff.closed(now);
+        self.published(from, to, reason, now, None);
+    }
+
+    /// Bookkeeping and event for a transition this thread won.
+    fn published(&self, from: Word, to: Word, reason: Reason, now: u64, open_for: Option<Duration>) {
+        self.totals.state_since.store(now, Ordering::Relaxed);
+        self.totals.transitions.fetch_add(1, Ordering::Relaxed);
+        self.listeners.emit(&Transition {
+            from: from.state(),
+            to: to.state(),
+            reason,
+            generation: to.generation(),
+            at_nanos: now,
+            at: self.clock.wall_time(now),
+            open_for,
+        });
+    }
+
+    // --------------------------------------------------------------- call helpers
+
+    /// Runs `f` if admitted; `Ok` is a success, `Err` a failure of kind `Other`.
+    ///
+    /// A panic in `f` is recorded as a failure and then resumes.
+    pub fn call<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, CallError<E>> {
+        self.call_classified(f, |r| match r {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure(FailureKind::Other),
+        })
+    }
+
+    /// Runs `f` if admitted and records what `classify` makes of its result.
+    pub fn call_classified<T, E>(
+        &self,
+        f: impl FnOnce() -> Result<T, E>,
+        classify: impl FnOnce(&Result<T, E>) -> Outcome,
+    ) -> Result<T, CallError<E>> {
+        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        let result = f();
+        finish(permit, classify(&result));
+        result.map_err(CallError::Failed)
+    }
+
+    /// Awaits `fut` if admitted; `Ok` is a success, `Err` a failure of kind `Other`.
+    /// Runtime-agnostic. If the returned future is dropped before it completes, the
+    /// permit is released unrecorded (a cancellation says nothing about the
+    /// dependency).
+    pub async fn call_async<T, E, F>(&self, fut: F) -> Result<T, CallError<E>>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        let result = fut.await;
+        let outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(_) => Outcome::Failure(FailureKind::Other),
+        };
+        finish(permit, outcome);
+        result.map_err(CallError::Failed)
+    }
+
+    // ----------------------------------------------------------- manual control
+
+    /// Holds the breaker open: every call is rejected until another manual call.
+    pub fn force_open(&self) {
+        self.set_manual(State::ForcedOpen);
+    }
+
+    /// Holds the breaker closed: every call flows and is counted; nothing trips.
+    pub fn force_closed(&self) {
+        self.set_manual(State::ForcedClosed);
+    }
+
+    /// Switches the breaker off: every call flows and nothing is counted.
+    pub fn disable(&self) {
+        self.set_manual(State::Disabled);
+    }
+
+    /// Counts every call but never trips.
+    pub fn metrics_only(&self) {
+        self.set_manual(State::MetricsOnly);
+    }
+
+    /// Back to Closed with an empty window, no failure streak and no backoff; lifetime
+    /// totals are kept.
+    pub fn reset(&self) {
+        let now = self.clock.coarse_nanos();
+        let mut w = self.load_word();
+        loop {
+            let next = w.next(State::Closed).with_flags(w.flags() & !FLAG_RAMP);
+            match self.cas(w, next) {
+                Ok(()) => {
+                    self.consecutive.store(0, Ordering::Relaxed);
+                    self.cold.lock().backoff.reset(now);
+                    self.window.restart(Shape::of(&self.config.load().window), now);
+                    self.hot.needs_eval.store(false, Ordering::Relaxed);
+                    self.published(w, next, Reason::Manual, now, None);
+                    return;
+                }
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    fn set_manual(&self, to: State) {
+        let now = self.clock.coarse_nanos();
+        let mut w = self.load_word();
+        loop {
+            if w.state() == to {
+                return;
+            }
+            let next = w.next(to).with_flags(w.flags() & !FLAG_RAMP);
+            match self.cas(w, next) {
+                Ok(()) => {
+                    self.published(w, next, Reason::Manual, now, None);
+                    return;
+                }
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    // ---------------------------------------------------------- reconfiguration
+
+    /// Replaces the config while the breaker runs. An invalid config is refused and
+    /// the old one keeps running.
+    ///
+    /// State, backoff and counters always survive. The window's contents survive when
+    /// its shape (kind, size or duration, buckets) is unchanged; otherwise the window
+    /// restarts empty in the new shape. A window can never grow past the buckets it
+    /// was built with, and latency tracking or histogram precision cannot be switched
+    /// on or changed live: both need memory the breaker does not have (build a new
+    /// breaker instead).
+    pub fn reconfigure(&self, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        let shape = Shape::of(&config.window);
+        let capacity = self.window.capacity();
+        if shape.buckets > capacity {
+            return Err(ConfigError::invalid(
+                "window.buckets",
+                shape.buckets,
+                format!("1..={capacity} on a running breaker (the buckets it was built with)"),
+            ));
+        }
+        let old = self.config.load_full();
+        if config.latency_tracked() && !self.window.has_histograms() {
+            return Err(ConfigError::invalid(
+                "track_latency",
+                true,
+                "false on a breaker built without latency tracking (no slow-call or percentile rule either)",
+            ));
+        }
+        if self.window.has_histograms() && config.histogram_precision != old.histogram_precision {
+            return Err(ConfigError::invalid(
+                "histogram_precision",
+                config.histogram_precision,
+                format!("{} on a running breaker (its histogram layout)", old.histogram_precision),
+            ));
+        }
+        let now = self.clock.coarse_nanos();
+        let _cold = self.cold.lock();
+        let reshaped = Shape::of(&old.window) != shape;
+        self.config.store(Arc::new(config.clone()));
+        self.hot.load_from(&config);
+        let mut w = self.load_word();
+        loop {
+            let mut flags = Self::flags_for(&config) | (w.flags() & FLAG_RAMP);
+            if config.slow_start.is_none() {
+                flags &= !FLAG_RAMP;
+            }
+            if flags == w.flags() {
+                break;
+            }
+            match self.cas(w, w.with_flags(flags)) {
+                Ok(()) => break,
+                Err(actual) => w = actual,
+            }
+        }
+        if reshaped {
+            self.window.restart(shape, now);
+        }
+        self.hot.needs_eval.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // --------------------------------------------------------------- listeners
+
+    /// Registers a transition listener. It runs on the thread that won the transition,
+    /// after the new state is published and outside every lock.
+    pub fn add_listener(&self, f: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
+        self.listeners.add(Arc::new(f) as Listener)
+    }
+
+    /// Removes a listener; returns whether it was registered.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.listeners.remove(id)
+    }
+
+    // -------------------------------------------------------------------- reads
+
+    /// How long until a call may be admitted; `None` while calls are admitted, or
+    /// when held open by an operator.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let w = self.load_word();
+        let now = self.clock.coarse_nanos();
+        match w.state() {
+            State::Open => Some(Duration::from_nanos(
+                unstamp(self.hot.open_until.load(Ordering::Acquire), w.generation())
+                    .map_or(self.hot.base_open_nanos.load(Ordering::Relaxed), |d| {
+                        d.saturating_sub(now)
+                    }),
+            )),
+            State::HalfOpen if w.probes() >= self.hot.permits.load(Ordering::Relaxed) => Some(
+                Duration::from_nanos(self.lease_until.load(Ordering::Relaxed).saturating_sub(now)),
+            ),
+            _ => None,
+        }
+    }
+
+    /// A reading of every figure. Costs O(window); takes no lock writers need.
+    pub fn snapshot(&self) -> Snapshot {
+        let w = self.load_word();
+        let now = self.clock.now_nanos();
+        let sums = self.window.sums(now);
+        let (calls, slow_calls) = self.window.lifetime();
+        let f = |k: FailureKind| self.totals.failures[k as usize].load(Ordering::Relaxed);
+        let failures_by_kind = FailureCounts {
+            timeout: f(FailureKind::Timeout),
+            connection: f(FailureKind::Connection),
+            server_error: f(FailureKind::ServerError),
+            rejected: f(FailureKind::Rejected),
+            other: f(FailureKind::Other),
+        };
+        let failures = failures_by_kind.total();
+        let last_failure = match self.totals.last_failure.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(self.clock.wall_time(t - 1)),
+        };
+        Snapshot {
+            state: w.state(),
+            generation: w.generation(),
+            time_in_state: Duration::from_nanos(
+                now.saturating_sub(self.totals.state_since.load(Ordering::Relaxed)),
+            ),
+            transitions: self.totals.transitions.load(Ordering::Relaxed),
+            calls,
+            successes: calls.saturating_sub(failures),
+            failures,
+            failures_by_kind,
+            ignored: self.totals.sum(IGNORED),
+            slow_calls,
+            rejected: self.totals.sum(REJECTED),
+            abandoned: self.totals.sum(ABANDONED),
+            in_flight: (w.0 & FLAG_IN_FLIGHT != 0).then(|| self.totals.sum(IN_FLIGHT)),
+            half_open_probes: if w.state() == State::HalfOpen { w.probes() } else { 0 },
+            window_calls: sums.calls,
+            failure_rate: sums.failure_rate(),
+            slow_call_rate: sums.slow_rate(),
+            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            last_failure,
+            retry_after: self.retry_after(),
+            backoff_level: self.cold.lock().backoff.level(),
+            latency: self.window.latency(now),
+            listener_panics: self.listeners.panics(),
+        }
+    }
+
+    /// Bytes this breaker occupies, heap included.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() - std::mem::size_of::<Window>() + self.window.memory()
+            + std::mem::size_of::<Config>()
+    }
+}
+
+fn finish<C: Clock>(permit: Permit<'_, C>, outcome: Outcome) {
+    match outcome {
+        Outcome::Success => permit.success(),
+        Outcome::Failure(k) => permit.failure(k),
+        Outcome::Ignored => permit.ignore(),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProbeResult {
+    Succeeded,
+    Failed,
+    Released,
+}
+
+/// What the rate and percentile rules make of a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Verdict {
+    pub(crate) trip: Option<Reason>,
+    /// A rule holds but the window has fewer than `minimum_calls` calls: the next
+    /// success must re-check (it may bring the window to the minimum).
+    pub(crate) waiting_for_minimum: bool,
+}
+
+/// The rate and percentile rules, in one place: `>=` everywhere, each gated by
+/// `minimum_calls`.
+pub(crate) fn verdict(config: &Config, s: &Sums) -> Verdict {
+    let mut reason = None;
+    if let Some(t) = config.failure_rate_threshold {
+        let rate = s.failure_rate();
+        if reaches(s.weighted_failures as f64, t * (s.calls * WEIGHT_SCALE) as f64) {
+            reason = Some(Reason::FailureRate { rate, threshold: t });
+        }
+    }
+    if reason.is_none() {
+        if let Some(t) = config.slow_call_rate_threshold {
+            if reaches(s.slow as f64, t * s.calls as f64) {
+                reason = Some(Reason::SlowCallRate {
+                    rate: s.slow_rate(),
+                    threshold: t,
+                });
+            }
+        }
+    }
+    if reason.is_none() {
+        if let Some(p) = config.latency_percentile {
+            // quantile q >= limit  <=>  fewer than ceil(q * n) calls are under the limit.
+            let rank = (p.quantile.0 * s.calls as f64).ceil() as u64;
+            if s.calls > 0 && s.calls - s.over_limit < rank.max(1) {
+                reason = Some(Reason::LatencyPercentile {
+                    quantile: p.quantile.0,
+                    limit: p.limit,
+                });
+            }
+        }
+    }
+    let gated = s.calls < config.minimum_calls as u64;
+    Verdict {
+        trip: if gated { None } else { reason },
+        waiting_for_minimum: gated && reason.is_some(),
+    }
+}
+
+/// `value >= target`, forgiving the last bits of floating-point rounding so that a
+/// rate exactly at its threshold trips.
+fn reaches(value: f64, target: f64) -> bool {
+    value >= target - target.abs() * 1e-12
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests;

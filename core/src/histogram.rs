@@ -1,0 +1,220 @@
+//! A log-linear latency histogram with atomic bins.
+//!
+//! Values below `2^(p+1)` nanoseconds get a bin each; above that every power of two is
+//! split into `2^p` equal bins, so a bin is never wider than `2^-p` of its lower edge.
+//! Reporting a bin by its midpoint therefore errs by at most `2^-(p+1)` (1.6% at the
+//! default `p = 5`, well inside the 3.2% budget). Values are clamped to
+//! [`MAX_TRACKABLE`] (about 18 minutes).
+//!
+//! A window keeps a ring of these (see `window`), one per group of buckets.
+
+use crate::sync::{AtomicU32, Ordering};
+
+/// Largest latency the histogram distinguishes, in nanoseconds (2^40 - 1, ~18 min).
+pub const MAX_TRACKABLE: u64 = (1 << 40) - 1;
+const MAX_EXP: u32 = 39;
+
+/// Bin layout for a given precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    p: u32,
+}
+
+impl Layout {
+    pub(crate) fn new(precision_bits: u8) -> Layout {
+        Layout {
+            p: precision_bits.clamp(1, 10) as u32,
+        }
+    }
+
+    /// Number of bins.
+    pub(crate) fn bins(self) -> usize {
+        (1usize << self.p) * (2 + (MAX_EXP - self.p) as usize)
+    }
+
+    /// The bin of `v` nanoseconds.
+    #[inline]
+    pub(crate) fn index(self, v: u64) -> usize {
+        let v = v.min(MAX_TRACKABLE);
+        let sub = 1u64 << self.p;
+        if v < 2 * sub {
+            return v as usize;
+        }
+        let e = 63 - v.leading_zeros();
+        let shift = e - self.p;
+        let m = (v >> shift) - sub;
+        (2 * sub + (e - self.p - 1) as u64 * sub + m) as usize
+    }
+
+    /// `[lower, upper)` of bin `i`.
+    pub(crate) fn range(self, i: usize) -> (u64, u64) {
+        let sub = 1u64 << self.p;
+        let i = i as u64;
+        if i < 2 * sub {
+            return (i, i + 1);
+        }
+        let k = i - 2 * sub;
+        let e = self.p as u64 + 1 + k / sub;
+        let m = k % sub;
+        let shift = e - self.p as u64;
+        let lower = (sub + m) << shift;
+        (lower, lower + (1 << shift))
+    }
+
+    /// The value reported for bin `i`: its midpoint.
+    pub(crate) fn value(self, i: usize) -> u64 {
+        let (lo, hi) = self.range(i);
+        lo + (hi - lo - 1) / 2
+    }
+
+    /// Worst relative error of a reported value.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn relative_error(self) -> f64 {
+        1.0 / (1u64 << (self.p + 1)) as f64
+    }
+}
+
+/// One histogram's bins.
+pub(crate) struct Bins {
+    bins: Box<[AtomicU32]>,
+}
+
+impl Bins {
+    pub(crate) fn new(layout: Layout) -> Bins {
+        Bins {
+            bins: (0..layout.bins()).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn add(&self, index: usize) {
+        // ordering: Relaxed, a bin is a statistic; nothing is published through it.
+        self.bins[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn clear(&self) {
+        for b in self.bins.iter() {
+            b.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds this histogram's counts into `into`.
+    pub(crate) fn merge_into(&self, into: &mut [u64]) {
+        for (acc, b) in into.iter_mut().zip(self.bins.iter()) {
+            *acc += b.load(Ordering::Relaxed) as u64;
+        }
+    }
+
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.bins)
+    }
+}
+
+/// Latency figures over a window, in nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct LatencySummary {
+    /// Calls the figures are drawn from.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 90th percentile.
+    pub p90: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// 99.9th percentile.
+    pub p999: u64,
+    /// Mean (of bin midpoints).
+    pub mean: u64,
+    /// Largest (midpoint of the highest non-empty bin).
+    pub max: u64,
+}
+
+/// The value at quantile `q` of merged `counts`: the smallest bin whose cumulative count
+/// reaches `ceil(q * total)`.
+pub(crate) fn quantile(layout: Layout, counts: &[u64], total: u64, q: f64) -> u64 {
+    if total == 0 {
+        return 0;
+    }
+    let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+    let mut seen = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return layout.value(i);
+        }
+    }
+    layout.value(counts.len() - 1)
+}
+
+/// Summarises merged `counts`.
+pub(crate) fn summarize(layout: Layout, counts: &[u64]) -> LatencySummary {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return LatencySummary::default();
+    }
+    let mut sum = 0u128;
+    let mut max = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        if c > 0 {
+            let v = layout.value(i);
+            sum += v as u128 * c as u128;
+            max = v;
+        }
+    }
+    LatencySummary {
+        count: total,
+        p50: quantile(layout, counts, total, 0.5),
+        p90: quantile(layout, counts, total, 0.9),
+        p95: quantile(layout, counts, total, 0.95),
+        p99: quantile(layout, counts, total, 0.99),
+        p999: quantile(layout, counts, total, 0.999),
+        mean: (sum / total as u128) as u64,
+        max,
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn default_layout_has_1152_bins_and_1_6_percent_error() {
+        let l = Layout::new(5);
+        assert_eq!(l.bins(), 1152);
+        assert_eq!(l.index(MAX_TRACKABLE), l.bins() - 1);
+        assert!(l.relative_error() <= 0.032);
+        // Bins tile the line with no gap.
+        for i in 1..l.bins() {
+            assert_eq!(l.range(i - 1).1, l.range(i).0);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_value_lands_in_its_bin_within_the_error(v in 0u64..MAX_TRACKABLE, p in 2u8..=7) {
+            let l = Layout::new(p);
+            let i = l.index(v);
+            let (lo, hi) = l.range(i);
+            prop_assert!(lo <= v && v < hi);
+            let err = (l.value(i) as f64 - v as f64).abs() / (v.max(1) as f64);
+            prop_assert!(err <= l.relative_error() + 1e-12, "v={} err={}", v, err);
+        }
+
+        #[test]
+        fn quantiles_are_within_error_of_exact(mut vs in proptest::collection::vec(1u64..10_000_000_000, 1..400)) {
+            let l = Layout::new(5);
+            let mut counts = vec![0u64; l.bins()];
+            for &v in &vs { counts[l.index(v)] += 1; }
+            vs.sort_unstable();
+            for q in [0.5, 0.9, 0.99, 0.999] {
+                let rank = ((q * vs.len() as f64).ceil() as usize).clamp(1, vs.len());
+                let exact = vs[rank - 1] as f64;
+                let got = quantile(l, &counts, vs.len() as u64, q) as f64;
+                prop_assert!((got - exact).abs() / exact <= 0.032);
+            }
+        }
+    }
+}

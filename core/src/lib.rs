@@ -1,0 +1,95 @@
+//! A lock-free circuit breaker.
+//!
+//! A breaker stops a service from hammering a failing dependency: **Closed** (calls
+//! flow, outcomes counted) → **Open** (calls rejected at once) → **Half-Open** (a few
+//! probes decide) → Closed, or Open again.
+//!
+//! - Admission is wait-free in every state; in Closed it is one atomic load.
+//! - Count- and time-based sliding windows with striped counters; trips on weighted
+//!   failure rate, slow-call rate, consecutive failures or a latency percentile.
+//! - Bounded half-open probing with leases, exponential backoff with jitter and decay,
+//!   slow start, transition events, snapshots with latency percentiles, live
+//!   reconfiguration.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::Duration;
+//! use tripgate::{Breaker, Config, FailureKind, ManualClock, State};
+//!
+//! let clock = ManualClock::new();
+//! let config = Config::builder()
+//!     .count_window(10)
+//!     .minimum_calls(4)
+//!     .failure_rate_threshold(0.5)
+//!     .open_duration(Duration::from_secs(30))
+//!     .build()?;
+//! let breaker = Breaker::with_clock(config, clock.clone())?;
+//!
+//! // Two successes and two failures: 50% of 4 calls trips the breaker.
+//! for ok in [true, true, false, false] {
+//!     let permit = breaker.try_acquire().expect("closed");
+//!     if ok { permit.success() } else { permit.failure(FailureKind::Timeout) }
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//! let rejected = breaker.try_acquire().unwrap_err();
+//! assert_eq!(rejected.retry_after, Some(Duration::from_secs(30)));
+//!
+//! // After the open duration one probe is let through; its success closes the breaker.
+//! clock.advance(Duration::from_secs(30));
+//! let probe = breaker.try_acquire().expect("probe");
+//! assert_eq!(breaker.state(), State::HalfOpen);
+//! probe.success();
+//! assert_eq!(breaker.state(), State::Closed);
+//!
+//! // Or let the breaker run the call.
+//! let answer: Result<u32, tripgate::CallError<&str>> = breaker.call(|| Ok(42));
+//! assert_eq!(answer.unwrap(), 42);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Conventions
+//!
+//! Where the well-known breakers disagree, tripgate picks one rule and keeps it:
+//! - every threshold comparison is `>=`: a rate exactly at its threshold trips, and `N`
+//!   consecutive failures with a limit of `N` trip; a success at least
+//!   `slow_call_duration` long is slow;
+//! - an open breaker admits its first probe when `now >= opened_at + open_duration`;
+//! - the call whose failure trips the breaker gets its own error; later calls are
+//!   rejected;
+//! - ignored outcomes count neither way, reset no streak and free a half-open slot;
+//! - lifetime counters and the failure streak survive transitions; the window restarts
+//!   when the breaker closes;
+//! - deadlines use the clock's coarse reading, which may lag by one kernel tick (a few
+//!   milliseconds) on Linux.
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod backoff;
+mod breaker;
+mod clock;
+mod config;
+mod events;
+mod fastdiv;
+mod histogram;
+mod metrics;
+mod outcome;
+mod permit;
+mod state;
+mod sync;
+mod window;
+
+pub use breaker::{Breaker, CallError, Rejected};
+pub use clock::{AnyClock, Clock, ManualClock, SystemClock};
+pub use config::{
+    Config, ConfigBuilder, ConfigError, FailureWeights, HalfOpenConfig, OpenConfig,
+    PercentileRule, Quantile, SlowStart, Tier, WindowConfig, MAX_BUCKETS, MAX_DURATION,
+    MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+};
+pub use events::{Listener, ListenerId, Reason, Transition};
+pub use histogram::{LatencySummary, MAX_TRACKABLE};
+pub use metrics::{FailureCounts, Snapshot};
+pub use outcome::{FailureKind, Outcome};
+pub use permit::{Permit, RawPermit};
+pub use state::State;

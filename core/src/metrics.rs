@@ -1,0 +1,93 @@
+//! The read side: a [`Snapshot`] of a breaker's state and figures.
+
+use crate::histogram::LatencySummary;
+use crate::outcome::FailureKind;
+use crate::state::State;
+use serde::Serialize;
+use std::time::{Duration, SystemTime};
+
+/// Failures by kind, over the breaker's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FailureCounts {
+    /// Timeouts.
+    pub timeout: u64,
+    /// Connection failures.
+    pub connection: u64,
+    /// Server errors.
+    pub server_error: u64,
+    /// Rejections by the dependency.
+    pub rejected: u64,
+    /// Other failures.
+    pub other: u64,
+}
+
+impl FailureCounts {
+    /// Count for `kind`.
+    pub fn get(&self, kind: FailureKind) -> u64 {
+        match kind {
+            FailureKind::Timeout => self.timeout,
+            FailureKind::Connection => self.connection,
+            FailureKind::ServerError => self.server_error,
+            FailureKind::Rejected => self.rejected,
+            FailureKind::Other => self.other,
+        }
+    }
+
+    /// Sum over every kind.
+    pub fn total(&self) -> u64 {
+        self.timeout + self.connection + self.server_error + self.rejected + self.other
+    }
+}
+
+/// A point-in-time reading of a breaker. Totals are over the breaker's life; rates and
+/// latencies are over the sliding window. Taken without stopping writers, so figures
+/// read a moment apart may disagree by the records in flight.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Snapshot {
+    /// Current state.
+    pub state: State,
+    /// Current generation (one per transition).
+    pub generation: u32,
+    /// Time since the last transition.
+    pub time_in_state: Duration,
+    /// Transitions so far.
+    pub transitions: u64,
+    /// Calls recorded as success or failure.
+    pub calls: u64,
+    /// Successes.
+    pub successes: u64,
+    /// Failures, all kinds.
+    pub failures: u64,
+    /// Failures by kind.
+    pub failures_by_kind: FailureCounts,
+    /// Outcomes recorded as ignored.
+    pub ignored: u64,
+    /// Slow successes.
+    pub slow_calls: u64,
+    /// Calls rejected by the breaker.
+    pub rejected: u64,
+    /// Permits dropped without an outcome.
+    pub abandoned: u64,
+    /// Permits issued and not yet answered, when `track_in_flight` is on.
+    pub in_flight: Option<u64>,
+    /// Half-open probes in flight.
+    pub half_open_probes: u32,
+    /// Calls in the window.
+    pub window_calls: u64,
+    /// Weighted failure rate over the window.
+    pub failure_rate: f64,
+    /// Slow-call rate over the window.
+    pub slow_call_rate: f64,
+    /// Failures in a row, up to now.
+    pub consecutive_failures: u32,
+    /// Wall time of the last failure.
+    pub last_failure: Option<SystemTime>,
+    /// How long until a call may be admitted, when calls are being rejected.
+    pub retry_after: Option<Duration>,
+    /// Consecutive re-trips the open duration is currently grown by.
+    pub backoff_level: u32,
+    /// Latency over the window (nanoseconds), when latency is tracked.
+    pub latency: Option<LatencySummary>,
+    /// Listener calls that panicked (and were caught).
+    pub listener_panics: u64,
+}

@@ -1,0 +1,656 @@
+//! The sliding window: a lock-free ring of epoch-tagged buckets with striped counters.
+//!
+//! # How it works
+//!
+//! Time (or, for a count-based window, the sequence number of a call) is cut into
+//! *epochs* of one bucket's width. Epoch `e` lives in ring slot `e % buckets`. The window
+//! at epoch `E` is the slots whose epoch lies in `(E - buckets, E]`.
+//!
+//! Each slot holds four counters (calls, weighted failures, slow calls, calls at or over
+//! the percentile limit) for each of [`STRIPES`] stripes; a thread always writes its own
+//! stripe, so two threads recording on one breaker touch different cache lines. A
+//! counter is one `AtomicU64` holding both the epoch it counts for (a 28-bit tag) and
+//! its value (36 bits):
+//!
+//! - current tag: `fetch_add` the value (one RMW, the common case);
+//! - older tag: the slot is being reused for a new epoch, so compare-and-swap the whole
+//!   word to `(new tag, delta)`. The one thread whose swap wins *folds* the old value
+//!   into a lifetime accumulator; a loser retries and then adds. No lock, and no count
+//!   is lost: each lands in exactly one epoch, or in the accumulator once its epoch has
+//!   left the window;
+//! - newer tag (this thread read the clock a moment before another): add to it.
+//!
+//! Readers sum the counters whose tag is inside the window and ignore the rest, so an
+//! idle window empties by itself. Lifetime totals are `accumulator + every counter`.
+//!
+//! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
+//! (74 hours at the smallest allowed bucket width of 1 ms, 8.5 years at 1 s) would be
+//! read as current until its next write. Values wrap into the tag after 2^36 (68
+//! billion) calls per bucket per stripe; weighted failures count in hundredths.
+//!
+//! # Geometry
+//!
+//! Bucket width, bucket count and the epoch origin change only on reconfiguration and
+//! when the window restarts. They live in two slots; a writer (serialised by a mutex,
+//! cold path) fills the slot readers are not using and then flips a version counter.
+//! A reader that saw the version change while it read retries, so readers never block.
+//! Restarting the window moves the epoch origin past every tag in use, which empties
+//! the window without touching a counter.
+//!
+//! # Latency
+//!
+//! With latency tracking, a ring of histograms follows the same epochs, one histogram
+//! per group of `ceil(buckets / 16)` buckets (so at most 17 histograms). A histogram
+//! whose tag is stale is cleared by the thread that claims it; samples racing with that
+//! clear may be dropped from the percentiles (never from the counts).
+
+use crate::fastdiv::FastDiv;
+use crate::histogram::{self, Bins, Layout, LatencySummary};
+use crate::sync::{fence, stripe_index, AtomicU64, Ordering, STRIPES};
+use crossbeam_utils::CachePadded;
+
+const TAG_BITS: u32 = 28;
+const VALUE_BITS: u32 = 64 - TAG_BITS;
+const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
+const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+
+/// Counters per slot and stripe.
+const CALLS: usize = 0;
+const WEIGHTED_FAILURES: usize = 1;
+const SLOW: usize = 2;
+const OVER_LIMIT: usize = 3;
+const COUNTERS: usize = 4;
+const CHUNK: usize = 16;
+
+/// Most histograms in a window's ring (plus one when buckets are grouped).
+const MAX_HISTOGRAM_GROUPS: u64 = 16;
+
+/// Units of weighted failure per unit of weight.
+pub(crate) const WEIGHT_SCALE: u64 = 100;
+
+/// What one record adds to its bucket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Delta {
+    pub(crate) weighted_failures: u64,
+    pub(crate) slow: bool,
+    pub(crate) over_limit: bool,
+}
+
+/// Window totals.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Sums {
+    pub(crate) calls: u64,
+    /// In hundredths of a failure.
+    pub(crate) weighted_failures: u64,
+    pub(crate) slow: u64,
+    pub(crate) over_limit: u64,
+}
+
+impl Sums {
+    pub(crate) fn failure_rate(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.weighted_failures as f64 / WEIGHT_SCALE as f64 / self.calls as f64
+        }
+    }
+
+    pub(crate) fn slow_rate(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.slow as f64 / self.calls as f64
+        }
+    }
+}
+
+/// Shape of the window, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// Time-based (width in ns) or count-based (width in calls).
+    pub(crate) time: bool,
+    /// Width of one bucket.
+    pub(crate) width: u64,
+    pub(crate) buckets: u32,
+}
+
+impl Shape {
+    pub(crate) fn of(config: &crate::WindowConfig) -> Shape {
+        let buckets = config.buckets();
+        match *config {
+            crate::WindowConfig::Count { size, .. } => Shape {
+                time: false,
+                width: (size / buckets.max(1)) as u64,
+                buckets,
+            },
+            crate::WindowConfig::Time { duration, .. } => Shape {
+                time: true,
+                width: (duration.as_nanos() / buckets.max(1) as u128) as u64,
+                buckets,
+            },
+        }
+    }
+}
+
+/// One consistent reading of the geometry.
+#[derive(Debug, Clone, Copy)]
+struct Geo {
+    time: bool,
+    width: FastDiv,
+    buckets: FastDiv,
+    origin: u64,
+    base: u64,
+    group: FastDiv,
+}
+
+impl Geo {
+    #[inline]
+    fn epoch_of(&self, x: u64) -> u64 {
+        self.base + self.width.div(x.saturating_sub(self.origin))
+    }
+
+    fn hist_span(&self) -> u64 {
+        // Histogram epochs that cover the window's `buckets` epochs.
+        let g = self.group.divisor();
+        let b = self.buckets.divisor();
+        b.div_ceil(g) + u64::from(g > 1)
+    }
+}
+
+/// Geometry slot: every field of `Geo`, as atomics.
+#[derive(Default)]
+struct GeoSlot {
+    time: AtomicU64,
+    width: [AtomicU64; 2],
+    buckets: [AtomicU64; 2],
+    origin: AtomicU64,
+    base: AtomicU64,
+    group: [AtomicU64; 2],
+}
+
+impl GeoSlot {
+    fn store(&self, g: &Geo) {
+        let put = |a: &[AtomicU64; 2], f: FastDiv| {
+            let (d, m) = f.parts();
+            a[0].store(d, Ordering::Relaxed);
+            a[1].store(m, Ordering::Relaxed);
+        };
+        self.time.store(g.time as u64, Ordering::Relaxed);
+        put(&self.width, g.width);
+        put(&self.buckets, g.buckets);
+        put(&self.group, g.group);
+        self.origin.store(g.origin, Ordering::Relaxed);
+        self.base.store(g.base, Ordering::Relaxed);
+    }
+
+    #[inline]
+    fn load(&self) -> Geo {
+        let get = |a: &[AtomicU64; 2]| {
+            FastDiv::from_parts(a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed))
+        };
+        Geo {
+            time: self.time.load(Ordering::Relaxed) != 0,
+            width: get(&self.width),
+            buckets: get(&self.buckets),
+            origin: self.origin.load(Ordering::Relaxed),
+            base: self.base.load(Ordering::Relaxed),
+            group: get(&self.group),
+        }
+    }
+}
+
+/// Two geometry slots and the version that says which is current.
+struct Geometry {
+    version: AtomicU64,
+    slots: [GeoSlot; 2],
+    writer: parking_lot::Mutex<()>,
+}
+
+impl Geometry {
+    fn new(g: Geo) -> Geometry {
+        let geo = Geometry {
+            version: AtomicU64::new(0),
+            slots: Default::default(),
+            writer: parking_lot::Mutex::new(()),
+        };
+        geo.slots[0].store(&g);
+        geo
+    }
+
+    #[inline]
+    fn load(&self) -> Geo {
+        loop {
+            // ordering: Acquire pairs with the Release store in `update`, so the slot
+            // it names is fully written.
+            let v = self.version.load(Ordering::Acquire);
+            let g = self.slots[(v & 1) as usize].load();
+            // ordering: the fence keeps the slot reads before the re-check; if a writer
+            // overwrote the slot we read (we held a stale version), its fence(Release)
+            // before writing makes the new version visible here.
+            fence(Ordering::Acquire);
+            if self.version.load(Ordering::Relaxed) == v {
+                return g;
+            }
+        }
+    }
+
+    /// Replaces the geometry with `f(current)`. Cold path.
+    fn update(&self, f: impl FnOnce(Geo) -> Geo) {
+        let _w = self.writer.lock();
+        let v = self.version.load(Ordering::Relaxed);
+        let next = f(self.slots[(v & 1) as usize].load());
+        // ordering: Release fence before writing the spare slot: a reader that sees any
+        // of these stores also sees every earlier version bump, so its re-check fails.
+        fence(Ordering::Release);
+        self.slots[((v + 1) & 1) as usize].store(&next);
+        self.version.store(v + 1, Ordering::Release);
+    }
+}
+
+/// A histogram and the histogram epoch it holds.
+struct HistSlot {
+    tag: AtomicU64,
+    bins: Bins,
+}
+
+/// Tag of a histogram being cleared.
+const CLEARING: u64 = u64::MAX;
+/// Tag of a histogram never used.
+const UNUSED: u64 = u64::MAX - 1;
+
+struct Histograms {
+    layout: Layout,
+    slots: Box<[HistSlot]>,
+    count: FastDiv,
+}
+
+/// The sliding window.
+pub(crate) struct Window {
+    capacity: u32,
+    geometry: Geometry,
+    /// Next call sequence number (count-based windows).
+    cursor: CachePadded<AtomicU64>,
+    chunks: Box<[CachePadded<[AtomicU64; CHUNK]>]>,
+    chunks_per_stripe: usize,
+    /// Folded-in values of counters whose epoch left the window: calls, slow.
+    folded: CachePadded<[AtomicU64; 2]>,
+    histograms: Option<Histograms>,
+}
+
+impl Window {
+    /// A window of `shape`, with room for up to `shape.buckets` buckets for life.
+    pub(crate) fn new(shape: Shape, latency: Option<Layout>, now: u64) -> Window {
+        let capacity = shape.buckets.max(1);
+        let per_stripe = (capacity as usize * COUNTERS).div_ceil(CHUNK);
+        let chunks = (0..per_stripe * STRIPES)
+            .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
+            .collect();
+        let hist_count = Self::hist_slots(capacity);
+        let histograms = latency.map(|layout| Histograms {
+            layout,
+            slots: (0..hist_count)
+                .map(|_| HistSlot {
+                    tag: AtomicU64::new(UNUSED),
+                    bins: Bins::new(layout),
+                })
+                .collect(),
+            count: FastDiv::new(hist_count),
+        });
+        let geo = Self::geo_for(shape, if shape.time { now } else { 0 }, 0);
+        Window {
+            capacity,
+            geometry: Geometry::new(geo),
+            cursor: CachePadded::new(AtomicU64::new(0)),
+            chunks,
+            chunks_per_stripe: per_stripe,
+            folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
+            histograms,
+        }
+    }
+
+    fn hist_slots(buckets: u32) -> u64 {
+        let g = (buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS);
+        (buckets as u64).div_ceil(g) + u64::from(g > 1)
+    }
+
+    fn geo_for(shape: Shape, origin: u64, base: u64) -> Geo {
+        Geo {
+            time: shape.time,
+            width: FastDiv::new(shape.width.max(1)),
+            buckets: FastDiv::new(shape.buckets.max(1) as u64),
+            origin,
+            base,
+            group: FastDiv::new((shape.buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS)),
+        }
+    }
+
+    /// Buckets this window was built with: the most it can ever hold.
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity
+    }
+
+    /// Whether latencies are kept.
+    pub(crate) fn has_histograms(&self) -> bool {
+        self.histograms.is_some()
+    }
+
+    /// Bytes of heap and inline storage.
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + std::mem::size_of_val(&*self.chunks)
+            + self.histograms.as_ref().map_or(0, |h| {
+                std::mem::size_of_val(&*h.slots)
+                    + h.slots.iter().map(|s| s.bins.memory()).sum::<usize>()
+            })
+    }
+
+    #[inline]
+    fn counter(&self, stripe: usize, slot: u64, which: usize) -> &AtomicU64 {
+        let i = slot as usize * COUNTERS + which;
+        &self.chunks[stripe * self.chunks_per_stripe + i / CHUNK][i % CHUNK]
+    }
+
+    /// The epoch a record at time `now` (time windows) falls in; for count windows it
+    /// takes the next call sequence number.
+    #[inline]
+    fn next_epoch(&self, geo: &Geo, now: u64) -> u64 {
+        if geo.time {
+            geo.epoch_of(now)
+        } else {
+            // ordering: Relaxed, the cursor only numbers calls.
+            geo.epoch_of(self.cursor.fetch_add(1, Ordering::Relaxed))
+        }
+    }
+
+    /// The epoch readers treat as current.
+    fn current_epoch(&self, geo: &Geo, now: u64) -> u64 {
+        if geo.time {
+            geo.epoch_of(now)
+        } else {
+            let c = self.cursor.load(Ordering::Relaxed);
+            geo.epoch_of(c.saturating_sub(1).max(geo.origin))
+        }
+    }
+
+    /// Records one call (success or failure) at `now`, with its latency bin if
+    /// latencies are kept. Returns whether this record opened a new epoch in its
+    /// stripe: the moment old buckets may have left the window.
+    #[inline]
+    pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> bool {
+        let geo = self.geometry.load();
+        let epoch = self.next_epoch(&geo, now);
+        let slot = geo.buckets.div_rem(epoch).1;
+        let tag = epoch & TAG_MASK;
+        let stripe = stripe_index();
+        let rotated = self.add(self.counter(stripe, slot, CALLS), tag, 1, Some(CALLS));
+        if delta.weighted_failures > 0 {
+            self.add(
+                self.counter(stripe, slot, WEIGHTED_FAILURES),
+                tag,
+                delta.weighted_failures,
+                None,
+            );
+        }
+        if delta.slow {
+            self.add(self.counter(stripe, slot, SLOW), tag, 1, Some(SLOW));
+        }
+        if delta.over_limit {
+            self.add(self.counter(stripe, slot, OVER_LIMIT), tag, 1, None);
+        }
+        if let (Some(h), Some(ns)) = (&self.histograms, latency) {
+            self.record_latency(h, &geo, epoch, ns);
+        }
+        rotated
+    }
+
+    /// Adds `delta` to `counter` for epoch `tag`; returns whether it rotated the counter.
+    #[inline]
+    fn add(&self, counter: &AtomicU64, tag: u64, delta: u64, fold: Option<usize>) -> bool {
+        // ordering: Relaxed throughout. A counter publishes nothing but its own value,
+        // and each word carries its epoch with it, so no other memory needs ordering.
+        let mut word = counter.load(Ordering::Relaxed);
+        loop {
+            let have = word >> VALUE_BITS;
+            let age = tag.wrapping_sub(have) & TAG_MASK;
+            if age == 0 || age >= 1 << (TAG_BITS - 1) {
+                // Current epoch, or a newer one another thread already opened.
+                counter.fetch_add(delta, Ordering::Relaxed);
+                return false;
+            }
+            match counter.compare_exchange_weak(
+                word,
+                (tag << VALUE_BITS) | delta,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if let Some(f) = fold {
+                        let old = word & VALUE_MASK;
+                        if old > 0 {
+                            self.folded[if f == CALLS { 0 } else { 1 }]
+                                .fetch_add(old, Ordering::Relaxed);
+                        }
+                    }
+                    return true;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    fn record_latency(&self, h: &Histograms, geo: &Geo, epoch: u64, ns: u64) {
+        let he = geo.group.div(epoch);
+        let slot = &h.slots[h.count.div_rem(he).1 as usize];
+        // ordering: Acquire pairs with the Release store that ends a clear, so a writer
+        // that sees the new tag adds to cleared bins.
+        let tag = slot.tag.load(Ordering::Acquire);
+        if tag != he && tag != CLEARING && (tag == UNUSED || tag < he) {
+            // ordering: Acquire on success so the clear happens after the tag is taken.
+            if slot
+                .tag
+                .compare_exchange(tag, CLEARING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                slot.bins.clear();
+                slot.tag.store(he, Ordering::Release);
+            }
+        }
+        slot.bins.add(h.layout.index(ns));
+    }
+
+    /// Totals over the window at `now`.
+    pub(crate) fn sums(&self, now: u64) -> Sums {
+        let geo = self.geometry.load();
+        let current = self.current_epoch(&geo, now);
+        let buckets = geo.buckets.divisor();
+        let mut s = Sums::default();
+        for stripe in 0..STRIPES {
+            for slot in 0..buckets {
+                let read = |which: usize| {
+                    let w = self.counter(stripe, slot, which).load(Ordering::Relaxed);
+                    let age = (current & TAG_MASK).wrapping_sub(w >> VALUE_BITS) & TAG_MASK;
+                    if age < buckets {
+                        w & VALUE_MASK
+                    } else {
+                        0
+                    }
+                };
+                s.calls += read(CALLS);
+                s.weighted_failures += read(WEIGHTED_FAILURES);
+                s.slow += read(SLOW);
+                s.over_limit += read(OVER_LIMIT);
+            }
+        }
+        s
+    }
+
+    /// Lifetime calls and slow calls: folded values plus every counter.
+    pub(crate) fn lifetime(&self) -> (u64, u64) {
+        let mut calls = self.folded[0].load(Ordering::Relaxed);
+        let mut slow = self.folded[1].load(Ordering::Relaxed);
+        for stripe in 0..STRIPES {
+            for slot in 0..self.capacity as u64 {
+                calls += self.counter(stripe, slot, CALLS).load(Ordering::Relaxed) & VALUE_MASK;
+                slow += self.counter(stripe, slot, SLOW).load(Ordering::Relaxed) & VALUE_MASK;
+            }
+        }
+        (calls, slow)
+    }
+
+    /// Latency figures over the window at `now`, if latencies are kept.
+    pub(crate) fn latency(&self, now: u64) -> Option<LatencySummary> {
+        let h = self.histograms.as_ref()?;
+        let geo = self.geometry.load();
+        let current = geo.group.div(self.current_epoch(&geo, now));
+        let span = geo.hist_span();
+        let mut counts = vec![0u64; h.layout.bins()];
+        for slot in h.slots.iter() {
+            let tag = slot.tag.load(Ordering::Acquire);
+            if tag <= current && current - tag < span {
+                slot.bins.merge_into(&mut counts);
+            }
+        }
+        Some(histogram::summarize(h.layout, &counts))
+    }
+
+    /// Empties the window and gives it `shape` (same or fewer buckets than it was
+    /// built with). Counts already recorded stay in the lifetime totals.
+    pub(crate) fn restart(&self, shape: Shape, now: u64) {
+        debug_assert!(shape.buckets <= self.capacity);
+        self.geometry.update(|old| {
+            // Move the epoch origin past every tag in use: the largest epoch any thread
+            // can have written is the current one, plus one for a clock read a moment
+            // later. Histogram epochs (epoch / group) must clear theirs too.
+            let current = self.current_epoch(&old, now);
+            let mut next = Self::geo_for(shape, 0, 0);
+            let past_counters = current + self.capacity as u64 + 2;
+            let past_histograms =
+                (old.group.div(current) + old.hist_span() + 2) * next.group.divisor();
+            next.base = past_counters.max(past_histograms);
+            next.origin = if shape.time {
+                now
+            } else {
+                self.cursor.load(Ordering::Relaxed)
+            };
+            next
+        });
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    const SEC: u64 = 1_000_000_000;
+
+    fn time_window(buckets: u32, latency: bool) -> Window {
+        let shape = Shape {
+            time: true,
+            width: 10 * SEC / buckets as u64,
+            buckets,
+        };
+        Window::new(shape, latency.then(|| Layout::new(5)), 0)
+    }
+
+    fn fail() -> Delta {
+        Delta {
+            weighted_failures: WEIGHT_SCALE,
+            ..Delta::default()
+        }
+    }
+
+    #[test]
+    fn time_window_counts_and_forgets() {
+        let w = time_window(10, false);
+        for i in 0..10 {
+            w.record(i * SEC, if i % 2 == 0 { fail() } else { Delta::default() }, None);
+        }
+        let s = w.sums(9 * SEC);
+        assert_eq!((s.calls, s.weighted_failures), (10, 5 * WEIGHT_SCALE));
+        assert_eq!(s.failure_rate(), 0.5);
+        // One second later the first bucket (a failure) has left.
+        let s = w.sums(10 * SEC);
+        assert_eq!((s.calls, s.weighted_failures), (9, 4 * WEIGHT_SCALE));
+        // Idle for a whole window: empty without any writer.
+        assert_eq!(w.sums(20 * SEC), Sums::default());
+        assert_eq!(w.lifetime(), (10, 0));
+        // Reusing slots folds the old values into the lifetime totals.
+        for i in 0..10 {
+            w.record(30 * SEC + i * SEC, Delta::default(), None);
+        }
+        assert_eq!(w.lifetime(), (20, 0));
+        assert_eq!(w.sums(39 * SEC).calls, 10);
+    }
+
+    #[test]
+    fn count_window_holds_the_last_n_calls() {
+        let shape = Shape {
+            time: false,
+            width: 1,
+            buckets: 5,
+        };
+        let w = Window::new(shape, None, 0);
+        for i in 0..12 {
+            w.record(0, if i < 7 { fail() } else { Delta::default() }, None);
+        }
+        let s = w.sums(0);
+        assert_eq!(s.calls, 5);
+        assert_eq!(s.weighted_failures, 0);
+        assert_eq!(w.lifetime().0, 12);
+    }
+
+    #[test]
+    fn restart_empties_and_reshapes() {
+        let w = time_window(10, true);
+        for i in 0..5 {
+            w.record(i * SEC, fail(), Some(1_000_000));
+        }
+        w.restart(
+            Shape {
+                time: true,
+                width: SEC / 2,
+                buckets: 4,
+            },
+            5 * SEC,
+        );
+        assert_eq!(w.sums(5 * SEC), Sums::default());
+        assert_eq!(w.latency(5 * SEC).unwrap().count, 0);
+        w.record(5 * SEC, fail(), Some(2_000_000));
+        w.record(6 * SEC, Delta::default(), Some(2_000_000));
+        assert_eq!(w.sums(6 * SEC).calls, 2);
+        assert_eq!(w.latency(6 * SEC).unwrap().count, 2);
+        // 2 s window now: at 7.5 s the record at 5 s has left.
+        assert_eq!(w.sums(7 * SEC + SEC / 2).calls, 1);
+        assert_eq!(w.lifetime().0, 7);
+    }
+
+    #[test]
+    fn latency_follows_the_window() {
+        let w = time_window(10, true);
+        for i in 0..100u64 {
+            w.record(SEC, Delta::default(), Some((i + 1) * 1_000_000));
+        }
+        let l = w.latency(SEC).unwrap();
+        assert_eq!(l.count, 100);
+        assert!((l.p50 as f64 - 50e6).abs() / 50e6 < 0.032, "{l:?}");
+        assert!((l.p99 as f64 - 99e6).abs() / 99e6 < 0.032, "{l:?}");
+        assert_eq!(w.latency(12 * SEC).unwrap().count, 0);
+    }
+
+    #[test]
+    fn many_buckets_group_histograms() {
+        let shape = Shape {
+            time: false,
+            width: 1,
+            buckets: 100,
+        };
+        let w = Window::new(shape, Some(Layout::new(5)), 0);
+        for _ in 0..1000 {
+            w.record(0, Delta::default(), Some(1000));
+        }
+        assert_eq!(w.sums(0).calls, 100);
+        let n = w.latency(0).unwrap().count;
+        // Histograms cover the window rounded up to whole groups of 7 buckets.
+        assert!((100..=100 + 2 * 7).contains(&n), "{n}");
+    }
+}
