@@ -105,7 +105,7 @@ mod tests {
         assert_eq!(b.next_open(&o, 10 * S, true), 20 * S);
         assert_eq!(b.next_open(&o, 30 * S, true), 40 * S);
         assert_eq!(b.next_open(&o, 70 * S, true), 60 * S); // capped
-        // Closed, then tripped again soon: flapping keeps growing.
+                                                           // Closed, then tripped again soon: flapping keeps growing.
         b.closed(200 * S);
         assert_eq!(b.next_open(&o, 210 * S, false), 60 * S);
         assert_eq!(b.level(), 4);

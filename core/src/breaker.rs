@@ -144,7 +144,8 @@ impl Hot {
             self.weights[kind as usize].store(w, o);
         }
         self.permits.store(c.half_open.permits, o);
-        self.success_threshold.store(c.half_open.success_threshold, o);
+        self.success_threshold
+            .store(c.half_open.success_threshold, o);
         self.lease_nanos.store(ns(c.half_open.max_wait), o);
         self.base_open_nanos.store(ns(c.open.duration), o);
         let (ramp, initial) = c
@@ -184,9 +185,9 @@ impl Totals {
     }
 
     fn sum(&self, which: usize) -> u64 {
-        self.striped
-            .iter()
-            .fold(0u64, |a, s| a.wrapping_add(s[which].load(Ordering::Relaxed)))
+        self.striped.iter().fold(0u64, |a, s| {
+            a.wrapping_add(s[which].load(Ordering::Relaxed))
+        })
     }
 }
 
@@ -407,7 +408,9 @@ impl<C: Clock> Breaker<C> {
             } else {
                 let until = self.lease_until.load(Ordering::Relaxed);
                 if now < until {
-                    return Err(self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now))));
+                    return Err(
+                        self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now)))
+                    );
                 }
                 // Every slot is held past its lease: write the probes off and start a
                 // new half-open generation with this call as its only probe.
@@ -433,8 +436,8 @@ impl<C: Clock> Breaker<C> {
     fn ramp_admits(&self, w: Word) -> bool {
         let now = self.clock.coarse_nanos();
         let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
-        let start = unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation())
-            .unwrap_or(now);
+        let start =
+            unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation()).unwrap_or(now);
         let elapsed = now.saturating_sub(start);
         if ramp == 0 || elapsed >= ramp {
             // Ramp over: clear the flag (one attempt; a later call retries).
@@ -492,9 +495,8 @@ impl<C: Clock> Breaker<C> {
         };
         let lat = latency.unwrap_or(0);
         let delta = Delta {
-            weighted_failures: kind.map_or(0, |k| {
-                self.hot.weights[k as usize].load(Ordering::Relaxed)
-            }),
+            weighted_failures: kind
+                .map_or(0, |k| self.hot.weights[k as usize].load(Ordering::Relaxed)),
             slow: kind.is_none()
                 && latency.is_some()
                 && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
@@ -506,7 +508,9 @@ impl<C: Clock> Breaker<C> {
                 // ordering: Relaxed, statistics and a streak; no memory is published.
                 self.totals.failures[k as usize].fetch_add(1, Ordering::Relaxed);
                 self.totals.last_failure.store(now + 1, Ordering::Relaxed);
-                self.consecutive.fetch_add(1, Ordering::Relaxed).saturating_add(1)
+                self.consecutive
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_add(1)
             }
             None => {
                 // Load first: a success in a healthy breaker leaves the line shared.
@@ -554,7 +558,14 @@ impl<C: Clock> Breaker<C> {
         let config = self.config.load();
         if let Some(limit) = config.consecutive_failures {
             if consecutive >= limit {
-                self.trip(w, Reason::ConsecutiveFailures { count: consecutive, limit }, now);
+                self.trip(
+                    w,
+                    Reason::ConsecutiveFailures {
+                        count: consecutive,
+                        limit,
+                    },
+                    now,
+                );
                 return;
             }
         }
@@ -579,11 +590,16 @@ impl<C: Clock> Breaker<C> {
     /// After winning a transition to Open: deadline, then event.
     fn opened(&self, from: Word, to: Word, reason: Reason, now: u64, retrip: bool) {
         let config = self.config.load();
-        let duration = self.cold.lock().backoff.next_open(&config.open, now, retrip);
+        let duration = self
+            .cold
+            .lock()
+            .backoff
+            .next_open(&config.open, now, retrip);
         // ordering: Release pairs with the Acquire load in `acquire_open`.
-        self.hot
-            .open_until
-            .store(stamp(to.generation(), now.saturating_add(duration)), Ordering::Release);
+        self.hot.open_until.store(
+            stamp(to.generation(), now.saturating_add(duration)),
+            Ordering::Release,
+        );
         self.hot.needs_eval.store(false, Ordering::Relaxed);
         self.published(from, to, reason, now, Some(Duration::from_nanos(duration)));
     }
@@ -645,7 +661,14 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Bookkeeping and event for a transition this thread won.
-    fn published(&self, from: Word, to: Word, reason: Reason, now: u64, open_for: Option<Duration>) {
+    fn published(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        open_for: Option<Duration>,
+    ) {
         self.totals.state_since.store(now, Ordering::Relaxed);
         self.totals.transitions.fetch_add(1, Ordering::Relaxed);
         self.listeners.emit(&Transition {
@@ -734,7 +757,8 @@ impl<C: Clock> Breaker<C> {
                 Ok(()) => {
                     self.consecutive.store(0, Ordering::Relaxed);
                     self.cold.lock().backoff.reset(now);
-                    self.window.restart(Shape::of(&self.config.load().window), now);
+                    self.window
+                        .restart(Shape::of(&self.config.load().window), now);
                     self.hot.needs_eval.store(false, Ordering::Relaxed);
                     self.published(w, next, Reason::Manual, now, None);
                     return;
@@ -796,7 +820,10 @@ impl<C: Clock> Breaker<C> {
             return Err(ConfigError::invalid(
                 "histogram_precision",
                 config.histogram_precision,
-                format!("{} on a running breaker (its histogram layout)", old.histogram_precision),
+                format!(
+                    "{} on a running breaker (its histogram layout)",
+                    old.histogram_precision
+                ),
             ));
         }
         let now = self.clock.coarse_nanos();
@@ -894,7 +921,11 @@ impl<C: Clock> Breaker<C> {
             rejected: self.totals.sum(REJECTED),
             abandoned: self.totals.sum(ABANDONED),
             in_flight: (w.0 & FLAG_IN_FLIGHT != 0).then(|| self.totals.sum(IN_FLIGHT)),
-            half_open_probes: if w.state() == State::HalfOpen { w.probes() } else { 0 },
+            half_open_probes: if w.state() == State::HalfOpen {
+                w.probes()
+            } else {
+                0
+            },
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),
@@ -909,7 +940,8 @@ impl<C: Clock> Breaker<C> {
 
     /// Bytes this breaker occupies, heap included.
     pub fn memory_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() - std::mem::size_of::<Window>() + self.window.memory()
+        std::mem::size_of::<Self>() - std::mem::size_of::<Window>()
+            + self.window.memory()
             + std::mem::size_of::<Config>()
     }
 }
@@ -944,7 +976,10 @@ pub(crate) fn verdict(config: &Config, s: &Sums) -> Verdict {
     let mut reason = None;
     if let Some(t) = config.failure_rate_threshold {
         let rate = s.failure_rate();
-        if reaches(s.weighted_failures as f64, t * (s.calls * WEIGHT_SCALE) as f64) {
+        if reaches(
+            s.weighted_failures as f64,
+            t * (s.calls * WEIGHT_SCALE) as f64,
+        ) {
             reason = Some(Reason::FailureRate { rate, threshold: t });
         }
     }

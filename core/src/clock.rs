@@ -19,7 +19,7 @@
 //! assert_eq!(clock.now_nanos(), 1_500_000_000);
 //! ```
 
-use crate::sync::{AtomicU64, Arc, Ordering};
+use crate::sync::{Arc, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// A monotonic time source.

@@ -530,28 +530,36 @@ impl Config {
         if let Some(t) = self.slow_call_rate_threshold {
             v.unit("slow_call_rate_threshold", t);
         }
-        v.duration("slow_call_duration", self.slow_call_duration, Duration::from_nanos(1));
+        v.duration(
+            "slow_call_duration",
+            self.slow_call_duration,
+            Duration::from_nanos(1),
+        );
         if let Some(n) = self.consecutive_failures {
             v.range_u("consecutive_failures", n as u64, 1, 1_000_000_000);
         }
         if let Some(p) = self.latency_percentile {
             let q = p.quantile.0;
             if !(q > 0.0 && q < 1.0) {
-                v.push("latency_percentile.quantile", q, "0.0 < q < 1.0 (p99 is 0.99)");
+                v.push(
+                    "latency_percentile.quantile",
+                    q,
+                    "0.0 < q < 1.0 (p99 is 0.99)",
+                );
             }
             v.duration("latency_percentile.limit", p.limit, Duration::from_nanos(1));
         }
         for kind in FailureKind::ALL {
             let w = self.failure_weights.get(kind);
             if !(0.0..=MAX_FAILURE_WEIGHT).contains(&w) {
-                v.push(
-                    format!("failure_weights.{}", kind.name()),
-                    w,
-                    "0.0..=100.0",
-                );
+                v.push(format!("failure_weights.{}", kind.name()), w, "0.0..=100.0");
             }
         }
-        v.duration("open.duration", self.open.duration, Duration::from_micros(1));
+        v.duration(
+            "open.duration",
+            self.open.duration,
+            Duration::from_micros(1),
+        );
         let m = self.open.multiplier;
         if !(1.0..=100.0).contains(&m) {
             v.push("open.multiplier", m, "1.0..=100.0");
@@ -572,7 +580,11 @@ impl Config {
             );
         }
         v.unit("open.jitter", self.open.jitter);
-        v.duration("open.decay_after", self.open.decay_after, Duration::from_millis(1));
+        v.duration(
+            "open.decay_after",
+            self.open.decay_after,
+            Duration::from_millis(1),
+        );
         v.range_u(
             "half_open.permits",
             self.half_open.permits as u64,
@@ -585,7 +597,11 @@ impl Config {
             1,
             MAX_HALF_OPEN_PERMITS as u64,
         );
-        v.duration("half_open.max_wait", self.half_open.max_wait, Duration::from_millis(1));
+        v.duration(
+            "half_open.max_wait",
+            self.half_open.max_wait,
+            Duration::from_millis(1),
+        );
         if let Some(s) = self.slow_start {
             let f = s.initial_fraction;
             if !(f > 0.0 && f <= 1.0) {
@@ -604,7 +620,12 @@ struct Validator {
 }
 
 impl Validator {
-    fn push(&mut self, field: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) {
+    fn push(
+        &mut self,
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) {
         self.errors.push(ConfigError::Invalid {
             field: field.into(),
             value: value.to_string(),
@@ -680,7 +701,11 @@ impl ConfigError {
         }
     }
 
-    pub(crate) fn invalid(field: &str, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        field: &str,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
         ConfigError::Invalid {
             field: field.to_string(),
             value: value.to_string(),
@@ -882,6 +907,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// Returns the config without validating it ([`Breaker::new`](crate::Breaker::new)
+    /// and [`reconfigure`](crate::Breaker::reconfigure) validate).
+    pub fn build_unchecked(self) -> Config {
+        self.config
+    }
+
     /// Validates and returns the config.
     pub fn build(self) -> Result<Config, ConfigError> {
         self.config.validate()?;
@@ -894,7 +925,10 @@ mod tests {
     use super::*;
 
     fn field_of(c: &Config) -> Vec<String> {
-        c.validate_all().iter().map(|e| e.field().to_string()).collect()
+        c.validate_all()
+            .iter()
+            .map(|e| e.field().to_string())
+            .collect()
     }
 
     #[test]
@@ -918,40 +952,301 @@ mod tests {
     #[test]
     fn every_invalid_value_names_its_field_and_range() {
         let cases: Vec<(Config, &str, &str)> = vec![
-            (Config { failure_rate_threshold: Some(1.5), ..Config::default() }, "failure_rate_threshold", "0.0..=1.0"),
-            (Config { failure_rate_threshold: Some(f64::NAN), ..Config::default() }, "failure_rate_threshold", "0.0..=1.0"),
-            (Config { failure_rate_threshold: Some(-0.1), ..Config::default() }, "failure_rate_threshold", "0.0..=1.0"),
-            (Config { slow_call_rate_threshold: Some(2.0), ..Config::default() }, "slow_call_rate_threshold", "0.0..=1.0"),
-            (Config { window: WindowConfig::Count { size: 0, buckets: None }, ..Config::default() }, "window.size", "1..="),
-            (Config { window: WindowConfig::Count { size: 10, buckets: Some(3) }, ..Config::default() }, "window.buckets", "divisor"),
-            (Config { window: WindowConfig::Time { duration: Duration::ZERO, buckets: None }, ..Config::default() }, "window.duration", "1ms"),
-            (Config { window: WindowConfig::Time { duration: Duration::from_secs(10), buckets: Some(0) }, ..Config::default() }, "window.buckets", "1..=4096"),
-            (Config { window: WindowConfig::Time { duration: Duration::from_nanos(1_000_000_001), buckets: Some(10) }, ..Config::default() }, "window.buckets", "divides"),
-            (Config { minimum_calls: 0, ..Config::default() }, "minimum_calls", "1..="),
-            (Config { consecutive_failures: Some(0), ..Config::default() }, "consecutive_failures", "1..="),
-            (Config { slow_call_duration: Duration::ZERO, ..Config::default() }, "slow_call_duration", "1ns"),
-            (Config { latency_percentile: Some(PercentileRule { quantile: Quantile(1.0), limit: Duration::from_millis(1) }), ..Config::default() }, "latency_percentile.quantile", "0.0 < q < 1.0"),
-            (Config { latency_percentile: Some(PercentileRule { quantile: Quantile(0.99), limit: Duration::ZERO }), ..Config::default() }, "latency_percentile.limit", "1ns"),
-            (Config { failure_weights: FailureWeights { timeout: f64::NAN, ..FailureWeights::default() }, ..Config::default() }, "failure_weights.timeout", "0.0..=100.0"),
-            (Config { failure_weights: FailureWeights { other: -1.0, ..FailureWeights::default() }, ..Config::default() }, "failure_weights.other", "0.0..=100.0"),
-            (Config { open: OpenConfig { duration: Duration::ZERO, ..OpenConfig::default() }, ..Config::default() }, "open.duration", "1µs"),
-            (Config { open: OpenConfig { multiplier: 0.5, ..OpenConfig::default() }, ..Config::default() }, "open.multiplier", "1.0..=100.0"),
-            (Config { open: OpenConfig { duration: Duration::from_secs(60), max_duration: Duration::from_secs(10), ..OpenConfig::default() }, ..Config::default() }, "open.max_duration", "at least open.duration"),
-            (Config { open: OpenConfig { jitter: 1.5, ..OpenConfig::default() }, ..Config::default() }, "open.jitter", "0.0..=1.0"),
-            (Config { open: OpenConfig { decay_after: Duration::ZERO, ..OpenConfig::default() }, ..Config::default() }, "open.decay_after", "1ms"),
-            (Config { half_open: HalfOpenConfig { permits: 0, ..HalfOpenConfig::default() }, ..Config::default() }, "half_open.permits", "1..=4095"),
-            (Config { half_open: HalfOpenConfig { success_threshold: 0, ..HalfOpenConfig::default() }, ..Config::default() }, "half_open.success_threshold", "1..=4095"),
-            (Config { half_open: HalfOpenConfig { max_wait: Duration::ZERO, ..HalfOpenConfig::default() }, ..Config::default() }, "half_open.max_wait", "1ms"),
-            (Config { slow_start: Some(SlowStart { initial_fraction: 0.0, duration: Duration::from_secs(1) }), ..Config::default() }, "slow_start.initial_fraction", "0.0 < f <= 1.0"),
-            (Config { slow_start: Some(SlowStart { initial_fraction: 0.5, duration: Duration::ZERO }), ..Config::default() }, "slow_start.duration", "1ms"),
-            (Config { histogram_precision: 9, ..Config::default() }, "histogram_precision", "2..=7"),
-            (Config { open: OpenConfig { duration: Duration::from_secs(40 * 24 * 3600), max_duration: Duration::from_secs(40 * 24 * 3600), ..OpenConfig::default() }, ..Config::default() }, "open.duration", "30days"),
+            (
+                Config {
+                    failure_rate_threshold: Some(1.5),
+                    ..Config::default()
+                },
+                "failure_rate_threshold",
+                "0.0..=1.0",
+            ),
+            (
+                Config {
+                    failure_rate_threshold: Some(f64::NAN),
+                    ..Config::default()
+                },
+                "failure_rate_threshold",
+                "0.0..=1.0",
+            ),
+            (
+                Config {
+                    failure_rate_threshold: Some(-0.1),
+                    ..Config::default()
+                },
+                "failure_rate_threshold",
+                "0.0..=1.0",
+            ),
+            (
+                Config {
+                    slow_call_rate_threshold: Some(2.0),
+                    ..Config::default()
+                },
+                "slow_call_rate_threshold",
+                "0.0..=1.0",
+            ),
+            (
+                Config {
+                    window: WindowConfig::Count {
+                        size: 0,
+                        buckets: None,
+                    },
+                    ..Config::default()
+                },
+                "window.size",
+                "1..=",
+            ),
+            (
+                Config {
+                    window: WindowConfig::Count {
+                        size: 10,
+                        buckets: Some(3),
+                    },
+                    ..Config::default()
+                },
+                "window.buckets",
+                "divisor",
+            ),
+            (
+                Config {
+                    window: WindowConfig::Time {
+                        duration: Duration::ZERO,
+                        buckets: None,
+                    },
+                    ..Config::default()
+                },
+                "window.duration",
+                "1ms",
+            ),
+            (
+                Config {
+                    window: WindowConfig::Time {
+                        duration: Duration::from_secs(10),
+                        buckets: Some(0),
+                    },
+                    ..Config::default()
+                },
+                "window.buckets",
+                "1..=4096",
+            ),
+            (
+                Config {
+                    window: WindowConfig::Time {
+                        duration: Duration::from_nanos(1_000_000_001),
+                        buckets: Some(10),
+                    },
+                    ..Config::default()
+                },
+                "window.buckets",
+                "divides",
+            ),
+            (
+                Config {
+                    minimum_calls: 0,
+                    ..Config::default()
+                },
+                "minimum_calls",
+                "1..=",
+            ),
+            (
+                Config {
+                    consecutive_failures: Some(0),
+                    ..Config::default()
+                },
+                "consecutive_failures",
+                "1..=",
+            ),
+            (
+                Config {
+                    slow_call_duration: Duration::ZERO,
+                    ..Config::default()
+                },
+                "slow_call_duration",
+                "1ns",
+            ),
+            (
+                Config {
+                    latency_percentile: Some(PercentileRule {
+                        quantile: Quantile(1.0),
+                        limit: Duration::from_millis(1),
+                    }),
+                    ..Config::default()
+                },
+                "latency_percentile.quantile",
+                "0.0 < q < 1.0",
+            ),
+            (
+                Config {
+                    latency_percentile: Some(PercentileRule {
+                        quantile: Quantile(0.99),
+                        limit: Duration::ZERO,
+                    }),
+                    ..Config::default()
+                },
+                "latency_percentile.limit",
+                "1ns",
+            ),
+            (
+                Config {
+                    failure_weights: FailureWeights {
+                        timeout: f64::NAN,
+                        ..FailureWeights::default()
+                    },
+                    ..Config::default()
+                },
+                "failure_weights.timeout",
+                "0.0..=100.0",
+            ),
+            (
+                Config {
+                    failure_weights: FailureWeights {
+                        other: -1.0,
+                        ..FailureWeights::default()
+                    },
+                    ..Config::default()
+                },
+                "failure_weights.other",
+                "0.0..=100.0",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        duration: Duration::ZERO,
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.duration",
+                "1us",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        multiplier: 0.5,
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.multiplier",
+                "1.0..=100.0",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        duration: Duration::from_secs(60),
+                        max_duration: Duration::from_secs(10),
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.max_duration",
+                "at least open.duration",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        jitter: 1.5,
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.jitter",
+                "0.0..=1.0",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        decay_after: Duration::ZERO,
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.decay_after",
+                "1ms",
+            ),
+            (
+                Config {
+                    half_open: HalfOpenConfig {
+                        permits: 0,
+                        ..HalfOpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "half_open.permits",
+                "1..=4095",
+            ),
+            (
+                Config {
+                    half_open: HalfOpenConfig {
+                        success_threshold: 0,
+                        ..HalfOpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "half_open.success_threshold",
+                "1..=4095",
+            ),
+            (
+                Config {
+                    half_open: HalfOpenConfig {
+                        max_wait: Duration::ZERO,
+                        ..HalfOpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "half_open.max_wait",
+                "1ms",
+            ),
+            (
+                Config {
+                    slow_start: Some(SlowStart {
+                        initial_fraction: 0.0,
+                        duration: Duration::from_secs(1),
+                    }),
+                    ..Config::default()
+                },
+                "slow_start.initial_fraction",
+                "0.0 < f <= 1.0",
+            ),
+            (
+                Config {
+                    slow_start: Some(SlowStart {
+                        initial_fraction: 0.5,
+                        duration: Duration::ZERO,
+                    }),
+                    ..Config::default()
+                },
+                "slow_start.duration",
+                "1ms",
+            ),
+            (
+                Config {
+                    histogram_precision: 9,
+                    ..Config::default()
+                },
+                "histogram_precision",
+                "2..=7",
+            ),
+            (
+                Config {
+                    open: OpenConfig {
+                        duration: Duration::from_secs(40 * 24 * 3600),
+                        max_duration: Duration::from_secs(40 * 24 * 3600),
+                        ..OpenConfig::default()
+                    },
+                    ..Config::default()
+                },
+                "open.duration",
+                "30days",
+            ),
         ];
         for (config, field, allowed) in cases {
             let err = config.validate().expect_err(field);
             assert_eq!(err.field(), field, "{err}");
             let msg = err.to_string();
-            assert!(msg.contains(field) && msg.contains(allowed), "{msg} should name {field} and {allowed}");
+            assert!(
+                msg.contains(field) && msg.contains(allowed),
+                "{msg} should name {field} and {allowed}"
+            );
         }
     }
 
@@ -962,7 +1257,10 @@ mod tests {
             failure_rate_threshold: Some(3.0),
             ..Config::default()
         };
-        assert_eq!(field_of(&c), vec!["minimum_calls", "failure_rate_threshold"]);
+        assert_eq!(
+            field_of(&c),
+            vec!["minimum_calls", "failure_rate_threshold"]
+        );
     }
 
     #[test]
@@ -985,7 +1283,13 @@ mod tests {
             "#,
         )
         .unwrap();
-        assert_eq!(t.window, WindowConfig::Count { size: 100, buckets: None });
+        assert_eq!(
+            t.window,
+            WindowConfig::Count {
+                size: 100,
+                buckets: None
+            }
+        );
         assert_eq!(t.window.buckets(), 100);
         assert_eq!(t.latency_percentile.unwrap().quantile, Quantile(0.99));
         assert_eq!(t.failure_weights.timeout, 2.0);

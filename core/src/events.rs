@@ -62,10 +62,20 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Reason::FailureRate { rate, threshold } => {
-                write!(f, "failure rate {:.1}% >= {:.1}%", rate * 100.0, threshold * 100.0)
+                write!(
+                    f,
+                    "failure rate {:.1}% >= {:.1}%",
+                    rate * 100.0,
+                    threshold * 100.0
+                )
             }
             Reason::SlowCallRate { rate, threshold } => {
-                write!(f, "slow-call rate {:.1}% >= {:.1}%", rate * 100.0, threshold * 100.0)
+                write!(
+                    f,
+                    "slow-call rate {:.1}% >= {:.1}%",
+                    rate * 100.0,
+                    threshold * 100.0
+                )
             }
             Reason::ConsecutiveFailures { count, limit } => {
                 write!(f, "{count} consecutive failures >= {limit}")

@@ -59,7 +59,17 @@ mod tests {
 
     #[test]
     fn edges() {
-        for d in [1u64, 2, 3, 7, 10, 1000, 1_000_000_007, u64::MAX / 3, u64::MAX] {
+        for d in [
+            1u64,
+            2,
+            3,
+            7,
+            10,
+            1000,
+            1_000_000_007,
+            u64::MAX / 3,
+            u64::MAX,
+        ] {
             let f = FastDiv::new(d);
             for n in [0u64, 1, d - 1, d, d.wrapping_add(1), u64::MAX - 1, u64::MAX] {
                 assert_eq!(f.div_rem(n), (n / d, n % d), "{n} / {d}");

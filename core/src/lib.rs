@@ -83,9 +83,9 @@ mod window;
 pub use breaker::{Breaker, CallError, Rejected};
 pub use clock::{AnyClock, Clock, ManualClock, SystemClock};
 pub use config::{
-    Config, ConfigBuilder, ConfigError, FailureWeights, HalfOpenConfig, OpenConfig,
-    PercentileRule, Quantile, SlowStart, Tier, WindowConfig, MAX_BUCKETS, MAX_DURATION,
-    MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+    Config, ConfigBuilder, ConfigError, FailureWeights, HalfOpenConfig, OpenConfig, PercentileRule,
+    Quantile, SlowStart, Tier, WindowConfig, MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT,
+    MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
 };
 pub use events::{Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};

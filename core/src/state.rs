@@ -143,11 +143,17 @@ impl Word {
 
     pub(crate) fn with_probes(self, probes: u32) -> Word {
         debug_assert!(probes as u64 <= FIELD_MASK);
-        Word((self.0 & !(FIELD_MASK << PROBES_SHIFT)) | ((probes as u64 & FIELD_MASK) << PROBES_SHIFT))
+        Word(
+            (self.0 & !(FIELD_MASK << PROBES_SHIFT))
+                | ((probes as u64 & FIELD_MASK) << PROBES_SHIFT),
+        )
     }
 
     pub(crate) fn with_probe_successes(self, n: u32) -> Word {
-        Word((self.0 & !(FIELD_MASK << PROBE_OK_SHIFT)) | ((n.min(FIELD_MASK as u32) as u64) << PROBE_OK_SHIFT))
+        Word(
+            (self.0 & !(FIELD_MASK << PROBE_OK_SHIFT))
+                | ((n.min(FIELD_MASK as u32) as u64) << PROBE_OK_SHIFT),
+        )
     }
 
     pub(crate) fn with_flags(self, flags: u64) -> Word {
@@ -170,7 +176,10 @@ mod tests {
         assert_eq!(w.probe_successes(), 17);
         assert_eq!(w.flags(), FLAG_TIMED | FLAG_IN_FLIGHT);
         let n = w.next(State::Closed);
-        assert_eq!((n.state(), n.generation(), n.probes(), n.probe_successes()), (State::Closed, 0, 0, 0));
+        assert_eq!(
+            (n.state(), n.generation(), n.probes(), n.probe_successes()),
+            (State::Closed, 0, 0, 0)
+        );
         assert_eq!(n.flags(), w.flags());
         for s in State::ALL {
             assert_eq!(State::from_u8(s as u8), Some(s));

@@ -45,7 +45,7 @@
 //! clear may be dropped from the percentiles (never from the counts).
 
 use crate::fastdiv::FastDiv;
-use crate::histogram::{self, Bins, Layout, LatencySummary};
+use crate::histogram::{self, Bins, LatencySummary, Layout};
 use crate::sync::{fence, stripe_index, AtomicU64, Ordering, STRIPES};
 use crossbeam_utils::CachePadded;
 
@@ -563,7 +563,11 @@ mod tests {
     fn time_window_counts_and_forgets() {
         let w = time_window(10, false);
         for i in 0..10 {
-            w.record(i * SEC, if i % 2 == 0 { fail() } else { Delta::default() }, None);
+            w.record(
+                i * SEC,
+                if i % 2 == 0 { fail() } else { Delta::default() },
+                None,
+            );
         }
         let s = w.sums(9 * SEC);
         assert_eq!((s.calls, s.weighted_failures), (10, 5 * WEIGHT_SCALE));

@@ -1,0 +1,591 @@
+//! Unit tests of every transition, driven by a manual clock.
+
+use super::*;
+use crate::{ConfigBuilder, ManualClock, Tier};
+use std::sync::Mutex;
+
+const MS: Duration = Duration::from_millis(1);
+const SEC: Duration = Duration::from_secs(1);
+
+fn breaker(config: Config) -> (Breaker<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    clock.advance(SEC); // start away from zero
+    (Breaker::with_clock(config, clock.clone()).unwrap(), clock)
+}
+
+fn count_config(size: u32, min: u32, rate: f64) -> ConfigBuilder {
+    Config::builder()
+        .count_window(size)
+        .minimum_calls(min)
+        .failure_rate_threshold(rate)
+        .open_duration(10 * SEC)
+}
+
+fn ok<C: Clock>(b: &Breaker<C>) {
+    b.try_acquire().expect("admitted").success();
+}
+
+fn fail<C: Clock>(b: &Breaker<C>) {
+    b.try_acquire()
+        .expect("admitted")
+        .failure(FailureKind::ServerError);
+}
+
+fn record_events(b: &Breaker<ManualClock>) -> Arc<Mutex<Vec<Transition>>> {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    b.add_listener(move |t| s.lock().unwrap().push(*t));
+    seen
+}
+
+#[test]
+fn a_rate_exactly_at_the_threshold_trips_and_the_tripping_call_is_not_rejected() {
+    let (b, _) = breaker(count_config(10, 4, 0.5).build().unwrap());
+    let events = record_events(&b);
+    ok(&b);
+    ok(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Closed);
+    // The fourth call is admitted; its failure makes 2/4 = 50% and trips.
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    let e = events.lock().unwrap()[0];
+    assert_eq!((e.from, e.to), (State::Closed, State::Open));
+    assert!(
+        matches!(e.reason, Reason::FailureRate { rate, threshold } if rate == 0.5 && threshold == 0.5)
+    );
+    assert_eq!(e.open_for, Some(10 * SEC));
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.state, State::Open);
+    assert_eq!(r.retry_after, Some(10 * SEC));
+}
+
+#[test]
+fn below_minimum_calls_nothing_trips_until_a_success_reaches_the_minimum() {
+    let (b, _) = breaker(count_config(10, 5, 0.5).build().unwrap());
+    for _ in 0..4 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Closed, "4 calls < minimum 5");
+    // 4 failures of 5 calls = 80%: the success that brings the window to 5 trips it.
+    ok(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn consecutive_failures_trip_at_the_limit_and_successes_reset_the_streak() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    fail(&b);
+    fail(&b);
+    ok(&b);
+    assert_eq!(b.snapshot().consecutive_failures, 0);
+    fail(&b);
+    fail(&b);
+    // An ignored outcome neither counts nor resets.
+    b.try_acquire().unwrap().ignore();
+    assert_eq!(b.snapshot().consecutive_failures, 2);
+    assert_eq!(b.state(), State::Closed);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn slow_calls_trip_the_slow_rate_and_the_boundary_is_slow() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .count_window(4)
+            .minimum_calls(4)
+            .slow_call_rate_threshold(0.5, 100 * MS)
+            .build()
+            .unwrap(),
+    );
+    b.try_acquire().unwrap().record(Outcome::Success, 99 * MS);
+    b.try_acquire().unwrap().record(Outcome::Success, 10 * MS);
+    b.try_acquire().unwrap().record(Outcome::Success, 100 * MS);
+    assert_eq!(b.state(), State::Closed);
+    b.try_acquire().unwrap().record(Outcome::Success, 500 * MS);
+    assert_eq!(b.state(), State::Open);
+    let s = b.snapshot();
+    assert_eq!(s.slow_calls, 2);
+}
+
+#[test]
+fn a_latency_percentile_at_its_limit_trips() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .count_window(100)
+            .minimum_calls(10)
+            .latency_percentile(0.9, 200 * MS)
+            .build()
+            .unwrap(),
+    );
+    let events = record_events(&b);
+    for _ in 0..18 {
+        b.try_acquire().unwrap().record(Outcome::Success, 10 * MS);
+    }
+    // 1 of 19 over the limit: p90 is fast.
+    b.try_acquire().unwrap().record(Outcome::Success, 300 * MS);
+    assert_eq!(b.state(), State::Closed);
+    // 2 of 20 at or over: rank ceil(0.9 * 20) = 18 is still fast; 3 of 20 is not.
+    b.try_acquire().unwrap().record(Outcome::Success, 200 * MS);
+    assert_eq!(b.state(), State::Closed);
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Timeout), 250 * MS);
+    assert_eq!(b.state(), State::Open);
+    assert!(matches!(
+        events.lock().unwrap()[0].reason,
+        Reason::LatencyPercentile { .. }
+    ));
+}
+
+#[test]
+fn failure_weights_scale_the_failure_rate() {
+    let config = count_config(10, 4, 0.5)
+        .failure_weight(FailureKind::Rejected, 0.0)
+        .failure_weight(FailureKind::Timeout, 2.0)
+        .build()
+        .unwrap();
+    let (b, _) = breaker(config);
+    for _ in 0..4 {
+        b.try_acquire().unwrap().failure(FailureKind::Rejected);
+    }
+    assert_eq!(b.state(), State::Closed, "weight 0 never trips");
+    assert_eq!(b.snapshot().failures_by_kind.rejected, 4);
+    ok(&b);
+    ok(&b);
+    // One timeout weighs 2: 2 / 7 < 50%; two weigh 4 / 8 = 50%.
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    assert_eq!(b.state(), State::Closed);
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    assert_eq!(b.state(), State::Open);
+}
+
+fn tripped(config: Config) -> (Breaker<ManualClock>, ManualClock) {
+    let (b, clock) = breaker(config);
+    b.force_open();
+    b.reset();
+    while b.state() == State::Closed {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::Open);
+    (b, clock)
+}
+
+#[test]
+fn the_deadline_itself_admits_one_probe_and_its_success_closes() {
+    let (b, clock) = tripped(count_config(10, 1, 0.5).build().unwrap());
+    let events = record_events(&b);
+    clock.advance(10 * SEC - Duration::from_micros(1));
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Some(Duration::from_micros(1))
+    );
+    clock.advance(Duration::from_micros(1));
+    let probe = b.try_acquire().expect("deadline admits");
+    assert!(probe.is_probe());
+    assert_eq!(b.state(), State::HalfOpen);
+    // One slot: the next caller is rejected while the probe is out.
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.state, State::HalfOpen);
+    probe.success();
+    assert_eq!(b.state(), State::Closed);
+    let e = events.lock().unwrap().clone();
+    assert_eq!(e.len(), 2);
+    assert_eq!(
+        (e[0].to, e[0].reason),
+        (State::HalfOpen, Reason::OpenElapsed)
+    );
+    assert_eq!(
+        (e[1].to, e[1].reason),
+        (State::Closed, Reason::ProbesSucceeded { successes: 1 })
+    );
+    // The window restarted on close: one failure of one call would trip at 50%,
+    // so check it is empty first.
+    assert_eq!(b.snapshot().window_calls, 0);
+}
+
+#[test]
+fn half_open_never_admits_more_than_its_slots_and_released_slots_come_back() {
+    let (b, clock) = tripped(
+        count_config(10, 1, 0.5)
+            .half_open_permits(2)
+            .half_open_success_threshold(3)
+            .build()
+            .unwrap(),
+    );
+    clock.advance(10 * SEC);
+    let p1 = b.try_acquire().unwrap();
+    let p2 = b.try_acquire().unwrap();
+    assert!(b.try_acquire().is_err());
+    assert_eq!(b.snapshot().half_open_probes, 2);
+    drop(p1); // released unrecorded
+    assert_eq!(b.snapshot().abandoned, 1);
+    let p3 = b.try_acquire().unwrap();
+    p2.ignore(); // neutral
+    p3.success();
+    assert_eq!(b.state(), State::HalfOpen);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::HalfOpen);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn a_failed_probe_reopens_with_a_longer_backoff_that_decays() {
+    let config = count_config(10, 1, 0.5)
+        .backoff(2.0, 60 * SEC)
+        .backoff_decay(100 * SEC)
+        .build()
+        .unwrap();
+    let (b, clock) = tripped(config);
+    assert_eq!(b.retry_after(), Some(10 * SEC));
+    clock.advance(10 * SEC);
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.retry_after(), Some(20 * SEC));
+    assert_eq!(b.snapshot().backoff_level, 1);
+    clock.advance(20 * SEC);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    // Tripping again soon after recovering: flapping grows the open time.
+    fail(&b);
+    assert_eq!(b.retry_after(), Some(40 * SEC));
+    clock.advance(40 * SEC);
+    b.try_acquire().unwrap().success();
+    // Healthy for 300 s: three decay steps take level 2 + 1 back to 0.
+    clock.advance(300 * SEC);
+    fail(&b);
+    assert_eq!(b.retry_after(), Some(10 * SEC));
+}
+
+#[test]
+fn unreported_probes_are_reclaimed_after_their_lease() {
+    let (b, clock) = tripped(
+        count_config(10, 1, 0.5)
+            .half_open_max_wait(5 * SEC)
+            .build()
+            .unwrap(),
+    );
+    let events = record_events(&b);
+    clock.advance(10 * SEC);
+    let lost = b.try_acquire().unwrap().into_raw();
+    clock.advance(4 * SEC);
+    assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(SEC));
+    clock.advance(SEC);
+    let fresh = b.try_acquire().expect("lease expired: slot reclaimed");
+    assert_eq!(
+        events.lock().unwrap().last().unwrap().reason,
+        Reason::ProbeLeaseExpired
+    );
+    // The written-off probe reports late: counted, but decides nothing.
+    b.record_raw(lost, Outcome::Failure(FailureKind::Timeout), None);
+    assert_eq!(b.state(), State::HalfOpen);
+    fresh.success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+#[test]
+fn outcomes_of_an_older_generation_are_counted_but_trip_nothing() {
+    let (b, clock) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let old: Vec<_> = (0..5)
+        .map(|_| b.try_acquire().unwrap().into_raw())
+        .collect();
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    clock.advance(10 * SEC);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    for p in old {
+        b.record_raw(p, Outcome::Failure(FailureKind::Other), None);
+    }
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.snapshot().failures, 6);
+}
+
+#[test]
+fn manual_states_do_what_they_say() {
+    let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let events = record_events(&b);
+    b.force_open();
+    assert_eq!(
+        b.try_acquire().unwrap_err(),
+        Rejected {
+            state: State::ForcedOpen,
+            retry_after: None
+        }
+    );
+    b.force_closed();
+    for _ in 0..5 {
+        fail(&b);
+    }
+    assert_eq!(b.state(), State::ForcedClosed);
+    assert_eq!(b.snapshot().failures, 5);
+    b.disable();
+    fail(&b);
+    assert_eq!(b.snapshot().failures, 5, "disabled counts nothing");
+    b.metrics_only();
+    fail(&b);
+    assert_eq!((b.state(), b.snapshot().failures), (State::MetricsOnly, 6));
+    b.reset();
+    let s = b.snapshot();
+    assert_eq!(
+        (s.state, s.window_calls, s.consecutive_failures, s.failures),
+        (State::Closed, 0, 0, 6)
+    );
+    let e = events.lock().unwrap();
+    assert_eq!(e.len(), 5);
+    assert!(e.iter().all(|t| t.reason == Reason::Manual));
+}
+
+#[test]
+fn a_time_window_forgets_old_failures_by_itself() {
+    let (b, clock) = breaker(
+        Config::builder()
+            .time_window(10 * SEC, 10)
+            .minimum_calls(4)
+            .failure_rate_threshold(0.5)
+            .build()
+            .unwrap(),
+    );
+    fail(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.snapshot().window_calls, 3);
+    clock.advance(11 * SEC);
+    assert_eq!(b.snapshot().window_calls, 0);
+    ok(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Closed, "the old failures left the window");
+}
+
+#[test]
+fn reconfiguration_keeps_state_and_window_unless_the_shape_changes() {
+    let (b, _) = breaker(count_config(10, 5, 0.5).build().unwrap());
+    fail(&b);
+    fail(&b);
+    ok(&b);
+    let bad = count_config(10, 5, 2.0).build_unchecked();
+    let err = b.reconfigure(bad).unwrap_err();
+    assert_eq!(err.field(), "failure_rate_threshold");
+    assert_eq!(b.config().failure_rate_threshold, Some(0.5));
+    // Same shape, lower threshold: window kept, and the new rule applies at once.
+    b.reconfigure(count_config(10, 3, 0.6).build().unwrap())
+        .unwrap();
+    assert_eq!(b.snapshot().window_calls, 3);
+    ok(&b);
+    assert_eq!(b.state(), State::Closed);
+    b.reconfigure(count_config(10, 3, 0.5).build().unwrap())
+        .unwrap();
+    ok(&b); // 2 of 5 = 40%
+    fail(&b); // 3 of 6 = 50%
+    assert_eq!(b.state(), State::Open);
+    // New shape: the window restarts; state is kept.
+    b.reconfigure(count_config(5, 3, 0.5).build().unwrap())
+        .unwrap();
+    let s = b.snapshot();
+    assert_eq!((s.state, s.window_calls), (State::Open, 0));
+    let err = b
+        .reconfigure(count_config(20, 3, 0.5).build().unwrap())
+        .unwrap_err();
+    assert_eq!(err.field(), "window.buckets");
+    assert!(err.to_string().contains("1..=10"), "{err}");
+}
+
+#[test]
+fn listeners_may_reenter_and_a_panicking_listener_is_contained() {
+    let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let b = Arc::new(b);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (b2, s2) = (Arc::downgrade(&b), seen.clone());
+    b.add_listener(move |t| {
+        let b = b2.upgrade().unwrap();
+        // Re-enter: read the state and the snapshot, even act on the breaker.
+        s2.lock()
+            .unwrap()
+            .push((t.to, b.state(), b.snapshot().state));
+    });
+    let id = b.add_listener(|_| panic!("listener bug"));
+    fail(&*b);
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        (State::Open, State::Open, State::Open)
+    );
+    assert_eq!(b.snapshot().listener_panics, 1);
+    assert!(b.remove_listener(id));
+    assert!(!b.remove_listener(id));
+}
+
+#[test]
+fn snapshot_counts_every_outcome() {
+    let (b, clock) = breaker(
+        count_config(100, 100, 0.9)
+            .track_in_flight(true)
+            .slow_call_rate_threshold(1.0, 50 * MS)
+            .build()
+            .unwrap(),
+    );
+    let held = b.try_acquire().unwrap();
+    assert_eq!(b.snapshot().in_flight, Some(1));
+    clock.advance(70 * MS);
+    held.success(); // measured: 70 ms, slow
+    b.try_acquire().unwrap().record(Outcome::Success, 10 * MS);
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    b.try_acquire().unwrap().failure(FailureKind::Connection);
+    b.try_acquire().unwrap().ignore();
+    drop(b.try_acquire().unwrap());
+    let s = b.snapshot();
+    assert_eq!(
+        (s.calls, s.successes, s.failures, s.ignored, s.abandoned),
+        (4, 2, 2, 1, 1)
+    );
+    assert_eq!(
+        (s.failures_by_kind.timeout, s.failures_by_kind.connection),
+        (1, 1)
+    );
+    assert_eq!((s.slow_calls, s.in_flight, s.window_calls), (1, Some(0), 4));
+    assert_eq!(s.failure_rate, 0.5);
+    assert_eq!(s.slow_call_rate, 0.25);
+    assert_eq!(s.consecutive_failures, 2);
+    assert!(s.last_failure.is_some());
+    let l = s.latency.unwrap();
+    assert_eq!(l.count, 4);
+    assert!((l.max as f64 - 70e6).abs() / 70e6 < 0.032, "{l:?}");
+    b.force_open();
+    assert!(b.try_acquire().is_err());
+    assert_eq!(b.snapshot().rejected, 1);
+}
+
+#[test]
+fn a_permit_dropped_in_a_panic_is_a_failure() {
+    let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _permit = b.try_acquire().unwrap();
+        panic!("boom");
+    }));
+    assert!(r.is_err());
+    let s = b.snapshot();
+    assert_eq!((s.failures_by_kind.other, s.state), (1, State::Open));
+}
+
+#[test]
+fn call_runs_the_closure_and_rejects_when_open() {
+    let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    assert_eq!(b.call(|| Ok::<_, ()>(7)), Ok(7));
+    assert_eq!(
+        b.call(|| Err::<u8, _>("down")),
+        Err(CallError::Failed("down"))
+    );
+    let mut ran = false;
+    let r = b.call(|| {
+        ran = true;
+        Ok::<_, ()>(())
+    });
+    assert!(matches!(r, Err(CallError::Rejected(_))) && !ran);
+}
+
+#[test]
+fn call_async_records_and_a_dropped_future_releases_its_permit() {
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+    let (b, _) = breaker(
+        count_config(10, 1, 0.5)
+            .track_in_flight(true)
+            .build()
+            .unwrap(),
+    );
+    let mut cx = Context::from_waker(Waker::noop());
+    let f = pin!(b.call_async(async { Ok::<_, ()>(1) }));
+    assert_eq!(f.poll(&mut cx), Poll::Ready(Ok(1)));
+    {
+        let mut f = Box::pin(b.call_async(std::future::pending::<Result<(), ()>>()));
+        assert!(f.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(b.snapshot().in_flight, Some(1));
+    }
+    let s = b.snapshot();
+    assert_eq!((s.successes, s.abandoned, s.in_flight), (1, 1, Some(0)));
+}
+
+#[test]
+fn slow_start_ramps_admission_after_closing() {
+    let (b, clock) = tripped(
+        count_config(10, 1, 0.5)
+            .slow_start(0.25, 10 * SEC)
+            .build()
+            .unwrap(),
+    );
+    clock.advance(10 * SEC);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    let admitted = |n: usize| {
+        (0..n)
+            .filter(|_| match b.try_acquire() {
+                Ok(p) => {
+                    p.ignore();
+                    true
+                }
+                Err(r) => {
+                    assert_eq!(r.state, State::Closed);
+                    false
+                }
+            })
+            .count()
+    };
+    let first = admitted(1000);
+    assert!((200..=300).contains(&first), "{first} of 1000 at 25%");
+    clock.advance(5 * SEC);
+    let half = admitted(1000);
+    assert!((575..=675).contains(&half), "{half} of 1000 at 62.5%");
+    clock.advance(5 * SEC);
+    assert_eq!(admitted(1000), 1000);
+}
+
+#[test]
+fn jitter_is_reproducible_with_a_seed() {
+    let config = count_config(10, 1, 0.5)
+        .jitter(0.5)
+        .seed(7)
+        .build()
+        .unwrap();
+    let (a, _) = tripped(config.clone());
+    let (b, _) = tripped(config);
+    let d = a.retry_after().unwrap();
+    assert_eq!(Some(d), b.retry_after());
+    assert!(d >= 10 * SEC && d < 15 * SEC);
+}
+
+#[test]
+fn presets_build_breakers() {
+    for tier in [Tier::Critical, Tier::Standard, Tier::NonCritical] {
+        let (b, _) = breaker(Config::preset(tier));
+        ok(&b);
+        assert!(b.memory_bytes() < 96 * 1024, "{}", b.memory_bytes());
+    }
+    let lean = Breaker::new(Config::builder().track_latency(false).build().unwrap()).unwrap();
+    assert!(lean.memory_bytes() <= 4096, "{}", lean.memory_bytes());
+}
+
+#[test]
+fn random_raw_permits_never_panic() {
+    let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    for flags in 0..16 {
+        for generation in [0, 1, u32::MAX] {
+            let p = RawPermit {
+                generation,
+                flags,
+                start_nanos: u64::MAX,
+            };
+            b.record_raw(p, Outcome::Failure(FailureKind::Other), None);
+            b.record_raw(p, Outcome::Success, Some(u64::MAX));
+            b.release_raw(p);
+        }
+    }
+}
