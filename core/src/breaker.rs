@@ -526,8 +526,10 @@ impl<C: Clock> Breaker<C> {
             } else {
                 ProbeResult::Succeeded
             };
-            self.settle_probe(permit, result, now);
-            return;
+            if self.settle_probe(permit, result, now) {
+                return;
+            }
+            // A probe of an earlier generation is a late outcome like any other.
         }
         if kind.is_some()
             || delta.slow
@@ -536,8 +538,14 @@ impl<C: Clock> Breaker<C> {
             || self.hot.needs_eval.load(Ordering::Relaxed)
         {
             let w = self.load_word();
-            if w.state() == State::Closed && w.generation() == permit.generation {
-                self.evaluate(w, now, consecutive);
+            if w.state() == State::Closed {
+                if w.generation() == permit.generation {
+                    self.evaluate(w, now, consecutive);
+                } else {
+                    // A late outcome may not trip the breaker itself, but it changed the
+                    // window: the next current outcome must look.
+                    self.hot.needs_eval.store(true, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -604,12 +612,13 @@ impl<C: Clock> Breaker<C> {
         self.published(from, to, reason, now, Some(Duration::from_nanos(duration)));
     }
 
-    fn settle_probe(&self, permit: RawPermit, result: ProbeResult, now: u64) {
+    /// Applies a probe's result to the half-open state. Returns false for a probe of an
+    /// earlier generation, which decides nothing.
+    fn settle_probe(&self, permit: RawPermit, result: ProbeResult, now: u64) -> bool {
         let mut w = self.load_word();
         loop {
             if w.state() != State::HalfOpen || w.generation() != permit.generation {
-                // A probe of an earlier generation: counted, but it decides nothing.
-                return;
+                return false;
             }
             let probes = w.probes().saturating_sub(1);
             let next = match result {
@@ -634,7 +643,7 @@ impl<C: Clock> Breaker<C> {
                         }
                         _ => {}
                     }
-                    return;
+                    return true;
                 }
                 Err(actual) => w = actual,
             }
