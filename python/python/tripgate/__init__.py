@@ -1,0 +1,973 @@
+"""tripgate: a lock-free circuit breaker with a Rust core.
+
+A breaker stops a service from hammering a failing dependency: **closed** (calls flow,
+outcomes are counted) -> **open** (calls are rejected at once) -> **half_open** (a few
+probes decide) -> closed, or open again.
+
+Quick start::
+
+    import tripgate
+
+    breaker = tripgate.CircuitBreaker(fail_max=5, reset_timeout=30, name="db")
+
+    @breaker
+    def fetch(key):
+        ...
+
+    try:
+        fetch("k")
+    except tripgate.CircuitBreakerError as e:
+        print(f"{e.name} is {e.state}; retry in {e.retry_after}s")
+
+Every rule, counter and transition lives in the Rust engine (``tripgate._core``); this
+module only turns keyword options into the engine's config, classifies exceptions into
+outcomes and dispatches transition events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import enum
+import functools
+import inspect
+import json
+import logging
+import math
+import os
+import weakref
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Generator,
+    Iterable,
+    Mapping,
+)
+from typing import Any, TypeVar, Union, cast, overload
+
+from . import _core
+from ._core import ManualClock, Permit
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerError",
+    "CircuitOpenError",
+    "CircuitBreakerListener",
+    "ConfigError",
+    "FailureKind",
+    "LatencySummary",
+    "ManualClock",
+    "Metrics",
+    "Outcome",
+    "Permit",
+    "State",
+    "Transition",
+    "__version__",
+]
+
+__version__: str = _core.__version__
+
+logger = logging.getLogger("tripgate")
+
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- errors
+
+
+class CircuitBreakerError(Exception):
+    """Raised instead of making a call the breaker does not admit.
+
+    Attributes:
+        name: the breaker's name (``None`` if it has none).
+        state: the state that rejected the call (``"open"``, ``"half_open"``, ...).
+        retry_after: seconds until a call may be admitted, when known.
+    """
+
+    def __init__(
+        self,
+        message: str = "circuit breaker is open",
+        name: str | None = None,
+        state: str = "open",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.name = name
+        self.state = state
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.name, self.state, self.retry_after))
+
+
+CircuitOpenError = CircuitBreakerError
+"""Alias of :class:`CircuitBreakerError`."""
+
+
+class ConfigError(ValueError):
+    """An option or config value outside its allowed range.
+
+    Attributes:
+        option: the keyword option (or config field) at fault.
+        field: the engine's dotted config field (``open.duration``).
+        allowed: the allowed range, as text.
+    """
+
+    def __init__(self, message: str, option: str = "", field: str = "", allowed: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+        self.field = field
+        self.allowed = allowed
+
+
+_core._set_error_class(CircuitBreakerError)
+
+# -------------------------------------------------------------------------- outcomes
+
+
+class State(str, enum.Enum):
+    """A breaker's state. Compares equal to its name (``State.OPEN == "open"``)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    FORCED_OPEN = "forced_open"
+    FORCED_CLOSED = "forced_closed"
+    DISABLED = "disabled"
+    METRICS_ONLY = "metrics_only"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class FailureKind(str, enum.Enum):
+    """Why a call failed; each kind has its own weight in the failure rate."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    SERVER_ERROR = "server_error"
+    REJECTED = "rejected"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Outcome(str, enum.Enum):
+    """What a ``classify`` hook may answer. A failure kind's name (or a
+    :class:`FailureKind`) is a failure of that kind; ``"failure"`` is kind ``other``."""
+
+    SUCCESS = "success"
+    FAILURE = "failure"
+    IGNORED = "ignored"
+    RELEASE = "release"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    SERVER_ERROR = "server_error"
+    REJECTED = "rejected"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_SUCCESS = _core.OUTCOME_SUCCESS
+_IGNORED = _core.OUTCOME_IGNORED
+_RELEASE = _core.OUTCOME_RELEASE
+_FAIL = {k: _core.OUTCOME_FAILURE + i for i, k in enumerate(_core.FAILURE_KINDS)}
+_TIMEOUT = _FAIL["timeout"]
+_CONNECTION = _FAIL["connection"]
+_OTHER = _FAIL["other"]
+
+_CODES: dict[Any, int] = {
+    "success": _SUCCESS,
+    True: _SUCCESS,
+    "ignored": _IGNORED,
+    "ignore": _IGNORED,
+    "release": _RELEASE,
+    "failure": _OTHER,
+    False: _OTHER,
+    **_FAIL,
+}
+
+_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
+    {TimeoutError, asyncio.TimeoutError}  # distinct classes before Python 3.11
+)
+
+
+def _outcome_code(answer: Any, hook: Any) -> int | None:
+    if answer is None:
+        return None
+    if isinstance(answer, enum.Enum):
+        answer = answer.value
+    try:
+        return _CODES[answer]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"classify hook {hook!r} returned {answer!r}: allowed None, 'success', "
+            f"'ignored', 'release', 'failure' or a failure kind "
+            f"({', '.join(_core.FAILURE_KINDS)})"
+        ) from None
+
+
+# --------------------------------------------------------------------------- options
+
+_UNSET: Any = object()
+
+# keyword option -> dotted engine field, for error messages.
+_FIELDS: dict[str, str] = {
+    "fail_max": "consecutive_failures",
+    "failure_rate_threshold": "failure_rate_threshold",
+    "minimum_calls": "minimum_calls",
+    "window_size": "window.size",
+    "window_duration": "window.duration",
+    "window_buckets": "window.buckets",
+    "slow_call_duration": "slow_call_duration",
+    "slow_call_rate_threshold": "slow_call_rate_threshold",
+    "latency_percentile": "latency_percentile",
+    "failure_weights": "failure_weights",
+    "reset_timeout": "open.duration",
+    "max_reset_timeout": "open.max_duration",
+    "backoff_multiplier": "open.multiplier",
+    "jitter": "open.jitter",
+    "backoff_decay": "open.decay_after",
+    "success_threshold": "half_open.success_threshold",
+    "half_open_permits": "half_open.permits",
+    "half_open_max_wait": "half_open.max_wait",
+    "slow_start": "slow_start",
+    "track_latency": "track_latency",
+    "histogram_precision": "histogram_precision",
+    "track_in_flight": "track_in_flight",
+    "seed": "seed",
+}
+
+_DURATION_FIELDS = {
+    ("window", "duration"),
+    ("slow_call_duration",),
+    ("latency_percentile", "limit"),
+    ("open", "duration"),
+    ("open", "max_duration"),
+    ("open", "decay_after"),
+    ("half_open", "max_wait"),
+    ("slow_start", "duration"),
+}
+
+# Stand-ins sent to the engine for values JSON cannot carry or the engine's types cannot
+# hold, so that its validation names the field and the allowed range.
+_MAX_NANOS = 40 * 24 * 3600 * 10**9  # beyond the engine's 30-day limit
+_U32_MAX = 2**32 - 1
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _duration(option: str, v: Any) -> str:
+    """Seconds -> the engine's duration text (whole nanoseconds)."""
+    if not _is_number(v):
+        raise TypeError(f"{option} must be a number of seconds, got {type(v).__name__}")
+    if math.isnan(v) or v <= 0:
+        ns = 0
+    elif v * 1e9 >= _MAX_NANOS:
+        ns = _MAX_NANOS
+    else:
+        ns = max(1, round(v * 1e9))
+    return f"{ns}ns"
+
+
+def _count(option: str, v: Any) -> int:
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise TypeError(f"{option} must be an int, got {type(v).__name__}")
+    return min(max(v, 0), _U32_MAX)
+
+
+def _fraction(option: str, v: Any) -> float:
+    if not _is_number(v):
+        raise TypeError(f"{option} must be a number, got {type(v).__name__}")
+    v = float(v)
+    return v if math.isfinite(v) else -1.0
+
+
+def _flag(option: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError(f"{option} must be a bool, got {type(v).__name__}")
+    return v
+
+
+_QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
+
+
+def _apply_options(config: dict[str, Any], opts: Mapping[str, Any]) -> None:
+    """Writes keyword options into an engine config dict (in place)."""
+    unknown = set(opts) - set(_FIELDS)
+    if unknown:
+        raise TypeError(
+            f"unknown option(s) {', '.join(sorted(unknown))}: allowed {', '.join(sorted(_FIELDS))}"
+        )
+    opened = config.setdefault("open", {})
+    half = config.setdefault("half_open", {})
+    if "fail_max" in opts:
+        v = opts["fail_max"]
+        config["consecutive_failures"] = None if v is None else _count("fail_max", v)
+    if "failure_rate_threshold" in opts:
+        v = opts["failure_rate_threshold"]
+        config["failure_rate_threshold"] = None if v is None else _fraction("failure_rate_threshold", v)
+    if "minimum_calls" in opts:
+        config["minimum_calls"] = _count("minimum_calls", opts["minimum_calls"])
+    size, duration, buckets = (opts.get(k, _UNSET) for k in ("window_size", "window_duration", "window_buckets"))
+    if size is not _UNSET and duration is not _UNSET:
+        raise TypeError("give window_size (a count window) or window_duration (a time window), not both")
+    if size is not _UNSET:
+        config["window"] = {"kind": "count", "size": _count("window_size", size)}
+    elif duration is not _UNSET:
+        config["window"] = {"kind": "time", "duration": _duration("window_duration", duration)}
+    if buckets is not _UNSET:
+        if buckets is None:
+            config["window"].pop("buckets", None)
+        else:
+            config["window"]["buckets"] = _count("window_buckets", buckets)
+    elif size is not _UNSET or duration is not _UNSET:
+        config["window"].pop("buckets", None)
+    if "slow_call_duration" in opts:
+        config["slow_call_duration"] = _duration("slow_call_duration", opts["slow_call_duration"])
+    if "slow_call_rate_threshold" in opts:
+        v = opts["slow_call_rate_threshold"]
+        config["slow_call_rate_threshold"] = None if v is None else _fraction("slow_call_rate_threshold", v)
+    if "latency_percentile" in opts:
+        v = opts["latency_percentile"]
+        if v is None:
+            config["latency_percentile"] = None
+        else:
+            if not isinstance(v, (tuple, list)) or len(v) != 2:
+                raise TypeError("latency_percentile must be a (quantile, limit_seconds) pair, e.g. (0.99, 0.25) or ('p99', 0.25)")
+            q, limit = v
+            if isinstance(q, str):
+                if q not in _QUANTILES:
+                    raise ValueError(f"invalid latency_percentile quantile = {q!r}: allowed {', '.join(_QUANTILES)} or a number in (0, 1)")
+                q = _QUANTILES[q]
+            config["latency_percentile"] = {
+                "quantile": _fraction("latency_percentile", q),
+                "limit": _duration("latency_percentile", limit),
+            }
+    if "failure_weights" in opts:
+        v = opts["failure_weights"]
+        if not isinstance(v, Mapping):
+            raise TypeError("failure_weights must be a mapping of failure kind to weight")
+        weights = config.setdefault("failure_weights", {})
+        for kind, w in v.items():
+            kind = kind.value if isinstance(kind, enum.Enum) else kind
+            if kind not in _core.FAILURE_KINDS:
+                raise ValueError(f"invalid failure_weights key {kind!r}: allowed {', '.join(_core.FAILURE_KINDS)}")
+            weights[kind] = _fraction(f"failure_weights[{kind!r}]", w)
+    if "reset_timeout" in opts:
+        opened["duration"] = _duration("reset_timeout", opts["reset_timeout"])
+        if "max_reset_timeout" not in opts and _nanos(opened.get("max_duration")) < _nanos(opened["duration"]):
+            opened["max_duration"] = opened["duration"]
+    if "max_reset_timeout" in opts:
+        opened["max_duration"] = _duration("max_reset_timeout", opts["max_reset_timeout"])
+    if "backoff_multiplier" in opts:
+        opened["multiplier"] = _fraction("backoff_multiplier", opts["backoff_multiplier"])
+    if "jitter" in opts:
+        opened["jitter"] = _fraction("jitter", opts["jitter"])
+    if "backoff_decay" in opts:
+        opened["decay_after"] = _duration("backoff_decay", opts["backoff_decay"])
+    if "success_threshold" in opts:
+        half["success_threshold"] = _count("success_threshold", opts["success_threshold"])
+    if "half_open_permits" in opts:
+        half["permits"] = _count("half_open_permits", opts["half_open_permits"])
+    if "half_open_max_wait" in opts:
+        half["max_wait"] = _duration("half_open_max_wait", opts["half_open_max_wait"])
+    if "slow_start" in opts:
+        v = opts["slow_start"]
+        if v is None:
+            config["slow_start"] = None
+        else:
+            if not isinstance(v, (tuple, list)) or len(v) != 2:
+                raise TypeError("slow_start must be an (initial_fraction, duration_seconds) pair")
+            config["slow_start"] = {
+                "initial_fraction": _fraction("slow_start", v[0]),
+                "duration": _duration("slow_start", v[1]),
+            }
+    for flag in ("track_latency", "track_in_flight"):
+        if flag in opts:
+            config[flag] = _flag(flag, opts[flag])
+    if "histogram_precision" in opts:
+        config["histogram_precision"] = min(_count("histogram_precision", opts["histogram_precision"]), 255)
+    if "seed" in opts:
+        v = opts["seed"]
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**64):
+            raise ValueError(f"invalid seed = {v!r}: allowed None or an int in 0..2**64")
+        config["seed"] = v
+
+
+_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+
+
+def _nanos(text: Any) -> int:
+    """Nanoseconds of an engine duration text such as ``30s`` or ``1m 30s`` (best effort)."""
+    if not isinstance(text, str):
+        return 0
+    total = 0
+    for part in text.split():
+        num = part.rstrip("abcdefghijklmnopqrstuvwxyzµ")
+        unit = part[len(num):]
+        try:
+            total += int(float(num) * _UNITS.get(unit, 10**9))
+        except ValueError:
+            return 0
+    return total
+
+
+def _seconds_to_durations(node: Any, path: tuple[str, ...] = ()) -> Any:
+    """In a config dict, turns numbers (seconds) at duration fields into duration text."""
+    if isinstance(node, Mapping):
+        return {k: _seconds_to_durations(v, path + (k,)) for k, v in node.items()}
+    if path in _DURATION_FIELDS and _is_number(node):
+        return _duration(".".join(path), node)
+    return node
+
+
+def _reraise_config_error(exc: ValueError, given: Mapping[str, Any]) -> ConfigError:
+    field = getattr(exc, "field", "") or ""
+    allowed = getattr(exc, "allowed", None)
+    option = next((o for o, f in _FIELDS.items() if field == f or field.startswith(f + ".")), field)
+    if option in given and allowed is not None:
+        message = f"invalid {option} = {given[option]!r}: allowed {allowed} (config field {field})"
+    else:
+        message = str(exc)
+    return ConfigError(message, option=option, field=field, allowed=allowed)
+
+
+# -------------------------------------------------------------------------- metrics
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencySummary:
+    """Latency over the window, in seconds."""
+
+    count: int
+    p50: float
+    p90: float
+    p95: float
+    p99: float
+    p999: float
+    mean: float
+    max: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """A point-in-time reading of a breaker: every figure of the engine's snapshot.
+
+    Totals are over the breaker's life; rates and latencies over the sliding window.
+    Durations are in seconds; ``last_failure`` is a wall time in seconds since the epoch.
+    """
+
+    state: str
+    generation: int
+    time_in_state: float
+    transitions: int
+    calls: int
+    successes: int
+    failures: int
+    failures_by_kind: dict[str, int]
+    ignored: int
+    slow_calls: int
+    rejected: int
+    abandoned: int
+    in_flight: int | None
+    half_open_probes: int
+    window_calls: int
+    failure_rate: float
+    slow_call_rate: float
+    consecutive_failures: int
+    last_failure: float | None
+    retry_after: float | None
+    backoff_level: int
+    latency: LatencySummary | None
+    listener_panics: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures as a plain (JSON-ready) dict."""
+        return dataclasses.asdict(self)
+
+
+# ------------------------------------------------------------------------ listeners
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """One state change, as listeners see it."""
+
+    breaker: CircuitBreaker
+    from_state: str
+    to_state: str
+    reason: str
+    """Short stable name: ``failure_rate``, ``consecutive_failures``, ``probe_failed``..."""
+    description: str
+    """Human-readable reason, e.g. ``5 consecutive failures >= 5``."""
+    generation: int
+    open_for: float | None
+    """For a transition to open: how long it stays open, in seconds (jitter included)."""
+    at: float
+    """Wall time of the transition, seconds since the epoch."""
+
+
+class CircuitBreakerListener:
+    """pybreaker-style listener: override :meth:`state_change`.
+
+    Per-call hooks (``before_call``, ``success``, ``failure``) are not supported: they
+    would put Python code on every guarded call. Use :meth:`CircuitBreaker.metrics`.
+    """
+
+    def state_change(self, cb: CircuitBreaker, old_state: str, new_state: str) -> None:
+        """Called after every transition, outside every lock."""
+
+
+Listener = Union[Callable[[Transition], Any], CircuitBreakerListener]
+
+
+def _make_dispatch(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[..., None]:
+    def dispatch(
+        from_state: str,
+        to_state: str,
+        reason: str,
+        description: str,
+        generation: int,
+        open_for: float | None,
+        at: float,
+    ) -> None:
+        breaker = ref()
+        if breaker is None:
+            return
+        listeners = breaker._listeners
+        if not listeners:
+            return
+        event = Transition(breaker, from_state, to_state, reason, description, generation, open_for, at)
+        for listener in listeners:
+            try:
+                if isinstance(listener, CircuitBreakerListener):
+                    listener.state_change(breaker, from_state, to_state)
+                else:
+                    listener(event)
+            except Exception:
+                logger.exception(
+                    "tripgate: listener %r of breaker %r raised on %s -> %s",
+                    listener,
+                    breaker.name,
+                    from_state,
+                    to_state,
+                )
+
+    return dispatch
+
+
+# --------------------------------------------------------------------------- breaker
+
+ExcludeRule = Union[type[BaseException], Callable[[BaseException], bool]]
+ClassifyHook = Callable[[Union[BaseException, None], Any], Any]
+
+
+class CircuitBreaker(_core.Breaker):
+    """A circuit breaker.
+
+    Use it as a decorator (sync and ``async def`` functions, generators), with
+    :meth:`call` / :meth:`acall`, as ``with breaker:`` / ``async with breaker:``, or
+    explicitly with :meth:`acquire`. Thread-safe and lock-free: many threads may call
+    through one breaker at once; no lock is held while a call runs.
+
+    Options (all keyword-only; seconds for durations; ``None`` switches a rule off):
+
+    - ``fail_max``: trip after this many failures in a row (pybreaker's option). When
+      given without ``failure_rate_threshold``, the failure-rate rule is switched off
+      so the breaker behaves like pybreaker's.
+    - ``reset_timeout``: how long the breaker stays open before a probe (default 30).
+    - ``success_threshold``: successful probes needed to close (default 1).
+    - ``exclude``: exception types, or predicates ``f(exc) -> bool``, whose exceptions
+      say nothing about the dependency: counted neither way.
+    - ``listeners``: callables ``f(Transition)`` or :class:`CircuitBreakerListener`.
+    - ``name``: shown in errors and logs.
+    - ``failure_rate_threshold`` (0..1) over the window once ``minimum_calls`` calls are
+      in it; ``window_size`` (a count window) or ``window_duration`` (a time window)
+      with ``window_buckets``.
+    - ``slow_call_duration`` and ``slow_call_rate_threshold``; ``latency_percentile``
+      as ``(0.99, 0.25)`` or ``("p99", 0.25)``; ``failure_weights`` by kind.
+    - ``half_open_permits`` probes in flight, ``half_open_max_wait`` lease.
+    - ``max_reset_timeout``, ``backoff_multiplier``, ``jitter``, ``backoff_decay``: the
+      open duration grows by the multiplier on each re-trip, up to the cap, plus a
+      random fraction, and decays after a healthy period.
+    - ``slow_start``: ``(initial_fraction, seconds)`` admission ramp after closing.
+    - ``track_latency``, ``histogram_precision``, ``track_in_flight``, ``seed``.
+    - ``tier``: start from a preset (``critical``, ``standard`` (default),
+      ``non_critical``) instead of the standard tier.
+    - ``classify``: ``f(exc, result)`` -> an :class:`Outcome` (or its name) or ``None``
+      for the default; called with ``(exc, None)`` when the call raised an
+      ``Exception`` and ``(None, result)`` when it returned.
+    - ``clock``: a :class:`ManualClock`, for tests.
+    """
+
+    _listeners: tuple[Listener, ...]
+    _exclude_types: tuple[type[BaseException], ...]
+    _exclude_predicates: tuple[Callable[[BaseException], bool], ...]
+    _classify: ClassifyHook | None
+    _async_stack: contextvars.ContextVar[tuple[Permit, ...]]
+
+    def __new__(
+        cls,
+        *,
+        fail_max: int | None = _UNSET,
+        reset_timeout: float = _UNSET,
+        success_threshold: int = _UNSET,
+        exclude: Iterable[ExcludeRule] = (),
+        listeners: Iterable[Listener] = (),
+        name: str | None = None,
+        failure_rate_threshold: float | None = _UNSET,
+        minimum_calls: int = _UNSET,
+        window_size: int = _UNSET,
+        window_duration: float = _UNSET,
+        window_buckets: int | None = _UNSET,
+        slow_call_duration: float = _UNSET,
+        slow_call_rate_threshold: float | None = _UNSET,
+        latency_percentile: tuple[float | str, float] | None = _UNSET,
+        failure_weights: Mapping[str, float] = _UNSET,
+        max_reset_timeout: float = _UNSET,
+        backoff_multiplier: float = _UNSET,
+        jitter: float = _UNSET,
+        backoff_decay: float = _UNSET,
+        half_open_permits: int = _UNSET,
+        half_open_max_wait: float = _UNSET,
+        slow_start: tuple[float, float] | None = _UNSET,
+        track_latency: bool = _UNSET,
+        histogram_precision: int = _UNSET,
+        track_in_flight: bool = _UNSET,
+        seed: int | None = _UNSET,
+        tier: str = "standard",
+        classify: ClassifyHook | None = None,
+        clock: ManualClock | None = None,
+    ) -> CircuitBreaker:
+        opts = {k: v for k, v in locals().items() if k in _FIELDS and v is not _UNSET}
+        if "fail_max" in opts and "failure_rate_threshold" not in opts:
+            opts["failure_rate_threshold"] = None
+        if not isinstance(tier, str):
+            raise TypeError(f"tier must be a str, got {type(tier).__name__}")
+        config = json.loads(_core.preset_json(tier))
+        _apply_options(config, opts)
+        return cls._create(json.dumps(config), opts, exclude, listeners, name, classify, clock)
+
+    @classmethod
+    def _create(
+        cls,
+        config_text: str,
+        given: Mapping[str, Any],
+        exclude: Iterable[ExcludeRule],
+        listeners: Iterable[Listener],
+        name: str | None,
+        classify: ClassifyHook | None,
+        clock: ManualClock | None,
+    ) -> CircuitBreaker:
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if clock is not None and not isinstance(clock, ManualClock):
+            raise TypeError(f"clock must be a tripgate.ManualClock, got {type(clock).__name__}")
+        if classify is not None and not callable(classify):
+            raise TypeError("classify must be a callable f(exc, result)")
+        types, predicates = _split_exclude(exclude)
+        listeners = _check_listeners(listeners)
+        try:
+            self = super().__new__(cls, config_text, clock=clock, name=name, classify_results=classify is not None)
+        except ValueError as e:
+            raise _reraise_config_error(e, given) from None
+        self._exclude_types = types
+        self._exclude_predicates = predicates
+        self._classify = classify
+        self._listeners = listeners
+        self._async_stack = contextvars.ContextVar(f"tripgate-{id(self)}", default=())
+        self._subscribe(_make_dispatch(weakref.ref(self)))
+        return self
+
+    @classmethod
+    def from_config(
+        cls,
+        source: Mapping[str, Any] | str | os.PathLike[str],
+        *,
+        exclude: Iterable[ExcludeRule] = (),
+        listeners: Iterable[Listener] = (),
+        name: str | None = None,
+        classify: ClassifyHook | None = None,
+        clock: ManualClock | None = None,
+    ) -> CircuitBreaker:
+        """A breaker from the same TOML/JSON config the Rust ``Config`` reads.
+
+        ``source`` is a dict in that schema (durations as ``"30s"`` text or as numbers
+        of seconds) or the path of a ``.toml`` / ``.json`` file.
+        """
+        if isinstance(source, Mapping):
+            text = json.dumps(_seconds_to_durations(dict(source)))
+        elif isinstance(source, (str, os.PathLike)):
+            with open(source, encoding="utf-8") as f:
+                text = f.read()
+        else:
+            raise TypeError(f"source must be a dict or a path, got {type(source).__name__}")
+        return cls._create(text, {}, exclude, listeners, name, classify, clock)
+
+    def __init__(self, **options: Any) -> None:
+        # Everything happens in __new__: the engine's config is fixed at construction.
+        pass
+
+    # ------------------------------------------------------------- classification
+
+    def _classify_error(self, exc: BaseException) -> int:
+        if not isinstance(exc, Exception):
+            return _RELEASE  # KeyboardInterrupt, SystemExit, CancelledError, GeneratorExit
+        if self._classify is not None:
+            code = _outcome_code(self._classify(exc, None), self._classify)
+            if code is not None:
+                return code
+        if self._exclude_types and isinstance(exc, self._exclude_types):
+            return _IGNORED
+        for predicate in self._exclude_predicates:
+            if predicate(exc):
+                return _IGNORED
+        if isinstance(exc, _TIMEOUT_ERRORS):
+            return _TIMEOUT
+        if isinstance(exc, ConnectionError):
+            return _CONNECTION
+        return _OTHER
+
+    def _classify_result(self, value: Any) -> int:
+        hook = self._classify
+        if hook is None:
+            return _SUCCESS
+        code = _outcome_code(hook(None, value), hook)
+        return _SUCCESS if code is None else code
+
+    # ---------------------------------------------------------------- decorator
+
+    @overload
+    def __call__(self, func: F) -> F: ...
+
+    @overload
+    def __call__(self, func: None = None) -> Callable[[F], F]: ...
+
+    def __call__(self, func: Any = None) -> Any:
+        """Decorates a function, coroutine function, generator or async generator."""
+        if func is None:
+            return self.__call__
+        if not callable(func):
+            raise TypeError(f"{type(self).__name__} decorates callables, got {type(func).__name__}")
+        if inspect.isasyncgenfunction(func):
+            wrapper: Any = self._wrap_async_gen(func)
+        elif inspect.iscoroutinefunction(func):
+            wrapper = self._wrap_coroutine(func)
+        elif inspect.isgeneratorfunction(func):
+            wrapper = self._wrap_generator(func)
+        else:
+            wrapper = self._guard(func)
+        functools.update_wrapper(wrapper, func)
+        return wrapper
+
+    def _wrap_coroutine(self, func: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+        acquire = self.acquire
+
+        async def guarded(*args: Any, **kwargs: Any) -> T:
+            permit = acquire()
+            try:
+                result = await func(*args, **kwargs)
+            except BaseException as exc:
+                permit._settle_error(exc)
+                raise
+            permit._settle_value(result)
+            return result
+
+        return guarded
+
+    def _wrap_generator(self, func: Callable[..., Generator[Any, Any, T]]) -> Callable[..., Generator[Any, Any, T]]:
+        acquire = self.acquire
+
+        def guarded(*args: Any, **kwargs: Any) -> Generator[Any, Any, T]:
+            # Admission happens when iteration starts; the call ends when it stops.
+            permit = acquire()
+            try:
+                result = yield from func(*args, **kwargs)
+            except BaseException as exc:
+                permit._settle_error(exc)
+                raise
+            permit._settle_value(result)
+            return result
+
+        return guarded
+
+    def _wrap_async_gen(self, func: Callable[..., AsyncGenerator[Any, Any]]) -> Callable[..., AsyncGenerator[Any, Any]]:
+        acquire = self.acquire
+
+        async def guarded(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
+            permit = acquire()
+            agen = func(*args, **kwargs)
+            try:
+                sent: Any = None
+                while True:
+                    try:
+                        item = await agen.asend(sent)
+                    except StopAsyncIteration:
+                        break
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        await agen.aclose()
+                        raise
+                    except BaseException as thrown:
+                        try:
+                            item = await agen.athrow(thrown)
+                        except StopAsyncIteration:
+                            break
+                        sent = yield item
+            except BaseException as exc:
+                permit._settle_error(exc)
+                raise
+            permit._settle_value(None)
+
+        return guarded
+
+    # ------------------------------------------------------------------- calls
+
+    async def acall(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+        """Awaits ``func(*args, **kwargs)`` through the breaker."""
+        permit = self.acquire()
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            permit._settle_error(exc)
+            raise
+        permit._settle_value(result)
+        return result
+
+    async def __aenter__(self) -> CircuitBreaker:
+        permit = self.acquire()
+        self._async_stack.set(self._async_stack.get() + (permit,))
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        stack = self._async_stack.get()
+        if not stack:
+            raise RuntimeError("__aexit__ without a matching __aenter__ in this context")
+        permit = stack[-1]
+        self._async_stack.set(stack[:-1])
+        if exc is None:
+            permit._settle_value(None)
+        else:
+            permit._settle_error(exc)
+        return False
+
+    # ------------------------------------------------------------------- state
+
+    @property
+    def current_state(self) -> str:
+        """pybreaker's name for :attr:`state`."""
+        return self.state
+
+    @property
+    def fail_counter(self) -> int:
+        """pybreaker's name: failures in a row, up to now."""
+        return int(self._snapshot()["consecutive_failures"])
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The engine config in force (the Rust ``Config`` as a JSON-ready dict)."""
+        return cast(dict[str, Any], json.loads(self._config_json()))
+
+    def metrics(self) -> Metrics:
+        """Every figure of the engine's snapshot (O(window); takes no lock callers need)."""
+        d = self._snapshot()
+        latency = d.pop("latency")
+        return Metrics(latency=None if latency is None else LatencySummary(**latency), **d)
+
+    # --------------------------------------------------------------- listeners
+
+    @property
+    def listeners(self) -> tuple[Listener, ...]:
+        return self._listeners
+
+    def add_listener(self, listener: Listener) -> None:
+        """Adds a transition listener (``f(Transition)`` or a CircuitBreakerListener)."""
+        self._listeners = self._listeners + _check_listeners([listener])
+
+    def remove_listener(self, listener: Listener) -> None:
+        """Removes a listener; raises ``ValueError`` if it is not registered."""
+        items = list(self._listeners)
+        items.remove(listener)
+        self._listeners = tuple(items)
+
+    # ------------------------------------------------------------- exclusions
+
+    @property
+    def excluded_exceptions(self) -> tuple[ExcludeRule, ...]:
+        return self._exclude_types + self._exclude_predicates
+
+    def add_excluded_exception(self, rule: ExcludeRule) -> None:
+        types, predicates = _split_exclude([rule])
+        self._exclude_types += types
+        self._exclude_predicates += predicates
+
+    # ---------------------------------------------------------- reconfiguring
+
+    def reconfigure(
+        self,
+        *,
+        exclude: Iterable[ExcludeRule] = _UNSET,
+        classify: ClassifyHook | None = _UNSET,
+        **options: Any,
+    ) -> None:
+        """Changes options while the breaker runs (same keywords as the constructor).
+
+        State, counters and backoff survive; the window's contents survive when its
+        shape is unchanged. The window cannot grow past the buckets it was built with,
+        and latency tracking cannot be switched on live.
+        """
+        if "tier" in options:
+            raise TypeError("tier can only be chosen at construction")
+        config = self.config
+        opts = dict(options)
+        _apply_options(config, opts)
+        try:
+            self._reconfigure(json.dumps(config))
+        except ValueError as e:
+            raise _reraise_config_error(e, opts) from None
+        if exclude is not _UNSET:
+            self._exclude_types, self._exclude_predicates = _split_exclude(exclude)
+        if classify is not _UNSET:
+            if classify is not None and not callable(classify):
+                raise TypeError("classify must be a callable f(exc, result)")
+            self._classify = classify
+            self._set_classify_results(classify is not None)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r} state={self.state!r}>"
+
+
+def _split_exclude(
+    rules: Iterable[ExcludeRule],
+) -> tuple[tuple[type[BaseException], ...], tuple[Callable[[BaseException], bool], ...]]:
+    if isinstance(rules, type) or callable(rules):
+        rules = [cast(ExcludeRule, rules)]
+    types: list[type[BaseException]] = []
+    predicates: list[Callable[[BaseException], bool]] = []
+    for rule in rules:
+        if isinstance(rule, type):
+            if not issubclass(rule, BaseException):
+                raise TypeError(f"exclude: {rule.__name__} is not an exception type")
+            types.append(rule)
+        elif callable(rule):
+            predicates.append(rule)
+        else:
+            raise TypeError(f"exclude takes exception types or predicates f(exc) -> bool, got {rule!r}")
+    return tuple(types), tuple(predicates)
+
+
+def _check_listeners(listeners: Iterable[Listener]) -> tuple[Listener, ...]:
+    out = tuple(listeners)
+    for listener in out:
+        if not (isinstance(listener, CircuitBreakerListener) or callable(listener)):
+            raise TypeError(f"a listener must be callable or a CircuitBreakerListener, got {listener!r}")
+    return out
