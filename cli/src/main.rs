@@ -1,1 +1,297 @@
-fn main() {}
+//! `tripgate`: a circuit-breaker tuning simulator.
+//!
+//! - `tripgate simulate [SCENARIO]` runs candidate configs side by side on the same
+//!   simulated traffic against a dependency that misbehaves in phases;
+//! - `tripgate replay TRACE.csv` replays a recorded trace against candidate configs;
+//! - `tripgate check CONFIG` validates a config file and prints its effective values.
+
+mod candidates;
+mod check;
+mod engine;
+mod histogram;
+mod location;
+mod plot;
+mod replay;
+mod report;
+mod rng;
+mod runner;
+mod scenario;
+mod traffic;
+
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "tripgate",
+    version,
+    about = "Circuit-breaker tuning simulator: compare breaker configs on the same traffic before production does",
+    after_help = "Examples:\n  tripgate simulate                                  # the embedded default scenario\n  tripgate simulate cli/scenarios/flapping.toml --plot flapping.svg\n  tripgate replay cli/scenarios/example_trace.csv --tier critical --config my.toml\n  tripgate check my-breaker.toml"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate traffic against a misbehaving dependency and compare breaker configs.
+    #[command(
+        after_help = "Examples:\n  tripgate simulate\n      Run the embedded default scenario (order service -> inventory service, three tiers).\n  tripgate simulate cli/scenarios/latency_spike.toml --json report.json --plot spike.svg\n      Print the table, write the JSON report and an SVG chart.\n  tripgate simulate cli/scenarios/default.toml --tier standard --config mine.toml\n      Replace the scenario's candidates with the standard tier and a config file.\n  tripgate simulate --seed 7 --json\n      Print the JSON report (only) to stdout, with another seed.\n\nThe same scenario and seed always give byte-identical JSON."
+    )]
+    Simulate(SimulateArgs),
+    /// Replay a recorded trace (CSV: timestamp,latency,outcome) against breaker configs.
+    #[command(
+        after_help = "Examples:\n  tripgate replay cli/scenarios/example_trace.csv\n      Replay against the three tier presets.\n  tripgate replay trace.csv --config a.toml --config b.json --tier critical --plot trace.svg\n\nTrace format: timestamp in seconds, latency in milliseconds, outcome one of success/ok,\nfailure/error, ignored, timeout, connection, server_error, rejected, other. A header line is\noptional. Faults are found in the trace: windows of --fault-window whose failure share\nreaches --fault-threshold."
+    )]
+    Replay(ReplayArgs),
+    /// Validate a breaker config file (TOML or JSON) and print its effective values.
+    #[command(
+        after_help = "Examples:\n  tripgate check my-breaker.toml\n      Print the effective config with every default filled in, or every error.\n  tripgate check --tier critical\n      Print a tier preset as a config file to start from.\n\nExit status: 0 when valid, 1 when the file has errors."
+    )]
+    Check(CheckArgs),
+}
+
+#[derive(Args)]
+struct Output {
+    /// Write the report as JSON: to FILE, or to stdout (instead of the table) when no FILE
+    /// is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<PathBuf>,
+    /// Draw error rate, p99 latency and breaker state over time to an SVG file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Candidates simulated at once (each on its own thread).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Time-series buckets for the JSON series and the chart.
+    #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    buckets: u32,
+}
+
+#[derive(Args)]
+struct CandidateArgs {
+    /// A candidate config file (TOML or JSON); repeatable.
+    #[arg(long = "config", value_name = "FILE")]
+    configs: Vec<PathBuf>,
+    /// A candidate tier preset: critical, standard or non_critical; repeatable.
+    #[arg(long = "tier", value_name = "TIER")]
+    tiers: Vec<String>,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Scenario file (TOML); the embedded default scenario when omitted.
+    scenario: Option<PathBuf>,
+    /// Override the scenario's seed (traffic and jitter).
+    #[arg(long)]
+    seed: Option<u64>,
+    #[command(flatten)]
+    candidates: CandidateArgs,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The trace: CSV with columns timestamp (s), latency (ms), outcome.
+    trace: PathBuf,
+    #[command(flatten)]
+    candidates: CandidateArgs,
+    /// Seed of the candidates' jitter.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// A window of the trace whose failure share reaches this is a fault.
+    #[arg(long, default_value_t = 0.25)]
+    fault_threshold: f64,
+    /// Width of the windows faults are found in.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    fault_window: std::time::Duration,
+    #[command(flatten)]
+    output: Output,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// The config file (TOML, or JSON when it starts with `{`).
+    #[arg(required_unless_present = "tier")]
+    config: Option<PathBuf>,
+    /// Print a tier preset instead.
+    #[arg(long, conflicts_with = "config")]
+    tier: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::Replay(a) => replay(a),
+        Command::Check(a) => check(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cli_candidates(args: &CandidateArgs, seed: u64) -> Result<Vec<candidates::Candidate>, String> {
+    let mut out = Vec::new();
+    for p in &args.configs {
+        out.push(candidates::from_file(p, out.len(), seed)?);
+    }
+    for t in &args.tiers {
+        out.push(candidates::from_tier(t, out.len(), seed)?);
+    }
+    candidates::dedupe_names(&mut out);
+    Ok(out)
+}
+
+fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
+    let mut sc = match &a.scenario {
+        Some(p) => scenario::Scenario::load(p).map_err(|e| e.to_string())?,
+        None => scenario::Scenario::default_scenario(),
+    };
+    if let Some(seed) = a.seed {
+        sc.seed = seed;
+        for (i, c) in sc.candidates.iter_mut().enumerate() {
+            if c.seed_derived {
+                c.config.seed = Some(candidates::derived_seed(seed, i));
+            }
+        }
+    }
+    let from_cli = cli_candidates(&a.candidates, sc.seed)?;
+    if !from_cli.is_empty() {
+        sc.candidates = from_cli;
+    }
+    let spans = sc
+        .phases
+        .iter()
+        .map(|p| engine::Span {
+            name: p.name.clone(),
+            kind: p.kind.name().to_string(),
+            start_ns: p.start_ns,
+            end_ns: p.end_ns,
+            fault: p.kind.is_fault(),
+        })
+        .collect();
+    let timeline = engine::Timeline::new(spans, a.output.buckets as usize);
+    let runs = runner::run_all(
+        &sc.candidates,
+        &timeline,
+        sc.concurrency,
+        || traffic::Traffic::new(&sc),
+        a.output.threads,
+        sc.expected_calls(),
+    )?;
+    let meta = report::Meta {
+        command: "simulate",
+        name: sc.name.clone(),
+        description: sc.description.clone(),
+        seed: sc.seed,
+        concurrency: sc.concurrency,
+        timeout_ms: (sc.timeout_ns != u64::MAX).then(|| sc.timeout_ns as f64 / 1e6),
+    };
+    let rep = report::Report::new(meta, &timeline, &sc.candidates, &runs);
+    emit(&rep, &a.output)
+}
+
+fn replay(a: ReplayArgs) -> Result<ExitCode, String> {
+    if !(a.fault_threshold > 0.0 && a.fault_threshold <= 1.0) {
+        return Err(format!(
+            "--fault-threshold {} is out of range: allowed 0 < t <= 1",
+            a.fault_threshold
+        ));
+    }
+    let file = a.trace.display().to_string();
+    let text =
+        std::fs::read_to_string(&a.trace).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let trace = replay::parse(
+        &text,
+        &file,
+        a.fault_window.as_nanos().max(1) as u64,
+        a.fault_threshold,
+        a.output.buckets as usize,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut cands = cli_candidates(&a.candidates, a.seed)?;
+    if cands.is_empty() {
+        for t in ["critical", "standard", "non_critical"] {
+            cands.push(candidates::from_tier(t, cands.len(), a.seed)?);
+        }
+    }
+    let runs = runner::run_all(
+        &cands,
+        &trace.timeline,
+        None,
+        || trace.arrivals.iter().copied(),
+        a.output.threads,
+        trace.arrivals.len() as u64,
+    )?;
+    let meta = report::Meta {
+        command: "replay",
+        name: Path::new(&file)
+            .file_name()
+            .map_or(file.clone(), |n| n.to_string_lossy().into_owned()),
+        description: format!(
+            "faults: {}-wide windows with a failure share >= {}",
+            humantime::format_duration(a.fault_window),
+            a.fault_threshold
+        ),
+        seed: a.seed,
+        concurrency: None,
+        timeout_ms: None,
+    };
+    let rep = report::Report::new(meta, &trace.timeline, &cands, &runs);
+    emit(&rep, &a.output)
+}
+
+fn emit(rep: &report::Report, out: &Output) -> Result<ExitCode, String> {
+    let write = |p: &Path, body: &str| {
+        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))
+    };
+    match out.json.as_deref() {
+        Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
+        Some(p) => {
+            write(p, &rep.to_json())?;
+            print!("{}", rep.to_table());
+        }
+        None => print!("{}", rep.to_table()),
+    }
+    if let Some(p) = &out.plot {
+        write(p, &plot::render(rep))?;
+        eprintln!("wrote {}", p.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(a: CheckArgs) -> Result<ExitCode, String> {
+    if let Some(t) = a.tier {
+        print!("{}", check::tier_toml(&t)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let path = a.config.expect("clap requires a config or --tier");
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    match check::check(&text, &file) {
+        check::Checked::Valid(toml) => {
+            println!("# {file}: valid. Effective config, every default filled in:");
+            print!("{toml}");
+            Ok(ExitCode::SUCCESS)
+        }
+        check::Checked::Invalid(errors) => {
+            eprintln!(
+                "{file}: {} error{}",
+                errors.len(),
+                if errors.len() == 1 { "" } else { "s" }
+            );
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Errors that point into a file: byte offset to line and column, and the dotted field
+//! path (`traffic.rate`, `phase[2].kind`) written on a line of a TOML document.
+
+use std::fmt;
+
+/// An error at a place in an input file, naming the field when it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileError {
+    /// The file (as given on the command line, or `<embedded default>`).
+    pub file: String,
+    /// 1-based line.
+    pub line: Option<usize>,
+    /// 1-based column.
+    pub column: Option<usize>,
+    /// Dotted path of the field at fault.
+    pub field: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl FileError {
+    /// An error about the whole file.
+    pub fn whole(file: &str, message: impl Into<String>) -> Self {
+        FileError {
+            file: file.to_string(),
+            line: None,
+            column: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error at byte `offset` of `text`; the field is read from that line.
+    pub fn at_offset(file: &str, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_col(text, offset);
+        FileError {
+            file: file.to_string(),
+            line: Some(line),
+            column: Some(column),
+            field: field_at_line(text, line),
+            message: message.into(),
+        }
+    }
+
+    /// An error on `line` (1-based) about `field`.
+    pub fn at_line(
+        file: &str,
+        line: Option<usize>,
+        field: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        FileError {
+            file: file.to_string(),
+            line,
+            column: None,
+            field: Some(field.to_string()),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+            write!(f, " (line {l})")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field `{field}`")?;
+        }
+        write!(f, ": {}", self.message.trim_end())
+    }
+}
+
+impl std::error::Error for FileError {}
+
+/// 1-based line and column of byte `offset`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+/// The table header in force at each line: `traffic`, `phase[1]`, `candidate[0].open`.
+fn header_at(text: &str, line: usize) -> String {
+    let mut header = String::new();
+    let mut arrays: Vec<(String, usize)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        if i + 1 > line {
+            break;
+        }
+        let l = raw.trim();
+        if let Some(name) = l.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+            let name = name.trim().to_string();
+            let n = match arrays.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    arrays.push((name.clone(), 0));
+                    0
+                }
+            };
+            header = format!("{name}[{n}]");
+        } else if let Some(name) = l.strip_prefix('[').and_then(|r| r.split(']').next()) {
+            let name = name.trim();
+            // `[candidate.open]` after `[[candidate]]` belongs to the last candidate.
+            header = match arrays
+                .iter()
+                .find(|(k, _)| name.starts_with(&format!("{k}.")))
+            {
+                Some((k, n)) => format!("{k}[{n}]{}", &name[k.len()..]),
+                None => name.to_string(),
+            };
+        }
+    }
+    header
+}
+
+/// The dotted path of the key assigned on `line` (1-based), if the line assigns one;
+/// otherwise the table header in force there.
+pub fn field_at_line(text: &str, line: usize) -> Option<String> {
+    let raw = text.lines().nth(line.checked_sub(1)?)?;
+    let header = header_at(text, line);
+    let key = raw
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && !k.starts_with('[') && !k.contains(' '));
+    match (header.is_empty(), key) {
+        (true, Some(k)) => Some(k),
+        (false, Some(k)) => Some(format!("{header}.{k}")),
+        (false, None) => Some(header),
+        (true, None) => None,
+    }
+}
+
+/// The line (1-based) where `key` is assigned inside the table whose header path is
+/// `table` (`""` for the top level, `traffic`, `phase[2]`).
+pub fn find_key_line(text: &str, table: &str, key: &str) -> Option<usize> {
+    let target = if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    };
+    (1..=text.lines().count())
+        .find(|&l| field_at_line(text, l).as_deref() == Some(&target))
+        .or_else(|| {
+            // The table itself (for a missing key): its header line.
+            (1..=text.lines().count()).find(|&l| {
+                let t = text.lines().nth(l - 1).unwrap_or("").trim();
+                t.starts_with('[') && header_at(text, l) == table
+            })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = "seed = 1\n[traffic]\nrate = 5\n[[phase]]\nkind = \"healthy\"\n[[phase]]\nkind = \"outage\"\n[[candidate]]\ntier = \"critical\"\n[candidate.open]\nduration = \"5s\"\n";
+
+    #[test]
+    fn fields_are_named_with_their_tables() {
+        assert_eq!(field_at_line(DOC, 1).as_deref(), Some("seed"));
+        assert_eq!(field_at_line(DOC, 3).as_deref(), Some("traffic.rate"));
+        assert_eq!(field_at_line(DOC, 7).as_deref(), Some("phase[1].kind"));
+        assert_eq!(
+            field_at_line(DOC, 11).as_deref(),
+            Some("candidate[0].open.duration")
+        );
+        assert_eq!(find_key_line(DOC, "phase[1]", "kind"), Some(7));
+        assert_eq!(find_key_line(DOC, "traffic", "concurrency"), Some(2));
+        assert_eq!(line_col(DOC, 9), (2, 1));
+    }
+}
