@@ -1,0 +1,451 @@
+//! `tg_breaker`: the breaker handle and every call on it.
+
+use crate::config::tg_config;
+use crate::raw;
+use crate::status::*;
+use crate::types::*;
+use std::ffi::{c_char, c_void, CStr};
+use std::sync::Mutex;
+use tg_core::{AnyClock, Breaker, ListenerId, ManualClock};
+
+/// A circuit breaker. Create it with `tg_breaker_new` (or
+/// `tg_breaker_new_with_manual_clock` in tests) and free it with `tg_breaker_free`.
+///
+/// Thread-safe: every function taking a `const tg_breaker *` may be called from any
+/// number of threads at once on the same breaker. Only `tg_breaker_free` and
+/// `tg_breaker_set_listener` (which take a `tg_breaker *`) need the caller to make sure
+/// no other call is using the breaker.
+pub struct tg_breaker {
+    inner: Breaker<AnyClock>,
+    listener: Mutex<Option<ListenerId>>,
+}
+
+fn new_breaker(
+    func: &'static str,
+    config: *const tg_config,
+    clock: AnyClock,
+    out: *mut *mut tg_breaker,
+) -> tg_status {
+    guard(func, || {
+        let Some(config) = raw::borrow(config) else {
+            return null(func, "config");
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(func, "out");
+        };
+        match Breaker::with_clock(config.inner.clone(), clock) {
+            Ok(inner) => {
+                out.set(raw::into_handle(tg_breaker {
+                    inner,
+                    listener: Mutex::new(None),
+                }));
+                TG_OK
+            }
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{func}: {e}")),
+        }
+    })
+}
+
+/// Creates a breaker on the system's monotonic clock from a copy of `config` (which the
+/// caller still owns and may free at once). Starts closed. Free it with
+/// `tg_breaker_free`.
+///
+/// Returns `TG_OK` and writes `*out`, or `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any thread; `config` must not be modified
+/// meanwhile.
+#[no_mangle]
+pub extern "C" fn tg_breaker_new(config: *const tg_config, out: *mut *mut tg_breaker) -> tg_status {
+    new_breaker("tg_breaker_new", config, AnyClock::default(), out)
+}
+
+/// Creates a breaker on a manual clock that reads `start_ns` and moves only when
+/// `tg_clock_advance_ns` moves it: for tests that drive time without sleeping.
+/// Otherwise as `tg_breaker_new`.
+///
+/// Thread safety: as `tg_breaker_new`.
+#[no_mangle]
+pub extern "C" fn tg_breaker_new_with_manual_clock(
+    config: *const tg_config,
+    start_ns: u64,
+    out: *mut *mut tg_breaker,
+) -> tg_status {
+    let clock = ManualClock::new();
+    clock.set_nanos(start_ns);
+    new_breaker(
+        "tg_breaker_new_with_manual_clock",
+        config,
+        AnyClock::Manual(clock),
+        out,
+    )
+}
+
+/// Frees a breaker, with its listener. NULL is a no-op. Outstanding permits become
+/// meaningless; the breaker must not be used afterwards.
+///
+/// Thread safety: no other call may be using the breaker (nor may a listener callback
+/// of it be running).
+#[no_mangle]
+pub extern "C" fn tg_breaker_free(breaker: *mut tg_breaker) {
+    guard_or("tg_breaker_free", (), || raw::free_handle(breaker));
+}
+
+/// Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
+///
+/// - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
+///   hand the permit back exactly once with `tg_record` (or `tg_release`).
+/// - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
+///   taken). Do not make the call; `*out` is not written and there is nothing to hand
+///   back. `tg_retry_after_ns` tells how long to wait.
+/// - `TG_ERR_NULL`: `breaker` or `out` is NULL.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_try_acquire(breaker: *const tg_breaker, out: *mut tg_permit) -> tg_status {
+    guard("tg_try_acquire", || {
+        let (Some(b), Some(out)) = (raw::borrow(breaker), raw::Out::new(out)) else {
+            return null(
+                "tg_try_acquire",
+                if breaker.is_null() { "breaker" } else { "out" },
+            );
+        };
+        match b.inner.acquire_raw() {
+            Ok(permit) => {
+                out.set(permit.into());
+                TG_OK
+            }
+            Err(_) => TG_REJECTED,
+        }
+    })
+}
+
+/// Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
+/// a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
+/// caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+///
+/// The failure that trips the breaker is reported normally; only later calls are
+/// rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
+/// is then not consumed: record or release it again); `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any number of threads at once. A transition it
+/// causes runs the listener on this thread, after the record, outside every lock.
+#[no_mangle]
+pub extern "C" fn tg_record(
+    breaker: *const tg_breaker,
+    permit: tg_permit,
+    outcome: tg_outcome,
+    latency_ns: u64,
+) -> tg_status {
+    guard("tg_record", || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null("tg_record", "breaker");
+        };
+        let Some(outcome) = outcome_from(outcome) else {
+            return bad_outcome(outcome);
+        };
+        let latency = (latency_ns != 0).then_some(latency_ns);
+        b.inner.record_raw(permit.into(), outcome, latency);
+        TG_OK
+    })
+}
+
+#[cold]
+fn bad_outcome(outcome: tg_outcome) -> tg_status {
+    fail(
+        TG_ERR_INVALID_ARG,
+        format!("tg_record: unknown outcome {outcome}: allowed TG_SUCCESS (0), TG_FAILURE_TIMEOUT (1) ..= TG_FAILURE_OTHER (5), TG_IGNORED (6)"),
+    )
+}
+
+/// Hands a permit back without an outcome (the call was never made, or was abandoned):
+/// counted as `abandoned`, neither success nor failure; a half-open probe frees its
+/// slot.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: tg_permit) -> tg_status {
+    guard("tg_release", || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null("tg_release", "breaker");
+        };
+        b.inner.release_raw(permit.into());
+        TG_OK
+    })
+}
+
+/// Writes the current state to `*out`.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_state(breaker: *const tg_breaker, out: *mut tg_breaker_state) -> tg_status {
+    with_breaker("tg_state", breaker, out, |b| b.inner.state().into())
+}
+
+/// Writes to `*out` how long, in nanoseconds, until a call may be admitted: the time
+/// left in an open state (0 once the probe is due), or until the half-open lease ends
+/// when every probe slot is taken. Writes 0 when calls are being admitted (and in the
+/// forced-open state, which has no end).
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_retry_after_ns(breaker: *const tg_breaker, out: *mut u64) -> tg_status {
+    with_breaker("tg_retry_after_ns", breaker, out, |b| {
+        b.inner
+            .retry_after()
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    })
+}
+
+/// Fills `*out` with a snapshot of every figure: state, totals, window rates, latency
+/// percentiles and more (see `tg_metrics`). Takes a short lock inside the core (not the
+/// one admission uses) and computes percentiles: meant for monitoring, not per call.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_snapshot(breaker: *const tg_breaker, out: *mut tg_metrics) -> tg_status {
+    with_breaker("tg_snapshot", breaker, out, |b| {
+        (&b.inner.snapshot()).into()
+    })
+}
+
+fn with_breaker<T>(
+    func: &'static str,
+    breaker: *const tg_breaker,
+    out: *mut T,
+    f: impl FnOnce(&tg_breaker) -> T,
+) -> tg_status {
+    guard(func, || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null(func, "breaker");
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(func, "out");
+        };
+        out.set(f(b));
+        TG_OK
+    })
+}
+
+fn operator(
+    func: &'static str,
+    breaker: *const tg_breaker,
+    f: impl FnOnce(&Breaker<AnyClock>),
+) -> tg_status {
+    guard(func, || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null(func, "breaker");
+        };
+        f(&b.inner);
+        TG_OK
+    })
+}
+
+/// Holds the breaker open: every call is rejected until `tg_reset` (or another
+/// operator call). Emits a transition with `TG_REASON_MANUAL` unless already there.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_force_open(breaker: *const tg_breaker) -> tg_status {
+    operator("tg_force_open", breaker, Breaker::force_open)
+}
+
+/// Holds the breaker closed: calls flow and are counted, nothing trips.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_force_closed(breaker: *const tg_breaker) -> tg_status {
+    operator("tg_force_closed", breaker, Breaker::force_closed)
+}
+
+/// Switches the breaker off: every call flows, nothing is counted.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_disable(breaker: *const tg_breaker) -> tg_status {
+    operator("tg_disable", breaker, Breaker::disable)
+}
+
+/// Every call flows and outcomes are counted, but the breaker never trips.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_metrics_only(breaker: *const tg_breaker) -> tg_status {
+    operator("tg_metrics_only", breaker, Breaker::metrics_only)
+}
+
+/// Back to closed from any state, with an empty window, no failure streak and the
+/// backoff reset. Lifetime totals are kept.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_reset(breaker: *const tg_breaker) -> tg_status {
+    operator("tg_reset", breaker, Breaker::reset)
+}
+
+/// Swaps in a copy of `config` live. State and window contents survive when the
+/// window's shape is unchanged. Returns `TG_OK`, or `TG_ERR_INVALID_ARG` (the breaker
+/// keeps its config) when the running breaker cannot take this config: more window
+/// buckets than it was built with, latency tracking on a breaker built without it, or a
+/// different histogram precision; or `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any number of threads at once; `config` must not
+/// be modified meanwhile.
+#[no_mangle]
+pub extern "C" fn tg_reconfigure(
+    breaker: *const tg_breaker,
+    config: *const tg_config,
+) -> tg_status {
+    const F: &str = "tg_reconfigure";
+    guard(F, || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null(F, "breaker");
+        };
+        let Some(config) = raw::borrow(config) else {
+            return null(F, "config");
+        };
+        match b.inner.reconfigure(config.inner.clone()) {
+            Ok(()) => TG_OK,
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+        }
+    })
+}
+
+/// Writes to `*out` a new `tg_config` holding a copy of the config in force (free it
+/// with `tg_config_free`): the starting point for a `tg_reconfigure`.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_breaker_get_config(
+    breaker: *const tg_breaker,
+    out: *mut *mut tg_config,
+) -> tg_status {
+    with_breaker("tg_breaker_get_config", breaker, out, |b| {
+        raw::into_handle(tg_config {
+            inner: (*b.inner.config()).clone(),
+        })
+    })
+}
+
+/// Moves the manual clock of a breaker made by `tg_breaker_new_with_manual_clock`
+/// forward by `ns` nanoseconds. Returns `TG_ERR_UNSUPPORTED` for a breaker on the
+/// system clock.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_clock_advance_ns(breaker: *const tg_breaker, ns: u64) -> tg_status {
+    const F: &str = "tg_clock_advance_ns";
+    guard(F, || {
+        let Some(b) = raw::borrow(breaker) else {
+            return null(F, "breaker");
+        };
+        match b.inner.clock() {
+            AnyClock::Manual(clock) => {
+                clock.advance_nanos(ns);
+                TG_OK
+            }
+            AnyClock::System(_) => fail(
+                TG_ERR_UNSUPPORTED,
+                format!("{F}: the breaker runs on the system clock; make it with tg_breaker_new_with_manual_clock"),
+            ),
+        }
+    })
+}
+
+/// Writes the breaker clock's current reading, in monotonic nanoseconds, to `*out`
+/// (either kind of clock).
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_clock_now_ns(breaker: *const tg_breaker, out: *mut u64) -> tg_status {
+    use tg_core::Clock;
+    with_breaker("tg_clock_now_ns", breaker, out, |b| {
+        b.inner.clock().now_nanos()
+    })
+}
+
+/// A transition callback: `userdata` as given to `tg_breaker_set_listener`, and the
+/// transition, valid only during the call.
+pub type tg_listener =
+    Option<extern "C" fn(userdata: *mut c_void, transition: *const tg_transition)>;
+
+/// Sets the breaker's transition listener, replacing the previous one; a NULL `callback`
+/// removes it.
+///
+/// The callback runs on the thread whose call caused the transition, once per
+/// transition, after the new state is published and outside every lock, so it may call
+/// back into the breaker. It may run on any thread that uses the breaker, several at
+/// once: `callback` and `userdata` must be safe to use from any thread. It must not
+/// unwind (no C++ exception, no longjmp out of it). A callback being replaced may still
+/// be running on another thread when this returns.
+///
+/// Thread safety: NOT thread-safe with respect to other calls on this breaker; call it
+/// before sharing the breaker, or while no other thread uses it.
+#[no_mangle]
+pub extern "C" fn tg_breaker_set_listener(
+    breaker: *mut tg_breaker,
+    callback: tg_listener,
+    userdata: *mut c_void,
+) -> tg_status {
+    const F: &str = "tg_breaker_set_listener";
+    guard(F, || {
+        let Some(b) = raw::borrow(breaker.cast_const()) else {
+            return null(F, "breaker");
+        };
+        let mut slot = b.listener.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = slot.take() {
+            b.inner.remove_listener(id);
+        }
+        if let Some(callback) = callback {
+            let l = raw::CListener { callback, userdata };
+            *slot = Some(b.inner.add_listener(move |t| {
+                let t = tg_transition::from(t);
+                let l = l;
+                (l.callback)(l.userdata, &t);
+            }));
+        }
+        TG_OK
+    })
+}
+
+/// A static name for a state: `"closed"`, `"open"`, `"half_open"`, `"forced_open"`,
+/// `"forced_closed"`, `"disabled"`, `"metrics_only"`, or `"unknown"`. Never NULL; must
+/// not be freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_state_str(state: i32) -> *const c_char {
+    let s: &'static CStr = match state {
+        0 => c"closed",
+        1 => c"open",
+        2 => c"half_open",
+        3 => c"forced_open",
+        4 => c"forced_closed",
+        5 => c"disabled",
+        6 => c"metrics_only",
+        _ => c"unknown",
+    };
+    s.as_ptr()
+}
+
+/// A static name for a transition reason: `"failure_rate"`, `"slow_call_rate"`,
+/// `"consecutive_failures"`, `"latency_percentile"`, `"open_elapsed"`,
+/// `"probes_succeeded"`, `"probe_failed"`, `"probe_lease_expired"`, `"manual"`, or
+/// `"unknown"`. Never NULL; must not be freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_reason_str(reason: i32) -> *const c_char {
+    let s: &'static CStr = match reason {
+        0 => c"failure_rate",
+        1 => c"slow_call_rate",
+        2 => c"consecutive_failures",
+        3 => c"latency_percentile",
+        4 => c"open_elapsed",
+        5 => c"probes_succeeded",
+        6 => c"probe_failed",
+        7 => c"probe_lease_expired",
+        8 => c"manual",
+        _ => c"unknown",
+    };
+    s.as_ptr()
+}

@@ -1,0 +1,481 @@
+//! `tg_config`: a breaker configuration builder.
+//!
+//! A `tg_config` always holds a valid config: every setter applies its change to a copy,
+//! runs the core's `Config::validate` and keeps the change only if it passes, so the
+//! error messages are the core's own (naming the field as a dotted path and the allowed
+//! range).
+
+use crate::raw;
+use crate::status::*;
+use crate::types::*;
+use std::ffi::c_char;
+use std::time::Duration;
+use tg_core::{Config, PercentileRule, Quantile, SlowStart, WindowConfig};
+
+/// A breaker configuration (a builder). Create it with `tg_config_new`,
+/// `tg_config_new_preset` or `tg_config_from_str`, adjust it with the setters, pass it to
+/// `tg_breaker_new` (which copies it) and free it with `tg_config_free`.
+///
+/// Not thread-safe: a `tg_config` may be used by one thread at a time (reading it from
+/// several threads at once, as `tg_breaker_new` and `tg_config_to_toml` do, is fine
+/// while no thread modifies it).
+pub struct tg_config {
+    pub(crate) inner: Config,
+}
+
+fn new_config(func: &str, config: Config, out: *mut *mut tg_config) -> tg_status {
+    let Some(out) = raw::Out::new(out) else {
+        return null(func, "out");
+    };
+    out.set(raw::into_handle(tg_config { inner: config }));
+    TG_OK
+}
+
+/// Creates a config holding the standard tier's defaults (trip at 50% failures over at
+/// least 10 calls in a 30 s time window, open 30 s, latency tracked). Free it with
+/// `tg_config_free`.
+///
+/// Returns `TG_OK` and writes `*out`, or `TG_ERR_NULL` if `out` is NULL.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_config_new(out: *mut *mut tg_config) -> tg_status {
+    guard("tg_config_new", || {
+        new_config("tg_config_new", Config::standard(), out)
+    })
+}
+
+/// Creates a config holding a tier's preset: `TG_TIER_CRITICAL`, `TG_TIER_STANDARD` or
+/// `TG_TIER_NON_CRITICAL`. Free it with `tg_config_free`.
+///
+/// Returns `TG_OK` and writes `*out`; `TG_ERR_INVALID_ARG` for an unknown tier;
+/// `TG_ERR_NULL` if `out` is NULL.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_config_new_preset(tier: tg_tier, out: *mut *mut tg_config) -> tg_status {
+    guard("tg_config_new_preset", || {
+        let Some(tier) = tier_from(tier) else {
+            return fail(
+                TG_ERR_INVALID_ARG,
+                format!("tg_config_new_preset: unknown tier {tier}: allowed TG_TIER_CRITICAL (0), TG_TIER_STANDARD (1), TG_TIER_NON_CRITICAL (2)"),
+            );
+        };
+        new_config("tg_config_new_preset", Config::preset(tier), out)
+    })
+}
+
+/// Parses a config from a NUL-terminated TOML or JSON document (JSON when the text
+/// starts with `{`), exactly as the Rust `Config::from_str_auto` does; unspecified
+/// options keep the standard tier's defaults. Free the result with `tg_config_free`.
+///
+/// Returns `TG_OK` and writes `*out`; `TG_ERR_PARSE` if the text is not valid TOML/JSON
+/// or names an unknown field (the message gives the line and column);
+/// `TG_ERR_INVALID_ARG` if a value is out of range or the text is not UTF-8;
+/// `TG_ERR_NULL` if `text` or `out` is NULL.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_config_from_str(text: *const c_char, out: *mut *mut tg_config) -> tg_status {
+    const F: &str = "tg_config_from_str";
+    guard(F, || {
+        let Some(text) = raw::c_str(text) else {
+            return null(F, "text");
+        };
+        if out.is_null() {
+            return null(F, "out");
+        }
+        let Ok(text) = text.to_str() else {
+            return fail(TG_ERR_INVALID_ARG, format!("{F}: text is not valid UTF-8"));
+        };
+        match Config::from_str_auto(text) {
+            Ok(config) => new_config(F, config, out),
+            Err(e @ tg_core::ConfigError::Parse { .. }) => fail(TG_ERR_PARSE, format!("{F}: {e}")),
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+        }
+    })
+}
+
+/// Writes the config as a NUL-terminated TOML document (every option spelled out) into
+/// `buf`; `tg_config_from_str` parses it back to the same config.
+///
+/// `*needed` (may be NULL) receives the size needed, NUL included; it is written on
+/// `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL`. With `buf == NULL` and `len == 0` the call
+/// only reports the size and returns `TG_OK`.
+///
+/// Thread safety: may be called concurrently with other readers of the same config, not
+/// with its setters.
+#[no_mangle]
+pub extern "C" fn tg_config_to_toml(
+    config: *const tg_config,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tg_status {
+    const F: &str = "tg_config_to_toml";
+    guard(F, || {
+        let Some(config) = raw::borrow(config) else {
+            return null(F, "config");
+        };
+        if buf.is_null() && len > 0 {
+            return null(F, "buf");
+        }
+        let text = config.inner.to_toml_string();
+        let (size, copied) = raw::copy_to_buf(buf, len, &text);
+        if let Some(out) = raw::Out::new(needed) {
+            out.set(size);
+        }
+        if copied || (buf.is_null() && len == 0) {
+            TG_OK
+        } else {
+            fail(
+                TG_ERR_BUFFER_TOO_SMALL,
+                format!("{F}: buffer of {len} bytes is too small: {size} needed"),
+            )
+        }
+    })
+}
+
+/// Frees a config. NULL is a no-op. The config must not be used afterwards; breakers
+/// built from it are unaffected.
+///
+/// Thread safety: no other call may be using the config.
+#[no_mangle]
+pub extern "C" fn tg_config_free(config: *mut tg_config) {
+    guard_or("tg_config_free", (), || raw::free_handle(config));
+}
+
+/// Applies `change` to a copy of the config, validates it with the core, and keeps it
+/// only if it is valid.
+fn set(func: &'static str, config: *mut tg_config, change: impl FnOnce(&mut Config)) -> tg_status {
+    guard(func, || {
+        let Some(config) = raw::borrow_mut(config) else {
+            return null(func, "config");
+        };
+        let mut next = config.inner.clone();
+        change(&mut next);
+        match next.validate() {
+            Ok(()) => {
+                config.inner = next;
+                TG_OK
+            }
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{func}: {e}")),
+        }
+    })
+}
+
+fn ns(nanos: u64) -> Duration {
+    Duration::from_nanos(nanos)
+}
+
+/// Uses a count-based window of the last `size` calls in `buckets` buckets (`buckets`
+/// must divide `size`; 0 means one bucket per call). Allowed: `window.size` 1..=1000000,
+/// `window.buckets` 1..=4096.
+///
+/// Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
+/// (the message names the field and its allowed range), or `TG_ERR_NULL`.
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_count_window(
+    config: *mut tg_config,
+    size: u32,
+    buckets: u32,
+) -> tg_status {
+    set("tg_config_set_count_window", config, |c| {
+        c.window = WindowConfig::Count {
+            size,
+            buckets: (buckets != 0).then_some(buckets),
+        }
+    })
+}
+
+/// Uses a time-based window of the last `duration_ns` nanoseconds in `buckets` buckets
+/// (0 means 10). Each bucket must be at least 1 ms and the buckets must divide the
+/// duration into whole nanoseconds; `window.duration` 1ms..=30days.
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_time_window(
+    config: *mut tg_config,
+    duration_ns: u64,
+    buckets: u32,
+) -> tg_status {
+    set("tg_config_set_time_window", config, |c| {
+        c.window = WindowConfig::Time {
+            duration: ns(duration_ns),
+            buckets: (buckets != 0).then_some(buckets),
+        }
+    })
+}
+
+/// Calls the window must hold before a rate or percentile rule may trip
+/// (`minimum_calls`, 1..=1000000000). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_minimum_calls(config: *mut tg_config, n: u32) -> tg_status {
+    set("tg_config_set_minimum_calls", config, |c| {
+        c.minimum_calls = n
+    })
+}
+
+/// Trips when the weighted failure rate is at or above `rate`
+/// (`failure_rate_threshold`, 0.0..=1.0). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_failure_rate_threshold(
+    config: *mut tg_config,
+    rate: f64,
+) -> tg_status {
+    set("tg_config_set_failure_rate_threshold", config, |c| {
+        c.failure_rate_threshold = Some(rate)
+    })
+}
+
+/// Removes the failure-rate rule. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_failure_rate_threshold(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_failure_rate_threshold", config, |c| {
+        c.failure_rate_threshold = None
+    })
+}
+
+/// Trips when the slow-call rate is at or above `rate` (`slow_call_rate_threshold`,
+/// 0.0..=1.0). Implies latency tracking. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_slow_call_rate_threshold(
+    config: *mut tg_config,
+    rate: f64,
+) -> tg_status {
+    set("tg_config_set_slow_call_rate_threshold", config, |c| {
+        c.slow_call_rate_threshold = Some(rate)
+    })
+}
+
+/// Removes the slow-call-rate rule. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_slow_call_rate_threshold(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_slow_call_rate_threshold", config, |c| {
+        c.slow_call_rate_threshold = None
+    })
+}
+
+/// A success taking at least `duration_ns` is a slow call (`slow_call_duration`,
+/// 1ns..=30days). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_slow_call_duration_ns(
+    config: *mut tg_config,
+    duration_ns: u64,
+) -> tg_status {
+    set("tg_config_set_slow_call_duration_ns", config, |c| {
+        c.slow_call_duration = ns(duration_ns)
+    })
+}
+
+/// Trips after `n` failures in a row (`consecutive_failures`, 1..=1000000000).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_consecutive_failures(config: *mut tg_config, n: u32) -> tg_status {
+    set("tg_config_set_consecutive_failures", config, |c| {
+        c.consecutive_failures = Some(n)
+    })
+}
+
+/// Removes the consecutive-failures rule. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_consecutive_failures(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_consecutive_failures", config, |c| {
+        c.consecutive_failures = None
+    })
+}
+
+/// Trips when `quantile` of the window's latencies (0.99 for p99; 0.0 < q < 1.0) is
+/// `limit_ns` or more (1ns..=30days). Implies latency tracking.
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_latency_percentile(
+    config: *mut tg_config,
+    quantile: f64,
+    limit_ns: u64,
+) -> tg_status {
+    set("tg_config_set_latency_percentile", config, |c| {
+        c.latency_percentile = Some(PercentileRule {
+            quantile: Quantile(quantile),
+            limit: ns(limit_ns),
+        })
+    })
+}
+
+/// Removes the latency-percentile rule. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_latency_percentile(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_latency_percentile", config, |c| {
+        c.latency_percentile = None
+    })
+}
+
+/// Weight of one failure kind (`TG_KIND_*`) in the weighted failure rate
+/// (`failure_weights.<kind>`, 0.0..=100.0; default 1.0). An unknown kind is
+/// `TG_ERR_INVALID_ARG`. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_failure_weight(
+    config: *mut tg_config,
+    kind: tg_failure_kind,
+    weight: f64,
+) -> tg_status {
+    const F: &str = "tg_config_set_failure_weight";
+    guard(F, || {
+        if config.is_null() {
+            return null(F, "config");
+        }
+        let Some(kind) = kind_from(kind) else {
+            return fail(
+                TG_ERR_INVALID_ARG,
+                format!("{F}: unknown failure kind {kind}: allowed TG_KIND_TIMEOUT (0) ..= TG_KIND_OTHER (4)"),
+            );
+        };
+        set(F, config, |c| c.failure_weights.set(kind, weight))
+    })
+}
+
+/// Base open duration (`open.duration`, 1µs..=30days); raises `open.max_duration` to it
+/// if the cap was lower. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_open_duration_ns(
+    config: *mut tg_config,
+    duration_ns: u64,
+) -> tg_status {
+    set("tg_config_set_open_duration_ns", config, |c| {
+        c.open.duration = ns(duration_ns);
+        c.open.max_duration = c.open.max_duration.max(c.open.duration);
+    })
+}
+
+/// Exponential backoff of the open duration on consecutive re-trips: growth factor
+/// (`open.multiplier`, 1.0..=100.0) and cap (`open.max_duration`, at least
+/// `open.duration`). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_backoff(
+    config: *mut tg_config,
+    multiplier: f64,
+    max_duration_ns: u64,
+) -> tg_status {
+    set("tg_config_set_backoff", config, |c| {
+        c.open.multiplier = multiplier;
+        c.open.max_duration = ns(max_duration_ns);
+    })
+}
+
+/// Random extra fraction added to each open duration (`open.jitter`, 0.0..=1.0).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_jitter(config: *mut tg_config, fraction: f64) -> tg_status {
+    set("tg_config_set_jitter", config, |c| c.open.jitter = fraction)
+}
+
+/// Healthy closed time that takes the backoff one step back down (`open.decay_after`,
+/// 1ms..=30days). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_backoff_decay_ns(
+    config: *mut tg_config,
+    after_ns: u64,
+) -> tg_status {
+    set("tg_config_set_backoff_decay_ns", config, |c| {
+        c.open.decay_after = ns(after_ns)
+    })
+}
+
+/// Probes allowed in flight in half-open (`half_open.permits`, 1..=4095).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_half_open_permits(config: *mut tg_config, n: u32) -> tg_status {
+    set("tg_config_set_half_open_permits", config, |c| {
+        c.half_open.permits = n
+    })
+}
+
+/// Successful probes needed to close (`half_open.success_threshold`, 1..=4095).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_half_open_success_threshold(
+    config: *mut tg_config,
+    n: u32,
+) -> tg_status {
+    set("tg_config_set_half_open_success_threshold", config, |c| {
+        c.half_open.success_threshold = n
+    })
+}
+
+/// Lease after which unreported probes are written off and their slots reclaimed
+/// (`half_open.max_wait`, 1ms..=30days). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_half_open_max_wait_ns(
+    config: *mut tg_config,
+    wait_ns: u64,
+) -> tg_status {
+    set("tg_config_set_half_open_max_wait_ns", config, |c| {
+        c.half_open.max_wait = ns(wait_ns)
+    })
+}
+
+/// Slow start after closing: admission ramps linearly from `initial_fraction` of calls
+/// (`slow_start.initial_fraction`, 0.0 < f <= 1.0) to all of them over `duration_ns`
+/// (`slow_start.duration`, 1ms..=30days). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_slow_start(
+    config: *mut tg_config,
+    initial_fraction: f64,
+    duration_ns: u64,
+) -> tg_status {
+    set("tg_config_set_slow_start", config, |c| {
+        c.slow_start = Some(SlowStart {
+            initial_fraction,
+            duration: ns(duration_ns),
+        })
+    })
+}
+
+/// Removes slow start. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_slow_start(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_slow_start", config, |c| {
+        c.slow_start = None
+    })
+}
+
+/// Whether to time calls and keep a latency histogram (`track_latency`; a slow-call or
+/// percentile rule implies it). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_track_latency(config: *mut tg_config, on: bool) -> tg_status {
+    set("tg_config_set_track_latency", config, |c| {
+        c.track_latency = on
+    })
+}
+
+/// Histogram precision in bits: relative error `2^-bits` (`histogram_precision`,
+/// 2..=7; 5 gives 3.125%). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_histogram_precision(config: *mut tg_config, bits: u8) -> tg_status {
+    set("tg_config_set_histogram_precision", config, |c| {
+        c.histogram_precision = bits
+    })
+}
+
+/// Whether to count calls in flight (`track_in_flight`; one atomic add on admission and
+/// one on record). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_track_in_flight(config: *mut tg_config, on: bool) -> tg_status {
+    set("tg_config_set_track_in_flight", config, |c| {
+        c.track_in_flight = on
+    })
+}
+
+/// Seed for the jitter generator, for reproducible runs (`seed`).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_seed(config: *mut tg_config, seed: u64) -> tg_status {
+    set("tg_config_set_seed", config, |c| c.seed = Some(seed))
+}
+
+/// Seeds the jitter generator from the clock again (the default).
+/// Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_seed(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_seed", config, |c| c.seed = None)
+}

@@ -1,0 +1,162 @@
+//! Status codes, the panic boundary and the thread-local last error.
+
+use crate::raw;
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The result of a `tg_` call: `TG_OK`, `TG_REJECTED` (a normal outcome, not an error)
+/// or a negative error code.
+///
+/// On a negative code, `tg_last_error_message` describes the error (naming the function,
+/// and for a config error the field and its allowed range). Out-parameters are written
+/// only when a function returns `TG_OK`.
+#[allow(non_camel_case_types)]
+#[repr(i32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum tg_status {
+    /// Success.
+    TG_OK = 0,
+    /// The breaker did not admit the call. Not an error: do not make the call, and do
+    /// not record or release anything.
+    TG_REJECTED = 1,
+    /// A required pointer argument was NULL.
+    TG_ERR_NULL = -1,
+    /// An argument was out of range (an unknown enum value, a config value outside its
+    /// allowed range, a config a running breaker cannot take, invalid UTF-8).
+    TG_ERR_INVALID_ARG = -2,
+    /// A config text is not valid TOML or JSON, or does not fit the schema.
+    TG_ERR_PARSE = -3,
+    /// The caller's buffer is too small; the size needed was written to `*needed`.
+    TG_ERR_BUFFER_TOO_SMALL = -4,
+    /// The operation does not apply to this object (advancing the clock of a breaker
+    /// built on the system clock).
+    TG_ERR_UNSUPPORTED = -5,
+    /// A bug: Rust code panicked. The panic was caught at the boundary; the object the
+    /// call was given is still safe to free.
+    TG_ERR_PANIC = -6,
+}
+
+pub(crate) use tg_status::*;
+
+thread_local! {
+    static LAST_ERROR: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Records `message` as this thread's last error and returns `status`.
+#[cold]
+pub(crate) fn fail(status: tg_status, message: impl Into<String>) -> tg_status {
+    let message = message.into();
+    // `try_with`: during thread teardown the slot may be gone; the status still stands.
+    let _ = LAST_ERROR.try_with(|e| *e.borrow_mut() = message);
+    status
+}
+
+/// `TG_ERR_NULL` naming the function and the argument.
+#[cold]
+pub(crate) fn null(func: &str, arg: &str) -> tg_status {
+    fail(TG_ERR_NULL, format!("{func}: {arg} is NULL"))
+}
+
+/// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`.
+#[inline(always)]
+pub(crate) fn guard(func: &'static str, f: impl FnOnce() -> tg_status) -> tg_status {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(status) => status,
+        Err(payload) => panicked(func, payload),
+    }
+}
+
+/// Runs `f` behind the panic boundary, returning `fallback` on a panic (for the few
+/// functions that return something other than a status).
+#[inline(always)]
+pub(crate) fn guard_or<T>(func: &'static str, fallback: T, f: impl FnOnce() -> T) -> T {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(v) => v,
+        Err(payload) => {
+            panicked(func, payload);
+            fallback
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn panicked(func: &str, payload: Box<dyn std::any::Any + Send>) -> tg_status {
+    let what = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    let status = fail(TG_ERR_PANIC, format!("{func}: internal panic: {what}"));
+    // Dropping the payload could itself panic; never let that unwind into C.
+    let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
+    status
+}
+
+/// A static, human-readable description of a status code (`"TG_OK: success"`,
+/// `"TG_ERR_NULL: a required pointer argument was NULL"`, ...), or
+/// `"unknown status"`. Never NULL; the string must not be freed.
+///
+/// Takes the code as a plain `int32_t` (any value is accepted), like rustls-ffi's
+/// `rustls_error`.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_status_str(status: i32) -> *const c_char {
+    let s: &'static CStr = match status {
+        0 => c"TG_OK: success",
+        1 => c"TG_REJECTED: the breaker did not admit the call",
+        -1 => c"TG_ERR_NULL: a required pointer argument was NULL",
+        -2 => c"TG_ERR_INVALID_ARG: an argument was out of range",
+        -3 => c"TG_ERR_PARSE: the config text could not be parsed",
+        -4 => c"TG_ERR_BUFFER_TOO_SMALL: the buffer is too small",
+        -5 => c"TG_ERR_UNSUPPORTED: the operation does not apply to this object",
+        -6 => c"TG_ERR_PANIC: internal error (a Rust panic was caught)",
+        _ => c"unknown status",
+    };
+    s.as_ptr()
+}
+
+/// Copies this thread's last error message into `buf` (NUL-terminated).
+///
+/// The message describes the most recent call on this thread that returned a negative
+/// status; it is `""` if there was none. Successful calls do not clear it.
+///
+/// - `*needed` receives the buffer size the message needs, terminating NUL included. It
+///   is written on `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL` (that is its purpose), and
+///   may be NULL if the caller does not want it.
+/// - With `buf == NULL` and `len == 0` nothing is copied: the call just reports the size
+///   in `*needed` and returns `TG_OK`.
+/// - If `len` is too small nothing is copied and `TG_ERR_BUFFER_TOO_SMALL` is returned.
+/// - `buf == NULL` with `len > 0` is `TG_ERR_NULL`.
+///
+/// This function never changes the last error.
+///
+/// Thread safety: may be called from any thread; each thread sees its own last error.
+#[no_mangle]
+pub extern "C" fn tg_last_error_message(
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tg_status {
+    // Not via `guard`: a panic here must not overwrite the message being read.
+    catch_unwind(AssertUnwindSafe(|| {
+        let message = LAST_ERROR
+            .try_with(|e| e.borrow().clone())
+            .unwrap_or_default();
+        if buf.is_null() && len > 0 {
+            return TG_ERR_NULL;
+        }
+        let (size, copied) = raw::copy_to_buf(buf, len, &message);
+        if let Some(out) = raw::Out::new(needed) {
+            out.set(size);
+        }
+        if copied || (buf.is_null() && len == 0) {
+            TG_OK
+        } else {
+            TG_ERR_BUFFER_TOO_SMALL
+        }
+    }))
+    .unwrap_or(TG_ERR_PANIC)
+}

@@ -1,0 +1,46 @@
+//! The library's version, as macros for compile time and a function for run time.
+
+/// Major version of the header.
+pub const TG_VERSION_MAJOR: u32 = 0;
+/// Minor version of the header.
+pub const TG_VERSION_MINOR: u32 = 1;
+/// Patch version of the header.
+pub const TG_VERSION_PATCH: u32 = 0;
+/// The header's version as one number: `MAJOR * 1000000 + MINOR * 1000 + PATCH`.
+/// Compare it with `tg_version_number()` to check that the library linked at run time
+/// matches the header compiled against.
+pub const TG_VERSION_NUMBER: u32 =
+    TG_VERSION_MAJOR * 1000000 + TG_VERSION_MINOR * 1000 + TG_VERSION_PATCH;
+
+/// The library's version as `TG_VERSION_NUMBER` encodes it.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_version_number() -> u32 {
+    TG_VERSION_NUMBER
+}
+
+/// The library's version as a static string, `"MAJOR.MINOR.PATCH"`. Never NULL; must
+/// not be freed.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_version_string() -> *const std::ffi::c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_match_the_crate_version() {
+        let v: Vec<u32> = env!("CARGO_PKG_VERSION")
+            .split(['.', '-'])
+            .take(3)
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(v, [TG_VERSION_MAJOR, TG_VERSION_MINOR, TG_VERSION_PATCH]);
+        assert_eq!(tg_version_number(), v[0] * 1_000_000 + v[1] * 1_000 + v[2]);
+    }
+}
