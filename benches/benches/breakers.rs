@@ -1,0 +1,247 @@
+//! tripgate against the Rust circuit breakers people use, and against the hardware's
+//! floor (a bare atomic load + `fetch_add`).
+//!
+//! Run everything, with the report, through `benches/run.sh`; or one group with
+//! `cargo bench -p tripgate-benches --bench breakers -- s1_`. The scenarios, the
+//! configuration of each peer and what a peer cannot express are in `BENCHMARKS.md`.
+//!
+//! Bench ids are `<scenario>/<contender>`; `benches/report.py` reads them back from
+//! `target/criterion/<scenario>/<contender>/new/estimates.json`.
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use tripgate::{Breaker, ManualClock, Outcome};
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::*;
+
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
+
+/// Scenario 1 or 2: closed breaker, `fail(i)` decides call `i`'s outcome.
+fn closed<T: Contender>(g: &mut Group<'_>, name: &str, mut c: T, fail: fn(u64) -> bool) {
+    let mut i = 0u64;
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(c.call(black_box(fail(i))))
+        })
+    });
+}
+
+fn never(_: u64) -> bool {
+    false
+}
+
+fn s1_closed_success(cr: &mut Criterion) {
+    let mut g = cr.benchmark_group("s1_closed_success");
+    closed(&mut g, "tripgate", Tripgate::new(false), never);
+    closed(&mut g, "tripgate_latency", Tripgate::new(true), never);
+    closed(&mut g, "atomic_floor", AtomicFloor::new(false), never);
+    closed(&mut g, "failsafe", Failsafe::new(), never);
+    closed(&mut g, "recloser", Recloser::new(), never);
+    closed(&mut g, "tower_resilience", Tower::new(), never);
+    closed(&mut g, "seatbelt", seatbelt(&system_tick_clock()), never);
+    g.finish();
+}
+
+fn s2_closed_1pct_failures(cr: &mut Criterion) {
+    let mut g = cr.benchmark_group("s2_closed_1pct_failures");
+    closed(&mut g, "tripgate", Tripgate::new(false), one_percent);
+    closed(&mut g, "tripgate_latency", Tripgate::new(true), one_percent);
+    closed(&mut g, "atomic_floor", AtomicFloor::new(false), one_percent);
+    closed(&mut g, "failsafe", Failsafe::new(), one_percent);
+    closed(&mut g, "recloser", Recloser::new(), one_percent);
+    closed(&mut g, "tower_resilience", Tower::new(), one_percent);
+    closed(
+        &mut g,
+        "seatbelt",
+        seatbelt(&system_tick_clock()),
+        one_percent,
+    );
+    g.finish();
+}
+
+/// Scenario 3: trip the breaker with real failures, then time rejected calls.
+fn open<T: Contender>(g: &mut Group<'_>, name: &str, mut c: T) {
+    trip(&mut c);
+    g.bench_function(name, |b| {
+        b.iter(|| {
+            let r = c.call(black_box(false));
+            debug_assert_eq!(r, Called::Rejected);
+            black_box(r)
+        })
+    });
+    assert_eq!(
+        c.call(false),
+        Called::Rejected,
+        "{name} left Open during the bench"
+    );
+}
+
+fn s3_open_reject(cr: &mut Criterion) {
+    let mut g = cr.benchmark_group("s3_open_reject");
+    open(&mut g, "tripgate", Tripgate::new(false));
+    open(&mut g, "atomic_floor", AtomicFloor::new(true));
+    open(&mut g, "failsafe", Failsafe::consecutive());
+    open(&mut g, "recloser", Recloser::new());
+    open(&mut g, "tower_resilience", Tower::new());
+    open(&mut g, "seatbelt", seatbelt(&system_tick_clock()));
+    g.finish();
+}
+
+/// Scenario 4: one trip-and-recover cycle per iteration.
+fn churn<T: Churn>(g: &mut Group<'_>, name: &str, c: &mut T) {
+    g.bench_function(name, |b| b.iter(|| black_box(c.cycle())));
+}
+
+fn s4_half_open_churn(cr: &mut Criterion) {
+    check_churn();
+    let mut g = cr.benchmark_group("s4_half_open_churn");
+    churn(&mut g, "tripgate", &mut TripgateChurn::new());
+    failsafe::clock::freeze(|clock| churn(&mut g, "failsafe", &mut FailsafeChurn::new(clock)));
+    churn(
+        &mut g,
+        "recloser",
+        &mut RecloserChurn(Recloser::with_wait(Duration::ZERO)),
+    );
+    churn(
+        &mut g,
+        "tower_resilience",
+        &mut TowerChurn(Tower::with_wait(Duration::ZERO)),
+    );
+    churn(&mut g, "seatbelt", &mut seatbelt_churn());
+    g.finish();
+}
+
+/// Runs `iters` successful calls on each of two threads, started together by a
+/// barrier; returns the slower thread's time, so the figure is the time per call as
+/// each thread sees it (throughput is two calls per that time).
+fn two_threads<T: Contender>(iters: u64, a: &T, b: &T) -> Duration {
+    let barrier = Barrier::new(2);
+    std::thread::scope(|s| {
+        let run = |mut c: T| {
+            let barrier = &barrier;
+            move || {
+                barrier.wait();
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(c.call(black_box(false)));
+                }
+                start.elapsed()
+            }
+        };
+        let ha = s.spawn(run(a.share()));
+        let hb = s.spawn(run(b.share()));
+        ha.join().unwrap().max(hb.join().unwrap())
+    })
+}
+
+fn pair<T: Contender>(g: &mut Group<'_>, name: &str, shared: bool, make: impl Fn() -> T) {
+    let a = make();
+    let b = if shared { a.share() } else { make() };
+    g.bench_function(name, |bn| {
+        bn.iter_custom(|iters| two_threads(iters, &a, &b))
+    });
+}
+
+fn s5_two_threads(cr: &mut Criterion) {
+    for (group, shared) in [
+        ("s5_two_threads_one_breaker", true),
+        ("s5_two_threads_two_breakers", false),
+    ] {
+        let mut g = cr.benchmark_group(group);
+        pair(&mut g, "tripgate", shared, || Tripgate::new(false));
+        pair(&mut g, "tripgate_latency", shared, || Tripgate::new(true));
+        pair(&mut g, "atomic_floor", shared, || AtomicFloor::new(false));
+        pair(&mut g, "failsafe", shared, Failsafe::new);
+        pair(&mut g, "recloser", shared, Recloser::new);
+        pair(&mut g, "tower_resilience", shared, Tower::new);
+        let clock = system_tick_clock();
+        pair(&mut g, "seatbelt", shared, || seatbelt(&clock));
+        g.finish();
+    }
+}
+
+/// Scenario 6: tripgate's parts on their own.
+fn s6_tripgate_parts(cr: &mut Criterion) {
+    let mut g = cr.benchmark_group("s6_tripgate_parts");
+
+    let closed = Breaker::new(tripgate_config(false)).unwrap();
+    g.bench_function("admit_closed", |b| {
+        b.iter(|| black_box(black_box(&closed).acquire_raw()))
+    });
+    let floor = AtomicFloor::new(false);
+    g.bench_function("admit_floor_load", |b| {
+        b.iter(|| black_box(black_box(&floor).admit()))
+    });
+
+    let mut open = Tripgate::new(false);
+    trip(&mut open);
+    g.bench_function("admit_open", |b| {
+        b.iter(|| black_box(black_box(&open.0).acquire_raw()))
+    });
+    assert!(open.0.acquire_raw().is_err());
+
+    let timed = Breaker::new(tripgate_config(true)).unwrap();
+    let raw = timed.acquire_raw().unwrap();
+    g.bench_function("record_success_latency", |b| {
+        b.iter(|| black_box(&timed).record_raw(black_box(raw), Outcome::Success, None))
+    });
+    let untimed = Breaker::new(tripgate_config(false)).unwrap();
+    let raw = untimed.acquire_raw().unwrap();
+    g.bench_function("record_success_no_latency", |b| {
+        b.iter(|| black_box(&untimed).record_raw(black_box(raw), Outcome::Success, None))
+    });
+
+    let filled = filled_breaker(10_000);
+    assert!(filled.snapshot().latency.is_some());
+    g.bench_function("snapshot_percentiles", |b| {
+        b.iter(|| black_box(black_box(&filled).snapshot()))
+    });
+    g.finish();
+}
+
+/// A latency-tracking breaker on a manual clock (so its window never empties while the
+/// bench runs) holding `calls` successes with latencies spread over 1 us .. 100 ms.
+fn filled_breaker(calls: u64) -> Breaker<ManualClock> {
+    let clock = ManualClock::new();
+    clock.advance(Duration::from_secs(1));
+    let b = Breaker::with_clock(tripgate_config(true), clock.clone()).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..calls {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let exp = 10 + (x % 17); // 1 us .. 131 ms, log-spread
+        let lat = (1u64 << exp) + x % (1u64 << exp);
+        b.try_acquire()
+            .unwrap()
+            .record(Outcome::Success, Duration::from_nanos(lat));
+        if i % 1000 == 0 {
+            clock.advance(Duration::from_millis(1));
+        }
+    }
+    b
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = s1_closed_success, s2_closed_1pct_failures, s3_open_reject,
+        s4_half_open_churn, s5_two_threads, s6_tripgate_parts
+}
+criterion_main!(benches);
