@@ -1,0 +1,165 @@
+//! End-to-end tests of the `tripgate` binary.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tripgate"))
+}
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+}
+
+fn scenarios(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("tripgate runs")
+}
+
+fn ok_stdout(args: &[&str]) -> String {
+    let o = run(args);
+    assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).expect("utf-8")
+}
+
+fn json(args: &[&str]) -> Value {
+    serde_json::from_str(&ok_stdout(args)).expect("valid JSON")
+}
+
+fn candidate<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no candidate {name}"))
+}
+
+#[test]
+fn default_scenario_reports_all_three_tiers() {
+    let table = ok_stdout(&["simulate"]);
+    for tier in ["critical", "standard", "non_critical"] {
+        assert!(table.contains(tier), "{table}");
+    }
+    assert!(table.contains("~0 ms fast-fails"), "{table}");
+    let v = json(&["simulate", "--json"]);
+    let names: Vec<&str> = v["candidates"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["critical", "standard", "non_critical"]);
+    for c in v["candidates"].as_array().unwrap() {
+        assert_eq!(c["admitted_while_open"], 0);
+        // Every tier trips on the outage.
+        let outage = c["faults"].as_array().unwrap().iter().find(|f| f["name"] == "outage").unwrap();
+        assert_ne!(outage["trip"], "never", "{}", c["name"]);
+    }
+}
+
+#[test]
+fn lower_threshold_trips_first_on_the_same_burst() {
+    let v = json(&["simulate", data("burst.toml").to_str().unwrap(), "--json"]);
+    let t30 = candidate(&v, "t30")["faults"][0]["trip_after_ms"].as_f64().expect("t30 trips");
+    let t70 = candidate(&v, "t70")["faults"][0]["trip_after_ms"].as_f64().expect("t70 trips");
+    assert!(t30 < t70, "30% tripped after {t30} ms, 70% after {t70} ms");
+    // ... and lets fewer calls reach the failing dependency.
+    let r30 = candidate(&v, "t30")["reached_failing"].as_u64().unwrap();
+    let r70 = candidate(&v, "t70")["reached_failing"].as_u64().unwrap();
+    assert!(r30 < r70, "{r30} vs {r70}");
+}
+
+#[test]
+fn nothing_reaches_the_dependency_while_open() {
+    for file in ["burst.toml"] {
+        let v = json(&["simulate", data(file).to_str().unwrap(), "--json"]);
+        for c in v["candidates"].as_array().unwrap() {
+            assert!(c["trips"].as_u64().unwrap() > 0);
+            assert_eq!(c["admitted_while_open"], 0, "{}", c["name"]);
+        }
+    }
+    let v = json(&["simulate", scenarios("flapping.toml").to_str().unwrap(), "--json"]);
+    for c in v["candidates"].as_array().unwrap() {
+        assert_eq!(c["admitted_while_open"], 0, "{}", c["name"]);
+    }
+}
+
+#[test]
+fn same_seed_gives_identical_json_and_another_seed_does_not() {
+    let path = data("burst.toml");
+    let p = path.to_str().unwrap();
+    let a = run(&["simulate", p, "--json"]).stdout;
+    let b = run(&["simulate", p, "--json", "--threads", "1"]).stdout;
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "same seed, different bytes");
+    let c = run(&["simulate", p, "--json", "--seed", "6"]).stdout;
+    assert_ne!(a, c);
+}
+
+#[test]
+fn bad_scenarios_name_line_and_field() {
+    let cases = [
+        ("bad_unknown.toml", "line 5", "traffic.concurency"),
+        ("bad_candidate.toml", "line 12", "failure_rate_treshold"),
+        ("bad_value.toml", "line 9", "phase[0].error_rate"),
+    ];
+    for (file, line, field) in cases {
+        let o = run(&["simulate", data(file).to_str().unwrap()]);
+        assert!(!o.status.success(), "{file} should fail");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(line) && err.contains(field), "{file}: {err}");
+    }
+}
+
+#[test]
+fn check_accepts_a_good_config_and_lists_every_error_of_a_bad_one() {
+    let out = ok_stdout(&["check", data("good_config.toml").to_str().unwrap()]);
+    assert!(out.contains("failure_rate_threshold = 0.4"), "{out}");
+    assert!(out.contains("[half_open]"), "defaults filled in: {out}");
+    let o = run(&["check", data("bad_config.toml").to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    for (field, allowed) in [
+        ("failure_rate_threshold", "0.0..=1.0"),
+        ("minimum_calls", "1..="),
+        ("open.jitter", "0.0..=1.0"),
+        ("half_open.permits", "1..=4095"),
+    ] {
+        assert!(err.contains(field) && err.contains(allowed), "{field}: {err}");
+    }
+    assert!(err.contains("4 errors"), "{err}");
+}
+
+#[test]
+fn replay_runs_the_example_trace() {
+    let v = json(&["replay", scenarios("example_trace.csv").to_str().unwrap(), "--tier", "critical", "--config", data("good_config.toml").to_str().unwrap(), "--json"]);
+    assert_eq!(v["meta"]["command"], "replay");
+    assert_eq!(v["candidates"].as_array().unwrap().len(), 2);
+    assert!(v["calls"].as_u64().unwrap() > 1000);
+    let faults = v["phases"].as_array().unwrap().iter().filter(|p| p["fault"] == true).count();
+    assert_eq!(faults, 1, "the trace has one burst");
+    for c in v["candidates"].as_array().unwrap() {
+        assert_eq!(c["faults"][0]["trip"], "tripped", "{}", c["name"]);
+        assert_eq!(c["admitted_while_open"], 0);
+    }
+}
+
+#[test]
+fn plot_is_well_formed_svg() {
+    let dir = std::env::temp_dir().join(format!("tripgate-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("burst.svg");
+    let _ = ok_stdout(&["simulate", data("burst.toml").to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    let body = std::fs::read_to_string(&svg).unwrap();
+    assert!(body.starts_with("<?xml") && body.trim_end().ends_with("</svg>"));
+    assert!(body.contains("t30") && body.contains("t70"));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_subcommand_has_help_with_examples() {
+    for sub in ["simulate", "replay", "check"] {
+        let out = ok_stdout(&[sub, "--help"]);
+        assert!(out.contains("Examples:"), "{sub}: {out}");
+    }
+}
