@@ -378,10 +378,7 @@ impl<C: Clock> Breaker<C> {
         let next = w.next(State::HalfOpen).with_probes(1);
         match self.cas(w, next) {
             Ok(()) => {
-                self.lease_until.store(
-                    now + self.hot.lease_nanos.load(Ordering::Relaxed),
-                    Ordering::Relaxed,
-                );
+                self.start_lease(next, now);
                 self.published(w, next, Reason::OpenElapsed, now, None);
                 Ok(self.issue(next, true))
             }
@@ -398,7 +395,6 @@ impl<C: Clock> Breaker<C> {
     fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
         let permits = self.hot.permits.load(Ordering::Relaxed);
-        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
         for _ in 0..2 {
             if w.state() != State::HalfOpen {
                 break;
@@ -406,7 +402,7 @@ impl<C: Clock> Breaker<C> {
             let (next, reclaim) = if w.probes() < permits {
                 (w.with_probes(w.probes() + 1), false)
             } else {
-                let until = self.lease_until.load(Ordering::Relaxed);
+                let until = self.lease_deadline(w, now);
                 if now < until {
                     return Err(
                         self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now)))
@@ -418,7 +414,7 @@ impl<C: Clock> Breaker<C> {
             };
             match self.cas(w, next) {
                 Ok(()) => {
-                    self.lease_until.store(now + lease, Ordering::Relaxed);
+                    self.start_lease(next, now);
                     if reclaim {
                         self.published(w, next, Reason::ProbeLeaseExpired, now, None);
                     }
@@ -431,6 +427,25 @@ impl<C: Clock> Breaker<C> {
             s if s.admits_all() && s != State::Closed => Ok(self.issue(w, false)),
             s => Err(self.reject(s, Some(Duration::ZERO))),
         }
+    }
+
+    /// The newest probe of generation `w` was admitted at `now`: its lease runs from here.
+    fn start_lease(&self, w: Word, now: u64) {
+        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
+        // ordering: Release pairs with the Acquire load in `lease_deadline`.
+        self.lease_until.store(
+            stamp(w.generation(), now.saturating_add(lease)),
+            Ordering::Release,
+        );
+    }
+
+    /// When the probe slots of `w`'s generation may be reclaimed. A lease stamped with
+    /// another generation is one this generation's first probe has not written yet: it
+    /// is fresh, not expired.
+    fn lease_deadline(&self, w: Word, now: u64) -> u64 {
+        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
+        unstamp(self.lease_until.load(Ordering::Acquire), w.generation())
+            .unwrap_or(now.saturating_add(lease))
     }
 
     fn ramp_admits(&self, w: Word) -> bool {
@@ -889,7 +904,7 @@ impl<C: Clock> Breaker<C> {
                     }),
             )),
             State::HalfOpen if w.probes() >= self.hot.permits.load(Ordering::Relaxed) => Some(
-                Duration::from_nanos(self.lease_until.load(Ordering::Relaxed).saturating_sub(now)),
+                Duration::from_nanos(self.lease_deadline(w, now).saturating_sub(now)),
             ),
             _ => None,
         }

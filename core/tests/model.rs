@@ -19,9 +19,17 @@ const MS: u64 = 1_000_000;
 #[derive(Debug, Clone)]
 enum Op {
     Acquire,
-    Record { index: usize, outcome: Outcome, latency_ms: Option<u64> },
-    Release { index: usize },
-    Advance { ms: u64 },
+    Record {
+        index: usize,
+        outcome: Outcome,
+        latency_ms: Option<u64>,
+    },
+    Release {
+        index: usize,
+    },
+    Advance {
+        ms: u64,
+    },
     ForceOpen,
     Reset,
 }
@@ -49,52 +57,79 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn config() -> impl Strategy<Value = Config> {
     let window = prop_oneof![
-        (2u32..12).prop_map(|size| WindowConfig::Count { size, buckets: None }),
-        Just(WindowConfig::Count { size: 12, buckets: Some(4) }),
-        Just(WindowConfig::Time { duration: Duration::from_secs(10), buckets: Some(5) }),
-        Just(WindowConfig::Time { duration: Duration::from_secs(3), buckets: Some(1) }),
+        (2u32..12).prop_map(|size| WindowConfig::Count {
+            size,
+            buckets: None
+        }),
+        Just(WindowConfig::Count {
+            size: 12,
+            buckets: Some(4)
+        }),
+        Just(WindowConfig::Time {
+            duration: Duration::from_secs(10),
+            buckets: Some(5)
+        }),
+        Just(WindowConfig::Time {
+            duration: Duration::from_secs(3),
+            buckets: Some(1)
+        }),
     ];
     (
         window,
         1u32..6,
-        prop_oneof![Just(None), Just(Some(0.3)), Just(Some(0.5)), Just(Some(1.0))],
+        prop_oneof![
+            Just(None),
+            Just(Some(0.3)),
+            Just(Some(0.5)),
+            Just(Some(1.0))
+        ],
         proptest::option::of(2u32..5),
         any::<bool>(),
         any::<bool>(),
         (1u32..4, 1u32..4),
         prop_oneof![Just(1.0), Just(2.0)],
     )
-        .prop_map(|(window, min, rate, consec, slow, pct, (permits, successes), mult)| {
-            let mut b = Config::builder()
-                .minimum_calls(min)
-                .open_duration(Duration::from_secs(10))
-                .backoff(mult, Duration::from_secs(40))
-                .backoff_decay(Duration::from_secs(30))
-                .half_open_permits(permits)
-                .half_open_success_threshold(successes)
-                .half_open_max_wait(Duration::from_secs(5))
-                .failure_weight(FailureKind::Timeout, 1.5)
-                .failure_weight(FailureKind::Rejected, 0.25);
-            b = match window {
-                WindowConfig::Count { size, buckets: None } => b.count_window(size),
-                WindowConfig::Count { size, buckets: Some(n) } => b.count_window_buckets(size, n),
-                WindowConfig::Time { duration, buckets } => b.time_window(duration, buckets.unwrap()),
-            };
-            b = match rate {
-                Some(r) => b.failure_rate_threshold(r),
-                None => b.no_failure_rate(),
-            };
-            if let Some(n) = consec {
-                b = b.consecutive_failures(n);
-            }
-            if slow {
-                b = b.slow_call_rate_threshold(0.5, Duration::from_millis(100));
-            }
-            if pct {
-                b = b.latency_percentile(0.75, Duration::from_millis(200));
-            }
-            b.build().unwrap()
-        })
+        .prop_map(
+            |(window, min, rate, consec, slow, pct, (permits, successes), mult)| {
+                let mut b = Config::builder()
+                    .minimum_calls(min)
+                    .open_duration(Duration::from_secs(10))
+                    .backoff(mult, Duration::from_secs(40))
+                    .backoff_decay(Duration::from_secs(30))
+                    .half_open_permits(permits)
+                    .half_open_success_threshold(successes)
+                    .half_open_max_wait(Duration::from_secs(5))
+                    .failure_weight(FailureKind::Timeout, 1.5)
+                    .failure_weight(FailureKind::Rejected, 0.25);
+                b = match window {
+                    WindowConfig::Count {
+                        size,
+                        buckets: None,
+                    } => b.count_window(size),
+                    WindowConfig::Count {
+                        size,
+                        buckets: Some(n),
+                    } => b.count_window_buckets(size, n),
+                    WindowConfig::Time { duration, buckets } => {
+                        b.time_window(duration, buckets.unwrap())
+                    }
+                };
+                b = match rate {
+                    Some(r) => b.failure_rate_threshold(r),
+                    None => b.no_failure_rate(),
+                };
+                if let Some(n) = consec {
+                    b = b.consecutive_failures(n);
+                }
+                if slow {
+                    b = b.slow_call_rate_threshold(0.5, Duration::from_millis(100));
+                }
+                if pct {
+                    b = b.latency_percentile(0.75, Duration::from_millis(200));
+                }
+                b.build().unwrap()
+            },
+        )
 }
 
 /// One outcome as the model keeps it.
@@ -229,9 +264,15 @@ impl Model {
     }
 
     fn acquire(&mut self) -> Option<ModelPermit> {
-        let timed = ModelPermit { generation: self.generation, probe: false, start: self.now };
+        let timed = ModelPermit {
+            generation: self.generation,
+            probe: false,
+            start: self.now,
+        };
         match self.state {
-            State::Closed | State::ForcedClosed | State::MetricsOnly | State::Disabled => Some(timed),
+            State::Closed | State::ForcedClosed | State::MetricsOnly | State::Disabled => {
+                Some(timed)
+            }
             State::ForcedOpen => {
                 self.rejected += 1;
                 None
@@ -244,7 +285,11 @@ impl Model {
                 self.transition(State::HalfOpen);
                 self.probes = 1;
                 self.lease_until = self.now + self.c.half_open.max_wait.as_nanos() as u64;
-                Some(ModelPermit { generation: self.generation, probe: true, start: self.now })
+                Some(ModelPermit {
+                    generation: self.generation,
+                    probe: true,
+                    start: self.now,
+                })
             }
             State::HalfOpen => {
                 if self.probes < self.c.half_open.permits {
@@ -257,7 +302,11 @@ impl Model {
                     return None;
                 }
                 self.lease_until = self.now + self.c.half_open.max_wait.as_nanos() as u64;
-                Some(ModelPermit { generation: self.generation, probe: true, start: self.now })
+                Some(ModelPermit {
+                    generation: self.generation,
+                    probe: true,
+                    start: self.now,
+                })
             }
         }
     }
@@ -306,9 +355,16 @@ impl Model {
             }
             WindowConfig::Time { .. } => (self.now - self.origin) / self.width(),
         };
-        let weight = failure.map_or(0, |k| (self.c.failure_weights.get(k) * 100.0).round() as u64);
+        let weight = failure.map_or(0, |k| {
+            (self.c.failure_weights.get(k) * 100.0).round() as u64
+        });
         let slow = failure.is_none() && latency >= self.c.slow_call_duration.as_nanos() as u64;
-        self.recs.push(Rec { bucket, weight, slow, latency });
+        self.recs.push(Rec {
+            bucket,
+            weight,
+            slow,
+            latency,
+        });
         self.calls += 1;
         if failure.is_some() {
             self.failures += 1;
@@ -383,7 +439,11 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     held.push((r, p));
                 }
             }
-            Op::Record { index, outcome, latency_ms } if !held.is_empty() => {
+            Op::Record {
+                index,
+                outcome,
+                latency_ms,
+            } if !held.is_empty() => {
                 let (r, p) = held.remove(index % held.len());
                 let lat = latency_ms.map(|ms| ms * MS);
                 b.record_raw(r, outcome, lat);
@@ -418,16 +478,40 @@ fn run(config: Config, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let s = b.snapshot();
         prop_assert_eq!(s.state, m.state, "step {}: state", step);
         prop_assert_eq!(s.generation, m.generation, "step {}: generation", step);
-        prop_assert_eq!(s.half_open_probes, if m.state == State::HalfOpen { m.probes } else { 0 });
-        prop_assert_eq!((s.calls, s.failures, s.ignored), (m.calls, m.failures, m.ignored));
-        prop_assert_eq!((s.abandoned, s.rejected), (m.abandoned, m.rejected), "step {}", step);
+        prop_assert_eq!(
+            s.half_open_probes,
+            if m.state == State::HalfOpen {
+                m.probes
+            } else {
+                0
+            }
+        );
+        prop_assert_eq!(
+            (s.calls, s.failures, s.ignored),
+            (m.calls, m.failures, m.ignored)
+        );
+        prop_assert_eq!(
+            (s.abandoned, s.rejected),
+            (m.abandoned, m.rejected),
+            "step {}",
+            step
+        );
         prop_assert_eq!(s.consecutive_failures, m.consecutive);
         let w = m.window();
         prop_assert_eq!(s.window_calls, w.len() as u64, "step {}: window", step);
         let wf: u64 = w.iter().map(|r| r.weight).sum();
-        let rate = if w.is_empty() { 0.0 } else { wf as f64 / 100.0 / w.len() as f64 };
+        let rate = if w.is_empty() {
+            0.0
+        } else {
+            wf as f64 / 100.0 / w.len() as f64
+        };
         prop_assert_eq!(s.failure_rate, rate);
-        prop_assert_eq!(s.retry_after.map(|d| d.as_nanos() as u64), m.retry_after(), "step {}", step);
+        prop_assert_eq!(
+            s.retry_after.map(|d| d.as_nanos() as u64),
+            m.retry_after(),
+            "step {}",
+            step
+        );
         if let Some(l) = s.latency {
             if !w.is_empty() && matches!(m.c.window, WindowConfig::Time { .. }) {
                 let mut v: Vec<u64> = w.iter().map(|r| r.latency).collect();

@@ -1,0 +1,125 @@
+//! loom models of the lock-free parts. Run with
+//! `RUSTFLAGS="--cfg loom" cargo test -p tripgate --release --test loom`.
+
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering};
+use loom::sync::Arc;
+use loom::thread;
+use std::time::Duration;
+use tripgate::{Breaker, Config, FailureKind, ManualClock, State};
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(3);
+    b.check(f);
+}
+
+fn half_open(permits: u32, successes: u32) -> (Arc<Breaker<ManualClock>>, ManualClock) {
+    let clock = ManualClock::new();
+    let config = Config::builder()
+        .no_failure_rate()
+        .count_window(2)
+        .track_latency(false)
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_permits(permits)
+        .half_open_success_threshold(successes)
+        .build()
+        .unwrap();
+    let b = Breaker::with_clock(config, clock.clone()).unwrap();
+    b.try_acquire().unwrap().failure(FailureKind::Other);
+    clock.advance(Duration::from_secs(1));
+    (Arc::new(b), clock)
+}
+
+/// Two probes report at once, one success and one failure: exactly one of them moves
+/// the breaker, and exactly one event is emitted for that move.
+#[test]
+fn exactly_one_thread_wins_each_transition() {
+    model(|| {
+        let (b, _) = half_open(2, 1);
+        let p1 = b.acquire_raw().unwrap();
+        let p2 = b.acquire_raw().unwrap();
+        let events = Arc::new(AtomicUsize::new(0));
+        let e = events.clone();
+        b.add_listener(move |_| {
+            e.fetch_add(1, Ordering::Relaxed);
+        });
+        let b1 = b.clone();
+        let t = thread::spawn(move || {
+            b1.record_raw(p1, tripgate::Outcome::Success, Some(1));
+        });
+        b.record_raw(
+            p2,
+            tripgate::Outcome::Failure(FailureKind::Timeout),
+            Some(1),
+        );
+        t.join().unwrap();
+        let s = b.state();
+        assert!(s == State::Closed || s == State::Open, "{s:?}");
+        assert_eq!(events.load(Ordering::Relaxed), 1);
+        assert_eq!(b.snapshot().transitions, 3); // trip, half-open, and the one winner
+    });
+}
+
+/// Three threads race for one probe slot and give it back: never two probes at once,
+/// and the slot always comes back.
+#[test]
+fn half_open_slots_are_bounded_and_always_return() {
+    model(|| {
+        let (b, _) = half_open(1, 100);
+        let inside = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (b, inside) = (b.clone(), inside.clone());
+                thread::spawn(move || {
+                    if let Ok(p) = b.acquire_raw() {
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        b.release_raw(p);
+                    }
+                })
+            })
+            .collect();
+        if let Ok(p) = b.acquire_raw() {
+            assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
+            inside.fetch_sub(1, Ordering::SeqCst);
+            b.release_raw(p);
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+        let s = b.snapshot();
+        assert_eq!(s.state, State::HalfOpen);
+        assert_eq!(s.half_open_probes, 0);
+    });
+}
+
+/// Two threads record into a slot that one of them must rotate to a new epoch:
+/// nothing is lost from the lifetime totals, and the window holds exactly the new
+/// epoch's records.
+#[test]
+fn bucket_rotation_loses_no_count() {
+    model(|| {
+        let clock = ManualClock::new();
+        let config = Config::builder()
+            .no_failure_rate()
+            .track_latency(false)
+            .time_window(Duration::from_secs(2), 2)
+            .build()
+            .unwrap();
+        let b = Arc::new(Breaker::with_clock(config, clock.clone()).unwrap());
+        // Epoch 0 holds one call; at t = 2 s its slot is reused for epoch 2.
+        b.try_acquire().unwrap().success();
+        clock.advance(Duration::from_secs(2));
+        let b1 = b.clone();
+        let t = thread::spawn(move || b1.try_acquire().unwrap().success());
+        b.try_acquire().unwrap().failure(FailureKind::Other);
+        t.join().unwrap();
+        let s = b.snapshot();
+        assert_eq!(s.calls, 3);
+        assert_eq!(s.window_calls, 2);
+        assert_eq!(s.failures, 1);
+    });
+}

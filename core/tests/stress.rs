@@ -1,0 +1,144 @@
+//! Stress tests with exact invariants: conserved totals under contention, and never
+//! more half-open probes in flight than allowed.
+
+#![cfg(not(loom))]
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Barrier;
+use std::time::Duration;
+use tripgate::{Breaker, Config, FailureKind, ManualClock, Outcome, State};
+
+const RECORDS: u64 = 100_000;
+
+fn counting_breaker(window_secs: u64, clock: ManualClock) -> Breaker<ManualClock> {
+    // No rule can trip: every outcome must simply be counted.
+    let config = Config::builder()
+        .no_failure_rate()
+        .time_window(Duration::from_secs(window_secs), 10)
+        .build()
+        .unwrap();
+    Breaker::with_clock(config, clock).unwrap()
+}
+
+#[test]
+fn threads_recording_inside_one_window_conserve_every_count() {
+    for threads in [2u64, 4, 8] {
+        let b = counting_breaker(3600, ManualClock::new());
+        let barrier = Barrier::new(threads as usize);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (b, barrier) = (&b, &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    for i in 0..RECORDS {
+                        let p = b.try_acquire().unwrap();
+                        match (i + t) % 10 {
+                            0 => p.failure(FailureKind::Timeout),
+                            1 => p.ignore(),
+                            _ => p.record(Outcome::Success, Duration::from_micros(i % 1000)),
+                        }
+                    }
+                });
+            }
+        });
+        let s = b.snapshot();
+        let n = threads * RECORDS;
+        assert_eq!(s.calls + s.ignored, n, "{threads} threads");
+        assert_eq!(s.failures_by_kind.timeout, n / 10);
+        assert_eq!(s.ignored, n / 10);
+        assert_eq!(s.window_calls, n - n / 10, "{threads} threads: window");
+        assert_eq!(
+            s.failure_rate,
+            1.0 / 9.0 * (n / 10) as f64 / (n / 10) as f64
+        );
+        assert_eq!(s.latency.unwrap().count, n - n / 10);
+    }
+}
+
+#[test]
+fn rotation_racing_with_records_loses_nothing() {
+    let clock = ManualClock::new();
+    let b = counting_breaker(1, clock.clone());
+    let stop = AtomicBool::new(false);
+    let threads = 4u64;
+    std::thread::scope(|s| {
+        let ticker = s.spawn(|| {
+            // Keep moving time so buckets rotate under the writers' feet.
+            while !stop.load(Ordering::Relaxed) {
+                clock.advance(Duration::from_millis(7));
+                std::thread::yield_now();
+            }
+        });
+        let writers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    for i in 0..RECORDS {
+                        let p = b.try_acquire().unwrap();
+                        if i % 3 == 0 {
+                            p.failure(FailureKind::Other)
+                        } else {
+                            p.success()
+                        }
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        ticker.join().unwrap();
+    });
+    let s = b.snapshot();
+    assert_eq!(s.calls, threads * RECORDS);
+    assert_eq!(s.failures, threads * RECORDS.div_ceil(3));
+    assert_eq!(s.successes, s.calls - s.failures);
+}
+
+#[test]
+fn sixty_four_threads_never_exceed_the_probe_limit() {
+    const PERMITS: u32 = 3;
+    let clock = ManualClock::new();
+    let config = Config::builder()
+        .consecutive_failures(1)
+        .open_duration(Duration::from_secs(1))
+        .half_open_permits(PERMITS)
+        .half_open_success_threshold(1)
+        .build()
+        .unwrap();
+    let b = Breaker::with_clock(config, clock.clone()).unwrap();
+    b.try_acquire().unwrap().failure(FailureKind::Other);
+    clock.advance(Duration::from_secs(1));
+    let in_flight = AtomicU32::new(0);
+    let max_seen = AtomicU32::new(0);
+    let barrier = Barrier::new(64);
+    std::thread::scope(|s| {
+        for t in 0..64u32 {
+            let (b, in_flight, max_seen, barrier) = (&b, &in_flight, &max_seen, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for i in 0..2_000u32 {
+                    if let Ok(p) = b.try_acquire() {
+                        assert!(p.is_probe());
+                        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_seen.fetch_max(now, Ordering::SeqCst);
+                        assert!(now <= PERMITS, "{now} probes in flight");
+                        std::hint::spin_loop();
+                        in_flight.fetch_sub(1, Ordering::SeqCst);
+                        // Neutral outcomes and abandoned permits: the breaker stays
+                        // half-open, so every admission is a probe.
+                        if (i + t) % 2 == 0 {
+                            p.ignore()
+                        } else {
+                            drop(p)
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert!(max_seen.load(Ordering::SeqCst) >= 1);
+    let s = b.snapshot();
+    assert_eq!(s.state, State::HalfOpen);
+    assert_eq!(s.half_open_probes, 0, "every slot came back");
+}
