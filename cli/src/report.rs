@@ -223,7 +223,7 @@ impl Report {
                             None => ("never", None),
                         }
                     };
-                    let last_of_run = spans.get(i + 1).is_none_or(|n| !n.fault);
+                    let last_of_run = spans.get(i + 1).map_or(true, |n| !n.fault);
                     let (recovery, recover_after) = if !last_of_run {
                         ("next_phase_is_a_fault", None)
                     } else if state_at(log, s.end_ns) == State::Closed {
@@ -457,9 +457,9 @@ fn table(o: &mut String, rows: &[Vec<String>], left_cols: usize) {
             let pad = widths[i] - cell.chars().count();
             if i < left_cols {
                 line.push_str(cell);
-                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(&" ".repeat(pad));
             } else {
-                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(&" ".repeat(pad));
                 line.push_str(cell);
             }
         }

@@ -9,11 +9,15 @@ fn bin() -> Command {
 }
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn scenarios(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {
@@ -22,7 +26,11 @@ fn run(args: &[&str]) -> Output {
 
 fn ok_stdout(args: &[&str]) -> String {
     let o = run(args);
-    assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     String::from_utf8(o.stdout).expect("utf-8")
 }
 
@@ -47,12 +55,22 @@ fn default_scenario_reports_all_three_tiers() {
     }
     assert!(table.contains("~0 ms fast-fails"), "{table}");
     let v = json(&["simulate", "--json"]);
-    let names: Vec<&str> = v["candidates"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["critical", "standard", "non_critical"]);
     for c in v["candidates"].as_array().unwrap() {
         assert_eq!(c["admitted_while_open"], 0);
         // Every tier trips on the outage.
-        let outage = c["faults"].as_array().unwrap().iter().find(|f| f["name"] == "outage").unwrap();
+        let outage = c["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == "outage")
+            .unwrap();
         assert_ne!(outage["trip"], "never", "{}", c["name"]);
     }
 }
@@ -60,8 +78,12 @@ fn default_scenario_reports_all_three_tiers() {
 #[test]
 fn lower_threshold_trips_first_on_the_same_burst() {
     let v = json(&["simulate", data("burst.toml").to_str().unwrap(), "--json"]);
-    let t30 = candidate(&v, "t30")["faults"][0]["trip_after_ms"].as_f64().expect("t30 trips");
-    let t70 = candidate(&v, "t70")["faults"][0]["trip_after_ms"].as_f64().expect("t70 trips");
+    let t30 = candidate(&v, "t30")["faults"][0]["trip_after_ms"]
+        .as_f64()
+        .expect("t30 trips");
+    let t70 = candidate(&v, "t70")["faults"][0]["trip_after_ms"]
+        .as_f64()
+        .expect("t70 trips");
     assert!(t30 < t70, "30% tripped after {t30} ms, 70% after {t70} ms");
     // ... and lets fewer calls reach the failing dependency.
     let r30 = candidate(&v, "t30")["reached_failing"].as_u64().unwrap();
@@ -78,7 +100,11 @@ fn nothing_reaches_the_dependency_while_open() {
             assert_eq!(c["admitted_while_open"], 0, "{}", c["name"]);
         }
     }
-    let v = json(&["simulate", scenarios("flapping.toml").to_str().unwrap(), "--json"]);
+    let v = json(&[
+        "simulate",
+        scenarios("flapping.toml").to_str().unwrap(),
+        "--json",
+    ]);
     for c in v["candidates"].as_array().unwrap() {
         assert_eq!(c["admitted_while_open"], 0, "{}", c["name"]);
     }
@@ -125,18 +151,34 @@ fn check_accepts_a_good_config_and_lists_every_error_of_a_bad_one() {
         ("open.jitter", "0.0..=1.0"),
         ("half_open.permits", "1..=4095"),
     ] {
-        assert!(err.contains(field) && err.contains(allowed), "{field}: {err}");
+        assert!(
+            err.contains(field) && err.contains(allowed),
+            "{field}: {err}"
+        );
     }
     assert!(err.contains("4 errors"), "{err}");
 }
 
 #[test]
 fn replay_runs_the_example_trace() {
-    let v = json(&["replay", scenarios("example_trace.csv").to_str().unwrap(), "--tier", "critical", "--config", data("good_config.toml").to_str().unwrap(), "--json"]);
+    let v = json(&[
+        "replay",
+        scenarios("example_trace.csv").to_str().unwrap(),
+        "--tier",
+        "critical",
+        "--config",
+        data("good_config.toml").to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(v["meta"]["command"], "replay");
     assert_eq!(v["candidates"].as_array().unwrap().len(), 2);
     assert!(v["calls"].as_u64().unwrap() > 1000);
-    let faults = v["phases"].as_array().unwrap().iter().filter(|p| p["fault"] == true).count();
+    let faults = v["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["fault"] == true)
+        .count();
     assert_eq!(faults, 1, "the trace has one burst");
     for c in v["candidates"].as_array().unwrap() {
         assert_eq!(c["faults"][0]["trip"], "tripped", "{}", c["name"]);
@@ -149,7 +191,12 @@ fn plot_is_well_formed_svg() {
     let dir = std::env::temp_dir().join(format!("tripgate-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let svg = dir.join("burst.svg");
-    let _ = ok_stdout(&["simulate", data("burst.toml").to_str().unwrap(), "--plot", svg.to_str().unwrap()]);
+    let _ = ok_stdout(&[
+        "simulate",
+        data("burst.toml").to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
     let body = std::fs::read_to_string(&svg).unwrap();
     assert!(body.starts_with("<?xml") && body.trim_end().ends_with("</svg>"));
     assert!(body.contains("t30") && body.contains("t70"));
