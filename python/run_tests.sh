@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the tripgate Python extension into python/.venv and runs its proof:
+# pytest (tests/), mypy.stubtest on the hand-written stubs, mypy --strict on the package.
+#
+#   python/run_tests.sh            # build (release) + pytest + stubtest + mypy
+#   python/run_tests.sh --lint     # also cargo fmt --check and clippy -D warnings
+#   python/run_tests.sh --bench    # also install the peers and run bench/bench.py
+#
+# Needs CPython >= 3.10 with pip and venv (python3.11 preferred; override with
+# PYTHON=...), and a Rust toolchain. The venv is created once and reused. Cargo output
+# goes to $CARGO_TARGET_DIR when set (python/target otherwise). Exits non-zero on any
+# failure.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$HERE"
+
+MATURIN_VERSION=1.16.0
+PYTEST_VERSION=9.2.0
+MYPY_VERSION=2.4.1
+
+LINT=0
+BENCH=0
+for arg in "$@"; do
+    case "$arg" in
+        --lint) LINT=1 ;;
+        --bench) BENCH=1 ;;
+        *) echo "usage: $0 [--lint] [--bench]" >&2; exit 2 ;;
+    esac
+done
+
+if [[ -z "${PYTHON:-}" ]]; then
+    if command -v python3.11 >/dev/null 2>&1; then PYTHON=python3.11; else PYTHON=python3; fi
+fi
+
+VENV="$HERE/.venv"
+if [[ ! -x "$VENV/bin/python" ]]; then
+    echo "==> creating $VENV with $("$PYTHON" --version 2>&1)"
+    "$PYTHON" -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+PY="$VENV/bin/python"
+export VIRTUAL_ENV="$VENV"
+export PATH="$VENV/bin:$PATH"
+
+echo "==> tools: maturin $MATURIN_VERSION, pytest $PYTEST_VERSION, mypy $MYPY_VERSION"
+"$PY" -m pip install --quiet --disable-pip-version-check \
+    "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION"
+
+echo "==> building the extension (release) into the venv${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
+"$VENV/bin/maturin" develop --release --quiet --manifest-path "$HERE/Cargo.toml"
+
+if [[ "$LINT" == 1 ]]; then
+    echo "==> cargo fmt --check, clippy -D warnings"
+    cargo fmt --manifest-path "$HERE/Cargo.toml" -- --check
+    cargo clippy --manifest-path "$HERE/Cargo.toml" --all-targets -- -D warnings
+fi
+
+status=0
+echo "==> pytest"
+"$PY" -m pytest -q tests || status=1
+
+echo "==> mypy.stubtest tripgate._core"
+"$PY" -m mypy.stubtest tripgate._core || status=1
+
+echo "==> mypy --strict python/tripgate"
+"$PY" -m mypy --strict --no-incremental python/tripgate || status=1
+
+if [[ "$BENCH" == 1 ]]; then
+    echo "==> benchmark"
+    "$PY" -m pip install --quiet --disable-pip-version-check -r bench/requirements.txt
+    "$PY" bench/bench.py || status=1
+fi
+
+if [[ "$status" != 0 ]]; then
+    echo "==> FAILED" >&2
+fi
+exit "$status"
