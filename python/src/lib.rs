@@ -26,7 +26,9 @@ use pyo3::{intern, PyTraverseError, PyVisit};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tripgate::{AnyClock, Clock, Config, ConfigError, FailureKind, Outcome, RawPermit, State, Tier};
+use tripgate::{
+    AnyClock, Clock, Config, ConfigError, FailureKind, Outcome, RawPermit, State, Tier,
+};
 
 /// Outcome code: the call succeeded.
 const OUTCOME_SUCCESS: u8 = 0;
@@ -82,9 +84,9 @@ fn outcome_from_code(code: u8) -> PyResult<Option<Outcome>> {
         OUTCOME_SUCCESS => Outcome::Success,
         OUTCOME_IGNORED => Outcome::Ignored,
         OUTCOME_RELEASE => return Ok(None),
-        c if (OUTCOME_FAILURE..OUTCOME_FAILURE + 5).contains(&c) => {
-            Outcome::Failure(FailureKind::from_u8(c - OUTCOME_FAILURE).unwrap_or(FailureKind::Other))
-        }
+        c if (OUTCOME_FAILURE..OUTCOME_FAILURE + 5).contains(&c) => Outcome::Failure(
+            FailureKind::from_u8(c - OUTCOME_FAILURE).unwrap_or(FailureKind::Other),
+        ),
         c => {
             return Err(PyValueError::new_err(format!(
                 "invalid outcome code {c}: allowed 0..=7"
@@ -196,13 +198,20 @@ impl Breaker {
     fn rejected_error(&self, py: Python<'_>, r: tripgate::Rejected) -> PyErr {
         let retry_after = r.retry_after.map(secs);
         let message = match (&self.name, retry_after) {
-            (Some(n), Some(s)) => format!("circuit breaker {n:?} is {}: retry after {s:.3}s", r.state),
+            (Some(n), Some(s)) => {
+                format!("circuit breaker {n:?} is {}: retry after {s:.3}s", r.state)
+            }
             (Some(n), None) => format!("circuit breaker {n:?} is {}", r.state),
             (None, Some(s)) => format!("circuit breaker is {}: retry after {s:.3}s", r.state),
             (None, None) => format!("circuit breaker is {}", r.state),
         };
         match ERROR_CLASS.get(py) {
-            Some(cls) => match cls.bind(py).call1((message, self.name.as_deref(), state_str(py, r.state), retry_after)) {
+            Some(cls) => match cls.bind(py).call1((
+                message,
+                self.name.as_deref(),
+                state_str(py, r.state),
+                retry_after,
+            )) {
                 Ok(exc) => PyErr::from_value(exc),
                 Err(e) => e,
             },
@@ -212,7 +221,9 @@ impl Breaker {
 
     #[inline]
     fn admit(&self, py: Python<'_>) -> PyResult<RawPermit> {
-        self.inner.acquire_raw().map_err(|r| self.rejected_error(py, r))
+        self.inner
+            .acquire_raw()
+            .map_err(|r| self.rejected_error(py, r))
     }
 
     /// Records `code` for `permit` (or releases it).
@@ -240,7 +251,7 @@ impl Breaker {
         let this = slf.get();
         let code = slf
             .call_method1(intern!(py, "_classify_error"), (exc,))
-            .and_then(|c| c.extract::<u8>().map_err(PyErr::from));
+            .and_then(|c| c.extract::<u8>());
         let result = code.and_then(|c| this.settle(permit, c));
         if let Err(e) = result {
             this.inner.release_raw(permit);
@@ -250,7 +261,11 @@ impl Breaker {
 
     /// Settles `permit` after the call returned `value`. An error in the result hook
     /// releases the permit and propagates (the call's value is lost: the hook is broken).
-    fn settle_value(slf: &Bound<'_, Breaker>, permit: RawPermit, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn settle_value(
+        slf: &Bound<'_, Breaker>,
+        permit: RawPermit,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let this = slf.get();
         if !this.classify_results.load(Ordering::Relaxed) {
             this.inner.record_raw(permit, Outcome::Success, None);
@@ -258,7 +273,7 @@ impl Breaker {
         }
         let code = slf
             .call_method1(intern!(slf.py(), "_classify_result"), (value,))
-            .and_then(|c| c.extract::<u8>().map_err(PyErr::from));
+            .and_then(|c| c.extract::<u8>());
         match code {
             Ok(c) => this.settle(permit, c),
             Err(e) => {
@@ -309,7 +324,8 @@ impl Breaker {
             Some(c) => AnyClock::Manual(c.get().inner.clone()),
             None => AnyClock::default(),
         };
-        let inner = tripgate::Breaker::with_clock(config, clock).map_err(|e| config_error(py, &e))?;
+        let inner =
+            tripgate::Breaker::with_clock(config, clock).map_err(|e| config_error(py, &e))?;
         Ok(Breaker {
             inner: Box::new(inner),
             name,
@@ -407,7 +423,10 @@ impl Breaker {
         let py = exc.py();
         if exc.is_instance_of::<pyo3::exceptions::PyTimeoutError>() {
             OUTCOME_FAILURE + FailureKind::Timeout as u8
-        } else if exc.is_instance(&py.get_type::<PyException>()).unwrap_or(false) {
+        } else if exc
+            .is_instance(&py.get_type::<PyException>())
+            .unwrap_or(false)
+        {
             OUTCOME_FAILURE + FailureKind::Other as u8
         } else {
             OUTCOME_RELEASE
@@ -476,12 +495,15 @@ impl Breaker {
     /// Replaces the config (TOML or JSON text) while the breaker runs.
     fn _reconfigure(&self, py: Python<'_>, config: &str) -> PyResult<()> {
         let config = Config::from_str_auto(config).map_err(|e| config_error(py, &e))?;
-        self.inner.reconfigure(config).map_err(|e| config_error(py, &e))
+        self.inner
+            .reconfigure(config)
+            .map_err(|e| config_error(py, &e))
     }
 
     /// The config in force, as JSON.
     fn _config_json(&self) -> PyResult<String> {
-        serde_json::to_string(&*self.inner.config()).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+        serde_json::to_string(&*self.inner.config())
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))
     }
 
     /// The config in force, as TOML with every default written out.
@@ -568,7 +590,9 @@ impl Permit {
     fn record(&self, outcome: Outcome, latency: Option<f64>) -> PyResult<()> {
         let latency = match latency {
             None => None,
-            Some(s) if s >= 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s).as_nanos().min(u64::MAX as u128) as u64),
+            Some(s) if s >= 0.0 && s.is_finite() => {
+                Some(Duration::from_secs_f64(s).as_nanos().min(u64::MAX as u128) as u64)
+            }
             Some(s) => {
                 return Err(PyValueError::new_err(format!(
                     "invalid latency = {s}: allowed a finite number of seconds >= 0"
@@ -576,7 +600,10 @@ impl Permit {
             }
         };
         self.take()?;
-        self.breaker.get().inner.record_raw(self.raw, outcome, latency);
+        self.breaker
+            .get()
+            .inner
+            .record_raw(self.raw, outcome, latency);
         Ok(())
     }
 }
@@ -650,7 +677,10 @@ impl Permit {
             return Ok(false);
         }
         if exc.is_none() {
-            self.breaker.get().inner.record_raw(self.raw, Outcome::Success, None);
+            self.breaker
+                .get()
+                .inner
+                .record_raw(self.raw, Outcome::Success, None);
         } else {
             Breaker::settle_error(self.breaker.bind(py), self.raw, exc);
         }
@@ -737,7 +767,9 @@ impl Guarded {
 /// `cls(message, name, state, retry_after)`.
 fn _set_error_class(py: Python<'_>, cls: &Bound<'_, PyType>) -> PyResult<()> {
     if !cls.is_subclass_of::<PyException>()? {
-        return Err(PyTypeError::new_err("the error class must subclass Exception"));
+        return Err(PyTypeError::new_err(
+            "the error class must subclass Exception",
+        ));
     }
     // A second registration (a reload of the package) keeps the first class.
     let _ = ERROR_CLASS.set(py, cls.clone().into_any().unbind());
