@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up and runs every test of tripgate on a fresh machine (Rust stable, CPython 3.11
+# with pip, gcc, valgrind). Idempotent: what it installs, it installs only once.
+#
+#   ./scripts/test.sh
+#
+# Steps: Rust workspace tests (unit, integration, property, stress, doc tests), loom
+# models, benchmarks compiled (not run), C ABI tests under ASan/UBSan and valgrind,
+# Python tests (pytest + stubtest) in a virtual environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "Rust: workspace tests"
+cargo test --workspace
+
+step "Rust: benchmarks compile (they are run by benches/run.sh, never in CI)"
+cargo bench -p tripgate-benches --no-run
+
+step "Rust: loom models of the lock-free parts"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
+  cargo test -p tripgate --release --test loom
+
+if [ -f ffi/tests/run_c_tests.sh ]; then
+  step "C ABI: tests under AddressSanitizer/UBSan and valgrind"
+  bash ffi/tests/run_c_tests.sh
+fi
+
+if [ -f python/run_tests.sh ]; then
+  step "Python: pytest and stubtest"
+  bash python/run_tests.sh
+fi
