@@ -1,0 +1,78 @@
+//! Runs one scenario for N iterations, for `benches/icount.sh` to count instructions
+//! under `valgrind --tool=callgrind`: the script runs N and 2N and divides the
+//! difference by N, so setup and teardown cancel out.
+//!
+//! Usage: `icount <scenario> <contender> <iterations>` with scenario `closed`
+//! (scenario 1: acquire + record success), `open` (scenario 3: rejection) or `admit`
+//! (tripgate's admission alone, `closed` or `open` contender), and contender one of
+//! `tripgate`, `tripgate_latency`, `atomic_floor`, `failsafe`, `recloser`,
+//! `tower_resilience`, `seatbelt`.
+
+use std::hint::black_box;
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use common::*;
+
+/// Warm-up calls before the measured ones (the same in both runs, so they cancel).
+const WARMUP: u64 = 1000;
+
+#[inline(never)]
+fn run<T: Contender>(mut c: T, open: bool, iters: u64) {
+    if open {
+        trip(&mut c);
+    }
+    for _ in 0..WARMUP {
+        black_box(c.call(black_box(false)));
+    }
+    for _ in 0..iters {
+        black_box(c.call(black_box(false)));
+    }
+    let expect = if open { Called::Rejected } else { Called::Admitted };
+    assert_eq!(c.call(false), expect);
+}
+
+#[inline(never)]
+fn admit(breaker: &tripgate::Breaker, iters: u64) {
+    for _ in 0..WARMUP + iters {
+        let _ = black_box(black_box(breaker).acquire_raw());
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() != 4 {
+        eprintln!("usage: icount <closed|open|admit> <contender> <iterations>");
+        std::process::exit(2);
+    }
+    let iters: u64 = args[3].parse().expect("iterations");
+    let open = match args[1].as_str() {
+        "closed" => false,
+        "open" => true,
+        "admit" => {
+            let mut t = Tripgate::new(false);
+            match args[2].as_str() {
+                "closed" => {}
+                "open" => {
+                    trip(&mut t);
+                }
+                other => panic!("admit takes closed or open, not {other}"),
+            }
+            admit(&t.0, iters);
+            return;
+        }
+        other => panic!("unknown scenario {other}"),
+    };
+    match args[2].as_str() {
+        "tripgate" => run(Tripgate::new(false), open, iters),
+        "tripgate_latency" => run(Tripgate::new(true), open, iters),
+        "atomic_floor" => run(AtomicFloor::new(open), open, iters),
+        "failsafe" if open => run(Failsafe::consecutive(), open, iters),
+        "failsafe" => run(Failsafe::new(), open, iters),
+        "recloser" => run(Recloser::new(), open, iters),
+        "tower_resilience" => run(Tower::new(), open, iters),
+        "seatbelt" => run(seatbelt(&system_tick_clock()), open, iters),
+        other => panic!("unknown contender {other}"),
+    }
+}
