@@ -2,16 +2,15 @@
 //! [`tripgate::Breaker`] on a [`ManualClock`] decides admission, and each admitted call
 //! reports its outcome when its latency has elapsed on the virtual clock.
 //!
-//! Pending calls wait in a min-heap keyed by completion time (ties broken by arrival
-//! order), so completions and arrivals interleave exactly as they would in time. The
-//! engine is single-threaded per candidate; candidates run in parallel on their own
-//! breakers and clocks, so results do not depend on scheduling.
+//! Pending calls wait in a min-heap keyed by completion time (ties broken by slab
+//! slot, deterministically), so completions and arrivals interleave exactly as they
+//! would in time. The engine is single-threaded per candidate; candidates run in
+//! parallel on their own breakers and clocks, so results do not depend on scheduling.
 
 use crate::histogram::Histogram;
 use serde::Serialize;
-use std::cmp::Ordering as CmpOrdering;
+use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tripgate::{Breaker, Config, ManualClock, Outcome, RawPermit, State};
 
@@ -136,106 +135,153 @@ pub struct Run {
     pub final_state: State,
 }
 
+/// A call in flight; its completion time and slot index form the heap key.
+#[derive(Clone, Copy)]
 struct Pending {
-    at: u64,
-    seq: u64,
     permit: RawPermit,
     outcome: Outcome,
     latency: u64,
 }
 
-impl PartialEq for Pending {
-    fn eq(&self, o: &Self) -> bool {
-        (self.at, self.seq) == (o.at, o.seq)
-    }
-}
-impl Eq for Pending {}
-impl PartialOrd for Pending {
-    fn partial_cmp(&self, o: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Pending {
-    // Reversed: BinaryHeap is a max-heap and we want the earliest completion first.
-    fn cmp(&self, o: &Self) -> CmpOrdering {
-        (o.at, o.seq).cmp(&(self.at, self.seq))
-    }
+/// Calls in flight, earliest completion first: a min-heap of 16-byte keys
+/// `(completion time << 32) | slot` over a slab of payloads. Ties go to the lower
+/// slot, which is deterministic.
+#[derive(Default)]
+struct InFlight {
+    heap: BinaryHeap<Reverse<u128>>,
+    slab: Vec<Pending>,
+    free: Vec<u32>,
 }
 
-/// How often (in calls) a run reports progress.
-const PROGRESS_EVERY: u64 = 1 << 16;
+impl InFlight {
+    fn len(&self) -> usize {
+        self.heap.len()
+    }
 
-/// Runs `arrivals` through a breaker configured with `config`.
-///
-/// `concurrency` caps the calls in flight (calls beyond it are shed by the caller);
-/// `progress` is bumped as calls are processed.
-pub fn run(
-    config: &Config,
-    arrivals: impl Iterator<Item = Arrival>,
-    timeline: &Timeline,
-    concurrency: Option<u32>,
-    progress: &AtomicU64,
-) -> Result<Run, tripgate::ConfigError> {
-    let clock = ManualClock::new();
-    let breaker = Breaker::with_clock(config.clone(), clock.clone())?;
-    let log: Arc<Mutex<Vec<TransitionRec>>> = Arc::default();
-    let sink = Arc::clone(&log);
-    breaker.add_listener(move |t| {
-        sink.lock().expect("transition log").push(TransitionRec {
-            at_ns: t.at_nanos,
-            from: t.from,
-            to: t.to,
-            reason: t.reason.name(),
-        });
-    });
-    let cap = concurrency.map_or(u64::MAX, u64::from);
-    let mut heap: BinaryHeap<Pending> = BinaryHeap::new();
-    let mut seq = 0u64;
-    let mut totals = Counters::default();
-    let mut per_phase = vec![Counters::default(); timeline.spans.len()];
-    let mut series = vec![Bucket::default(); timeline.buckets];
-    let mut caller_latency = Histogram::default();
-    let mut dependency_latency = Histogram::default();
-    let mut admitted_while_open = 0u64;
-    let mut since_report = 0u64;
-    let last_bucket = timeline.buckets.saturating_sub(1);
+    #[inline]
+    fn push(&mut self, at: u64, p: Pending) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = p;
+                s
+            }
+            None => {
+                self.slab.push(p);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse(((at as u128) << 32) | slot as u128));
+    }
 
-    let complete = |p: Pending| {
-        clock.set_nanos(p.at);
-        breaker.record_raw(p.permit, p.outcome, Some(p.latency));
-    };
-    for a in arrivals {
-        while heap.peek().is_some_and(|p| p.at <= a.t_ns) {
-            complete(heap.pop().expect("peeked"));
+    #[inline]
+    fn pop_due(&mut self, now: u64) -> Option<(u64, Pending)> {
+        let Reverse(k) = *self.heap.peek()?;
+        let at = (k >> 32) as u64;
+        if at > now {
+            return None;
         }
-        clock.set_nanos(a.t_ns);
+        self.heap.pop();
+        let slot = k as u32;
+        self.free.push(slot);
+        Some((at, self.slab[slot as usize]))
+    }
+}
+
+/// One candidate's simulation, fed calls in time order with [`Sim::step`].
+pub struct Sim {
+    clock: ManualClock,
+    breaker: Breaker<ManualClock>,
+    log: Arc<Mutex<Vec<TransitionRec>>>,
+    cap: u64,
+    heap: InFlight,
+    totals: Counters,
+    per_phase: Vec<Counters>,
+    series: Vec<Bucket>,
+    caller_latency: Histogram,
+    dependency_latency: Histogram,
+    admitted_while_open: u64,
+    bucket_ns: u64,
+    last_bucket: usize,
+}
+
+impl Sim {
+    /// A fresh breaker configured with `config` on its own virtual clock at 0.
+    /// `concurrency` caps the calls in flight (calls beyond it are shed by the caller).
+    pub fn new(
+        config: &Config,
+        timeline: &Timeline,
+        concurrency: Option<u32>,
+    ) -> Result<Sim, tripgate::ConfigError> {
+        let clock = ManualClock::new();
+        let breaker = Breaker::with_clock(config.clone(), clock.clone())?;
+        let log: Arc<Mutex<Vec<TransitionRec>>> = Arc::default();
+        let sink = Arc::clone(&log);
+        breaker.add_listener(move |t| {
+            sink.lock().expect("transition log").push(TransitionRec {
+                at_ns: t.at_nanos,
+                from: t.from,
+                to: t.to,
+                reason: t.reason.name(),
+            });
+        });
+        Ok(Sim {
+            clock,
+            breaker,
+            log,
+            cap: concurrency.map_or(u64::MAX, u64::from),
+            heap: InFlight::default(),
+            totals: Counters::default(),
+            per_phase: vec![Counters::default(); timeline.spans.len()],
+            series: vec![Bucket::default(); timeline.buckets],
+            caller_latency: Histogram::default(),
+            dependency_latency: Histogram::default(),
+            admitted_while_open: 0,
+            bucket_ns: timeline.bucket_ns,
+            last_bucket: timeline.buckets.saturating_sub(1),
+        })
+    }
+
+    #[inline]
+    fn complete(&self, at: u64, p: Pending) {
+        self.clock.set_nanos(at);
+        self.breaker
+            .record_raw(p.permit, p.outcome, Some(p.latency));
+    }
+
+    /// Processes one call; calls must come in time order.
+    #[inline]
+    pub fn step(&mut self, a: &Arrival) {
+        while let Some((at, p)) = self.heap.pop_due(a.t_ns) {
+            self.complete(at, p);
+        }
+        self.clock.set_nanos(a.t_ns);
         let mut c = Counters {
             calls: 1,
             ..Counters::default()
         };
         let seen_latency;
-        if heap.len() as u64 >= cap {
+        if self.heap.len() as u64 >= self.cap {
             c.shed = 1;
             seen_latency = 0;
         } else {
-            match breaker.acquire_raw() {
+            match self.breaker.acquire_raw() {
                 Ok(permit) => {
-                    if matches!(breaker.state(), State::Open | State::ForcedOpen) {
-                        admitted_while_open += 1;
+                    if matches!(self.breaker.state(), State::Open | State::ForcedOpen) {
+                        self.admitted_while_open += 1;
                     }
                     c.admitted = 1;
                     c.failed = matches!(a.outcome, Outcome::Failure(_)) as u64;
                     c.reached_failing = a.fault as u64;
                     seen_latency = a.latency_ns;
-                    dependency_latency.record(a.latency_ns);
-                    heap.push(Pending {
-                        at: a.t_ns + a.latency_ns,
-                        seq,
-                        permit,
-                        outcome: a.outcome,
-                        latency: a.latency_ns,
-                    });
-                    seq += 1;
+                    self.dependency_latency.record(a.latency_ns);
+                    self.heap.push(
+                        a.t_ns + a.latency_ns,
+                        Pending {
+                            permit,
+                            outcome: a.outcome,
+                            latency: a.latency_ns,
+                        },
+                    );
                 }
                 Err(_) => {
                     c.rejected = 1;
@@ -244,37 +290,35 @@ pub fn run(
                 }
             }
         }
-        caller_latency.record(seen_latency);
-        add(&mut totals, &c);
-        if let Some(p) = per_phase.get_mut(a.phase as usize) {
+        self.caller_latency.record(seen_latency);
+        add(&mut self.totals, &c);
+        if let Some(p) = self.per_phase.get_mut(a.phase as usize) {
             add(p, &c);
         }
-        let b = &mut series[((a.t_ns / timeline.bucket_ns) as usize).min(last_bucket)];
+        let b = &mut self.series[((a.t_ns / self.bucket_ns) as usize).min(self.last_bucket)];
         add(&mut b.counts, &c);
         b.latency.record(seen_latency);
-        since_report += 1;
-        if since_report == PROGRESS_EVERY {
-            progress.fetch_add(since_report, Ordering::Relaxed);
-            since_report = 0;
+    }
+
+    /// Lets every call in flight answer, and returns the results.
+    pub fn finish(mut self) -> Run {
+        while let Some((at, p)) = self.heap.pop_due(u64::MAX) {
+            self.complete(at, p);
+        }
+        let final_state = self.breaker.state();
+        drop(self.breaker);
+        let transitions = std::mem::take(&mut *self.log.lock().expect("transition log"));
+        Run {
+            totals: self.totals,
+            per_phase: self.per_phase,
+            admitted_while_open: self.admitted_while_open,
+            caller_latency: self.caller_latency,
+            dependency_latency: self.dependency_latency,
+            series: self.series,
+            transitions,
+            final_state,
         }
     }
-    while let Some(p) = heap.pop() {
-        complete(p);
-    }
-    progress.fetch_add(since_report, Ordering::Relaxed);
-    let final_state = breaker.state();
-    drop(breaker);
-    let transitions = std::mem::take(&mut *log.lock().expect("transition log"));
-    Ok(Run {
-        totals,
-        per_phase,
-        admitted_while_open,
-        caller_latency,
-        dependency_latency,
-        series,
-        transitions,
-        final_state,
-    })
 }
 
 #[inline]

@@ -6,7 +6,7 @@
 //! differs.
 
 use crate::engine::Arrival;
-use crate::rng::Rng;
+use crate::rng::{inverse_normal_cdf, Rng};
 use crate::scenario::{ArrivalKind, Behaviour, Phase, PhaseKind, Scenario};
 use tripgate::{FailureKind, Outcome};
 
@@ -19,7 +19,47 @@ pub struct Traffic<'a> {
     rng: Rng,
     t: f64,
     phase: usize,
-    sigma: Vec<f64>,
+    tables: Vec<LatencyTable>,
+    baseline: LatencyTable,
+}
+
+/// Inverse CDF of a lognormal latency: `TABLE_N` quantiles, linearly interpolated;
+/// the first and last 1/`TABLE_N` of the distribution are computed exactly.
+struct LatencyTable {
+    median: f64,
+    sigma: f64,
+    q: Vec<f64>,
+}
+
+const TABLE_N: usize = 1024;
+
+impl LatencyTable {
+    fn new(b: &Behaviour) -> Self {
+        let s = sigma(b);
+        let q = (0..=TABLE_N)
+            .map(|i| {
+                let p = (i as f64 / TABLE_N as f64).clamp(1e-12, 1.0 - 1e-12);
+                b.latency_ns * (s * inverse_normal_cdf(p)).exp()
+            })
+            .collect();
+        LatencyTable {
+            median: b.latency_ns,
+            sigma: s,
+            q,
+        }
+    }
+
+    #[inline]
+    fn sample(&self, u: f64) -> f64 {
+        let x = u * TABLE_N as f64;
+        let i = x as usize;
+        if i == 0 || i >= TABLE_N - 1 {
+            let p = u.clamp(1e-17, 1.0 - 1e-17);
+            return self.median * (self.sigma * inverse_normal_cdf(p)).exp();
+        }
+        let f = x - i as f64;
+        self.q[i] + (self.q[i + 1] - self.q[i]) * f
+    }
 }
 
 impl<'a> Traffic<'a> {
@@ -30,11 +70,12 @@ impl<'a> Traffic<'a> {
             rng: Rng::new(scenario.seed),
             t: 0.0,
             phase: 0,
-            sigma: scenario
+            tables: scenario
                 .phases
                 .iter()
-                .map(|p| sigma(&p.behaviour))
+                .map(|p| LatencyTable::new(&p.behaviour))
                 .collect(),
+            baseline: LatencyTable::new(&scenario.baseline),
         }
     }
 }
@@ -99,14 +140,17 @@ impl Iterator for Traffic<'_> {
         let t = self.t as u64;
         let p = &phases[self.phase];
         let (b, fault) = behaviour_at(p, &self.scenario.baseline, t);
-        let s = match (p.kind, fault) {
-            (PhaseKind::Flapping, false) => sigma(&self.scenario.baseline),
-            (PhaseKind::Recovery, _) if p.ramp_from.is_some() => sigma(&b),
-            _ => self.sigma[self.phase],
-        };
         let u = self.rng.uniform();
-        let z = self.rng.normal();
-        let mut latency = (b.latency_ns * (s * z).exp()).max(1.0) as u64;
+        let v = self.rng.uniform();
+        let latency = match (p.kind, fault) {
+            (PhaseKind::Flapping, false) => self.baseline.sample(v),
+            (PhaseKind::Recovery, _) if p.ramp_from.is_some() => {
+                let p = v.clamp(1e-17, 1.0 - 1e-17);
+                b.latency_ns * (sigma(&b) * inverse_normal_cdf(p)).exp()
+            }
+            _ => self.tables[self.phase].sample(v),
+        };
+        let mut latency = latency.max(1.0) as u64;
         let mut outcome = if u < b.error_rate {
             Outcome::Failure(b.failure)
         } else {
