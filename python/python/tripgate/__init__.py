@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import os
+import threading
 import weakref
 from collections.abc import (
     AsyncGenerator,
@@ -70,6 +71,11 @@ __all__ = [
 __version__: str = _core.__version__
 
 logger = logging.getLogger("tripgate")
+
+# Guards the rare copy-on-write updates of listener and exclusion tuples (free-threaded
+# builds have no GIL to make a read-modify-write of an attribute atomic). Never held
+# across a user call or a listener.
+_REGISTRY_LOCK = threading.Lock()
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -891,13 +897,16 @@ class CircuitBreaker(_core.Breaker):
 
     def add_listener(self, listener: Listener) -> None:
         """Adds a transition listener (``f(Transition)`` or a CircuitBreakerListener)."""
-        self._listeners = self._listeners + _check_listeners([listener])
+        added = _check_listeners([listener])
+        with _REGISTRY_LOCK:  # copy-on-write: dispatch reads the tuple without a lock
+            self._listeners = self._listeners + added
 
     def remove_listener(self, listener: Listener) -> None:
         """Removes a listener; raises ``ValueError`` if it is not registered."""
-        items = list(self._listeners)
-        items.remove(listener)
-        self._listeners = tuple(items)
+        with _REGISTRY_LOCK:
+            items = list(self._listeners)
+            items.remove(listener)
+            self._listeners = tuple(items)
 
     # ------------------------------------------------------------- exclusions
 
@@ -907,8 +916,9 @@ class CircuitBreaker(_core.Breaker):
 
     def add_excluded_exception(self, rule: ExcludeRule) -> None:
         types, predicates = _split_exclude([rule])
-        self._exclude_types += types
-        self._exclude_predicates += predicates
+        with _REGISTRY_LOCK:
+            self._exclude_types += types
+            self._exclude_predicates += predicates
 
     # ---------------------------------------------------------- reconfiguring
 
