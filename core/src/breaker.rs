@@ -482,7 +482,28 @@ impl<C: Clock> Breaker<C> {
 
     /// Records the outcome of a call admitted with `permit`. `latency_nanos` overrides
     /// the latency measured from admission. Never panics, whatever the permit holds.
+    #[inline]
     pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
+        if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
+            // The common case: an untimed success in Closed. One clock read, one
+            // counter, and a look at the streak.
+            let now = self.clock.coarse_nanos();
+            let rotated = self.window.record_success(now);
+            // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
+            // shared.
+            if self.consecutive.load(Ordering::Relaxed) != 0 {
+                self.consecutive.store(0, Ordering::Relaxed);
+            }
+            if rotated || self.hot.needs_eval.load(Ordering::Relaxed) {
+                self.recheck(permit, now, 0);
+            }
+            return;
+        }
+        self.record_general(permit, outcome, latency_nanos);
+    }
+
+    #[inline(never)]
+    fn record_general(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags & P_IN_FLIGHT != 0 {
             self.totals.bump(IN_FLIGHT, u64::MAX); // wrapping -1
         }
@@ -552,15 +573,22 @@ impl<C: Clock> Breaker<C> {
             || rotated
             || self.hot.needs_eval.load(Ordering::Relaxed)
         {
-            let w = self.load_word();
-            if w.state() == State::Closed {
-                if w.generation() == permit.generation {
-                    self.evaluate(w, now, consecutive);
-                } else {
-                    // A late outcome may not trip the breaker itself, but it changed the
-                    // window: the next current outcome must look.
-                    self.hot.needs_eval.store(true, Ordering::Relaxed);
-                }
+            self.recheck(permit, now, consecutive);
+        }
+    }
+
+    /// The outcome just recorded may change the verdict: evaluate the rules if it may
+    /// drive a transition.
+    #[inline(never)]
+    fn recheck(&self, permit: RawPermit, now: u64, consecutive: u32) {
+        let w = self.load_word();
+        if w.state() == State::Closed {
+            if w.generation() == permit.generation {
+                self.evaluate(w, now, consecutive);
+            } else {
+                // A late outcome may not trip the breaker itself, but it changed the
+                // window: the next current outcome must look.
+                self.hot.needs_eval.store(true, Ordering::Relaxed);
             }
         }
     }

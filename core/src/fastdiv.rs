@@ -19,18 +19,21 @@ impl FastDiv {
     }
 
     /// The divisor.
+    #[inline]
     pub(crate) fn divisor(self) -> u64 {
         self.d
     }
 
     /// The reciprocal, for storing in an atomic.
+    #[inline]
     pub(crate) fn parts(self) -> (u64, u64) {
         (self.d, self.m)
     }
 
-    /// Rebuilds from [`parts`](FastDiv::parts).
+    /// Rebuilds from [`parts`](FastDiv::parts) (which never hold a zero divisor).
+    #[inline]
     pub(crate) fn from_parts(d: u64, m: u64) -> FastDiv {
-        FastDiv { d: d.max(1), m }
+        FastDiv { d, m }
     }
 
     /// `(n / d, n % d)`.

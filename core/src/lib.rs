@@ -60,8 +60,8 @@
 //! - ignored outcomes count neither way, reset no streak and free a half-open slot;
 //! - lifetime counters and the failure streak survive transitions; the window restarts
 //!   when the breaker closes;
-//! - deadlines use the clock's coarse reading, which may lag by one kernel tick (a few
-//!   milliseconds) on Linux.
+//! - deadlines use the clock's coarse reading (on [`SystemClock`] the same precise
+//!   reading; a custom [`Clock`] may make it cheaper and a few milliseconds late).
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -81,7 +81,7 @@ mod sync;
 mod window;
 
 pub use breaker::{Breaker, CallError, Rejected};
-pub use clock::{AnyClock, Clock, ManualClock, SystemClock};
+pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};
 pub use config::{
     Config, ConfigBuilder, ConfigError, FailureWeights, HalfOpenConfig, OpenConfig, PercentileRule,
     Quantile, SlowStart, Tier, WindowConfig, MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT,

@@ -372,6 +372,21 @@ impl Window {
         }
     }
 
+    /// Records one plain success (no latency) at `now`: the common case, one counter.
+    /// Returns whether it opened a new epoch in its stripe.
+    #[inline]
+    pub(crate) fn record_success(&self, now: u64) -> bool {
+        let geo = self.geometry.load();
+        let epoch = self.next_epoch(&geo, now);
+        let slot = geo.buckets.div_rem(epoch).1;
+        self.add(
+            self.counter(stripe_index(), slot, CALLS),
+            epoch & TAG_MASK,
+            1,
+            Some(CALLS),
+        )
+    }
+
     /// Records one call (success or failure) at `now`, with its latency bin if
     /// latencies are kept. Returns whether this record opened a new epoch in its
     /// stripe: the moment old buckets may have left the window.
