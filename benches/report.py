@@ -43,7 +43,7 @@ SCENARIOS = [
     ("s1_closed_success", "1. Closed, all successes: acquire + record", "ns/op", "closed"),
     ("s2_closed_1pct_failures", "2. Closed, 1% failures", "ns/op", None),
     ("s3_open_reject", "3. Open: rejection", "ns/op", "open"),
-    ("s4_half_open_churn", "4. Half-open churn: trip, open elapses, one probe closes", "ns/cycle", None),
+    ("s4_half_open_churn", "4. Half-open churn: trip, open elapses, one probe closes", "ns/cycle", "churn"),
     ("s5_two_threads_one_breaker", "5a. Two threads, one shared breaker", "ns/op per thread", None),
     ("s5_two_threads_two_breakers", "5b. Two threads, one breaker each", "ns/op per thread", None),
 ]
@@ -146,7 +146,7 @@ def scenario_table(group, unit, icount_key, ic):
                 f"{fmt_ns(e['lo'])} – {fmt_ns(e['hi'])} | {ratio} |")
         if icount_key:
             v = ic.get((icount_key, key))
-            line += f" {v:,.1f} |" if v is not None else " — |"
+            line += f" {v:,.1f} |" if v is not None else " — |"  # per cycle for churn
         if group == "s4_half_open_churn":
             c = CHURN_CALLS.get(key)
             line += f" {c} |" if c else " 21–41 (EMA) |"

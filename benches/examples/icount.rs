@@ -3,12 +3,14 @@
 //! difference by N, so setup and teardown cancel out.
 //!
 //! Usage: `icount <scenario> <contender> <iterations>` with scenario `closed`
-//! (scenario 1: acquire + record success), `open` (scenario 3: rejection) or `admit`
-//! (tripgate's admission alone, `closed` or `open` contender), and contender one of
+//! (scenario 1: acquire + record success), `open` (scenario 3: rejection), `churn`
+//! (scenario 4: one trip-and-recover cycle per iteration) or `admit` (tripgate's
+//! admission alone, `closed` or `open` contender), and contender one of
 //! `tripgate`, `tripgate_latency`, `atomic_floor`, `failsafe`, `recloser`,
 //! `tower_resilience`, `seatbelt`.
 
 use std::hint::black_box;
+use std::time::Duration;
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -26,30 +28,74 @@ fn run<T: Contender>(mut c: T, open: bool, iters: u64) {
     for _ in 0..WARMUP {
         black_box(c.call(black_box(false)));
     }
-    for _ in 0..iters {
-        black_box(c.call(black_box(false)));
-    }
-    let expect = if open { Called::Rejected } else { Called::Admitted };
+    measured_calls(&mut c, iters);
+    let expect = if open {
+        Called::Rejected
+    } else {
+        Called::Admitted
+    };
     assert_eq!(c.call(false), expect);
 }
 
+/// The measured loop: icount.sh collects instructions only inside the `measured_*`
+/// functions (`--toggle-collect`), so one-time work (clock calibration, lazy
+/// statics) in setup and warm-up is never counted.
 #[inline(never)]
-fn admit(breaker: &tripgate::Breaker, iters: u64) {
-    for _ in 0..WARMUP + iters {
+fn measured_calls<T: Contender>(c: &mut T, iters: u64) {
+    for _ in 0..iters {
+        black_box(c.call(black_box(false)));
+    }
+}
+
+#[inline(never)]
+fn measured_admit(breaker: &tripgate::Breaker, iters: u64) {
+    for _ in 0..iters {
         let _ = black_box(black_box(breaker).acquire_raw());
     }
+}
+
+fn admit(breaker: &tripgate::Breaker, iters: u64) {
+    measured_admit(breaker, WARMUP);
+    measured_admit(breaker, iters);
+}
+
+#[inline(never)]
+fn measured_cycles<T: Churn>(c: &mut T, iters: u64) {
+    for _ in 0..iters {
+        black_box(c.cycle());
+    }
+}
+
+fn churn<T: Churn>(mut c: T, iters: u64) {
+    for _ in 0..10 {
+        black_box(c.cycle());
+    }
+    measured_cycles(&mut c, iters);
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
-        eprintln!("usage: icount <closed|open|admit> <contender> <iterations>");
+        eprintln!("usage: icount <closed|open|churn|admit> <contender> <iterations>");
         std::process::exit(2);
     }
     let iters: u64 = args[3].parse().expect("iterations");
     let open = match args[1].as_str() {
         "closed" => false,
         "open" => true,
+        "churn" => {
+            match args[2].as_str() {
+                "tripgate" => churn(TripgateChurn::new(), iters),
+                "failsafe" => {
+                    failsafe::clock::freeze(|clock| churn(FailsafeChurn::new(clock), iters))
+                }
+                "recloser" => churn(RecloserChurn(Recloser::with_wait(Duration::ZERO)), iters),
+                "tower_resilience" => churn(TowerChurn(Tower::with_wait(Duration::ZERO)), iters),
+                "seatbelt" => churn(seatbelt_churn(), iters),
+                other => panic!("unknown churn contender {other}"),
+            }
+            return;
+        }
         "admit" => {
             let mut t = Tripgate::new(false);
             match args[2].as_str() {

@@ -51,7 +51,11 @@ fn live() -> isize {
 
 /// Builds a contender in a box, measures, runs 10 000 calls (1 % failures), measures
 /// again; keeps the box alive until both readings are taken.
-fn measure<T: Contender>(name: &str, make: impl FnOnce() -> T, reported: impl Fn(&T) -> Option<usize>) {
+fn measure<T: Contender>(
+    name: &str,
+    make: impl FnOnce() -> T,
+    reported: impl Fn(&T) -> Option<usize>,
+) {
     let before = live();
     let mut c = Box::new(make());
     let built = live() - before;
@@ -60,7 +64,9 @@ fn measure<T: Contender>(name: &str, make: impl FnOnce() -> T, reported: impl Fn
     }
     let after = live() - before;
     let rep = reported(&c).map_or("null".to_string(), |r| r.to_string());
-    println!(r#"{{"contender": "{name}", "measured": {built}, "after_calls": {after}, "reported": {rep}}}"#);
+    println!(
+        r#"{{"contender": "{name}", "measured": {built}, "after_calls": {after}, "reported": {rep}}}"#
+    );
     drop(c);
 }
 
@@ -76,8 +82,16 @@ fn main() {
 
     // `Tripgate` holds an `Arc<Breaker>`: the Arc's two counters (16 bytes) are
     // counted with the breaker.
-    measure("tripgate", || Tripgate::new(false), |t| Some(t.0.memory_bytes()));
-    measure("tripgate_latency", || Tripgate::new(true), |t| Some(t.0.memory_bytes()));
+    measure(
+        "tripgate",
+        || Tripgate::new(false),
+        |t| Some(t.0.memory_bytes()),
+    );
+    measure(
+        "tripgate_latency",
+        || Tripgate::new(true),
+        |t| Some(t.0.memory_bytes()),
+    );
     measure("failsafe", Failsafe::new, |_| None);
     measure("recloser", Recloser::new, |_| None);
     measure("tower_resilience", Tower::new, |_| None);
