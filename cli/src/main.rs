@@ -62,7 +62,8 @@ struct Output {
     /// Draw error rate, p99 latency and breaker state over time to an SVG file.
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
-    /// Candidates simulated at once (each on its own thread).
+    /// Threads to simulate candidates on (each thread draws the calls once for all of
+    /// its candidates).
     #[arg(long, default_value_t = 2)]
     threads: usize,
     /// Time-series buckets for the JSON series and the chart.
