@@ -160,3 +160,47 @@ pub extern "C" fn tg_last_error_message(
     }))
     .unwrap_or(TG_ERR_PANIC)
 }
+
+/// Panics on purpose behind the panic boundary: returns `TG_ERR_PANIC`. Built only with
+/// the `testing` feature, for the C tests; not part of the header.
+///
+/// cbindgen:ignore
+#[cfg(feature = "testing")]
+#[no_mangle]
+pub extern "C" fn tg_testing_panic() -> tg_status {
+    guard("tg_testing_panic", || {
+        panic!("deliberate panic for the test")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        let mut needed = 0usize;
+        assert_eq!(
+            tg_last_error_message(std::ptr::null_mut(), 0, &mut needed),
+            TG_OK
+        );
+        let mut buf = vec![0 as c_char; needed];
+        assert_eq!(
+            tg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut needed),
+            TG_OK
+        );
+        raw::c_str(buf.as_ptr())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_status_and_a_message() {
+        let status = guard("f", || panic!("boom"));
+        assert_eq!(status, TG_ERR_PANIC);
+        assert_eq!(last_error(), "f: internal panic: boom");
+        assert_eq!(guard_or("g", 7, || panic!("{}", String::from("owned"))), 7);
+        assert_eq!(last_error(), "g: internal panic: owned");
+    }
+}
