@@ -42,6 +42,12 @@ def test_fail_max_trips_and_reset_timeout_admits_a_probe(clock):
     assert b.state == "closed"
 
 
+def test_fail_max_none_keeps_the_rate_rule(clock):
+    b = tripgate.CircuitBreaker(fail_max=None, clock=clock)
+    assert b.config["consecutive_failures"] is None
+    assert b.config["failure_rate_threshold"] == 0.5
+
+
 def test_success_resets_the_streak(clock):
     b = tripgate.CircuitBreaker(fail_max=2, clock=clock)
     for _ in range(5):

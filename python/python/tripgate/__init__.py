@@ -587,7 +587,7 @@ class CircuitBreaker(_core.Breaker):
     Options (all keyword-only; seconds for durations; ``None`` switches a rule off):
 
     - ``fail_max``: trip after this many failures in a row (pybreaker's option). When
-      given without ``failure_rate_threshold``, the failure-rate rule is switched off
+      given (not None) without ``failure_rate_threshold``, the failure-rate rule is switched off
       so the breaker behaves like pybreaker's.
     - ``reset_timeout``: how long the breaker stays open before a probe (default 30).
     - ``success_threshold``: successful probes needed to close (default 1).
@@ -654,7 +654,7 @@ class CircuitBreaker(_core.Breaker):
         clock: ManualClock | None = None,
     ) -> CircuitBreaker:
         opts = {k: v for k, v in locals().items() if k in _FIELDS and v is not _UNSET}
-        if "fail_max" in opts and "failure_rate_threshold" not in opts:
+        if opts.get("fail_max") is not None and "failure_rate_threshold" not in opts:
             opts["failure_rate_threshold"] = None
         if not isinstance(tier, str):
             raise TypeError(f"tier must be a str, got {type(tier).__name__}")
