@@ -29,7 +29,7 @@ use crate::outcome::{FailureKind, Outcome};
 use crate::permit::{Permit, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED};
 use crate::state::{State, Word, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
 use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRIPES};
-use crate::window::{Delta, Shape, Sums, Window, WEIGHT_SCALE};
+use crate::window::{Delta, Needed, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -102,7 +102,7 @@ struct Hot {
     needs_eval: AtomicBool,
     slow_nanos: AtomicU64,
     limit_nanos: AtomicU64,
-    weights: [AtomicU64; 5],
+    weights: [AtomicU32; 5],
     permits: AtomicU32,
     success_threshold: AtomicU32,
     lease_nanos: AtomicU64,
@@ -119,7 +119,7 @@ impl Hot {
             needs_eval: AtomicBool::new(false),
             slow_nanos: AtomicU64::new(0),
             limit_nanos: AtomicU64::new(0),
-            weights: std::array::from_fn(|_| AtomicU64::new(0)),
+            weights: std::array::from_fn(|_| AtomicU32::new(0)),
             permits: AtomicU32::new(0),
             success_threshold: AtomicU32::new(0),
             lease_nanos: AtomicU64::new(0),
@@ -140,7 +140,7 @@ impl Hot {
         self.limit_nanos
             .store(c.latency_percentile.map_or(u64::MAX, |p| ns(p.limit)), o);
         for kind in FailureKind::ALL {
-            let w = (c.failure_weights.get(kind) * WEIGHT_SCALE as f64).round() as u64;
+            let w = (c.failure_weights.get(kind) * WEIGHT_SCALE as f64).round() as u32;
             self.weights[kind as usize].store(w, o);
         }
         self.permits.store(c.half_open.permits, o);
@@ -191,6 +191,12 @@ impl Totals {
     }
 }
 
+/// Words written only while half-open or ramping up.
+struct Rare {
+    lease_until: AtomicU64,
+    ramp_ticket: AtomicU64,
+}
+
 /// Cold state behind one lock: backoff memory, and reconfiguration.
 struct Cold {
     backoff: Backoff,
@@ -204,8 +210,8 @@ pub struct Breaker<C: Clock = SystemClock> {
     word: CachePadded<AtomicU64>,
     hot: CachePadded<Hot>,
     consecutive: CachePadded<AtomicU32>,
-    lease_until: CachePadded<AtomicU64>,
-    ramp_ticket: CachePadded<AtomicU64>,
+    /// Half-open lease and slow-start tickets: written only in those states.
+    rare: CachePadded<Rare>,
     window: Window,
     totals: Totals,
     config: ArcSwap<Config>,
@@ -238,8 +244,10 @@ impl<C: Clock> Breaker<C> {
             word: CachePadded::new(AtomicU64::new(word.0)),
             hot: CachePadded::new(Hot::new(&config)),
             consecutive: CachePadded::new(AtomicU32::new(0)),
-            lease_until: CachePadded::new(AtomicU64::new(0)),
-            ramp_ticket: CachePadded::new(AtomicU64::new(0)),
+            rare: CachePadded::new(Rare {
+                lease_until: AtomicU64::new(0),
+                ramp_ticket: AtomicU64::new(0),
+            }),
             window,
             totals: Totals::new(now),
             config: ArcSwap::from_pointee(config),
@@ -423,8 +431,13 @@ impl<C: Clock> Breaker<C> {
                 Err(actual) => w = actual,
             }
         }
+        // Lost both attempts to other threads' transitions; answer from the state they
+        // left (one more look, no loop).
         match w.state() {
-            s if s.admits_all() && s != State::Closed => Ok(self.issue(w, false)),
+            State::Closed if w.0 & FLAG_RAMP != 0 && !self.ramp_admits(w) => {
+                Err(self.reject(State::Closed, Some(Duration::ZERO)))
+            }
+            s if s.admits_all() => Ok(self.issue(w, false)),
             s => Err(self.reject(s, Some(Duration::ZERO))),
         }
     }
@@ -433,7 +446,7 @@ impl<C: Clock> Breaker<C> {
     fn start_lease(&self, w: Word, now: u64) {
         let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
         // ordering: Release pairs with the Acquire load in `lease_deadline`.
-        self.lease_until.store(
+        self.rare.lease_until.store(
             stamp(w.generation(), now.saturating_add(lease)),
             Ordering::Release,
         );
@@ -444,8 +457,11 @@ impl<C: Clock> Breaker<C> {
     /// is fresh, not expired.
     fn lease_deadline(&self, w: Word, now: u64) -> u64 {
         let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        unstamp(self.lease_until.load(Ordering::Acquire), w.generation())
-            .unwrap_or(now.saturating_add(lease))
+        unstamp(
+            self.rare.lease_until.load(Ordering::Acquire),
+            w.generation(),
+        )
+        .unwrap_or(now.saturating_add(lease))
     }
 
     fn ramp_admits(&self, w: Word) -> bool {
@@ -464,7 +480,7 @@ impl<C: Clock> Breaker<C> {
         // A Weyl sequence spreads admissions evenly: over any run of calls the share
         // admitted is the fraction, without a random generator on the hot path.
         // ordering: Relaxed, the ticket only needs to be distinct.
-        let ticket = self.ramp_ticket.fetch_add(1, Ordering::Relaxed);
+        let ticket = self.rare.ramp_ticket.fetch_add(1, Ordering::Relaxed);
         let u = (ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
         u < fraction
     }
@@ -531,8 +547,9 @@ impl<C: Clock> Breaker<C> {
         };
         let lat = latency.unwrap_or(0);
         let delta = Delta {
-            weighted_failures: kind
-                .map_or(0, |k| self.hot.weights[k as usize].load(Ordering::Relaxed)),
+            weighted_failures: kind.map_or(0, |k| {
+                self.hot.weights[k as usize].load(Ordering::Relaxed) as u64
+            }),
             slow: kind.is_none()
                 && latency.is_some()
                 && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
@@ -620,7 +637,12 @@ impl<C: Clock> Breaker<C> {
                 return;
             }
         }
-        let sums = self.window.sums(now);
+        let needed = Needed {
+            failures: config.failure_rate_threshold.is_some(),
+            slow: config.slow_call_rate_threshold.is_some(),
+            over_limit: config.latency_percentile.is_some(),
+        };
+        let sums = self.window.sums(now, needed);
         let verdict = verdict(&config, &sums);
         let waiting = verdict.waiting_for_minimum;
         if self.hot.needs_eval.load(Ordering::Relaxed) != waiting {
@@ -942,7 +964,7 @@ impl<C: Clock> Breaker<C> {
     pub fn snapshot(&self) -> Snapshot {
         let w = self.load_word();
         let now = self.clock.now_nanos();
-        let sums = self.window.sums(now);
+        let sums = self.window.sums(now, Needed::ALL);
         let (calls, slow_calls) = self.window.lifetime();
         let f = |k: FailureKind| self.totals.failures[k as usize].load(Ordering::Relaxed);
         let failures_by_kind = FailureCounts {

@@ -47,16 +47,11 @@ impl RawPermit {
 pub struct Permit<'a, C: Clock> {
     breaker: &'a Breaker<C>,
     raw: RawPermit,
-    done: bool,
 }
 
 impl<'a, C: Clock> Permit<'a, C> {
     pub(crate) fn new(breaker: &'a Breaker<C>, raw: RawPermit) -> Self {
-        Permit {
-            breaker,
-            raw,
-            done: false,
-        }
+        Permit { breaker, raw }
     }
 
     /// The permit as a raw value (it stays owned by this guard).
@@ -70,9 +65,11 @@ impl<'a, C: Clock> Permit<'a, C> {
     }
 
     /// Hands the permit over as a raw value; the caller must record or release it.
-    pub fn into_raw(mut self) -> RawPermit {
-        self.done = true;
-        self.raw
+    pub fn into_raw(self) -> RawPermit {
+        let raw = self.raw;
+        // Answered elsewhere: skip the drop that would release it.
+        std::mem::forget(self);
+        raw
     }
 
     /// The call succeeded; latency is measured from admission.
@@ -96,17 +93,18 @@ impl<'a, C: Clock> Permit<'a, C> {
         self.finish(outcome, Some(ns));
     }
 
-    fn finish(mut self, outcome: Outcome, latency: Option<u64>) {
-        self.done = true;
-        self.breaker.record_raw(self.raw, outcome, latency);
+    #[inline]
+    fn finish(self, outcome: Outcome, latency: Option<u64>) {
+        let (breaker, raw) = (self.breaker, self.raw);
+        // Answered: skip the drop that would release it.
+        std::mem::forget(self);
+        breaker.record_raw(raw, outcome, latency);
     }
 }
 
 impl<C: Clock> Drop for Permit<'_, C> {
     fn drop(&mut self) {
-        if self.done {
-            return;
-        }
+        // Only reached for a permit never answered: `finish` and `into_raw` forget it.
         if std::thread::panicking() {
             self.breaker
                 .record_raw(self.raw, Outcome::Failure(FailureKind::Other), None);

@@ -59,7 +59,10 @@ const CALLS: usize = 0;
 const WEIGHTED_FAILURES: usize = 1;
 const SLOW: usize = 2;
 const OVER_LIMIT: usize = 3;
+/// Counters per slot with latency tracking; without it only calls and weighted
+/// failures exist (slow and over-limit need a latency).
 const COUNTERS: usize = 4;
+const COUNTERS_UNTIMED: usize = 2;
 const CHUNK: usize = 16;
 
 /// Most histograms in a window's ring (plus one when buckets are grouped).
@@ -74,6 +77,23 @@ pub(crate) struct Delta {
     pub(crate) weighted_failures: u64,
     pub(crate) slow: bool,
     pub(crate) over_limit: bool,
+}
+
+/// Which counters a reading of the window needs besides calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Needed {
+    pub(crate) failures: bool,
+    pub(crate) slow: bool,
+    pub(crate) over_limit: bool,
+}
+
+impl Needed {
+    /// Every counter.
+    pub(crate) const ALL: Needed = Needed {
+        failures: true,
+        slow: true,
+        over_limit: true,
+    };
 }
 
 /// Window totals.
@@ -137,23 +157,33 @@ impl Shape {
 struct Geo {
     time: bool,
     width: FastDiv,
-    buckets: FastDiv,
+    buckets: u64,
     origin: u64,
     base: u64,
     group: FastDiv,
 }
 
-impl Geo {
+/// What the record path needs of the geometry.
+#[derive(Debug, Clone, Copy)]
+struct RecordGeo {
+    time: bool,
+    width: FastDiv,
+    origin: u64,
+    base: u64,
+}
+
+impl RecordGeo {
     #[inline]
     fn epoch_of(&self, x: u64) -> u64 {
         self.base + self.width.div(x.saturating_sub(self.origin))
     }
+}
 
+impl Geo {
     fn hist_span(&self) -> u64 {
         // Histogram epochs that cover the window's `buckets` epochs.
         let g = self.group.divisor();
-        let b = self.buckets.divisor();
-        b.div_ceil(g) + u64::from(g > 1)
+        self.buckets.div_ceil(g) + u64::from(g > 1)
     }
 }
 
@@ -162,7 +192,7 @@ impl Geo {
 struct GeoSlot {
     time: AtomicU64,
     width: [AtomicU64; 2],
-    buckets: [AtomicU64; 2],
+    buckets: AtomicU64,
     origin: AtomicU64,
     base: AtomicU64,
     group: [AtomicU64; 2],
@@ -177,24 +207,37 @@ impl GeoSlot {
         };
         self.time.store(g.time as u64, Ordering::Relaxed);
         put(&self.width, g.width);
-        put(&self.buckets, g.buckets);
+        self.buckets.store(g.buckets, Ordering::Relaxed);
         put(&self.group, g.group);
         self.origin.store(g.origin, Ordering::Relaxed);
         self.base.store(g.base, Ordering::Relaxed);
     }
 
-    #[inline]
     fn load(&self) -> Geo {
-        let get = |a: &[AtomicU64; 2]| {
-            FastDiv::from_parts(a[0].load(Ordering::Relaxed), a[1].load(Ordering::Relaxed))
-        };
+        let r = self.load_record();
         Geo {
+            time: r.time,
+            width: r.width,
+            buckets: self.buckets.load(Ordering::Relaxed),
+            origin: r.origin,
+            base: r.base,
+            group: FastDiv::from_parts(
+                self.group[0].load(Ordering::Relaxed),
+                self.group[1].load(Ordering::Relaxed),
+            ),
+        }
+    }
+
+    #[inline]
+    fn load_record(&self) -> RecordGeo {
+        RecordGeo {
             time: self.time.load(Ordering::Relaxed) != 0,
-            width: get(&self.width),
-            buckets: get(&self.buckets),
+            width: FastDiv::from_parts(
+                self.width[0].load(Ordering::Relaxed),
+                self.width[1].load(Ordering::Relaxed),
+            ),
             origin: self.origin.load(Ordering::Relaxed),
             base: self.base.load(Ordering::Relaxed),
-            group: get(&self.group),
         }
     }
 }
@@ -217,13 +260,22 @@ impl Geometry {
         geo
     }
 
-    #[inline]
     fn load(&self) -> Geo {
+        self.read(GeoSlot::load)
+    }
+
+    #[inline]
+    fn load_record(&self) -> RecordGeo {
+        self.read(GeoSlot::load_record)
+    }
+
+    #[inline]
+    fn read<T>(&self, f: impl Fn(&GeoSlot) -> T) -> T {
         loop {
             // ordering: Acquire pairs with the Release store in `update`, so the slot
             // it names is fully written.
             let v = self.version.load(Ordering::Acquire);
-            let g = self.slots[(v & 1) as usize].load();
+            let g = f(&self.slots[(v & 1) as usize]);
             // ordering: the fence keeps the slot reads before the re-check; if a writer
             // overwrote the slot we read (we held a stale version), its fence(Release)
             // before writing makes the new version visible here.
@@ -271,7 +323,15 @@ pub(crate) struct Window {
     /// Next call sequence number (count-based windows).
     cursor: CachePadded<AtomicU64>,
     chunks: Box<[CachePadded<[AtomicU64; CHUNK]>]>,
-    chunks_per_stripe: usize,
+    /// Ring slots per stripe: a power of two, at least the capacity, so a slot is
+    /// `epoch & slot_mask` and any `capacity` consecutive epochs have distinct slots.
+    slot_mask: u64,
+    slot_shift: u32,
+    /// Counters per slot: `COUNTERS`, or `COUNTERS_UNTIMED` without latency tracking.
+    per_slot: usize,
+    /// Stripes in use minus one (time windows stripe; count windows share a cursor
+    /// anyway and use one stripe).
+    stripe_mask: usize,
     /// Folded-in values of counters whose epoch left the window: calls, slow.
     folded: CachePadded<[AtomicU64; 2]>,
     histograms: Option<Histograms>,
@@ -281,8 +341,17 @@ impl Window {
     /// A window of `shape`, with room for up to `shape.buckets` buckets for life.
     pub(crate) fn new(shape: Shape, latency: Option<Layout>, now: u64) -> Window {
         let capacity = shape.buckets.max(1);
-        let per_stripe = (capacity as usize * COUNTERS).div_ceil(CHUNK);
-        let chunks = (0..per_stripe * STRIPES)
+        let per_slot = if latency.is_some() {
+            COUNTERS
+        } else {
+            COUNTERS_UNTIMED
+        };
+        // At least CHUNK / per_slot slots, so each stripe fills whole cache lines.
+        let slots = (capacity as u64)
+            .next_power_of_two()
+            .max((CHUNK / per_slot) as u64);
+        let stripes = if shape.time { STRIPES } else { 1 };
+        let chunks = (0..slots as usize * per_slot * stripes / CHUNK)
             .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
         let hist_count = Self::hist_slots(capacity);
@@ -302,7 +371,10 @@ impl Window {
             geometry: Geometry::new(geo),
             cursor: CachePadded::new(AtomicU64::new(0)),
             chunks,
-            chunks_per_stripe: per_stripe,
+            per_slot,
+            slot_mask: slots - 1,
+            slot_shift: slots.trailing_zeros(),
+            stripe_mask: stripes - 1,
             folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
             histograms,
         }
@@ -317,7 +389,7 @@ impl Window {
         Geo {
             time: shape.time,
             width: FastDiv::new(shape.width.max(1)),
-            buckets: FastDiv::new(shape.buckets.max(1) as u64),
+            buckets: shape.buckets.max(1) as u64,
             origin,
             base,
             group: FastDiv::new((shape.buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS)),
@@ -344,16 +416,27 @@ impl Window {
             })
     }
 
+    /// Counter `which` of ring slot `epoch & slot_mask` in `stripe`.
     #[inline]
-    fn counter(&self, stripe: usize, slot: u64, which: usize) -> &AtomicU64 {
-        let i = slot as usize * COUNTERS + which;
-        &self.chunks[stripe * self.chunks_per_stripe + i / CHUNK][i % CHUNK]
+    fn counter(&self, stripe: usize, epoch: u64, which: usize) -> &AtomicU64 {
+        let slot = (stripe << self.slot_shift) + (epoch & self.slot_mask) as usize;
+        let i = slot * self.per_slot + which;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    #[inline]
+    fn my_stripe(&self) -> usize {
+        stripe_index() & self.stripe_mask
+    }
+
+    fn stripes(&self) -> usize {
+        self.stripe_mask + 1
     }
 
     /// The epoch a record at time `now` (time windows) falls in; for count windows it
     /// takes the next call sequence number.
     #[inline]
-    fn next_epoch(&self, geo: &Geo, now: u64) -> u64 {
+    fn next_epoch(&self, geo: &RecordGeo, now: u64) -> u64 {
         if geo.time {
             geo.epoch_of(now)
         } else {
@@ -364,11 +447,17 @@ impl Window {
 
     /// The epoch readers treat as current.
     fn current_epoch(&self, geo: &Geo, now: u64) -> u64 {
+        let r = RecordGeo {
+            time: geo.time,
+            width: geo.width,
+            origin: geo.origin,
+            base: geo.base,
+        };
         if geo.time {
-            geo.epoch_of(now)
+            r.epoch_of(now)
         } else {
             let c = self.cursor.load(Ordering::Relaxed);
-            geo.epoch_of(c.saturating_sub(1).max(geo.origin))
+            r.epoch_of(c.saturating_sub(1).max(geo.origin))
         }
     }
 
@@ -376,11 +465,10 @@ impl Window {
     /// Returns whether it opened a new epoch in its stripe.
     #[inline]
     pub(crate) fn record_success(&self, now: u64) -> bool {
-        let geo = self.geometry.load();
+        let geo = self.geometry.load_record();
         let epoch = self.next_epoch(&geo, now);
-        let slot = geo.buckets.div_rem(epoch).1;
         self.add(
-            self.counter(stripe_index(), slot, CALLS),
+            self.counter(self.my_stripe(), epoch, CALLS),
             epoch & TAG_MASK,
             1,
             Some(CALLS),
@@ -392,28 +480,27 @@ impl Window {
     /// stripe: the moment old buckets may have left the window.
     #[inline]
     pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> bool {
-        let geo = self.geometry.load();
+        let geo = self.geometry.load_record();
         let epoch = self.next_epoch(&geo, now);
-        let slot = geo.buckets.div_rem(epoch).1;
         let tag = epoch & TAG_MASK;
-        let stripe = stripe_index();
-        let rotated = self.add(self.counter(stripe, slot, CALLS), tag, 1, Some(CALLS));
+        let stripe = self.my_stripe();
+        let rotated = self.add(self.counter(stripe, epoch, CALLS), tag, 1, Some(CALLS));
         if delta.weighted_failures > 0 {
             self.add(
-                self.counter(stripe, slot, WEIGHTED_FAILURES),
+                self.counter(stripe, epoch, WEIGHTED_FAILURES),
                 tag,
                 delta.weighted_failures,
                 None,
             );
         }
-        if delta.slow {
-            self.add(self.counter(stripe, slot, SLOW), tag, 1, Some(SLOW));
+        if delta.slow && self.per_slot > SLOW {
+            self.add(self.counter(stripe, epoch, SLOW), tag, 1, Some(SLOW));
         }
-        if delta.over_limit {
-            self.add(self.counter(stripe, slot, OVER_LIMIT), tag, 1, None);
+        if delta.over_limit && self.per_slot > OVER_LIMIT {
+            self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
         }
         if let (Some(h), Some(ns)) = (&self.histograms, latency) {
-            self.record_latency(h, &geo, epoch, ns);
+            self.record_latency(h, epoch, ns);
         }
         rotated
     }
@@ -453,8 +540,14 @@ impl Window {
         }
     }
 
-    fn record_latency(&self, h: &Histograms, geo: &Geo, epoch: u64, ns: u64) {
-        let he = geo.group.div(epoch);
+    fn record_latency(&self, h: &Histograms, epoch: u64, ns: u64) {
+        let he = self.geometry.read(|g| {
+            FastDiv::from_parts(
+                g.group[0].load(Ordering::Relaxed),
+                g.group[1].load(Ordering::Relaxed),
+            )
+        });
+        let he = he.div(epoch);
         let slot = &h.slots[h.count.div_rem(he).1 as usize];
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
         // that sees the new tag adds to cleared bins.
@@ -473,27 +566,35 @@ impl Window {
         slot.bins.add(h.layout.index(ns));
     }
 
-    /// Totals over the window at `now`.
-    pub(crate) fn sums(&self, now: u64) -> Sums {
+    /// Totals over the window at `now`: for each of the window's epochs, the counters
+    /// of its ring slot that carry exactly that epoch's tag. `needed` says which
+    /// counters to read beyond calls (failures, slow, over the limit).
+    pub(crate) fn sums(&self, now: u64, needed: Needed) -> Sums {
         let geo = self.geometry.load();
         let current = self.current_epoch(&geo, now);
-        let buckets = geo.buckets.divisor();
+        let first = current.saturating_sub(geo.buckets - 1);
         let mut s = Sums::default();
-        for stripe in 0..STRIPES {
-            for slot in 0..buckets {
+        for stripe in 0..self.stripes() {
+            for epoch in first..=current {
+                let tag = epoch & TAG_MASK;
                 let read = |which: usize| {
-                    let w = self.counter(stripe, slot, which).load(Ordering::Relaxed);
-                    let age = (current & TAG_MASK).wrapping_sub(w >> VALUE_BITS) & TAG_MASK;
-                    if age < buckets {
+                    let w = self.counter(stripe, epoch, which).load(Ordering::Relaxed);
+                    if w >> VALUE_BITS == tag {
                         w & VALUE_MASK
                     } else {
                         0
                     }
                 };
                 s.calls += read(CALLS);
-                s.weighted_failures += read(WEIGHTED_FAILURES);
-                s.slow += read(SLOW);
-                s.over_limit += read(OVER_LIMIT);
+                if needed.failures {
+                    s.weighted_failures += read(WEIGHTED_FAILURES);
+                }
+                if needed.slow && self.per_slot > SLOW {
+                    s.slow += read(SLOW);
+                }
+                if needed.over_limit && self.per_slot > OVER_LIMIT {
+                    s.over_limit += read(OVER_LIMIT);
+                }
             }
         }
         s
@@ -503,10 +604,12 @@ impl Window {
     pub(crate) fn lifetime(&self) -> (u64, u64) {
         let mut calls = self.folded[0].load(Ordering::Relaxed);
         let mut slow = self.folded[1].load(Ordering::Relaxed);
-        for stripe in 0..STRIPES {
-            for slot in 0..self.capacity as u64 {
+        for stripe in 0..self.stripes() {
+            for slot in 0..=self.slot_mask {
                 calls += self.counter(stripe, slot, CALLS).load(Ordering::Relaxed) & VALUE_MASK;
-                slow += self.counter(stripe, slot, SLOW).load(Ordering::Relaxed) & VALUE_MASK;
+                if self.per_slot > SLOW {
+                    slow += self.counter(stripe, slot, SLOW).load(Ordering::Relaxed) & VALUE_MASK;
+                }
             }
         }
         (calls, slow)
@@ -584,21 +687,21 @@ mod tests {
                 None,
             );
         }
-        let s = w.sums(9 * SEC);
+        let s = w.sums(9 * SEC, Needed::ALL);
         assert_eq!((s.calls, s.weighted_failures), (10, 5 * WEIGHT_SCALE));
         assert_eq!(s.failure_rate(), 0.5);
         // One second later the first bucket (a failure) has left.
-        let s = w.sums(10 * SEC);
+        let s = w.sums(10 * SEC, Needed::ALL);
         assert_eq!((s.calls, s.weighted_failures), (9, 4 * WEIGHT_SCALE));
         // Idle for a whole window: empty without any writer.
-        assert_eq!(w.sums(20 * SEC), Sums::default());
+        assert_eq!(w.sums(20 * SEC, Needed::ALL), Sums::default());
         assert_eq!(w.lifetime(), (10, 0));
         // Reusing slots folds the old values into the lifetime totals.
         for i in 0..10 {
             w.record(30 * SEC + i * SEC, Delta::default(), None);
         }
         assert_eq!(w.lifetime(), (20, 0));
-        assert_eq!(w.sums(39 * SEC).calls, 10);
+        assert_eq!(w.sums(39 * SEC, Needed::ALL).calls, 10);
     }
 
     #[test]
@@ -612,7 +715,7 @@ mod tests {
         for i in 0..12 {
             w.record(0, if i < 7 { fail() } else { Delta::default() }, None);
         }
-        let s = w.sums(0);
+        let s = w.sums(0, Needed::ALL);
         assert_eq!(s.calls, 5);
         assert_eq!(s.weighted_failures, 0);
         assert_eq!(w.lifetime().0, 12);
@@ -632,14 +735,14 @@ mod tests {
             },
             5 * SEC,
         );
-        assert_eq!(w.sums(5 * SEC), Sums::default());
+        assert_eq!(w.sums(5 * SEC, Needed::ALL), Sums::default());
         assert_eq!(w.latency(5 * SEC).unwrap().count, 0);
         w.record(5 * SEC, fail(), Some(2_000_000));
         w.record(6 * SEC, Delta::default(), Some(2_000_000));
-        assert_eq!(w.sums(6 * SEC).calls, 2);
+        assert_eq!(w.sums(6 * SEC, Needed::ALL).calls, 2);
         assert_eq!(w.latency(6 * SEC).unwrap().count, 2);
         // 2 s window now: at 7.5 s the record at 5 s has left.
-        assert_eq!(w.sums(7 * SEC + SEC / 2).calls, 1);
+        assert_eq!(w.sums(7 * SEC + SEC / 2, Needed::ALL).calls, 1);
         assert_eq!(w.lifetime().0, 7);
     }
 
@@ -667,7 +770,7 @@ mod tests {
         for _ in 0..1000 {
             w.record(0, Delta::default(), Some(1000));
         }
-        assert_eq!(w.sums(0).calls, 100);
+        assert_eq!(w.sums(0, Needed::ALL).calls, 100);
         let n = w.latency(0).unwrap().count;
         // Histograms cover the window rounded up to whole groups of 7 buckets.
         assert!((100..=100 + 2 * 7).contains(&n), "{n}");
