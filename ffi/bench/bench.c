@@ -1,0 +1,66 @@
+/* acquire + record(success) through the C ABI, on one thread, in a tight loop.
+ * Prints one line per configuration: "c <link> <config> <best ns/op> <median ns/op>".
+ * Usage: bench <link-label> [iterations] [runs]. Built and run by ffi/bench/run.sh. */
+#define _POSIX_C_SOURCE 199309L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "tripgate.h"
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void bench(const char *link, const char *label, bool track_latency, long iterations,
+                  int runs) {
+    tg_config *c = NULL;
+    tg_breaker *b = NULL;
+    if (tg_config_new(&c) != TG_OK || tg_config_set_track_latency(c, track_latency) != TG_OK ||
+        tg_breaker_new(c, &b) != TG_OK) {
+        fprintf(stderr, "setup failed\n");
+        exit(1);
+    }
+    tg_config_free(c);
+    double per_op[64];
+    long admitted = 0;
+    for (int r = 0; r < runs && r < 64; r++) {
+        uint64_t t0 = now_ns();
+        for (long i = 0; i < iterations; i++) {
+            tg_permit p;
+            if (tg_try_acquire(b, &p) == TG_OK) {
+                tg_record(b, p, TG_SUCCESS, 0);
+                admitted++;
+            }
+        }
+        per_op[r] = (double)(now_ns() - t0) / (double)iterations;
+    }
+    qsort(per_op, (size_t)runs, sizeof per_op[0], cmp);
+    tg_metrics m;
+    tg_snapshot(b, &m);
+    if ((long)m.calls != admitted || admitted != iterations * runs) {
+        fprintf(stderr, "lost calls: %llu recorded, %ld admitted\n", (unsigned long long)m.calls,
+                admitted);
+        exit(1);
+    }
+    printf("c %s %s %.2f %.2f\n", link, label, per_op[0], per_op[runs / 2]);
+    tg_breaker_free(b);
+}
+
+int main(int argc, char **argv) {
+    const char *link = argc > 1 ? argv[1] : "static";
+    long iterations = argc > 2 ? atol(argv[2]) : 20000000;
+    int runs = argc > 3 ? atoi(argv[3]) : 7;
+    if (runs < 1 || runs > 64) runs = 7;
+    bench(link, "no-latency", false, iterations, runs);
+    bench(link, "latency", true, iterations, runs);
+    return 0;
+}

@@ -1,0 +1,45 @@
+//! The Rust side of `ffi/bench/run.sh`: the same acquire + record(success) loop as
+//! `ffi/bench/bench.c`, through the Rust API, for comparing the C ABI with it.
+//!
+//! Prints `rust <clock> <config> <best ns/op> <median ns/op>`. Usage:
+//! `bench_rust [iterations] [runs]`.
+
+use std::hint::black_box;
+use std::time::Instant;
+use tg_core::{AnyClock, Breaker, Clock, Config, SystemClock};
+
+fn bench<C: Clock>(label: &str, clock_label: &str, breaker: &Breaker<C>, iterations: u64, runs: usize) {
+    let breaker = black_box(breaker);
+    let mut per_op = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        for _ in 0..iterations {
+            if let Ok(permit) = breaker.try_acquire() {
+                permit.success();
+            }
+        }
+        per_op.push(t0.elapsed().as_nanos() as f64 / iterations as f64);
+    }
+    per_op.sort_by(f64::total_cmp);
+    let calls = breaker.snapshot().calls;
+    assert_eq!(calls, iterations * runs as u64, "lost calls");
+    println!("rust {clock_label} {label} {:.2} {:.2}", per_op[0], per_op[runs / 2]);
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let iterations: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000_000);
+    let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(7).clamp(1, 64);
+    for (label, track) in [("no-latency", false), ("latency", true)] {
+        let config = Config {
+            track_latency: track,
+            ..Config::standard()
+        };
+        // What a Rust user gets from `Breaker::new`.
+        let b = Breaker::new(config.clone()).expect("valid config");
+        bench(label, "system-clock", &b, iterations, runs);
+        // The breaker type the C ABI holds (a run-time choice of clock).
+        let b = Breaker::with_clock(config, AnyClock::System(SystemClock::new())).expect("valid config");
+        bench(label, "any-clock", &b, iterations, runs);
+    }
+}
