@@ -4,6 +4,8 @@
 # (ffi/examples/bench_rust.rs), single-threaded, release builds.
 #
 # Usage: ffi/bench/run.sh [iterations] [runs]   (respects CARGO_TARGET_DIR)
+# Times are the thread's CPU time (CLOCK_THREAD_CPUTIME_ID) per operation, best and median
+# of the runs, so that preemption on a shared machine does not count.
 # Prints one line per measurement: "<path> <link/clock> <config> <best ns/op> <median ns/op>",
 # then the C/Rust ratios of the best figures.
 set -euo pipefail
