@@ -68,6 +68,17 @@ impl Backoff {
         (grown + jitter) as u64
     }
 
+    /// [`next_open`](Backoff::next_open), but never shorter than `min_open` ns.
+    pub(crate) fn next_open_at_least(
+        &mut self,
+        open: &OpenConfig,
+        now: u64,
+        retrip: bool,
+        min_open: u64,
+    ) -> u64 {
+        self.next_open(open, now, retrip).max(min_open)
+    }
+
     /// Uniform in [0, 1).
     fn uniform(&mut self) -> f64 {
         // xorshift64*

@@ -19,6 +19,7 @@
 //! open deadline) carry the generation they belong to, so a reader never mistakes the
 //! previous opening's deadline for the current one.
 
+use crate::adaptive::Signals;
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError};
@@ -98,6 +99,8 @@ fn unstamp(word: u64, generation: u32) -> Option<u64> {
 /// config. Written on reconfiguration.
 struct Hot {
     open_until: AtomicU64,
+    /// When the breaker last recovered (half-open to closed), plus one; 0: never.
+    closed_at: AtomicU64,
     ramp_start: AtomicU64,
     needs_eval: AtomicBool,
     slow_nanos: AtomicU64,
@@ -115,6 +118,7 @@ impl Hot {
     fn new(c: &Config) -> Hot {
         let h = Hot {
             open_until: AtomicU64::new(0),
+            closed_at: AtomicU64::new(0),
             ramp_start: AtomicU64::new(0),
             needs_eval: AtomicBool::new(false),
             slow_nanos: AtomicU64::new(0),
@@ -163,6 +167,8 @@ struct Totals {
     state_since: AtomicU64,
     /// Monotonic time of the last failure, plus one (0: none yet).
     last_failure: AtomicU64,
+    /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).
+    streak_base: AtomicU64,
 }
 
 impl Totals {
@@ -175,6 +181,7 @@ impl Totals {
             transitions: AtomicU64::new(0),
             state_since: AtomicU64::new(now),
             last_failure: AtomicU64::new(0),
+            streak_base: AtomicU64::new(0),
         }
     }
 
@@ -200,7 +207,12 @@ struct Rare {
 /// Cold state behind one lock: backoff memory, and reconfiguration.
 struct Cold {
     backoff: Backoff,
+    /// Times of the most recent transitions, oldest first, for the flapping figure.
+    recent_transitions: std::collections::VecDeque<u64>,
 }
+
+/// Transitions remembered for the flapping figure.
+const RECENT_TRANSITIONS: usize = 128;
 
 /// A circuit breaker.
 ///
@@ -254,6 +266,7 @@ impl<C: Clock> Breaker<C> {
             listeners: Listeners::new(),
             cold: parking_lot::Mutex::new(Cold {
                 backoff: Backoff::new(seed),
+                recent_transitions: std::collections::VecDeque::new(),
             }),
             clock,
         })
@@ -626,14 +639,11 @@ impl<C: Clock> Breaker<C> {
         let config = self.config.load();
         if let Some(limit) = config.consecutive_failures {
             if consecutive >= limit {
-                self.trip(
-                    w,
-                    Reason::ConsecutiveFailures {
-                        count: consecutive,
-                        limit,
-                    },
-                    now,
-                );
+                let reason = Reason::ConsecutiveFailures {
+                    count: consecutive,
+                    limit,
+                };
+                self.trip_unless_damped(&config, w, reason, now);
                 return;
             }
         }
@@ -643,14 +653,62 @@ impl<C: Clock> Breaker<C> {
             over_limit: config.latency_percentile.is_some(),
         };
         let sums = self.window.sums(now, needed);
-        let verdict = verdict(&config, &sums);
+        let threshold = self.failure_threshold(&config, &sums, consecutive, true);
+        let verdict = verdict(&config, threshold, &sums);
         let waiting = verdict.waiting_for_minimum;
         if self.hot.needs_eval.load(Ordering::Relaxed) != waiting {
             self.hot.needs_eval.store(waiting, Ordering::Relaxed);
         }
         if let Some(reason) = verdict.trip {
-            self.trip(w, reason, now);
+            self.trip_unless_damped(&config, w, reason, now);
         }
+    }
+
+    /// The failure-rate threshold in force: the configured one, adapted to volume and
+    /// streaks when `adaptive_threshold` is set. `at_outcome` is true when an outcome
+    /// is being evaluated (a failure ends the success streak it is measured against).
+    fn failure_threshold(
+        &self,
+        config: &Config,
+        sums: &Sums,
+        consecutive: u32,
+        at_outcome: bool,
+    ) -> Option<f64> {
+        let base = config.failure_rate_threshold?;
+        let Some(adaptive) = &config.adaptive_threshold else {
+            return Some(base);
+        };
+        // Successes in a row = calls since the last failure, from lifetime totals.
+        let total = self.window.lifetime().0;
+        let since = self.totals.streak_base.load(Ordering::Relaxed);
+        let success_streak = if consecutive > 0 {
+            if at_outcome {
+                self.totals.streak_base.store(total, Ordering::Relaxed);
+            }
+            total.saturating_sub(since).saturating_sub(1)
+        } else {
+            total.saturating_sub(since)
+        };
+        let signals = Signals {
+            volume: sums.calls,
+            success_streak,
+            failure_streak: consecutive,
+        };
+        Some(adaptive.effective(base, signals))
+    }
+
+    /// Trips, unless anti-thrash holds the breaker closed after a recent recovery; then
+    /// the next outcome looks again.
+    fn trip_unless_damped(&self, config: &Config, w: Word, reason: Reason, now: u64) {
+        if let Some(damping) = config.anti_thrash {
+            let closed = self.hot.closed_at.load(Ordering::Relaxed);
+            let min = u64::try_from(damping.min_closed.as_nanos()).unwrap_or(u64::MAX);
+            if closed != 0 && now < (closed - 1).saturating_add(min) {
+                self.hot.needs_eval.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.trip(w, reason, now);
     }
 
     fn trip(&self, w: Word, reason: Reason, now: u64) {
@@ -663,11 +721,14 @@ impl<C: Clock> Breaker<C> {
     /// After winning a transition to Open: deadline, then event.
     fn opened(&self, from: Word, to: Word, reason: Reason, now: u64, retrip: bool) {
         let config = self.config.load();
-        let duration = self
-            .cold
-            .lock()
-            .backoff
-            .next_open(&config.open, now, retrip);
+        let min_open = config.anti_thrash.map_or(0, |a| {
+            u64::try_from(a.min_open.as_nanos()).unwrap_or(u64::MAX)
+        });
+        let duration =
+            self.cold
+                .lock()
+                .backoff
+                .next_open_at_least(&config.open, now, retrip, min_open);
         // ordering: Release pairs with the Acquire load in `acquire_open`.
         self.hot.open_until.store(
             stamp(to.generation(), now.saturating_add(duration)),
@@ -724,6 +785,7 @@ impl<C: Clock> Breaker<C> {
 
     /// After winning a transition to Closed: fresh window, backoff clock, ramp start.
     fn closed(&self, from: Word, to: Word, reason: Reason, now: u64) {
+        self.hot.closed_at.store(now + 1, Ordering::Relaxed);
         self.hot
             .ramp_start
             .store(stamp(to.generation(), now), Ordering::Release);
@@ -745,6 +807,13 @@ impl<C: Clock> Breaker<C> {
     ) {
         self.totals.state_since.store(now, Ordering::Relaxed);
         self.totals.transitions.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut cold = self.cold.lock();
+            if cold.recent_transitions.len() == RECENT_TRANSITIONS {
+                cold.recent_transitions.pop_front();
+            }
+            cold.recent_transitions.push_back(now);
+        }
         self.listeners.emit(&Transition {
             from: from.state(),
             to: to.state(),
@@ -966,6 +1035,7 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.now_nanos();
         let sums = self.window.sums(now, Needed::ALL);
         let (calls, slow_calls) = self.window.lifetime();
+        let config = self.config.load();
         let f = |k: FailureKind| self.totals.failures[k as usize].load(Ordering::Relaxed);
         let failures_by_kind = FailureCounts {
             timeout: f(FailureKind::Timeout),
@@ -979,7 +1049,8 @@ impl<C: Clock> Breaker<C> {
             0 => None,
             t => Some(self.clock.wall_time(t - 1)),
         };
-        Snapshot {
+        let cold = self.cold.lock();
+        let snapshot = Snapshot {
             state: w.state(),
             generation: w.generation(),
             time_in_state: Duration::from_nanos(
@@ -1006,10 +1077,23 @@ impl<C: Clock> Breaker<C> {
             consecutive_failures: self.consecutive.load(Ordering::Relaxed),
             last_failure,
             retry_after: self.retry_after(),
-            backoff_level: self.cold.lock().backoff.level(),
+            backoff_level: cold.backoff.level(),
+            transitions_last_minute: cold
+                .recent_transitions
+                .iter()
+                .filter(|&&t| now.saturating_sub(t) < 60_000_000_000)
+                .count() as u32,
+            effective_failure_rate_threshold: self.failure_threshold(
+                &config,
+                &sums,
+                self.consecutive.load(Ordering::Relaxed),
+                false,
+            ),
             latency: self.window.latency(now),
             listener_panics: self.listeners.panics(),
-        }
+        };
+        drop(cold);
+        snapshot
     }
 
     /// Bytes this breaker occupies, heap included.
@@ -1046,9 +1130,9 @@ pub(crate) struct Verdict {
 
 /// The rate and percentile rules, in one place: `>=` everywhere, each gated by
 /// `minimum_calls`.
-pub(crate) fn verdict(config: &Config, s: &Sums) -> Verdict {
+pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums) -> Verdict {
     let mut reason = None;
-    if let Some(t) = config.failure_rate_threshold {
+    if let Some(t) = failure_threshold {
         let rate = s.failure_rate();
         if reaches(
             s.weighted_failures as f64,

@@ -35,6 +35,7 @@
 //! assert_eq!(parsed.window.buckets(), 12);
 //! ```
 
+pub use crate::adaptive::AdaptiveThreshold;
 use crate::outcome::FailureKind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -318,6 +319,32 @@ pub struct Config {
     pub track_in_flight: bool,
     /// Seed for the jitter generator; `None` seeds it from the clock.
     pub seed: Option<u64>,
+    /// Let the failure-rate threshold follow volume and streaks.
+    pub adaptive_threshold: Option<AdaptiveThreshold>,
+    /// Damping against flapping: minimum closed and open times.
+    pub anti_thrash: Option<AntiThrash>,
+}
+
+/// Protection against thrashing (opening and closing in quick succession).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AntiThrash {
+    /// After recovering (half-open to closed), the breaker may not trip again before it
+    /// has been closed this long; a rule that holds sooner trips once this has passed.
+    #[serde(with = "humantime_serde")]
+    pub min_closed: Duration,
+    /// No opening is shorter than this, whatever the backoff says.
+    #[serde(with = "humantime_serde")]
+    pub min_open: Duration,
+}
+
+impl Default for AntiThrash {
+    fn default() -> Self {
+        AntiThrash {
+            min_closed: Duration::from_secs(10),
+            min_open: Duration::ZERO,
+        }
+    }
 }
 
 impl Default for Config {
@@ -381,6 +408,8 @@ impl Config {
             histogram_precision: 5,
             track_in_flight: false,
             seed: None,
+            adaptive_threshold: None,
+            anti_thrash: None,
         }
     }
 
@@ -610,6 +639,24 @@ impl Config {
             v.duration("slow_start.duration", s.duration, Duration::from_millis(1));
         }
         v.range_u("histogram_precision", self.histogram_precision as u64, 2, 7);
+        if let Some(a) = &self.adaptive_threshold {
+            if self.failure_rate_threshold.is_none() {
+                v.push(
+                    "adaptive_threshold",
+                    "set",
+                    "only with failure_rate_threshold (it adapts that threshold)",
+                );
+            }
+            a.validate(&mut |field, value, allowed| v.push(field, value, allowed));
+        }
+        if let Some(t) = self.anti_thrash {
+            if t.min_closed > MAX_DURATION {
+                v.duration("anti_thrash.min_closed", t.min_closed, Duration::ZERO);
+            }
+            if t.min_open > MAX_DURATION {
+                v.duration("anti_thrash.min_open", t.min_open, Duration::ZERO);
+            }
+        }
         v.errors
     }
 }
@@ -904,6 +951,21 @@ impl ConfigBuilder {
     /// Seed for the jitter generator (for reproducible simulations).
     pub fn seed(mut self, seed: u64) -> Self {
         self.config.seed = Some(seed);
+        self
+    }
+
+    /// Let the failure-rate threshold adapt to volume and streaks.
+    pub fn adaptive_threshold(mut self, adaptive: AdaptiveThreshold) -> Self {
+        self.config.adaptive_threshold = Some(adaptive);
+        self
+    }
+
+    /// Minimum closed time after recovering, and minimum open time.
+    pub fn anti_thrash(mut self, min_closed: Duration, min_open: Duration) -> Self {
+        self.config.anti_thrash = Some(AntiThrash {
+            min_closed,
+            min_open,
+        });
         self
     }
 

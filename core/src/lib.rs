@@ -66,6 +66,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod adaptive;
 mod backoff;
 mod breaker;
 mod clock;
@@ -83,9 +84,9 @@ mod window;
 pub use breaker::{Breaker, CallError, Rejected};
 pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};
 pub use config::{
-    Config, ConfigBuilder, ConfigError, FailureWeights, HalfOpenConfig, OpenConfig, PercentileRule,
-    Quantile, SlowStart, Tier, WindowConfig, MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT,
-    MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+    AdaptiveThreshold, AntiThrash, Config, ConfigBuilder, ConfigError, FailureWeights,
+    HalfOpenConfig, OpenConfig, PercentileRule, Quantile, SlowStart, Tier, WindowConfig,
+    MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
 };
 pub use events::{Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};

@@ -86,6 +86,10 @@ pub struct Snapshot {
     pub retry_after: Option<Duration>,
     /// Consecutive re-trips the open duration is currently grown by.
     pub backoff_level: u32,
+    /// Transitions in the last minute: a high figure is flapping.
+    pub transitions_last_minute: u32,
+    /// The failure-rate threshold in force (adapted when `adaptive_threshold` is set).
+    pub effective_failure_rate_threshold: Option<f64>,
     /// Latency over the window (nanoseconds), when latency is tracked.
     pub latency: Option<LatencySummary>,
     /// Listener calls that panicked (and were caught).

@@ -589,3 +589,65 @@ fn random_raw_permits_never_panic() {
         }
     }
 }
+
+#[test]
+fn the_adaptive_threshold_is_more_lenient_at_low_volume_and_shows_in_the_snapshot() {
+    let (b, _) = breaker(
+        count_config(10, 10, 0.5)
+            .adaptive_threshold(crate::AdaptiveThreshold::default())
+            .build()
+            .unwrap(),
+    );
+    for i in 0..10 {
+        if i % 2 == 0 {
+            fail(&b)
+        } else {
+            ok(&b)
+        }
+    }
+    // 50% of 10 calls: the fixed threshold would trip; low volume makes it 0.6.
+    assert_eq!(b.state(), State::Closed);
+    let t = b.snapshot().effective_failure_rate_threshold.unwrap();
+    assert!((t - 0.6).abs() < 1e-12, "{t}");
+    fail(&b); // the window slides: still 5 of the last 10
+    assert_eq!(b.state(), State::Closed);
+    fail(&b); // 6 of the last 10 = 60%
+    assert_eq!(b.state(), State::Open);
+    let err = Config::builder()
+        .no_failure_rate()
+        .adaptive_threshold(crate::AdaptiveThreshold::default())
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "adaptive_threshold");
+}
+
+#[test]
+fn anti_thrash_holds_a_recovered_breaker_closed_and_keeps_openings_long() {
+    let (b, clock) = tripped(
+        count_config(10, 1, 0.5)
+            .open_duration(SEC)
+            .anti_thrash(30 * SEC, 5 * SEC)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        b.retry_after(),
+        Some(5 * SEC),
+        "min_open lengthens the opening"
+    );
+    clock.advance(5 * SEC);
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    // Failing again right away: held closed for min_closed.
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Closed);
+    clock.advance(30 * SEC);
+    // The rule still holds once min_closed has passed: the next outcome trips.
+    ok(&b);
+    assert_eq!(b.state(), State::Open);
+    // force, reset, trip, half-open, close, trip: all within the minute.
+    assert_eq!(b.snapshot().transitions_last_minute, 6);
+    clock.advance(61 * SEC);
+    assert_eq!(b.snapshot().transitions_last_minute, 0);
+}
