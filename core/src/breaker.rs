@@ -218,6 +218,10 @@ const RECENT_TRANSITIONS: usize = 128;
 ///
 /// Shareable across threads (`&Breaker` is all a caller needs; wrap it in an `Arc` to
 /// share ownership). See the [crate documentation](crate) for an example.
+///
+/// The type is aligned to 128 bytes (its hot words each sit on their own cache-line
+/// pair), so a binding that places it in memory it allocates itself (a Python object,
+/// a C struct) should box it: `Box`/`Arc` honour the alignment.
 pub struct Breaker<C: Clock = SystemClock> {
     word: CachePadded<AtomicU64>,
     hot: CachePadded<Hot>,

@@ -135,6 +135,13 @@ pub type Listener = Arc<dyn Fn(&Transition) + Send + Sync>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
+impl ListenerId {
+    /// The id as a number (distinct per breaker), for bindings to hand out.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
 /// The registered listeners. Registration is rare; emission loads a snapshot.
 pub(crate) struct Listeners {
     list: ArcSwap<Vec<(ListenerId, Listener)>>,
