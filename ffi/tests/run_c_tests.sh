@@ -59,7 +59,13 @@ run() {
         echo "FAIL [$label] (exit $status)"
         printf '%s\n' "$out" | sed 's/^/    /'
     else
-        echo "ok   [$label] $(printf '%s\n' "$out" | grep -c '^ok ' || true) cases"
+        local cases
+        cases="$(printf '%s\n' "$out" | grep -c '^ok ' || true)"
+        if [[ -n "$result" ]]; then
+            echo "ok   [$label] $cases cases"
+        else
+            echo "ok   [$label] ran"
+        fi
     fi
 }
 
