@@ -7,15 +7,14 @@
 # itself once (a time-dependent number of instructions). Deterministic, so it is
 # the figure to compare on a noisy machine.
 #
-# Built with `--features valgrind` (tripgate's clock through glibc, not rustix's raw
-# vDSO parser, which crashes under valgrind). Usage: benches/icount.sh [N] (default 20000). Writes $TARGET/icount.tsv
+# Usage: benches/icount.sh [N] (default 20000). Writes $TARGET/icount.tsv
 # (scenario, contender, instructions per op) and prints it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 TARGET=${CARGO_TARGET_DIR:-target}
 command -v valgrind >/dev/null || { echo "icount.sh: valgrind not found" >&2; exit 1; }
-cargo build --quiet --profile bench -p tripgate-benches --features valgrind --example icount
+cargo build --quiet --profile bench -p tripgate-benches --example icount
 BIN="$TARGET/release/examples/icount"
 OUT="$TARGET/icount.tsv"
 TMP=$(mktemp -d)

@@ -37,10 +37,21 @@ fn never(_: u64) -> bool {
     false
 }
 
+/// Starts the cached clock's upkeep thread for the breakers created while it lives.
+fn upkeep() -> tripgate::UpkeepHandle {
+    tripgate::SystemClock::start_upkeep(std::time::Duration::from_millis(1)).expect("upkeep")
+}
+
 fn s1_closed_success(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("s1_closed_success");
     closed(&mut g, "tripgate", Tripgate::new(false), never);
     closed(&mut g, "tripgate_latency", Tripgate::new(true), never);
+    {
+        // The same breaker with an upkeep thread refreshing the cached clock, as a
+        // service would run it (`SystemClock::start_upkeep`).
+        let _upkeep = upkeep();
+        closed(&mut g, "tripgate_cached_clock", Tripgate::new(false), never);
+    }
     closed(&mut g, "atomic_floor", AtomicFloor::new(false), never);
     closed(&mut g, "failsafe", Failsafe::new(), never);
     closed(&mut g, "recloser", Recloser::new(), never);
@@ -86,6 +97,10 @@ fn open<T: Contender>(g: &mut Group<'_>, name: &str, mut c: T) {
 fn s3_open_reject(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("s3_open_reject");
     open(&mut g, "tripgate", Tripgate::new(false));
+    {
+        let _upkeep = upkeep();
+        open(&mut g, "tripgate_cached_clock", Tripgate::new(false));
+    }
     open(&mut g, "atomic_floor", AtomicFloor::new(true));
     open(&mut g, "failsafe", Failsafe::consecutive());
     open(&mut g, "recloser", Recloser::new());

@@ -48,7 +48,8 @@ pub trait Clock: Send + Sync + 'static {
 ///
 /// The coarse read is a cached clock: while an upkeep thread runs (see
 /// [`SystemClock::start_upkeep`]) it is one load of a time that thread refreshes, about
-/// 1 ns, at most one upkeep interval late. Without one it is the precise read. The
+/// 1 ns, normally at most one upkeep interval late (later if the machine starves that
+/// thread of CPU). Without one it is the precise read. The
 /// engine never starts a thread itself; a service starts one upkeep thread for all its
 /// breakers.
 #[derive(Debug, Clone)]
@@ -58,10 +59,21 @@ pub struct SystemClock {
     origin_wall: SystemTime,
 }
 
-/// Keeps [`SystemClock`]'s cached time fresh while it lives; dropping it stops the thread.
+/// Keeps [`SystemClock`]'s cached time fresh while it lives; dropping it stops the
+/// thread, and coarse reads go back to precise reads.
 #[derive(Debug)]
 pub struct UpkeepHandle {
-    _inner: quanta::Handle,
+    inner: Option<quanta::Handle>,
+}
+
+impl Drop for UpkeepHandle {
+    fn drop(&mut self) {
+        // Join the thread, then clear the cached time: a frozen value must not be read
+        // as the current time.
+        drop(self.inner.take());
+        let (zero, _) = quanta::Clock::mock();
+        quanta::set_recent(zero.now());
+    }
 }
 
 impl SystemClock {
@@ -81,7 +93,7 @@ impl SystemClock {
     pub fn start_upkeep(interval: Duration) -> std::io::Result<UpkeepHandle> {
         quanta::Upkeep::new(interval)
             .start()
-            .map(|h| UpkeepHandle { _inner: h })
+            .map(|h| UpkeepHandle { inner: Some(h) })
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }
@@ -220,6 +232,22 @@ mod tests {
         let theirs = os.elapsed().as_nanos() as u64;
         // Calibrated against the OS clock: within 5% over 20 ms.
         assert!(ours.abs_diff(theirs) < theirs / 20, "{ours} vs {theirs}");
+    }
+
+    #[test]
+    fn the_cached_clock_follows_the_upkeep_thread_and_stops_with_it() {
+        let c = SystemClock::new();
+        if let Ok(handle) = SystemClock::start_upkeep(Duration::from_millis(1)) {
+            std::thread::sleep(Duration::from_millis(5));
+            let cached = c.coarse_nanos();
+            assert!(cached > 0 && cached <= c.now_nanos());
+            drop(handle);
+            std::thread::sleep(Duration::from_millis(5));
+            // Stopped: coarse reads are precise reads again, not a frozen time.
+            let before = c.coarse_nanos();
+            std::thread::sleep(Duration::from_millis(2));
+            assert!(c.coarse_nanos() >= before + 1_000_000);
+        }
     }
 
     #[test]
