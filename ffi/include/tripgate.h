@@ -399,6 +399,19 @@ typedef struct {
      */
     uint32_t backoff_level;
     /**
+     * Transitions in the last minute: a high figure is flapping.
+     */
+    uint32_t transitions_last_minute;
+    /**
+     * Whether a failure-rate rule is configured (and
+     * `effective_failure_rate_threshold` filled).
+     */
+    bool has_effective_failure_rate_threshold;
+    /**
+     * The failure-rate threshold in force (adapted when an adaptive threshold is set).
+     */
+    double effective_failure_rate_threshold;
+    /**
      * Whether latency is tracked (and `latency` filled).
      */
     bool has_latency;
@@ -492,6 +505,56 @@ typedef int32_t tg_tier;
  * values.
  */
 typedef int32_t tg_failure_kind;
+
+/**
+ * How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
+ * condition that holds multiplies the configured threshold by its factor; the result is
+ * clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+ * numbers.
+ */
+typedef struct {
+    /**
+     * Calls in the window at or above which traffic counts as high.
+     */
+    uint64_t high_volume;
+    /**
+     * Factor under high traffic (below 1: stricter); 0.0 < f <= 10.0.
+     */
+    double high_volume_factor;
+    /**
+     * Calls in the window at or below which traffic counts as low (at most
+     * `high_volume`).
+     */
+    uint64_t low_volume;
+    /**
+     * Factor under low traffic (above 1: more lenient); 0.0 < f <= 10.0.
+     */
+    double low_volume_factor;
+    /**
+     * Successes in a row that count as a success streak.
+     */
+    uint64_t success_streak;
+    /**
+     * Factor after a success streak; 0.0 < f <= 10.0.
+     */
+    double success_streak_factor;
+    /**
+     * Failures in a row that count as a failure streak.
+     */
+    uint32_t failure_streak;
+    /**
+     * Factor during a failure streak; 0.0 < f <= 10.0.
+     */
+    double failure_streak_factor;
+    /**
+     * Lowest effective threshold, 0.0..=1.0.
+     */
+    double min;
+    /**
+     * Highest effective threshold, min..=1.0.
+     */
+    double max;
+} tg_adaptive_threshold;
 
 /**
  * The call succeeded (a slow success still counts toward the slow-call rate).
@@ -976,6 +1039,42 @@ tg_status tg_config_set_slow_start(tg_config *config,
  * Removes slow start. Not thread-safe (see `tg_config`).
  */
 tg_status tg_config_clear_slow_start(tg_config *config);
+
+/**
+ * Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+ * 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
+ * 10 failures in a row, clamped to 0.05..=1.0), to adjust before
+ * `tg_config_set_adaptive_threshold`.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_adaptive_threshold_default(tg_adaptive_threshold *out);
+
+/**
+ * Makes the failure-rate threshold adapt to volume and streaks (`adaptive_threshold.*`;
+ * needs a failure-rate rule). `*adaptive` is copied. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_adaptive_threshold(tg_config *config,
+                                           const tg_adaptive_threshold *adaptive);
+
+/**
+ * Removes the adaptive threshold. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_clear_adaptive_threshold(tg_config *config);
+
+/**
+ * Anti-thrash: after recovering, stay closed at least `min_closed_ns` before tripping
+ * again (`anti_thrash.min_closed`), and stay open at least `min_open_ns`
+ * (`anti_thrash.min_open`); each 0..=30days. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_anti_thrash(tg_config *config,
+                                    uint64_t min_closed_ns,
+                                    uint64_t min_open_ns);
+
+/**
+ * Removes anti-thrash. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_clear_anti_thrash(tg_config *config);
 
 /**
  * Whether to time calls and keep a latency histogram (`track_latency`; a slow-call or

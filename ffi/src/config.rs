@@ -10,7 +10,7 @@ use crate::status::*;
 use crate::types::*;
 use std::ffi::c_char;
 use std::time::Duration;
-use tg_core::{Config, PercentileRule, Quantile, SlowStart, WindowConfig};
+use tg_core::{AntiThrash, Config, PercentileRule, Quantile, SlowStart, WindowConfig};
 
 /// A breaker configuration (a builder). Create it with `tg_config_new`,
 /// `tg_config_new_preset` or `tg_config_from_str`, adjust it with the setters, pass it to
@@ -436,6 +436,73 @@ pub extern "C" fn tg_config_set_slow_start(
 pub extern "C" fn tg_config_clear_slow_start(config: *mut tg_config) -> tg_status {
     set("tg_config_clear_slow_start", config, |c| {
         c.slow_start = None
+    })
+}
+
+/// Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+/// 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
+/// 10 failures in a row, clamped to 0.05..=1.0), to adjust before
+/// `tg_config_set_adaptive_threshold`.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_adaptive_threshold_default(out: *mut tg_adaptive_threshold) -> tg_status {
+    const F: &str = "tg_adaptive_threshold_default";
+    guard(F, || {
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        out.set(tg_core::AdaptiveThreshold::default().into());
+        TG_OK
+    })
+}
+
+/// Makes the failure-rate threshold adapt to volume and streaks (`adaptive_threshold.*`;
+/// needs a failure-rate rule). `*adaptive` is copied. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_adaptive_threshold(
+    config: *mut tg_config,
+    adaptive: *const tg_adaptive_threshold,
+) -> tg_status {
+    const F: &str = "tg_config_set_adaptive_threshold";
+    guard(F, || {
+        let Some(adaptive) = raw::borrow(adaptive).copied() else {
+            return null(F, "adaptive");
+        };
+        set(F, config, |c| c.adaptive_threshold = Some(adaptive.into()))
+    })
+}
+
+/// Removes the adaptive threshold. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_adaptive_threshold(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_adaptive_threshold", config, |c| {
+        c.adaptive_threshold = None
+    })
+}
+
+/// Anti-thrash: after recovering, stay closed at least `min_closed_ns` before tripping
+/// again (`anti_thrash.min_closed`), and stay open at least `min_open_ns`
+/// (`anti_thrash.min_open`); each 0..=30days. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_anti_thrash(
+    config: *mut tg_config,
+    min_closed_ns: u64,
+    min_open_ns: u64,
+) -> tg_status {
+    set("tg_config_set_anti_thrash", config, |c| {
+        c.anti_thrash = Some(AntiThrash {
+            min_closed: ns(min_closed_ns),
+            min_open: ns(min_open_ns),
+        })
+    })
+}
+
+/// Removes anti-thrash. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_anti_thrash(config: *mut tg_config) -> tg_status {
+    set("tg_config_clear_anti_thrash", config, |c| {
+        c.anti_thrash = None
     })
 }
 

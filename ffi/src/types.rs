@@ -172,6 +172,70 @@ pub(crate) fn tier_from(code: tg_tier) -> Option<Tier> {
     }
 }
 
+/// How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
+/// condition that holds multiplies the configured threshold by its factor; the result is
+/// clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+/// numbers.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct tg_adaptive_threshold {
+    /// Calls in the window at or above which traffic counts as high.
+    pub high_volume: u64,
+    /// Factor under high traffic (below 1: stricter); 0.0 < f <= 10.0.
+    pub high_volume_factor: f64,
+    /// Calls in the window at or below which traffic counts as low (at most
+    /// `high_volume`).
+    pub low_volume: u64,
+    /// Factor under low traffic (above 1: more lenient); 0.0 < f <= 10.0.
+    pub low_volume_factor: f64,
+    /// Successes in a row that count as a success streak.
+    pub success_streak: u64,
+    /// Factor after a success streak; 0.0 < f <= 10.0.
+    pub success_streak_factor: f64,
+    /// Failures in a row that count as a failure streak.
+    pub failure_streak: u32,
+    /// Factor during a failure streak; 0.0 < f <= 10.0.
+    pub failure_streak_factor: f64,
+    /// Lowest effective threshold, 0.0..=1.0.
+    pub min: f64,
+    /// Highest effective threshold, min..=1.0.
+    pub max: f64,
+}
+
+impl From<tg_core::AdaptiveThreshold> for tg_adaptive_threshold {
+    fn from(a: tg_core::AdaptiveThreshold) -> Self {
+        tg_adaptive_threshold {
+            high_volume: a.high_volume,
+            high_volume_factor: a.high_volume_factor,
+            low_volume: a.low_volume,
+            low_volume_factor: a.low_volume_factor,
+            success_streak: a.success_streak,
+            success_streak_factor: a.success_streak_factor,
+            failure_streak: a.failure_streak,
+            failure_streak_factor: a.failure_streak_factor,
+            min: a.min,
+            max: a.max,
+        }
+    }
+}
+
+impl From<tg_adaptive_threshold> for tg_core::AdaptiveThreshold {
+    fn from(a: tg_adaptive_threshold) -> Self {
+        tg_core::AdaptiveThreshold {
+            high_volume: a.high_volume,
+            high_volume_factor: a.high_volume_factor,
+            low_volume: a.low_volume,
+            low_volume_factor: a.low_volume_factor,
+            success_streak: a.success_streak,
+            success_streak_factor: a.success_streak_factor,
+            failure_streak: a.failure_streak,
+            failure_streak_factor: a.failure_streak_factor,
+            min: a.min,
+            max: a.max,
+        }
+    }
+}
+
 /// Latency over the window, in nanoseconds.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -258,6 +322,13 @@ pub struct tg_metrics {
     pub retry_after_ns: u64,
     /// Consecutive re-trips the open duration is currently grown by.
     pub backoff_level: u32,
+    /// Transitions in the last minute: a high figure is flapping.
+    pub transitions_last_minute: u32,
+    /// Whether a failure-rate rule is configured (and
+    /// `effective_failure_rate_threshold` filled).
+    pub has_effective_failure_rate_threshold: bool,
+    /// The failure-rate threshold in force (adapted when an adaptive threshold is set).
+    pub effective_failure_rate_threshold: f64,
     /// Whether latency is tracked (and `latency` filled).
     pub has_latency: bool,
     /// Latency percentiles over the window.
@@ -316,6 +387,9 @@ impl From<&Snapshot> for tg_metrics {
             has_retry_after: s.retry_after.is_some(),
             retry_after_ns: s.retry_after.map_or(0, nanos),
             backoff_level: s.backoff_level,
+            transitions_last_minute: s.transitions_last_minute,
+            has_effective_failure_rate_threshold: s.effective_failure_rate_threshold.is_some(),
+            effective_failure_rate_threshold: s.effective_failure_rate_threshold.unwrap_or(0.0),
             has_latency: latency.is_some(),
             latency: latency.unwrap_or_default(),
             listener_panics: s.listener_panics,

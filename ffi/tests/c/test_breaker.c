@@ -140,6 +140,9 @@ static void full_cycle_on_the_manual_clock(void) {
     CHECK(!m.has_retry_after);
     CHECK(m.consecutive_failures == 0);
     CHECK(m.listener_panics == 0);
+    /* The first transition was exactly 60 s ago: "the last minute" excludes it. */
+    CHECK(m.transitions_last_minute == 4);
+    CHECK(m.has_effective_failure_rate_threshold && m.effective_failure_rate_threshold == 0.5);
 
     /* Removing the listener stops the callbacks. */
     CHECK_OK(tg_breaker_set_listener(b, NULL, NULL));
@@ -169,6 +172,7 @@ static void consecutive_failures_trip_with_their_reason(void) {
     tg_metrics m;
     CHECK_OK(tg_snapshot(b, &m));
     CHECK(m.ignored == 1 && m.failures == 3 && m.calls == 3);
+    CHECK(!m.has_effective_failure_rate_threshold && m.effective_failure_rate_threshold == 0.0);
     CHECK(m.consecutive_failures == 3);
     tg_breaker_free(b);
 }

@@ -165,6 +165,38 @@ static void every_setter_validates_with_the_core_messages(void) {
     CHECK_REJECTED(tg_config_set_slow_start(c, 0.5, 0), "slow_start.duration", "1ms");
     CHECK_OK(tg_config_clear_slow_start(c));
 
+    tg_adaptive_threshold a;
+    CHECK_OK(tg_adaptive_threshold_default(&a));
+    CHECK(a.high_volume == 1000 && a.low_volume == 100 && a.failure_streak == 10);
+    CHECK(a.high_volume_factor == 0.8 && a.min == 0.05 && a.max == 1.0);
+    CHECK_OK(tg_config_set_failure_rate_threshold(c, 0.5));
+    a.high_volume = 5000;
+    CHECK_OK(tg_config_set_adaptive_threshold(c, &a));
+    CHECK(toml_mentions(c, "high_volume = 5000"));
+    a.high_volume_factor = 0.0;
+    CHECK_REJECTED(tg_config_set_adaptive_threshold(c, &a), "adaptive_threshold.high_volume_factor", "0.0 < f <= 10.0");
+    a.high_volume_factor = 0.8;
+    a.low_volume = 6000;
+    CHECK_REJECTED(tg_config_set_adaptive_threshold(c, &a), "adaptive_threshold.low_volume", "at most adaptive_threshold.high_volume");
+    a.low_volume = 100;
+    a.max = 0.01;
+    CHECK_REJECTED(tg_config_set_adaptive_threshold(c, &a), "adaptive_threshold.max", "..=1.0");
+    CHECK_STATUS(tg_config_set_adaptive_threshold(c, NULL), TG_ERR_NULL);
+    CHECK_ERROR_MENTIONS("adaptive is NULL");
+    /* The adaptive threshold adapts the failure-rate rule: it cannot go without it. */
+    CHECK_REJECTED(tg_config_clear_failure_rate_threshold(c), "adaptive_threshold", "only with failure_rate_threshold");
+    CHECK_OK(tg_config_clear_adaptive_threshold(c));
+    CHECK_OK(tg_config_clear_failure_rate_threshold(c));
+    CHECK_STATUS(tg_adaptive_threshold_default(NULL), TG_ERR_NULL);
+
+    CHECK_OK(tg_config_set_anti_thrash(c, 10 * SEC, 2 * SEC));
+    CHECK(toml_mentions(c, "min_closed = \"10s\""));
+    CHECK(toml_mentions(c, "min_open = \"2s\""));
+    CHECK_OK(tg_config_set_anti_thrash(c, 0, 0));
+    CHECK_REJECTED(tg_config_set_anti_thrash(c, 31ull * 24 * 3600 * SEC, 0), "anti_thrash.min_closed", "30days");
+    CHECK_REJECTED(tg_config_set_anti_thrash(c, 0, 31ull * 24 * 3600 * SEC), "anti_thrash.min_open", "30days");
+    CHECK_OK(tg_config_clear_anti_thrash(c));
+
     CHECK_OK(tg_config_set_track_latency(c, false));
     CHECK(toml_mentions(c, "track_latency = false"));
     CHECK_OK(tg_config_set_histogram_precision(c, 7));
@@ -210,6 +242,12 @@ static void every_setter_refuses_null(void) {
     CHECK_STATUS(tg_config_set_track_in_flight(NULL, true), TG_ERR_NULL);
     CHECK_STATUS(tg_config_set_seed(NULL, 1), TG_ERR_NULL);
     CHECK_STATUS(tg_config_clear_seed(NULL), TG_ERR_NULL);
+    tg_adaptive_threshold a;
+    CHECK_OK(tg_adaptive_threshold_default(&a));
+    CHECK_STATUS(tg_config_set_adaptive_threshold(NULL, &a), TG_ERR_NULL);
+    CHECK_STATUS(tg_config_clear_adaptive_threshold(NULL), TG_ERR_NULL);
+    CHECK_STATUS(tg_config_set_anti_thrash(NULL, 0, 0), TG_ERR_NULL);
+    CHECK_STATUS(tg_config_clear_anti_thrash(NULL), TG_ERR_NULL);
     size_t needed = 0;
     CHECK_STATUS(tg_config_to_toml(NULL, NULL, 0, &needed), TG_ERR_NULL);
 }
