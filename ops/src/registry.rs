@@ -1,0 +1,303 @@
+//! A registry of named breakers, one per dependency.
+//!
+//! Lookups are lock-free: the map sits behind an [`ArcSwap`], so finding a breaker by
+//! name is one atomic load of the current map, a hash lookup and an `Arc` clone, and
+//! never waits for a writer. Writers (creating, removing, reconfiguring) are rare; they
+//! serialize on a mutex, copy the map, change the copy and publish it. Callers on a hot
+//! path should look their breaker up once and keep the `Arc<Breaker>`.
+//!
+//! # Examples
+//!
+//! ```
+//! use tripgate::{ManualClock, State};
+//! use tripgate_ops::Registry;
+//!
+//! let registry = Registry::with_clock(ManualClock::new());
+//! let db = registry.breaker("database")?;              // created from the defaults
+//! assert!(std::sync::Arc::ptr_eq(&db, &registry.get("database").unwrap()));
+//! assert_eq!(registry.names(), ["database"]);
+//! db.force_open();
+//! assert_eq!(registry.get("database").unwrap().state(), State::ForcedOpen);
+//! registry.remove("database");
+//! assert!(registry.get("database").is_none());
+//! # Ok::<(), tripgate::ConfigError>(())
+//! ```
+
+use crate::file::Settings;
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tripgate::{Breaker, Clock, Config, ConfigError, Snapshot, SystemClock};
+
+/// One registered breaker.
+pub struct Entry<C: Clock = SystemClock> {
+    /// The breaker.
+    pub breaker: Arc<Breaker<C>>,
+    /// Whether its opening alone makes the process unready.
+    pub critical: bool,
+    /// Whether its config follows the registry's [`Settings`] (and so is changed by a
+    /// reload). False for breakers created with an explicit config.
+    pub managed: bool,
+    /// The config the breaker was built with: what it can be reconfigured to is bounded
+    /// by it (window buckets, latency tracking).
+    pub built_with: Arc<Config>,
+}
+
+impl<C: Clock> Clone for Entry<C> {
+    fn clone(&self) -> Self {
+        Entry {
+            breaker: Arc::clone(&self.breaker),
+            critical: self.critical,
+            managed: self.managed,
+            built_with: Arc::clone(&self.built_with),
+        }
+    }
+}
+
+/// A point-in-time reading of one registered breaker.
+#[derive(Debug, Clone)]
+pub struct NamedSnapshot {
+    /// The breaker's name.
+    pub name: String,
+    /// Whether it is marked critical.
+    pub critical: bool,
+    /// The reading.
+    pub snapshot: Snapshot,
+}
+
+type Map<C> = HashMap<String, Entry<C>>;
+
+/// Named breakers sharing one clock and one set of [`Settings`].
+pub struct Registry<C: Clock + Clone = SystemClock> {
+    map: ArcSwap<Map<C>>,
+    settings: ArcSwap<Settings>,
+    clock: C,
+    writer: Mutex<()>,
+}
+
+impl Registry<SystemClock> {
+    /// An empty registry on the system clock, with built-in default settings.
+    pub fn new() -> Self {
+        Registry::with_clock(SystemClock::new())
+    }
+
+    /// An empty registry on the system clock, creating breakers from `settings`.
+    pub fn with_settings(settings: Settings) -> Self {
+        let r = Registry::new();
+        r.settings.store(Arc::new(settings));
+        r
+    }
+}
+
+impl Default for Registry<SystemClock> {
+    fn default() -> Self {
+        Registry::new()
+    }
+}
+
+impl<C: Clock + Clone> Registry<C> {
+    /// An empty registry whose breakers read `clock` (a clone each; a
+    /// [`ManualClock`](tripgate::ManualClock)'s clones share one time).
+    pub fn with_clock(clock: C) -> Self {
+        Registry {
+            map: ArcSwap::from_pointee(HashMap::new()),
+            settings: ArcSwap::from_pointee(Settings::default()),
+            clock,
+            writer: Mutex::new(()),
+        }
+    }
+
+    /// The clock the breakers read.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// The settings new breakers are created from.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the settings for breakers created from now on, without touching running
+    /// breakers (see [`reload`](crate::reload) for that).
+    pub fn set_settings(&self, settings: Settings) {
+        self.settings.store(Arc::new(settings));
+    }
+
+    pub(crate) fn store_settings(&self, settings: Arc<Settings>) {
+        self.settings.store(settings);
+    }
+
+    pub(crate) fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The breaker named `name`, if registered. Lock-free.
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<Arc<Breaker<C>>> {
+        self.map.load().get(name).map(|e| Arc::clone(&e.breaker))
+    }
+
+    /// The entry named `name`, if registered. Lock-free.
+    pub fn entry(&self, name: &str) -> Option<Entry<C>> {
+        self.map.load().get(name).cloned()
+    }
+
+    /// The breaker named `name`, created from the registry's settings for that name
+    /// (its service entry, else the defaults) if it does not exist yet.
+    pub fn breaker(&self, name: &str) -> Result<Arc<Breaker<C>>, ConfigError> {
+        if let Some(b) = self.get(name) {
+            return Ok(b);
+        }
+        let settings = self.settings.load_full();
+        let spec = settings.spec(name);
+        self.insert_if_absent(name, spec.config.clone(), spec.critical, true)
+    }
+
+    /// The breaker named `name`, created from `config` if it does not exist yet (an
+    /// existing breaker keeps its config). A breaker created this way is not changed by
+    /// reloads.
+    pub fn get_or_create(
+        &self,
+        name: &str,
+        config: &Config,
+    ) -> Result<Arc<Breaker<C>>, ConfigError> {
+        if let Some(b) = self.get(name) {
+            return Ok(b);
+        }
+        self.insert_if_absent(name, config.clone(), false, false)
+    }
+
+    fn insert_if_absent(
+        &self,
+        name: &str,
+        config: Config,
+        critical: bool,
+        managed: bool,
+    ) -> Result<Arc<Breaker<C>>, ConfigError> {
+        let _w = self.lock_writer();
+        if let Some(b) = self.get(name) {
+            return Ok(b);
+        }
+        let built_with = Arc::new(config.clone());
+        let breaker = Arc::new(Breaker::with_clock(config, self.clock.clone())?);
+        let mut map = Map::clone(&self.map.load());
+        map.insert(
+            name.to_string(),
+            Entry {
+                breaker: Arc::clone(&breaker),
+                critical,
+                managed,
+                built_with,
+            },
+        );
+        self.map.store(Arc::new(map));
+        Ok(breaker)
+    }
+
+    /// Registers an existing breaker under `name`, replacing any breaker of that name
+    /// (returned). Not changed by reloads.
+    pub fn insert(
+        &self,
+        name: &str,
+        breaker: Arc<Breaker<C>>,
+        critical: bool,
+    ) -> Option<Arc<Breaker<C>>> {
+        let _w = self.lock_writer();
+        let mut map = Map::clone(&self.map.load());
+        let built_with = breaker.config();
+        let old = map.insert(
+            name.to_string(),
+            Entry {
+                breaker,
+                critical,
+                managed: false,
+                built_with,
+            },
+        );
+        self.map.store(Arc::new(map));
+        old.map(|e| e.breaker)
+    }
+
+    /// Removes the breaker named `name`; returns it if it was registered. Holders of
+    /// its `Arc` keep a working breaker.
+    pub fn remove(&self, name: &str) -> Option<Arc<Breaker<C>>> {
+        let _w = self.lock_writer();
+        let mut map = Map::clone(&self.map.load());
+        let old = map.remove(name)?;
+        self.map.store(Arc::new(map));
+        Some(old.breaker)
+    }
+
+    /// Marks `name` critical (its opening alone makes the process unready) or not;
+    /// returns whether it is registered.
+    pub fn set_critical(&self, name: &str, critical: bool) -> bool {
+        let _w = self.lock_writer();
+        let mut map = Map::clone(&self.map.load());
+        let Some(e) = map.get_mut(name) else {
+            return false;
+        };
+        e.critical = critical;
+        self.map.store(Arc::new(map));
+        true
+    }
+
+    pub(crate) fn set_critical_locked(&self, flags: &[(String, bool)]) {
+        let mut map = Map::clone(&self.map.load());
+        for (name, critical) in flags {
+            if let Some(e) = map.get_mut(name) {
+                e.critical = *critical;
+            }
+        }
+        self.map.store(Arc::new(map));
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.map.load().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Every entry, sorted by name.
+    pub fn entries(&self) -> Vec<(String, Entry<C>)> {
+        let mut v: Vec<(String, Entry<C>)> = self
+            .map
+            .load()
+            .iter()
+            .map(|(k, e)| (k.clone(), e.clone()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    /// Every breaker, sorted by name.
+    pub fn list(&self) -> Vec<(String, Arc<Breaker<C>>)> {
+        self.entries()
+            .into_iter()
+            .map(|(k, e)| (k, e.breaker))
+            .collect()
+    }
+
+    /// How many breakers are registered.
+    pub fn len(&self) -> usize {
+        self.map.load().len()
+    }
+
+    /// Whether no breaker is registered.
+    pub fn is_empty(&self) -> bool {
+        self.map.load().is_empty()
+    }
+
+    /// A snapshot of every breaker, sorted by name. Reads only; never blocks a caller
+    /// of the breakers.
+    pub fn snapshots(&self) -> Vec<NamedSnapshot> {
+        self.entries()
+            .into_iter()
+            .map(|(name, e)| NamedSnapshot {
+                name,
+                critical: e.critical,
+                snapshot: e.breaker.snapshot(),
+            })
+            .collect()
+    }
+}
