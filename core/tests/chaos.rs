@@ -738,3 +738,28 @@ fn regression_any_accepted_config_prints_as_toml() {
         }
     }
 }
+
+/// Known bug E (found by `fuzz/` target `state_machine`). A failure-rate threshold of
+/// exactly 0.0 passes validation (`0.0..=1.0`), and by the `>=` convention a window
+/// at 0% failures reaches it; but a success only re-evaluates the rules when it opens a
+/// new bucket or a rule is waiting for `minimum_calls` (breaker.rs `record_raw` fast
+/// path and `record_general`), so the breaker stays Closed where the reference model
+/// trips. Either the threshold should be refused (`0.0 < t <= 1.0`) or a zero
+/// threshold should keep `needs_eval` set. Same for `slow_call_rate_threshold`.
+#[test]
+#[ignore = "engine bug E: a zero rate threshold is accepted but never reached by successes"]
+fn regression_zero_rate_threshold_is_refused_or_trips() {
+    let config = Config::builder()
+        .count_window(10)
+        .minimum_calls(1)
+        .failure_rate_threshold(0.0)
+        .build();
+    match config {
+        Err(e) => assert_eq!(e.field(), "failure_rate_threshold"),
+        Ok(c) => {
+            let b = Breaker::with_clock(c, ManualClock::new()).unwrap();
+            b.try_acquire().unwrap().success();
+            assert_eq!(b.state(), State::Open, "0% >= 0% with the minimum met");
+        }
+    }
+}
