@@ -552,7 +552,13 @@ impl Window {
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
         // that sees the new tag adds to cleared bins.
         let tag = slot.tag.load(Ordering::Acquire);
-        if tag != he && tag != CLEARING && (tag == UNUSED || tag < he) {
+        if tag == UNUSED {
+            // Never used: the bins are already zero, so claim it without a clear (no
+            // sample racing with the claim can be wiped).
+            let _ = slot
+                .tag
+                .compare_exchange(UNUSED, he, Ordering::AcqRel, Ordering::Relaxed);
+        } else if tag != CLEARING && tag < he {
             // ordering: Acquire on success so the clear happens after the tag is taken.
             if slot
                 .tag
