@@ -23,26 +23,41 @@ fn main() {
             .expect("closed")
             .record(Outcome::Success, Duration::from_millis(ms));
     }
-    db.try_acquire().expect("closed").failure(FailureKind::Timeout);
+    db.try_acquire()
+        .expect("closed")
+        .failure(FailureKind::Timeout);
     db.try_acquire().expect("closed").ignore();
     r.set_critical("database", true);
 
     let api = r.get_or_create("external_api", &cfg).expect("valid");
-    for kind in [FailureKind::Connection, FailureKind::ServerError, FailureKind::Timeout] {
+    for kind in [
+        FailureKind::Connection,
+        FailureKind::ServerError,
+        FailureKind::Timeout,
+    ] {
         api.try_acquire().expect("closed").failure(kind);
     }
     let _ = api.try_acquire();
 
     let cache = r.get_or_create("cache", &cfg).expect("valid");
     for _ in 0..3 {
-        cache.try_acquire().expect("closed").failure(FailureKind::Other);
+        cache
+            .try_acquire()
+            .expect("closed")
+            .failure(FailureKind::Other);
     }
     r.clock().advance(Duration::from_secs(31));
     let probe = cache.try_acquire().expect("probe");
     let _in_flight = probe.into_raw();
 
     let off = r
-        .get_or_create("search \"v2\"\\beta", &cfg.to_builder().track_latency(false).build().expect("valid"))
+        .get_or_create(
+            "search \"v2\"\\beta",
+            &cfg.to_builder()
+                .track_latency(false)
+                .build()
+                .expect("valid"),
+        )
         .expect("valid");
     off.force_open();
     print!("{}", exposition::render(&r));
