@@ -715,10 +715,21 @@ impl<C: Clock> Breaker<C> {
         self.trip(w, reason, now);
     }
 
-    fn trip(&self, w: Word, reason: Reason, now: u64) {
-        let next = w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP);
-        if self.cas(w, next).is_ok() {
-            self.opened(w, next, reason, now, false);
+    fn trip(&self, mut w: Word, reason: Reason, now: u64) {
+        loop {
+            let next = w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP);
+            match self.cas(w, next) {
+                Ok(()) => return self.opened(w, next, reason, now, false),
+                // Only a flag changed (the ramp ended, a reconfiguration): same state,
+                // same generation, so the verdict still stands.
+                Err(actual)
+                    if actual.state() == State::Closed && actual.generation() == w.generation() =>
+                {
+                    w = actual
+                }
+                // Another thread moved the breaker on: its transition stands.
+                Err(_) => return,
+            }
         }
     }
 

@@ -22,7 +22,7 @@
 //!
 //! let err = Config::builder().failure_rate_threshold(1.5).build().unwrap_err();
 //! assert_eq!(err.field(), "failure_rate_threshold");
-//! assert!(err.to_string().contains("0.0..=1.0"));
+//! assert!(err.to_string().contains("0.0 < t <= 1.0"));
 //!
 //! let parsed = Config::from_toml_str(r#"
 //!     failure_rate_threshold = 0.3
@@ -291,9 +291,9 @@ pub struct Config {
     pub window: WindowConfig,
     /// Calls the window must hold before a rate or percentile rule may trip.
     pub minimum_calls: u32,
-    /// Trip when the weighted failure rate is at or above this, in [0, 1].
+    /// Trip when the weighted failure rate is at or above this, in (0, 1].
     pub failure_rate_threshold: Option<f64>,
-    /// Trip when the slow-call rate is at or above this, in [0, 1].
+    /// Trip when the slow-call rate is at or above this, in (0, 1].
     pub slow_call_rate_threshold: Option<f64>,
     /// A success at least this slow is a slow call.
     #[serde(with = "humantime_serde")]
@@ -554,10 +554,10 @@ impl Config {
         }
         v.range_u("minimum_calls", self.minimum_calls as u64, 1, 1_000_000_000);
         if let Some(t) = self.failure_rate_threshold {
-            v.unit("failure_rate_threshold", t);
+            v.rate("failure_rate_threshold", t);
         }
         if let Some(t) = self.slow_call_rate_threshold {
-            v.unit("slow_call_rate_threshold", t);
+            v.rate("slow_call_rate_threshold", t);
         }
         v.duration(
             "slow_call_duration",
@@ -639,6 +639,10 @@ impl Config {
             v.duration("slow_start.duration", s.duration, Duration::from_millis(1));
         }
         v.range_u("histogram_precision", self.histogram_precision as u64, 2, 7);
+        if let Some(seed) = self.seed {
+            // TOML integers are signed 64-bit: a larger seed could not be written back.
+            v.range_u("seed", seed, 0, i64::MAX as u64);
+        }
         if let Some(a) = &self.adaptive_threshold {
             if self.failure_rate_threshold.is_none() {
                 v.push(
@@ -683,6 +687,14 @@ impl Validator {
     fn range_u(&mut self, field: &str, value: u64, lo: u64, hi: u64) {
         if !(lo..=hi).contains(&value) {
             self.push(field, value, format!("{lo}..={hi}"));
+        }
+    }
+
+    /// A rate threshold: 0 would trip on the first call of every window, whatever
+    /// its outcome, so it is refused.
+    fn rate(&mut self, field: &str, value: f64) {
+        if !(value > 0.0 && value <= 1.0) {
+            self.push(field, value, "0.0 < t <= 1.0");
         }
     }
 
@@ -1020,7 +1032,7 @@ mod tests {
                     ..Config::default()
                 },
                 "failure_rate_threshold",
-                "0.0..=1.0",
+                "0.0 < t <= 1.0",
             ),
             (
                 Config {
@@ -1028,7 +1040,7 @@ mod tests {
                     ..Config::default()
                 },
                 "failure_rate_threshold",
-                "0.0..=1.0",
+                "0.0 < t <= 1.0",
             ),
             (
                 Config {
@@ -1036,7 +1048,7 @@ mod tests {
                     ..Config::default()
                 },
                 "failure_rate_threshold",
-                "0.0..=1.0",
+                "0.0 < t <= 1.0",
             ),
             (
                 Config {
@@ -1044,7 +1056,7 @@ mod tests {
                     ..Config::default()
                 },
                 "slow_call_rate_threshold",
-                "0.0..=1.0",
+                "0.0 < t <= 1.0",
             ),
             (
                 Config {

@@ -53,6 +53,9 @@ const TAG_BITS: u32 = 28;
 const VALUE_BITS: u32 = 64 - TAG_BITS;
 const VALUE_MASK: u64 = (1 << VALUE_BITS) - 1;
 const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
+/// How far ahead (in epochs) a tag may be and still count as newer than the writer's
+/// epoch rather than stale: clock reads of racing threads differ by far less.
+const NEWER_BY: u64 = 1 << 12;
 
 /// Counters per slot and stripe.
 const CALLS: usize = 0;
@@ -161,6 +164,9 @@ struct Geo {
     origin: u64,
     base: u64,
     group: FastDiv,
+    /// Histogram epoch of epoch `base`: histogram epochs are
+    /// `hist_base + (epoch - base) / group`.
+    hist_base: u64,
 }
 
 /// What the record path needs of the geometry.
@@ -180,6 +186,11 @@ impl RecordGeo {
 }
 
 impl Geo {
+    /// The histogram epoch of `epoch`.
+    fn hist_epoch(&self, epoch: u64) -> u64 {
+        self.hist_base + self.group.div(epoch.saturating_sub(self.base))
+    }
+
     fn hist_span(&self) -> u64 {
         // Histogram epochs that cover the window's `buckets` epochs.
         let g = self.group.divisor();
@@ -196,6 +207,7 @@ struct GeoSlot {
     origin: AtomicU64,
     base: AtomicU64,
     group: [AtomicU64; 2],
+    hist_base: AtomicU64,
 }
 
 impl GeoSlot {
@@ -209,6 +221,7 @@ impl GeoSlot {
         put(&self.width, g.width);
         self.buckets.store(g.buckets, Ordering::Relaxed);
         put(&self.group, g.group);
+        self.hist_base.store(g.hist_base, Ordering::Relaxed);
         self.origin.store(g.origin, Ordering::Relaxed);
         self.base.store(g.base, Ordering::Relaxed);
     }
@@ -225,6 +238,7 @@ impl GeoSlot {
                 self.group[0].load(Ordering::Relaxed),
                 self.group[1].load(Ordering::Relaxed),
             ),
+            hist_base: self.hist_base.load(Ordering::Relaxed),
         }
     }
 
@@ -393,6 +407,7 @@ impl Window {
             origin,
             base,
             group: FastDiv::new((shape.buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS)),
+            hist_base: 0,
         }
     }
 
@@ -513,9 +528,11 @@ impl Window {
         let mut word = counter.load(Ordering::Relaxed);
         loop {
             let have = word >> VALUE_BITS;
-            let age = tag.wrapping_sub(have) & TAG_MASK;
-            if age == 0 || age >= 1 << (TAG_BITS - 1) {
-                // Current epoch, or a newer one another thread already opened.
+            let ahead = have.wrapping_sub(tag) & TAG_MASK;
+            if ahead < NEWER_BY {
+                // Current epoch (0), or a slightly newer one that a thread whose clock
+                // read came a moment later already opened. Anything else is stale,
+                // however far the wrapped tags say it is.
                 counter.fetch_add(delta, Ordering::Relaxed);
                 return false;
             }
@@ -541,13 +558,7 @@ impl Window {
     }
 
     fn record_latency(&self, h: &Histograms, epoch: u64, ns: u64) {
-        let he = self.geometry.read(|g| {
-            FastDiv::from_parts(
-                g.group[0].load(Ordering::Relaxed),
-                g.group[1].load(Ordering::Relaxed),
-            )
-        });
-        let he = he.div(epoch);
+        let he = self.geometry.load().hist_epoch(epoch);
         let slot = &h.slots[h.count.div_rem(he).1 as usize];
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
         // that sees the new tag adds to cleared bins.
@@ -625,7 +636,7 @@ impl Window {
     pub(crate) fn latency(&self, now: u64) -> Option<LatencySummary> {
         let h = self.histograms.as_ref()?;
         let geo = self.geometry.load();
-        let current = geo.group.div(self.current_epoch(&geo, now));
+        let current = geo.hist_epoch(self.current_epoch(&geo, now));
         let span = geo.hist_span();
         let mut counts = vec![0u64; h.layout.bins()];
         for slot in h.slots.iter() {
@@ -644,13 +655,11 @@ impl Window {
         self.geometry.update(|old| {
             // Move the epoch origin past every tag in use: the largest epoch any thread
             // can have written is the current one, plus one for a clock read a moment
-            // later. Histogram epochs (epoch / group) must clear theirs too.
+            // later. Histogram epochs move past theirs the same way.
             let current = self.current_epoch(&old, now);
             let mut next = Self::geo_for(shape, 0, 0);
-            let past_counters = current + self.capacity as u64 + 2;
-            let past_histograms =
-                (old.group.div(current) + old.hist_span() + 2) * next.group.divisor();
-            next.base = past_counters.max(past_histograms);
+            next.base = current + self.capacity as u64 + 2;
+            next.hist_base = old.hist_epoch(current) + old.hist_span() + 2;
             next.origin = if shape.time {
                 now
             } else {

@@ -679,7 +679,6 @@ fn count_window(size: u32, buckets: u32) -> Config {
 /// place, and readers never see those counts: the window is blind and no rate rule
 /// can trip again.
 #[test]
-#[ignore = "engine bug A: reshape cycles blind the window"]
 fn regression_reshape_cycles_must_not_blind_the_window() {
     let clock = ManualClock::new();
     let b = Breaker::with_clock(count_window(100, 100), clock).unwrap();
@@ -700,7 +699,6 @@ fn regression_reshape_cycles_must_not_blind_the_window() {
 /// and the window stays blind for up to another 2^27 bucket widths. The module docs
 /// promise only that a slot idle for exactly a multiple of 2^28 epochs misreads.
 #[test]
-#[ignore = "engine bug B: a long idle period blinds a time window"]
 fn regression_long_idle_must_not_blind_a_time_window() {
     let clock = ManualClock::new();
     let config = Config::builder()
@@ -722,7 +720,6 @@ fn regression_long_idle_must_not_blind_a_time_window() {
 /// panics on its `expect("a Config always serializes")` (config.rs), and through the C
 /// ABI `tg_config_to_toml` returns `TG_ERR_PANIC`.
 #[test]
-#[ignore = "engine bug C: a seed above i64::MAX cannot be printed as TOML"]
 fn regression_any_accepted_config_prints_as_toml() {
     let from_builder = Config::builder().seed(1 << 63).build();
     let from_json = Config::from_json_str(r#"{"seed": 18446744073709551615}"#);
@@ -747,7 +744,6 @@ fn regression_any_accepted_config_prints_as_toml() {
 /// trips. Either the threshold should be refused (`0.0 < t <= 1.0`) or a zero
 /// threshold should keep `needs_eval` set. Same for `slow_call_rate_threshold`.
 #[test]
-#[ignore = "engine bug E: a zero rate threshold is accepted but never reached by successes"]
 fn regression_zero_rate_threshold_is_refused_or_trips() {
     let config = Config::builder()
         .count_window(10)

@@ -83,7 +83,6 @@ fn racing_ramp_clears_admit_both_and_change_nothing_else() {
 /// failure. loom finds the interleaving: recheck loads the word, the other thread
 /// clears the flag, the trip's swap fails.
 #[test]
-#[ignore = "engine bug D: a concurrent flag-only change loses a trip"]
 fn a_ramp_clear_never_loses_a_trip() {
     model(|| {
         let (b, clock) = ramp_over();
@@ -107,7 +106,6 @@ fn a_ramp_clear_never_loses_a_trip() {
 /// (here: starting to count calls in flight) while a failure that meets the limit
 /// is recorded; the trip's single swap can fail and the trip is lost.
 #[test]
-#[ignore = "engine bug D: a concurrent flag-only change loses a trip"]
 fn a_reconfiguration_never_loses_a_trip() {
     model(|| {
         let clock = ManualClock::new();
