@@ -18,6 +18,7 @@ cd "$HERE"
 MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.2.0
 MYPY_VERSION=2.4.1
+PROMETHEUS_CLIENT_VERSION=0.26.0  # tests/test_prometheus.py, mypy of tripgate.prometheus
 
 LINT=0
 BENCH=0
@@ -45,7 +46,8 @@ export PATH="$VENV/bin:$PATH"
 
 echo "==> tools: maturin $MATURIN_VERSION, pytest $PYTEST_VERSION, mypy $MYPY_VERSION"
 "$PY" -m pip install --quiet --disable-pip-version-check \
-    "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION"
+    "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
+    "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
 
 echo "==> building the extension (release) into the venv${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
 "$VENV/bin/maturin" develop --release --quiet --manifest-path "$HERE/Cargo.toml"
