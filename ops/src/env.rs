@@ -1,7 +1,7 @@
 //! Environment-variable overrides.
 //!
 //! Two families are read, both applied on top of the config file (see
-//! [`file`](crate::file) for the full merge order):
+//! [`file`](mod@crate::file) for the full merge order):
 //!
 //! - `TRIPGATE_<SERVICE>_<FIELD>=value` sets one field of one service. `<SERVICE>` is
 //!   the service name upper-cased with every character other than a letter or digit

@@ -8,8 +8,8 @@
 //! | module | owns |
 //! |---|---|
 //! | [`registry`] | [`Registry`]: named breakers, get-or-create, lock-free lookup |
-//! | [`file`] | config files (TOML or YAML): defaults, services, tiers, environment overlays |
-//! | [`env`] | environment-variable overrides (`TRIPGATE_<SERVICE>_<FIELD>`, `CIRCUIT_BREAKER_*`) |
+//! | [`file`](mod@file) | config files (TOML or YAML): defaults, services, tiers, environment overlays |
+//! | [`env`](mod@env) | environment-variable overrides (`TRIPGATE_<SERVICE>_<FIELD>`, `CIRCUIT_BREAKER_*`) |
 //! | [`reload`] | live reload: validate everything, then reconfigure running breakers |
 //! | [`exposition`] | Prometheus text exposition (format 0.0.4) of a whole registry |
 //! | [`health`] | liveness and readiness reports (JSON bodies, HTTP status) |
