@@ -10,8 +10,8 @@
 //! [`try_acquire`](Bulkhead::try_acquire) is wait-free: one `fetch_add` on a counter
 //! that lives alone on its cache line, and a compare. Over the limit it takes the
 //! increment back (a `fetch_sub`) and counts the rejection. The [`BulkheadGuard`] it
-//! returns releases the slot when dropped (one `fetch_sub`, and a wake-up check that is
-//! one load until someone has waited).
+//! returns releases the slot when dropped: one `fetch_sub`, and one load of a waiter
+//! count on the same cache line (a wake-up is sent only while an async caller waits).
 //!
 //! The counter may read above `limit` for an instant while a rejected caller takes its
 //! increment back; another caller arriving in that instant is rejected too. So under
@@ -22,7 +22,8 @@
 //!
 //! [`acquire`](Bulkhead::acquire) lets an async caller wait up to a bound for a slot,
 //! on any runtime: it sleeps through a [`Sleeper`] and is woken by
-//! [`event_listener`], whose waiter list is allocated only when someone first waits.
+//! [`event_listener`] (small, runtime-agnostic, the waker list under `async-lock`),
+//! whose list is allocated only when someone first waits.
 //! (An async semaphore such as `tokio::sync::Semaphore` would tie the crate to one
 //! runtime and make the sync path a compare-and-swap loop on its own counter instead
 //! of one add on ours.) Waiting is not FIFO: a caller that arrives while others wait may
@@ -83,9 +84,17 @@ pub struct BulkheadMetrics {
     pub admitted_after_wait: u64,
 }
 
+/// The counters every admission and release touch, on one cache line of their own.
+struct Hot {
+    /// Slots held (plus, for an instant, increments being taken back).
+    in_flight: AtomicUsize,
+    /// Async callers waiting in `acquire`: a release notifies only when this is not 0.
+    waiters: AtomicUsize,
+}
+
 /// A concurrency limit for one dependency. See the [module documentation](self).
 pub struct Bulkhead {
-    in_flight: CachePadded<AtomicUsize>,
+    hot: CachePadded<Hot>,
     limit: usize,
     rejected: AtomicU64,
     wait_timeouts: AtomicU64,
@@ -105,7 +114,10 @@ impl Bulkhead {
     /// A bulkhead admitting at most `limit` calls at once (a limit of 0 admits none).
     pub fn new(limit: usize) -> Self {
         Bulkhead {
-            in_flight: CachePadded::new(AtomicUsize::new(0)),
+            hot: CachePadded::new(Hot {
+                in_flight: AtomicUsize::new(0),
+                waiters: AtomicUsize::new(0),
+            }),
             limit,
             rejected: AtomicU64::new(0),
             wait_timeouts: AtomicU64::new(0),
@@ -156,6 +168,7 @@ impl Bulkhead {
         if self.take() {
             return Ok(BulkheadGuard { bulkhead: self });
         }
+        let _waiting = Waiting::new(&self.hot.waiters);
         let mut deadline = pin!(sleeper.sleep(max_wait));
         loop {
             // Listen first, then look: a release between the two wakes this listener.
@@ -190,7 +203,7 @@ impl Bulkhead {
     pub fn metrics(&self) -> BulkheadMetrics {
         BulkheadMetrics {
             limit: self.limit,
-            in_flight: self.in_flight.load(Ordering::Relaxed),
+            in_flight: self.hot.in_flight.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             wait_timeouts: self.wait_timeouts.load(Ordering::Relaxed),
             admitted_after_wait: self.admitted_after_wait.load(Ordering::Relaxed),
@@ -200,14 +213,19 @@ impl Bulkhead {
     /// One `fetch_add` and a compare; over the limit, the increment is taken back.
     #[inline]
     fn take(&self) -> bool {
-        // ordering: Acquire pairs with the Release of `give`, so a caller that takes a
-        // slot sees what the slot's previous holder did before releasing it.
-        let before = self.in_flight.fetch_add(1, Ordering::Acquire);
+        // ordering: SeqCst. It acquires what the slot's previous holder did before its
+        // release, and it orders against `give` for waking: a waiter counts itself in
+        // `waiters`, then takes (SeqCst); a release gives (SeqCst), then reads `waiters`
+        // (SeqCst). In the single order of SeqCst operations either the take comes after
+        // the give and sees the slot, or the waiter's count comes before the read and the
+        // release notifies. On x86 a SeqCst RMW is the same `lock xadd` as an Acquire
+        // one and a SeqCst load a plain load.
+        let before = self.hot.in_flight.fetch_add(1, Ordering::SeqCst);
         if before < self.limit {
             return true;
         }
-        let before_undo = self.in_flight.fetch_sub(1, Ordering::Release);
-        if before_undo <= self.limit {
+        let before_undo = self.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if before_undo <= self.limit && self.hot.waiters.load(Ordering::SeqCst) != 0 {
             // A real slot freed while our increment stood; a waiter woken by that release
             // may have looked during that instant and gone back to sleep: wake one.
             self.released.notify_additional(1);
@@ -217,9 +235,27 @@ impl Bulkhead {
 
     #[inline]
     fn give(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Release);
-        // One load (and a fence) until someone has waited.
-        self.released.notify_additional(1);
+        self.hot.in_flight.fetch_sub(1, Ordering::SeqCst);
+        // ordering: SeqCst, see `take`.
+        if self.hot.waiters.load(Ordering::SeqCst) != 0 {
+            self.released.notify_additional(1);
+        }
+    }
+}
+
+/// Counts one async caller in `waiters` while it lives (a dropped wait included).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(waiters: &'a AtomicUsize) -> Self {
+        waiters.fetch_add(1, Ordering::SeqCst);
+        Waiting(waiters)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
