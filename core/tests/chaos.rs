@@ -152,7 +152,7 @@ impl Service {
         let breaker = Breaker::with_clock(config, clock.clone()).unwrap();
         let events = Arc::new(Mutex::new(Vec::new()));
         let e = events.clone();
-        breaker.add_listener(move |t| e.lock().unwrap().push(t.clone()));
+        breaker.add_listener(move |t| e.lock().unwrap().push(*t));
         let dep = Dependency::new(&clock);
         Service {
             clock,
@@ -218,7 +218,7 @@ impl Service {
             .unwrap()
             .iter()
             .filter(|t| t.to == State::Open)
-            .cloned()
+            .copied()
             .collect()
     }
 
@@ -227,7 +227,7 @@ impl Service {
             .lock()
             .unwrap()
             .last()
-            .cloned()
+            .copied()
             .expect("an event")
     }
 }
