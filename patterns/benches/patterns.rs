@@ -85,7 +85,9 @@ fn hedge(c: &mut Criterion) {
         bench.iter(|| {
             block_on(
                 &waker,
-                now.call(std::future::pending::<Result<u32, ()>>, || async { Ok(2u32) }),
+                now.call(std::future::pending::<Result<u32, ()>>, || async {
+                    Ok(2u32)
+                }),
             )
             .unwrap()
         })

@@ -101,7 +101,11 @@ pub struct GraduatedError<E> {
 
 impl<E: fmt::Display> fmt::Display for GraduatedError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "no cached value or default, and the live call failed: {}", self.live)
+        write!(
+            f,
+            "no cached value or default, and the live call failed: {}",
+            self.live
+        )
     }
 }
 

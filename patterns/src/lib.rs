@@ -48,8 +48,8 @@
 pub mod bulkhead;
 pub mod chain;
 pub mod classify;
-mod gate;
 pub mod compose;
+mod gate;
 pub mod graduated;
 pub mod hedge;
 pub mod sleep;

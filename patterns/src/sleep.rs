@@ -15,7 +15,10 @@
 //! fn takes_a_sleeper(s: impl Sleeper) -> impl std::future::Future<Output = ()> {
 //!     s.sleep(Duration::from_millis(1))
 //! }
-//! let _fut = takes_a_sleeper(tokio::time::sleep);
+//! # let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+//! # rt.block_on(async {
+//! takes_a_sleeper(tokio::time::sleep).await;
+//! # });
 //! ```
 
 use std::future::Future;

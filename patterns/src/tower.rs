@@ -240,7 +240,11 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        let permit = match self.permit.take().map_or_else(|| self.breaker.acquire_raw(), Ok) {
+        let permit = match self
+            .permit
+            .take()
+            .map_or_else(|| self.breaker.acquire_raw(), Ok)
+        {
             Ok(p) => p,
             Err(r) => {
                 return ResponseFuture {

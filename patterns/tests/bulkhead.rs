@@ -61,7 +61,10 @@ fn never_more_than_the_limit_under_32_threads() {
 fn owned_guards_release_on_drop() {
     let b = Arc::new(Bulkhead::new(1));
     let g = b.try_acquire_owned().unwrap();
-    assert_eq!(b.try_acquire_owned().unwrap_err(), BulkheadFull { limit: 1 });
+    assert_eq!(
+        b.try_acquire_owned().unwrap_err(),
+        BulkheadFull { limit: 1 }
+    );
     std::thread::spawn(move || drop(g)).join().unwrap();
     assert_eq!(b.metrics().in_flight, 0);
     assert!(b.try_acquire().is_ok());
@@ -89,7 +92,9 @@ async fn async_acquire_waits_for_a_release_then_times_out() {
 
     let _held = b.try_acquire().unwrap();
     let t0 = tokio::time::Instant::now();
-    let r = b.acquire(Duration::from_millis(250), &tokio::time::sleep).await;
+    let r = b
+        .acquire(Duration::from_millis(250), &tokio::time::sleep)
+        .await;
     assert!(r.is_err());
     assert_eq!(t0.elapsed(), Duration::from_millis(250));
     let m = b.metrics();
@@ -104,7 +109,9 @@ async fn many_waiters_each_get_a_released_slot() {
         .map(|_| {
             let b = b.clone();
             tokio::spawn(async move {
-                let _g = b.acquire(Duration::from_secs(5), &tokio::time::sleep).await?;
+                let _g = b
+                    .acquire(Duration::from_secs(5), &tokio::time::sleep)
+                    .await?;
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 Ok::<_, BulkheadFull>(())
             })
@@ -140,7 +147,10 @@ fn bulkhead_first_keeps_a_full_bulkhead_away_from_the_breaker() {
     assert_eq!(bulkhead.metrics().in_flight, 0);
     assert_eq!(bulkhead.metrics().rejected, 1);
     br.reset();
-    assert_eq!(call_bulkhead_first(&bulkhead, &br, || Ok::<_, ()>(2)), Ok(2));
+    assert_eq!(
+        call_bulkhead_first(&bulkhead, &br, || Ok::<_, ()>(2)),
+        Ok(2)
+    );
     assert_eq!(
         call_bulkhead_first(&bulkhead, &br, || Err::<u8, _>("x")),
         Err(GuardedError::Failed("x"))
@@ -166,4 +176,37 @@ fn breaker_first_keeps_an_open_breaker_away_from_the_bulkhead() {
     drop(held);
     assert_eq!(call_breaker_first(&bulkhead, &br, || Ok::<_, ()>(3)), Ok(3));
     assert_eq!(bulkhead.metrics().in_flight, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn waiters_on_many_threads_lose_no_wake_up() {
+    const TASKS: usize = 16;
+    const ROUNDS: usize = 200;
+    let b = Arc::new(Bulkhead::new(2));
+    let inside = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..TASKS {
+        let (b, inside, peak) = (b.clone(), inside.clone(), peak.clone());
+        set.spawn(async move {
+            for _ in 0..ROUNDS {
+                // A lost wake-up would leave a waiter asleep with free slots: 10 s is
+                // far beyond any honest wait here, so a timeout means a lost wake-up.
+                let _g = b
+                    .acquire(Duration::from_secs(10), &tokio::time::sleep)
+                    .await
+                    .expect("a wake-up was lost");
+                let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(n, Ordering::SeqCst);
+                tokio::task::yield_now().await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    assert!(peak.load(Ordering::SeqCst) <= 2);
+    assert_eq!(b.metrics().wait_timeouts, 0);
+    assert_eq!(b.metrics().in_flight, 0);
 }

@@ -47,11 +47,20 @@ fn a_rejected_then_a_failed_step_hand_over_to_the_cache() {
         .unguarded("cache", || Ok("cached"))
         .run()
         .unwrap();
-    assert_eq!((answer.index, answer.name, answer.value), (2, "cache", "cached"));
+    assert_eq!(
+        (answer.index, answer.name, answer.value),
+        (2, "cache", "cached")
+    );
     assert_eq!(answer.errors.len(), 2);
-    assert_eq!((answer.errors[0].index, answer.errors[0].name), (0, "primary"));
+    assert_eq!(
+        (answer.errors[0].index, answer.errors[0].name),
+        (0, "primary")
+    );
     assert!(answer.errors[0].is_rejected());
-    assert_eq!((answer.errors[1].index, answer.errors[1].name), (1, "fallback"));
+    assert_eq!(
+        (answer.errors[1].index, answer.errors[1].name),
+        (1, "fallback")
+    );
     assert_eq!(
         answer.errors[1].error,
         CallError::Failed("fallback down".to_string())
@@ -70,7 +79,11 @@ fn every_step_failing_returns_every_error_in_order() {
         .unguarded("c", || Err(3))
         .run()
         .unwrap_err();
-    let got: Vec<_> = err.errors.iter().map(|e| (e.index, e.name, e.error.clone())).collect();
+    let got: Vec<_> = err
+        .errors
+        .iter()
+        .map(|e| (e.index, e.name, e.error.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![

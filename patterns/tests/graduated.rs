@@ -23,7 +23,10 @@ fn each_tier_answers_at_its_ages() {
     let (clock, breaker) = setup();
     let cache = Graduated::new(RECENT, STALE, clock.clone()).with_default(-1);
     let live = cache.call("k", &breaker, || Ok::<_, &str>(7)).unwrap();
-    assert_eq!((live.value, live.tier, live.age), (7, Tier::Live, Some(Duration::ZERO)));
+    assert_eq!(
+        (live.value, live.tier, live.age),
+        (7, Tier::Live, Some(Duration::ZERO))
+    );
 
     let down = || Err::<i32, _>("down");
     // (age, expected tier, expected value)
@@ -74,7 +77,9 @@ fn an_open_breaker_is_served_from_the_cache_without_calling() {
         })
         .unwrap();
     assert_eq!(served.tier, Tier::Recent);
-    let err = cache.call("missing", &breaker, || Ok::<_, ()>(2)).unwrap_err();
+    let err = cache
+        .call("missing", &breaker, || Ok::<_, ()>(2))
+        .unwrap_err();
     assert!(matches!(err.live, CallError::Rejected(_)));
 }
 

@@ -69,7 +69,10 @@ async fn the_hedge_fires_only_after_the_delay_and_the_slow_primary_is_cancelled(
     assert_eq!((p.ignored, p.calls, p.abandoned), (1, 0, 0));
     assert_eq!(h.secondary().snapshot().successes, 1);
     let m = h.metrics();
-    assert_eq!((m.hedges, m.secondary_wins, m.losers_cancelled, m.in_flight), (1, 1, 1, 0));
+    assert_eq!(
+        (m.hedges, m.secondary_wins, m.losers_cancelled, m.in_flight),
+        (1, 1, 1, 0)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -89,7 +92,10 @@ async fn a_primary_faster_than_the_delay_is_never_hedged() {
         )
         .await
         .unwrap();
-    assert_eq!((answer.value, answer.answered_by, answer.hedged), (1, Leg::Primary, false));
+    assert_eq!(
+        (answer.value, answer.answered_by, answer.hedged),
+        (1, Leg::Primary, false)
+    );
     assert!(!secondary_called.load(Ordering::SeqCst));
     let s = h.secondary().snapshot();
     assert_eq!(s.calls + s.ignored + s.rejected, 0);
@@ -158,7 +164,10 @@ async fn hedges_in_flight_never_exceed_the_cap() {
     assert_eq!(peak.load(Ordering::SeqCst), CAP);
     assert_eq!(by_secondary, CAP);
     let m = h.metrics();
-    assert_eq!((m.hedges, m.capped, m.in_flight), (CAP as u64, (CALLS - CAP) as u64, 0));
+    assert_eq!(
+        (m.hedges, m.capped, m.in_flight),
+        (CAP as u64, (CALLS - CAP) as u64, 0)
+    );
     // The secondary's breaker saw exactly the hedges, no more.
     assert_eq!(h.secondary().snapshot().successes, CAP as u64);
 
@@ -256,7 +265,10 @@ async fn a_primary_failing_before_the_delay_is_not_hedged() {
         )
         .await
         .unwrap_err();
-    assert_eq!((e.primary, e.secondary), (CallError::Failed("p down"), None));
+    assert_eq!(
+        (e.primary, e.secondary),
+        (CallError::Failed("p down"), None)
+    );
     assert_eq!(t0.elapsed(), 5 * MS);
     assert_eq!(h.metrics().hedges, 0);
 }

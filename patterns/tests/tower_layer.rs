@@ -58,7 +58,10 @@ async fn an_open_breaker_fails_poll_ready_without_touching_the_inner_service() {
         assert_eq!(r.status(), 500);
     }
     assert_eq!(br.state(), State::Open);
-    let (polled, called) = (mock.polled.load(Ordering::SeqCst), mock.called.load(Ordering::SeqCst));
+    let (polled, called) = (
+        mock.polled.load(Ordering::SeqCst),
+        mock.called.load(Ordering::SeqCst),
+    );
     for _ in 0..10 {
         match svc.ready().await {
             Err(BreakerError::Rejected(r)) => assert_eq!(r.state, State::Open),
@@ -145,5 +148,8 @@ async fn unused_and_cancelled_permits_are_released() {
     let r = svc.call(200).await.unwrap();
     assert_eq!(r.status(), 200);
     br.force_open();
-    assert!(matches!(svc.call(200).await, Err(BreakerError::Rejected(_))));
+    assert!(matches!(
+        svc.call(200).await,
+        Err(BreakerError::Rejected(_))
+    ));
 }
