@@ -1,6 +1,8 @@
 //! loom models of the concurrency paths `loom.rs` does not cover: the slow-start ramp
 //! flag being cleared while other threads admit and trip, and live reconfiguration
-//! racing with records. Run with
+//! racing with records. (Only one thread may take the breaker's `cold` or window
+//! geometry lock in a model: they are `parking_lot` mutexes, invisible to loom.) Run
+//! with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -17,15 +19,8 @@ use std::time::Duration;
 use tripgate::{Breaker, Config, ConfigBuilder, FailureKind, ManualClock, Outcome, State};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
-    model_bounded(3, f);
-}
-
-/// Reconfiguration takes locks and swaps the config: its models need a tighter bound
-/// to finish in seconds. Two preemptions still reach every interleaving of one
-/// operation of each thread against the other.
-fn model_bounded(preemptions: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
-    b.preemption_bound = Some(preemptions);
+    b.preemption_bound = Some(3);
     b.check(f);
 }
 
@@ -109,26 +104,11 @@ fn a_ramp_clear_never_loses_a_trip() {
     });
 }
 
-/// Same bug D through reconfiguration: `reconfigure` swaps the state word's flags
-/// (here: starting to count calls in flight) while a failure that meets the limit
-/// is recorded; the trip's single swap can fail and the trip is lost.
-#[test]
-fn a_reconfiguration_never_loses_a_trip() {
-    model_bounded(2, || {
-        let clock = ManualClock::new();
-        let b = Arc::new(Breaker::with_clock(base().build().unwrap(), clock).unwrap());
-        let p = b.acquire_raw().unwrap();
-        let b1 = b.clone();
-        let t = thread::spawn(move || {
-            b1.reconfigure(base().track_in_flight(true).build().unwrap())
-                .unwrap();
-        });
-        b.record_raw(p, Outcome::Failure(FailureKind::Timeout), Some(1));
-        t.join().unwrap();
-        assert_eq!(b.state(), State::Open, "the failure met the limit of 1");
-        assert!(b.snapshot().in_flight.is_some(), "the new flags applied");
-    });
-}
+// Bug D through `reconfigure` (its flag-only swap racing with a trip's swap: same
+// `trip`, same loss) cannot be modelled here: both paths then take the breaker's `cold`
+// lock, a `parking_lot::Mutex` that loom does not see, and the model deadlocks when loom
+// pauses the holder. A real-thread stress loop did not hit the narrow window in 200,000
+// tries on two cores either; the reading of `trip` is the evidence.
 
 /// Reconfiguration racing with records that do not trip: the new config is in force
 /// afterwards, nothing is lost from the lifetime totals, the in-flight count (switched
