@@ -68,6 +68,13 @@ pub enum CallError<E> {
     Failed(E),
 }
 
+impl<E> CallError<E> {
+    /// Whether the breaker rejected the call (it was never made).
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, CallError::Rejected(_))
+    }
+}
+
 impl<E: fmt::Display> fmt::Display for CallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -1042,6 +1049,12 @@ impl<C: Clock> Breaker<C> {
             ),
             _ => None,
         }
+    }
+
+    /// Latency figures over the window, when latency is tracked: the percentiles of
+    /// [`snapshot`](Breaker::snapshot) without the rest (one pass over the histograms).
+    pub fn latency(&self) -> Option<crate::LatencySummary> {
+        self.window.latency(self.clock.now_nanos())
     }
 
     /// A reading of every figure. Costs O(window); takes no lock writers need.

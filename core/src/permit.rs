@@ -87,6 +87,11 @@ impl<'a, C: Clock> Permit<'a, C> {
         self.finish(Outcome::Ignored, None);
     }
 
+    /// Records `outcome`; latency is measured from admission.
+    pub fn complete(self, outcome: Outcome) {
+        self.finish(outcome, None);
+    }
+
     /// Records `outcome` with a latency the caller measured.
     pub fn record(self, outcome: Outcome, latency: Duration) {
         let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
