@@ -192,8 +192,15 @@ typedef int32_t tg_status;
 #endif // __cplusplus
 
 /**
+ * A running admin endpoint (`/metrics`, `/health/live`, `/health/ready`), started by
+ * `tg_admin_serve` and stopped by `tg_admin_free`.
+ */
+typedef struct tg_admin tg_admin;
+
+/**
  * A circuit breaker. Create it with `tg_breaker_new` (or
- * `tg_breaker_new_with_manual_clock` in tests) and free it with `tg_breaker_free`.
+ * `tg_breaker_new_with_manual_clock` in tests), or get a handle to a named one with
+ * `tg_registry_breaker`, and free it with `tg_breaker_free`.
  *
  * Thread-safe: every function taking a `const tg_breaker *` may be called from any
  * number of threads at once on the same breaker. Only `tg_breaker_free` and
@@ -212,6 +219,17 @@ typedef struct tg_breaker tg_breaker;
  * while no thread modifies it).
  */
 typedef struct tg_config tg_config;
+
+/**
+ * A registry of named breakers sharing one clock and one set of settings (from a
+ * config file, see `tg_registry_load`). Create it with `tg_registry_new` and free it
+ * with `tg_registry_free`.
+ *
+ * Thread-safe: every function taking a `const tg_registry *` may be called from any
+ * number of threads at once. Breaker handles it hands out stay valid after the
+ * registry is freed or the breaker removed (each handle shares the breaker).
+ */
+typedef struct tg_registry tg_registry;
 
 /**
  * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
@@ -660,8 +678,9 @@ tg_status tg_breaker_new_with_manual_clock(const tg_config *config,
                                            tg_breaker **out);
 
 /**
- * Frees a breaker, with its listener. NULL is a no-op. Outstanding permits become
- * meaningless; the breaker must not be used afterwards.
+ * Frees a breaker handle, with its listener. NULL is a no-op. Outstanding permits
+ * become meaningless; the handle must not be used afterwards. A handle from
+ * `tg_registry_breaker` frees only itself: the breaker lives on in the registry.
  *
  * Thread safety: no other call may be using the breaker (nor may a listener callback
  * of it be running).
@@ -1105,6 +1124,153 @@ tg_status tg_config_set_seed(tg_config *config, uint64_t seed);
  * Not thread-safe (see `tg_config`).
  */
 tg_status tg_config_clear_seed(tg_config *config);
+
+/**
+ * Creates an empty registry on the system's monotonic clock, with built-in default
+ * settings (the standard tier) until `tg_registry_load` loads a file.
+ *
+ * Returns `TG_OK` and writes `*out`, or `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_registry_new(tg_registry **out);
+
+/**
+ * Creates an empty registry whose breakers share one manual clock reading `start_ns`;
+ * `tg_clock_advance_ns` on any of its breakers moves them all. For tests.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_registry_new_with_manual_clock(uint64_t start_ns, tg_registry **out);
+
+/**
+ * Frees a registry. NULL is a no-op. Breaker handles obtained from it stay valid; an
+ * admin endpoint serving it keeps serving until `tg_admin_free`.
+ *
+ * Thread safety: no other call may be using the registry.
+ */
+void tg_registry_free(tg_registry *registry);
+
+/**
+ * Loads the config file at `path` (TOML, or YAML for `.yaml`/`.yml`, JSON for
+ * `.json`) in `environment` (NULL: `TRIPGATE_ENV`, else the file's `environment`
+ * key), with the process's `TRIPGATE_*` and `CIRCUIT_BREAKER_*` variables, and applies
+ * it: running breakers created from settings are reconfigured (keeping their state),
+ * later ones are created from it. Call it again to reload.
+ *
+ * All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
+ * `tg_last_error_message` names the file, the service, the field and the allowed
+ * range of every problem, one per line.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_load(const tg_registry *registry, const char *path, const char *environment);
+
+/**
+ * Writes a new handle to the breaker named `name`, creating the breaker from the
+ * registry's settings (its service entry, else the defaults) if it does not exist.
+ * Every call hands out a new handle to the same breaker: free each with
+ * `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
+ *
+ * Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_breaker(const tg_registry *registry, const char *name, tg_breaker **out);
+
+/**
+ * As `tg_registry_breaker`, but a breaker created by this call is built from a copy
+ * of `config` (which the caller still owns) and is left alone by `tg_registry_load`.
+ * An existing breaker keeps its config.
+ *
+ * Thread safety: as `tg_registry_breaker`; `config` must not be modified meanwhile.
+ */
+tg_status tg_registry_get_or_create(const tg_registry *registry,
+                                    const char *name,
+                                    const tg_config *config,
+                                    tg_breaker **out);
+
+/**
+ * Removes the breaker named `name` from the registry (handles to it stay valid).
+ * Returns `TG_OK`, or `TG_ERR_INVALID_ARG` when no breaker has that name.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_remove(const tg_registry *registry, const char *name);
+
+/**
+ * Marks the breaker `name` critical (its opening alone makes readiness fail) or not.
+ * Returns `TG_OK`, or `TG_ERR_INVALID_ARG` when no breaker has that name.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_set_critical(const tg_registry *registry, const char *name, bool critical);
+
+/**
+ * Writes the number of breakers in the registry to `*out`.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_len(const tg_registry *registry, size_t *out);
+
+/**
+ * Copies the Prometheus text exposition (format 0.0.4) of every breaker, with a NUL,
+ * into `buf`. Metric names and labels: `ops/README.md` (`tripgate_breaker_state`
+ * with 0 closed, 1 half-open, 2 open; `service="<name>"` on every series).
+ *
+ * `*needed` (may be NULL) receives the size needed, NUL included; it is written on
+ * `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL`. With `buf == NULL` and `len == 0` the call
+ * only reports the size and returns `TG_OK` (the text may grow between two calls:
+ * allow some slack).
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_prometheus(const tg_registry *registry,
+                                 char *buf,
+                                 size_t len,
+                                 size_t *needed);
+
+/**
+ * Readiness, as the admin endpoint's `/health/ready` answers it: writes the HTTP
+ * status (200, or 503 when at least half the breakers are open or a critical one is)
+ * to `*http_status` and the JSON body, with a NUL, into `buf`. Buffer rules as
+ * `tg_registry_prometheus`; `*http_status` is written on `TG_OK` only.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_readiness(const tg_registry *registry,
+                                uint16_t *http_status,
+                                char *buf,
+                                size_t len,
+                                size_t *needed);
+
+/**
+ * Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
+ * `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
+ * `registry` on a thread of its own. It only reads snapshots, never blocking the
+ * breakers. The endpoint keeps the registry alive until `tg_admin_free`.
+ *
+ * Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
+ * address cannot be parsed or bound; the message says why).
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_serve(const tg_registry *registry, const char *addr, tg_admin **out);
+
+/**
+ * Writes the TCP port the admin endpoint listens on (the real one when started on
+ * port 0) to `*out`.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_port(const tg_admin *admin, uint16_t *out);
+
+/**
+ * Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
+ *
+ * Thread safety: no other call may be using the endpoint.
+ */
+void tg_admin_free(tg_admin *admin);
 
 /**
  * A static, human-readable description of a status code (`"TG_OK: success"`,

@@ -5,19 +5,42 @@ use crate::raw;
 use crate::status::*;
 use crate::types::*;
 use std::ffi::{c_char, c_void, CStr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use tg_core::{AnyClock, Breaker, ListenerId, ManualClock};
 
 /// A circuit breaker. Create it with `tg_breaker_new` (or
-/// `tg_breaker_new_with_manual_clock` in tests) and free it with `tg_breaker_free`.
+/// `tg_breaker_new_with_manual_clock` in tests), or get a handle to a named one with
+/// `tg_registry_breaker`, and free it with `tg_breaker_free`.
 ///
 /// Thread-safe: every function taking a `const tg_breaker *` may be called from any
 /// number of threads at once on the same breaker. Only `tg_breaker_free` and
 /// `tg_breaker_set_listener` (which take a `tg_breaker *`) need the caller to make sure
 /// no other call is using the breaker.
 pub struct tg_breaker {
-    inner: Breaker<AnyClock>,
+    /// Shared with a `tg_registry` (and its other handles) when it came from one.
+    inner: Arc<Breaker<AnyClock>>,
     listener: Mutex<Option<ListenerId>>,
+}
+
+impl tg_breaker {
+    /// A new handle to a breaker shared with a registry.
+    pub(crate) fn shared(inner: Arc<Breaker<AnyClock>>) -> Self {
+        tg_breaker {
+            inner,
+            listener: Mutex::new(None),
+        }
+    }
+}
+
+impl Drop for tg_breaker {
+    /// A shared breaker outlives this handle: take this handle's listener off it, so
+    /// its callback (and userdata) is never called after `tg_breaker_free`.
+    fn drop(&mut self) {
+        let slot = self.listener.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = slot.take() {
+            self.inner.remove_listener(id);
+        }
+    }
 }
 
 fn new_breaker(
@@ -35,10 +58,7 @@ fn new_breaker(
         };
         match Breaker::with_clock(config.inner.clone(), clock) {
             Ok(inner) => {
-                out.set(raw::into_handle(tg_breaker {
-                    inner,
-                    listener: Mutex::new(None),
-                }));
+                out.set(raw::into_handle(tg_breaker::shared(Arc::new(inner))));
                 TG_OK
             }
             Err(e) => fail(TG_ERR_INVALID_ARG, format!("{func}: {e}")),
@@ -80,8 +100,9 @@ pub extern "C" fn tg_breaker_new_with_manual_clock(
     )
 }
 
-/// Frees a breaker, with its listener. NULL is a no-op. Outstanding permits become
-/// meaningless; the breaker must not be used afterwards.
+/// Frees a breaker handle, with its listener. NULL is a no-op. Outstanding permits
+/// become meaningless; the handle must not be used afterwards. A handle from
+/// `tg_registry_breaker` frees only itself: the breaker lives on in the registry.
 ///
 /// Thread safety: no other call may be using the breaker (nor may a listener callback
 /// of it be running).

@@ -8,6 +8,8 @@
 //! - `types`: plain C types (permit, states, outcomes, metrics, transitions);
 //! - `config`: the `tg_config` builder;
 //! - `breaker`: the `tg_breaker` handle and every call on it;
+//! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health)
+//!   and `tg_admin` (the embedded admin endpoint), through `tripgate-ops`;
 //! - `version`: version macros and functions;
 //! - `raw`: every `unsafe` block of the crate.
 //!
@@ -26,12 +28,14 @@
 mod breaker;
 mod config;
 mod raw;
+mod registry;
 mod status;
 mod types;
 mod version;
 
 pub use breaker::*;
 pub use config::*;
+pub use registry::*;
 pub use status::*;
 pub use types::*;
 pub use version::*;

@@ -1,0 +1,422 @@
+//! `tg_registry` and `tg_admin`: named breakers from a config file, Prometheus text and
+//! health reports, and the embedded admin endpoint, through the `tripgate-ops` crate.
+
+use crate::breaker::tg_breaker;
+use crate::config::tg_config;
+use crate::raw;
+use crate::status::*;
+use std::ffi::c_char;
+use std::sync::Arc;
+use tg_core::{AnyClock, Breaker, ManualClock};
+use tripgate_ops::{health, reload, AdminServer, EnvVars, HealthPolicy, Registry, Settings};
+
+/// A registry of named breakers sharing one clock and one set of settings (from a
+/// config file, see `tg_registry_load`). Create it with `tg_registry_new` and free it
+/// with `tg_registry_free`.
+///
+/// Thread-safe: every function taking a `const tg_registry *` may be called from any
+/// number of threads at once. Breaker handles it hands out stay valid after the
+/// registry is freed or the breaker removed (each handle shares the breaker).
+pub struct tg_registry {
+    inner: Arc<Registry<AnyClock>>,
+}
+
+/// A running admin endpoint (`/metrics`, `/health/live`, `/health/ready`), started by
+/// `tg_admin_serve` and stopped by `tg_admin_free`.
+pub struct tg_admin {
+    inner: AdminServer,
+}
+
+fn new_registry(clock: AnyClock, out: *mut *mut tg_registry, func: &'static str) -> tg_status {
+    guard(func, || {
+        let Some(out) = raw::Out::new(out) else {
+            return null(func, "out");
+        };
+        out.set(raw::into_handle(tg_registry {
+            inner: Arc::new(Registry::with_clock(clock)),
+        }));
+        TG_OK
+    })
+}
+
+/// Creates an empty registry on the system's monotonic clock, with built-in default
+/// settings (the standard tier) until `tg_registry_load` loads a file.
+///
+/// Returns `TG_OK` and writes `*out`, or `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_registry_new(out: *mut *mut tg_registry) -> tg_status {
+    new_registry(AnyClock::default(), out, "tg_registry_new")
+}
+
+/// Creates an empty registry whose breakers share one manual clock reading `start_ns`;
+/// `tg_clock_advance_ns` on any of its breakers moves them all. For tests.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_registry_new_with_manual_clock(
+    start_ns: u64,
+    out: *mut *mut tg_registry,
+) -> tg_status {
+    let clock = ManualClock::new();
+    clock.set_nanos(start_ns);
+    new_registry(
+        AnyClock::Manual(clock),
+        out,
+        "tg_registry_new_with_manual_clock",
+    )
+}
+
+/// Frees a registry. NULL is a no-op. Breaker handles obtained from it stay valid; an
+/// admin endpoint serving it keeps serving until `tg_admin_free`.
+///
+/// Thread safety: no other call may be using the registry.
+#[no_mangle]
+pub extern "C" fn tg_registry_free(registry: *mut tg_registry) {
+    guard_or("tg_registry_free", (), || raw::free_handle(registry));
+}
+
+fn name_arg<'a>(func: &str, arg: &str, ptr: *const c_char) -> Result<&'a str, tg_status> {
+    let Some(s) = raw::c_str(ptr) else {
+        return Err(null(func, arg));
+    };
+    s.to_str()
+        .map_err(|_| fail(TG_ERR_INVALID_ARG, format!("{func}: {arg} is not UTF-8")))
+}
+
+/// Loads the config file at `path` (TOML, or YAML for `.yaml`/`.yml`, JSON for
+/// `.json`) in `environment` (NULL: `TRIPGATE_ENV`, else the file's `environment`
+/// key), with the process's `TRIPGATE_*` and `CIRCUIT_BREAKER_*` variables, and applies
+/// it: running breakers created from settings are reconfigured (keeping their state),
+/// later ones are created from it. Call it again to reload.
+///
+/// All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
+/// `tg_last_error_message` names the file, the service, the field and the allowed
+/// range of every problem, one per line.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_load(
+    registry: *const tg_registry,
+    path: *const c_char,
+    environment: *const c_char,
+) -> tg_status {
+    const F: &str = "tg_registry_load";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let path = match name_arg(F, "path", path) {
+            Ok(p) => p,
+            Err(s) => return s,
+        };
+        let environment = if environment.is_null() {
+            None
+        } else {
+            match name_arg(F, "environment", environment) {
+                Ok(e) => Some(e),
+                Err(s) => return s,
+            }
+        };
+        let loaded = Settings::load(path, environment, &EnvVars::from_process())
+            .and_then(|s| reload::apply(&r.inner, s));
+        match loaded {
+            Ok(_) => TG_OK,
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+        }
+    })
+}
+
+fn hand_out(b: Arc<Breaker<AnyClock>>, out: raw::Out<*mut tg_breaker>) -> tg_status {
+    out.set(raw::into_handle(tg_breaker::shared(b)));
+    TG_OK
+}
+
+/// Writes a new handle to the breaker named `name`, creating the breaker from the
+/// registry's settings (its service entry, else the defaults) if it does not exist.
+/// Every call hands out a new handle to the same breaker: free each with
+/// `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
+///
+/// Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_breaker(
+    registry: *const tg_registry,
+    name: *const c_char,
+    out: *mut *mut tg_breaker,
+) -> tg_status {
+    const F: &str = "tg_registry_breaker";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let name = match name_arg(F, "name", name) {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        match r.inner.breaker(name) {
+            Ok(b) => hand_out(b, out),
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+        }
+    })
+}
+
+/// As `tg_registry_breaker`, but a breaker created by this call is built from a copy
+/// of `config` (which the caller still owns) and is left alone by `tg_registry_load`.
+/// An existing breaker keeps its config.
+///
+/// Thread safety: as `tg_registry_breaker`; `config` must not be modified meanwhile.
+#[no_mangle]
+pub extern "C" fn tg_registry_get_or_create(
+    registry: *const tg_registry,
+    name: *const c_char,
+    config: *const tg_config,
+    out: *mut *mut tg_breaker,
+) -> tg_status {
+    const F: &str = "tg_registry_get_or_create";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let name = match name_arg(F, "name", name) {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        let Some(config) = raw::borrow(config) else {
+            return null(F, "config");
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        match r.inner.get_or_create(name, &config.inner) {
+            Ok(b) => hand_out(b, out),
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+        }
+    })
+}
+
+/// Removes the breaker named `name` from the registry (handles to it stay valid).
+/// Returns `TG_OK`, or `TG_ERR_INVALID_ARG` when no breaker has that name.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_remove(
+    registry: *const tg_registry,
+    name: *const c_char,
+) -> tg_status {
+    const F: &str = "tg_registry_remove";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let name = match name_arg(F, "name", name) {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        match r.inner.remove(name) {
+            Some(_) => TG_OK,
+            None => fail(
+                TG_ERR_INVALID_ARG,
+                format!("{F}: no breaker named {name:?}"),
+            ),
+        }
+    })
+}
+
+/// Marks the breaker `name` critical (its opening alone makes readiness fail) or not.
+/// Returns `TG_OK`, or `TG_ERR_INVALID_ARG` when no breaker has that name.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_set_critical(
+    registry: *const tg_registry,
+    name: *const c_char,
+    critical: bool,
+) -> tg_status {
+    const F: &str = "tg_registry_set_critical";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let name = match name_arg(F, "name", name) {
+            Ok(n) => n,
+            Err(s) => return s,
+        };
+        if r.inner.set_critical(name, critical) {
+            TG_OK
+        } else {
+            fail(
+                TG_ERR_INVALID_ARG,
+                format!("{F}: no breaker named {name:?}"),
+            )
+        }
+    })
+}
+
+/// Writes the number of breakers in the registry to `*out`.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_len(registry: *const tg_registry, out: *mut usize) -> tg_status {
+    const F: &str = "tg_registry_len";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        out.set(r.inner.len());
+        TG_OK
+    })
+}
+
+fn fill(func: &str, text: &str, buf: *mut c_char, len: usize, needed: *mut usize) -> tg_status {
+    if buf.is_null() && len > 0 {
+        return null(func, "buf");
+    }
+    let (size, copied) = raw::copy_to_buf(buf, len, text);
+    if let Some(out) = raw::Out::new(needed) {
+        out.set(size);
+    }
+    if copied || (buf.is_null() && len == 0) {
+        TG_OK
+    } else {
+        fail(
+            TG_ERR_BUFFER_TOO_SMALL,
+            format!("{func}: buffer of {len} bytes is too small: {size} needed"),
+        )
+    }
+}
+
+/// Copies the Prometheus text exposition (format 0.0.4) of every breaker, with a NUL,
+/// into `buf`. Metric names and labels: `ops/README.md` (`tripgate_breaker_state`
+/// with 0 closed, 1 half-open, 2 open; `service="<name>"` on every series).
+///
+/// `*needed` (may be NULL) receives the size needed, NUL included; it is written on
+/// `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL`. With `buf == NULL` and `len == 0` the call
+/// only reports the size and returns `TG_OK` (the text may grow between two calls:
+/// allow some slack).
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_prometheus(
+    registry: *const tg_registry,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tg_status {
+    const F: &str = "tg_registry_prometheus";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        fill(
+            F,
+            &tripgate_ops::exposition::render(&r.inner),
+            buf,
+            len,
+            needed,
+        )
+    })
+}
+
+/// Readiness, as the admin endpoint's `/health/ready` answers it: writes the HTTP
+/// status (200, or 503 when at least half the breakers are open or a critical one is)
+/// to `*http_status` and the JSON body, with a NUL, into `buf`. Buffer rules as
+/// `tg_registry_prometheus`; `*http_status` is written on `TG_OK` only.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_readiness(
+    registry: *const tg_registry,
+    http_status: *mut u16,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tg_status {
+    const F: &str = "tg_registry_readiness";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let Some(status_out) = raw::Out::new(http_status) else {
+            return null(F, "http_status");
+        };
+        let report = health::readiness(&r.inner, &HealthPolicy::default());
+        let s = fill(F, &report.body_text(), buf, len, needed);
+        if s == TG_OK {
+            status_out.set(report.status);
+        }
+        s
+    })
+}
+
+/// Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
+/// `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
+/// `registry` on a thread of its own. It only reads snapshots, never blocking the
+/// breakers. The endpoint keeps the registry alive until `tg_admin_free`.
+///
+/// Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
+/// address cannot be parsed or bound; the message says why).
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_admin_serve(
+    registry: *const tg_registry,
+    addr: *const c_char,
+    out: *mut *mut tg_admin,
+) -> tg_status {
+    const F: &str = "tg_admin_serve";
+    guard(F, || {
+        let Some(r) = raw::borrow(registry) else {
+            return null(F, "registry");
+        };
+        let addr = match name_arg(F, "addr", addr) {
+            Ok(a) => a,
+            Err(s) => return s,
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        match AdminServer::start(addr, Arc::clone(&r.inner), HealthPolicy::default()) {
+            Ok(inner) => {
+                out.set(raw::into_handle(tg_admin { inner }));
+                TG_OK
+            }
+            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {addr}: {e}")),
+        }
+    })
+}
+
+/// Writes the TCP port the admin endpoint listens on (the real one when started on
+/// port 0) to `*out`.
+///
+/// Thread safety: may be called from any thread.
+#[no_mangle]
+pub extern "C" fn tg_admin_port(admin: *const tg_admin, out: *mut u16) -> tg_status {
+    const F: &str = "tg_admin_port";
+    guard(F, || {
+        let Some(a) = raw::borrow(admin) else {
+            return null(F, "admin");
+        };
+        let Some(out) = raw::Out::new(out) else {
+            return null(F, "out");
+        };
+        out.set(a.inner.local_addr().port());
+        TG_OK
+    })
+}
+
+/// Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
+///
+/// Thread safety: no other call may be using the endpoint.
+#[no_mangle]
+pub extern "C" fn tg_admin_free(admin: *mut tg_admin) {
+    guard_or("tg_admin_free", (), || raw::free_handle(admin));
+}
