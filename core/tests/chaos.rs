@@ -658,8 +658,9 @@ fn random_fault_phases_keep_every_promise() {
 }
 
 // ----------------------------------------------------------------------------------
-// Regressions found by the fuzz targets (fuzz/). Each fails today and is ignored until
-// the engine is fixed; `cargo test -p tripgate --test chaos -- --ignored` runs them.
+// Regressions found by the fuzz targets (fuzz/; the table in fuzz/README.md). A to E
+// are fixed; an open one is ignored until it is, and
+// `cargo test -p tripgate --test chaos -- --ignored` runs it.
 
 fn count_window(size: u32, buckets: u32) -> Config {
     Config::builder()

@@ -149,9 +149,6 @@ fn set(c: *mut tg_config, s: &Setter) -> tg_status {
         Setter::TrackLatency(on) => tg_config_set_track_latency(c, on),
         Setter::Precision(b) => tg_config_set_histogram_precision(c, b),
         Setter::InFlight(on) => tg_config_set_track_in_flight(c, on),
-        // Known bug C (fuzz/README.md): a seed above i64::MAX makes tg_config_to_toml
-        // panic (TG_ERR_PANIC); keep seeds below unless built with `strict`.
-        Setter::Seed(s) if !cfg!(feature = "strict") => tg_config_set_seed(c, s >> 1),
         Setter::Seed(s) => tg_config_set_seed(c, s),
         Setter::ClearSeed => tg_config_clear_seed(c),
     }
