@@ -105,7 +105,10 @@ fn an_invalid_reload_is_refused_whole_and_the_old_config_kept() {
         text.contains("service \"cache\": field failure_rate_threshold"),
         "{text}"
     );
-    assert!(text.contains(": allowed ") && text.contains("1.0"), "{text}");
+    assert!(
+        text.contains(": allowed ") && text.contains("1.0"),
+        "{text}"
+    );
     assert_eq!(e.problems.len(), 1);
     assert_eq!(db.config(), old_db);
     assert_eq!(cache.config(), old_cache);
