@@ -16,13 +16,16 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "Rust: workspace tests"
 cargo test --workspace
+# The tower layer's tests (a real axum server on 127.0.0.1) sit behind a feature.
+cargo test -p tripgate-patterns --all-features
 
 step "Rust: benchmarks compile (they are run by benches/run.sh, never in CI)"
-cargo bench -p tripgate-benches --no-run
+# The dev profile reuses what the tests built; `benches/run.sh` builds them optimised.
+cargo test -p tripgate-benches --benches --no-run
 
 step "Rust: loom models of the lock-free parts"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
-  cargo test -p tripgate --release --test loom
+  cargo test -p tripgate --release --test loom --test loom_extra
 
 if [ -f ffi/tests/run_c_tests.sh ]; then
   step "C ABI: tests under AddressSanitizer/UBSan and valgrind"
