@@ -36,3 +36,8 @@ if [ -f python/run_tests.sh ]; then
   step "Python: pytest and stubtest"
   bash python/run_tests.sh
 fi
+
+if [ -f ops/run_tests.sh ]; then
+  step "Operations: Prometheus exposition parsed by real parsers, manifests, alert rules"
+  bash ops/run_tests.sh
+fi
