@@ -4,9 +4,11 @@
 #
 #   ./scripts/test.sh
 #
-# Steps: Rust workspace tests (unit, integration, property, stress, doc tests), loom
-# models, benchmarks compiled (not run), C ABI tests under ASan/UBSan and valgrind,
-# Python tests (pytest + stubtest) in a virtual environment.
+# Steps: Rust workspace tests (unit, integration, property, chaos, load, stress, doc
+# tests), loom models, benchmarks compiled (not run), C ABI tests under ASan/UBSan and
+# valgrind, Python tests (pytest + stubtest) in a virtual environment, the operations
+# checks (real Prometheus parsers, manifests, alert rules), and every fuzz target for
+# 30 seconds (cargo-fuzz on the nightly toolchain; `fuzz/run.sh 600` runs longer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -40,4 +42,9 @@ fi
 if [ -f ops/run_tests.sh ]; then
   step "Operations: Prometheus exposition parsed by real parsers, manifests, alert rules"
   bash ops/run_tests.sh
+fi
+
+if [ -f fuzz/run.sh ]; then
+  step "Fuzzing: every target for ${FUZZ_SECONDS:-30}s"
+  bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
 fi
