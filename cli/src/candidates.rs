@@ -47,9 +47,10 @@ pub struct Candidate {
 }
 
 /// The jitter seed a candidate gets when its config sets none: derived from the
-/// scenario seed and the candidate's position, so every run is reproducible.
+/// scenario seed and the candidate's position, so every run is reproducible. 63 bits:
+/// a config's seed must fit a TOML integer.
 pub fn derived_seed(scenario_seed: u64, index: usize) -> u64 {
-    splitmix64(scenario_seed ^ splitmix64(index as u64 + 1))
+    splitmix64(scenario_seed ^ splitmix64(index as u64 + 1)) >> 1
 }
 
 fn merge(base: &mut toml::Value, over: &toml::Value, key: &str) {
