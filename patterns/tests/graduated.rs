@@ -102,6 +102,8 @@ fn a_full_cache_drops_expired_then_oldest_entries() {
     cache.insert(1, "a");
     clock.advance(STALE * 2);
     cache.insert(2, "b");
+    // Distinct insertion times, so "the oldest" below is one entry, not a tie.
+    clock.advance(Duration::from_millis(1));
     cache.insert(3, "c"); // 1 is expired: dropped
     assert_eq!(cache.len(), 2);
     assert!(cache.serve(&1).is_none());
