@@ -291,7 +291,9 @@ pub struct Config {
     pub window: WindowConfig,
     /// Calls the window must hold before a rate or percentile rule may trip.
     pub minimum_calls: u32,
-    /// Trip when the weighted failure rate is at or above this, in (0, 1].
+    /// Trip when the weighted failure rate is at or above this, in (0, 1]. Written
+    /// `"off"` in a file to turn the rule off (leaving the key out keeps the default).
+    #[serde(with = "off_or_number")]
     pub failure_rate_threshold: Option<f64>,
     /// Trip when the slow-call rate is at or above this, in (0, 1].
     pub slow_call_rate_threshold: Option<f64>,
@@ -715,6 +717,40 @@ impl Validator {
                     humantime::format_duration(MAX_DURATION)
                 ),
             );
+        }
+    }
+}
+
+/// An optional number whose default is `Some`: `None` must survive a round trip through
+/// TOML, which has no null, so it is written (and read) as `"off"`.
+mod off_or_number {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => x.serialize(s),
+            None => s.serialize_str("off"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Num(f64),
+            Word(String),
+            Null(Option<()>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Num(x) => Ok(Some(x)),
+            Raw::Word(w) if w == "off" || w == "none" => Ok(None),
+            Raw::Null(None) => Ok(None),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected a number in (0, 1] or \"off\", found {w:?}"
+            ))),
+            Raw::Null(Some(())) => Err(serde::de::Error::custom(
+                "expected a number in (0, 1] or \"off\"",
+            )),
         }
     }
 }

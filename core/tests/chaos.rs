@@ -767,7 +767,6 @@ fn regression_zero_rate_threshold_is_refused_or_trips() {
 /// switched off comes back with it on. The CLI's config tools and `tg_config_to_toml`
 /// print this way. (JSON round-trips: it writes `null`.)
 #[test]
-#[ignore = "engine bug F: a disabled failure-rate rule comes back on through TOML"]
 fn regression_a_disabled_failure_rate_survives_toml() {
     let config = Config::builder()
         .no_failure_rate()
