@@ -15,23 +15,7 @@ use tripgate::{Config, Tier};
 pub type RawCandidate = BTreeMap<String, toml::Spanned<toml::Value>>;
 
 /// The top-level fields of [`tripgate::Config`], the keys a candidate may override.
-pub const CONFIG_FIELDS: &[&str] = &[
-    "window",
-    "minimum_calls",
-    "failure_rate_threshold",
-    "slow_call_rate_threshold",
-    "slow_call_duration",
-    "consecutive_failures",
-    "latency_percentile",
-    "failure_weights",
-    "open",
-    "half_open",
-    "slow_start",
-    "track_latency",
-    "histogram_precision",
-    "track_in_flight",
-    "seed",
-];
+pub const CONFIG_FIELDS: &[&str] = tripgate::Config::FIELDS;
 
 /// A resolved candidate.
 #[derive(Debug, Clone)]

@@ -389,6 +389,27 @@ impl Tier {
 }
 
 impl Config {
+    /// The top-level field names, as written in config files.
+    pub const FIELDS: &'static [&'static str] = &[
+        "window",
+        "minimum_calls",
+        "failure_rate_threshold",
+        "slow_call_rate_threshold",
+        "slow_call_duration",
+        "consecutive_failures",
+        "latency_percentile",
+        "failure_weights",
+        "open",
+        "half_open",
+        "slow_start",
+        "track_latency",
+        "histogram_precision",
+        "track_in_flight",
+        "seed",
+        "adaptive_threshold",
+        "anti_thrash",
+    ];
+
     fn tier(rate: f64, minimum_calls: u32, open_secs: u64) -> Config {
         Config {
             window: WindowConfig::default(),
@@ -1358,6 +1379,32 @@ mod tests {
                 "{msg} should name {field} and {allowed}"
             );
         }
+    }
+
+    #[test]
+    fn fields_lists_every_field() {
+        let c = Config {
+            seed: Some(1),
+            slow_call_rate_threshold: Some(0.5),
+            consecutive_failures: Some(3),
+            latency_percentile: Some(PercentileRule {
+                quantile: Quantile(0.99),
+                limit: Duration::from_millis(1),
+            }),
+            slow_start: Some(SlowStart {
+                initial_fraction: 0.5,
+                duration: Duration::from_secs(1),
+            }),
+            adaptive_threshold: Some(AdaptiveThreshold::default()),
+            anti_thrash: Some(AntiThrash::default()),
+            ..Config::default()
+        };
+        let v = serde_json::to_value(&c).unwrap();
+        let mut keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let mut fields = Config::FIELDS.to_vec();
+        keys.sort_unstable();
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
     }
 
     #[test]

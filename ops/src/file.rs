@@ -246,30 +246,8 @@ impl Settings {
 /// The top-level field names a variable may set (lower-case): the config's own
 /// fields, `tier`, `critical` and the seed aliases.
 pub(crate) fn known_fields() -> Vec<String> {
-    let mut fields: Vec<String> = match serde_json::to_value(Config::standard()) {
-        Ok(Value::Object(m)) => m.keys().cloned().collect(),
-        _ => Vec::new(),
-    };
-    for extra in [
-        "window",
-        "minimum_calls",
-        "failure_rate_threshold",
-        "slow_call_rate_threshold",
-        "slow_call_duration",
-        "consecutive_failures",
-        "latency_percentile",
-        "failure_weights",
-        "open",
-        "half_open",
-        "slow_start",
-        "track_latency",
-        "histogram_precision",
-        "track_in_flight",
-        "seed",
-    ]
-    .into_iter()
-    .chain(EXTRA_KEYS)
-    {
+    let mut fields: Vec<String> = Vec::new();
+    for extra in Config::FIELDS.iter().copied().chain(EXTRA_KEYS) {
         if !fields.iter().any(|f| f == extra) {
             fields.push(extra.to_string());
         }
