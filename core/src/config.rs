@@ -293,7 +293,7 @@ pub struct Config {
     pub minimum_calls: u32,
     /// Trip when the weighted failure rate is at or above this, in (0, 1]. Written
     /// `"off"` in a file to turn the rule off (leaving the key out keeps the default).
-    #[serde(with = "off_or_number")]
+    #[serde(deserialize_with = "off_or_number::deserialize")]
     pub failure_rate_threshold: Option<f64>,
     /// Trip when the slow-call rate is at or above this, in (0, 1].
     pub slow_call_rate_threshold: Option<f64>,
@@ -520,9 +520,16 @@ impl Config {
         }
     }
 
-    /// The config as TOML, with every default written out.
+    /// The config as TOML, with every default written out (a disabled failure-rate rule
+    /// as `failure_rate_threshold = "off"`: TOML has no null, and leaving the key out
+    /// would bring the default back).
     pub fn to_toml_string(&self) -> String {
-        toml::to_string_pretty(self).expect("a Config always serializes")
+        let text = toml::to_string_pretty(self).expect("a Config always serializes");
+        if self.failure_rate_threshold.is_none() {
+            format!("failure_rate_threshold = \"off\"\n{text}")
+        } else {
+            text
+        }
     }
 
     /// Checks every field; returns the first error.
@@ -743,16 +750,10 @@ impl Validator {
 }
 
 /// An optional number whose default is `Some`: `None` must survive a round trip through
-/// TOML, which has no null, so it is written (and read) as `"off"`.
+/// TOML, which has no null, so it is read from `"off"` (or JSON's `null`), and
+/// [`Config::to_toml_string`] writes it so.
 mod off_or_number {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
-        match v {
-            Some(x) => x.serialize(s),
-            None => s.serialize_str("off"),
-        }
-    }
+    use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
         #[derive(Deserialize)]

@@ -563,6 +563,11 @@ impl Breaker {
             None => d.set_item("latency", py.None())?,
         }
         d.set_item("listener_panics", s.listener_panics)?;
+        d.set_item("transitions_last_minute", s.transitions_last_minute)?;
+        d.set_item(
+            "effective_failure_rate_threshold",
+            s.effective_failure_rate_threshold,
+        )?;
         Ok(d)
     }
 }

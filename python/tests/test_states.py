@@ -238,3 +238,31 @@ def test_tiers():
     assert tripgate.CircuitBreaker(tier="critical").config["minimum_calls"] == 20
     assert tripgate.CircuitBreaker(tier="non_critical").config["failure_rate_threshold"] == 0.7
     assert tripgate.CircuitBreaker().config["failure_rate_threshold"] == 0.5
+
+
+def test_adaptive_threshold_is_lenient_at_low_volume(clock):
+    b = tripgate.CircuitBreaker(
+        failure_rate_threshold=0.5, minimum_calls=10, window_size=10, adaptive_threshold=True, clock=clock
+    )
+    for i in range(10):
+        if i % 2:
+            b.call(ok)
+        else:
+            trip(b, 1)
+    # 50% of 10 calls would trip the fixed threshold; low volume makes it 0.6.
+    assert b.state == "closed"
+    assert b.metrics().effective_failure_rate_threshold == pytest.approx(0.6)
+    assert b.config["adaptive_threshold"]["low_volume_factor"] == pytest.approx(1.2)
+    with pytest.raises(TypeError, match="adaptive_threshold"):
+        tripgate.CircuitBreaker(adaptive_threshold=3, clock=clock)
+
+
+def test_anti_thrash_lengthens_openings_and_reports_flapping(clock):
+    b = tripgate.CircuitBreaker(fail_max=1, reset_timeout=1, anti_thrash=(30, 5), clock=clock)
+    trip(b, 1)
+    assert b.state == "open"
+    m = b.metrics()
+    assert m.retry_after == pytest.approx(5.0)
+    assert m.transitions_last_minute == 1
+    with pytest.raises(TypeError, match="anti_thrash"):
+        tripgate.CircuitBreaker(anti_thrash=5, clock=clock)

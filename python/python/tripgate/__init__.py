@@ -247,6 +247,8 @@ _FIELDS: dict[str, str] = {
     "histogram_precision": "histogram_precision",
     "track_in_flight": "track_in_flight",
     "seed": "seed",
+    "adaptive_threshold": "adaptive_threshold",
+    "anti_thrash": "anti_thrash",
 }
 
 _DURATION_FIELDS = {
@@ -258,6 +260,8 @@ _DURATION_FIELDS = {
     ("open", "decay_after"),
     ("half_open", "max_wait"),
     ("slow_start", "duration"),
+    ("anti_thrash", "min_closed"),
+    ("anti_thrash", "min_open"),
 }
 
 # Stand-ins sent to the engine for values JSON cannot carry or the engine's types cannot
@@ -403,9 +407,34 @@ def _apply_options(config: dict[str, Any], opts: Mapping[str, Any]) -> None:
         config["histogram_precision"] = min(_count("histogram_precision", opts["histogram_precision"]), 255)
     if "seed" in opts:
         v = opts["seed"]
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**64):
-            raise ValueError(f"invalid seed = {v!r}: allowed None or an int in 0..2**64")
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**63):
+            raise ValueError(f"invalid seed = {v!r}: allowed None or an int in 0..2**63")
         config["seed"] = v
+    if "adaptive_threshold" in opts:
+        v = opts["adaptive_threshold"]
+        if v is None or v is False:
+            config["adaptive_threshold"] = None
+        elif v is True:
+            config["adaptive_threshold"] = {}
+        elif isinstance(v, Mapping):
+            config["adaptive_threshold"] = dict(v)
+        else:
+            raise TypeError(
+                "adaptive_threshold must be True (the tuning guide's defaults), None, or a mapping of "
+                "its options (high_volume, high_volume_factor, low_volume, low_volume_factor, "
+                "success_streak, success_streak_factor, failure_streak, failure_streak_factor, min, max)"
+            )
+    if "anti_thrash" in opts:
+        v = opts["anti_thrash"]
+        if v is None:
+            config["anti_thrash"] = None
+        elif isinstance(v, (tuple, list)) and len(v) == 2:
+            config["anti_thrash"] = {
+                "min_closed": _duration("anti_thrash", v[0]),
+                "min_open": _duration("anti_thrash", v[1]),
+            }
+        else:
+            raise TypeError("anti_thrash must be a (min_closed_seconds, min_open_seconds) pair")
 
 
 _UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
@@ -494,6 +523,10 @@ class Metrics:
     backoff_level: int
     latency: LatencySummary | None
     listener_panics: int
+    transitions_last_minute: int
+    """Transitions in the last minute: a high figure is flapping."""
+    effective_failure_rate_threshold: float | None
+    """The failure-rate threshold in force (adapted when ``adaptive_threshold`` is set)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as a plain (JSON-ready) dict."""
@@ -606,6 +639,10 @@ class CircuitBreaker(_core.Breaker):
       random fraction, and decays after a healthy period.
     - ``slow_start``: ``(initial_fraction, seconds)`` admission ramp after closing.
     - ``track_latency``, ``histogram_precision``, ``track_in_flight``, ``seed``.
+    - ``adaptive_threshold``: ``True`` (the tuning guide's defaults) or a dict of its
+      options: the failure-rate threshold follows volume and streaks within bounds.
+    - ``anti_thrash``: ``(min_closed_seconds, min_open_seconds)``: no re-trip sooner than
+      ``min_closed`` after recovering, no opening shorter than ``min_open``.
     - ``tier``: start from a preset (``critical``, ``standard`` (default),
       ``non_critical``) instead of the standard tier.
     - ``classify``: ``f(exc, result)`` -> an :class:`Outcome` (or its name) or ``None``
@@ -649,6 +686,8 @@ class CircuitBreaker(_core.Breaker):
         histogram_precision: int = _UNSET,
         track_in_flight: bool = _UNSET,
         seed: int | None = _UNSET,
+        adaptive_threshold: bool | Mapping[str, float] | None = _UNSET,
+        anti_thrash: tuple[float, float] | None = _UNSET,
         tier: str = "standard",
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
