@@ -186,6 +186,16 @@ impl RecordGeo {
 }
 
 impl Geo {
+    /// The part of the geometry the record path needs.
+    fn record_part(&self) -> RecordGeo {
+        RecordGeo {
+            time: self.time,
+            width: self.width,
+            origin: self.origin,
+            base: self.base,
+        }
+    }
+
     /// The histogram epoch of `epoch`.
     fn hist_epoch(&self, epoch: u64) -> u64 {
         self.hist_base + self.group.div(epoch.saturating_sub(self.base))
@@ -462,12 +472,7 @@ impl Window {
 
     /// The epoch readers treat as current.
     fn current_epoch(&self, geo: &Geo, now: u64) -> u64 {
-        let r = RecordGeo {
-            time: geo.time,
-            width: geo.width,
-            origin: geo.origin,
-            base: geo.base,
-        };
+        let r = geo.record_part();
         if geo.time {
             r.epoch_of(now)
         } else {
@@ -495,7 +500,16 @@ impl Window {
     /// stripe: the moment old buckets may have left the window.
     #[inline]
     pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> bool {
-        let geo = self.geometry.load_record();
+        // One consistent reading: the whole geometry when a latency goes into a
+        // histogram too, only the record part otherwise.
+        let histogram = match (&self.histograms, latency) {
+            (Some(h), Some(ns)) => Some((h, ns, self.geometry.load())),
+            _ => None,
+        };
+        let geo = match &histogram {
+            Some((_, _, full)) => full.record_part(),
+            None => self.geometry.load_record(),
+        };
         let epoch = self.next_epoch(&geo, now);
         let tag = epoch & TAG_MASK;
         let stripe = self.my_stripe();
@@ -514,8 +528,8 @@ impl Window {
         if delta.over_limit && self.per_slot > OVER_LIMIT {
             self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
         }
-        if let (Some(h), Some(ns)) = (&self.histograms, latency) {
-            self.record_latency(h, epoch, ns);
+        if let Some((h, ns, full)) = histogram {
+            self.record_latency(h, &full, epoch, ns);
         }
         rotated
     }
@@ -557,8 +571,8 @@ impl Window {
         }
     }
 
-    fn record_latency(&self, h: &Histograms, epoch: u64, ns: u64) {
-        let he = self.geometry.load().hist_epoch(epoch);
+    fn record_latency(&self, h: &Histograms, geo: &Geo, epoch: u64, ns: u64) {
+        let he = geo.hist_epoch(epoch);
         let slot = &h.slots[h.count.div_rem(he).1 as usize];
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
         // that sees the new tag adds to cleared bins.
