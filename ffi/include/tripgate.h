@@ -4,13 +4,14 @@
  *
  * Conventions:
  * - Every function returns a tg_status: TG_OK (0), TG_REJECTED (1, a normal outcome of
- *   tg_try_acquire, not an error) or a negative error. Out-parameters are written only
- *   on TG_OK (the `needed` size of the buffer-filling functions is also written on
- *   TG_ERR_BUFFER_TOO_SMALL, which it answers).
+ *   tg_try_acquire and tg_bulkhead_try_acquire, not an error) or a negative error.
+ *   Out-parameters are written only on TG_OK (the `needed` size of the buffer-filling
+ *   functions is also written on TG_ERR_BUFFER_TOO_SMALL, which it answers).
  * - After a negative status, tg_last_error_message() describes it (thread-local).
- * - Handles: tg_config (a builder, one thread at a time) and tg_breaker (thread-safe:
- *   every function taking a `const tg_breaker *` may be called from any number of
- *   threads at once). Free them with tg_config_free / tg_breaker_free (NULL-safe).
+ * - Handles: tg_config (a builder, one thread at a time), tg_breaker and tg_bulkhead
+ *   (thread-safe: every function taking a `const tg_breaker *` or `const tg_bulkhead *`
+ *   may be called from any number of threads at once). Free them with tg_config_free /
+ *   tg_breaker_free / tg_bulkhead_free (NULL-safe).
  * - Durations are nanoseconds (uint64_t).
  * - No function unwinds into C: a Rust panic is caught and returned as TG_ERR_PANIC.
  */
@@ -23,6 +24,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The largest `limit` `tg_bulkhead_new` accepts.
+ */
+#define TG_BULKHEAD_LIMIT_MAX 1000000
 
 /**
  * Major version of the header.
@@ -155,8 +161,8 @@ enum tg_status
      */
     TG_OK = 0,
     /**
-     * The breaker did not admit the call. Not an error: do not make the call, and do
-     * not record or release anything.
+     * The breaker (or bulkhead) did not admit the call. Not an error: do not make the
+     * call, and do not record or release anything.
      */
     TG_REJECTED = 1,
     /**
@@ -164,8 +170,9 @@ enum tg_status
      */
     TG_ERR_NULL = -1,
     /**
-     * An argument was out of range (an unknown enum value, a config value outside its
-     * allowed range, a config a running breaker cannot take, invalid UTF-8).
+     * An argument was out of range (an unknown enum value, a config value or bulkhead
+     * limit outside its allowed range, a config a running breaker cannot take, invalid
+     * UTF-8, a bulkhead permit that holds no slot).
      */
     TG_ERR_INVALID_ARG = -2,
     /**
@@ -208,6 +215,21 @@ typedef struct tg_admin tg_admin;
  * no other call is using the breaker.
  */
 typedef struct tg_breaker tg_breaker;
+
+/**
+ * A bulkhead: at most `limit` calls in flight at once to one dependency. Create it
+ * with `tg_bulkhead_new` and free it with `tg_bulkhead_free`.
+ *
+ * A breaker reacts to a dependency that fails; a bulkhead caps how much of this
+ * program one dependency can tie up while it is merely slow. Give each dependency its
+ * own bulkhead (and, usually, its own breaker: ask the bulkhead first, then the
+ * breaker).
+ *
+ * Thread-safe: every function taking a `const tg_bulkhead *` may be called from any
+ * number of threads at once on the same bulkhead. Only `tg_bulkhead_free` needs the
+ * caller to make sure no other call is using it.
+ */
+typedef struct tg_bulkhead tg_bulkhead;
 
 /**
  * A breaker configuration (a builder). Create it with `tg_config_new`,
@@ -512,6 +534,49 @@ typedef struct {
  * transition, valid only during the call.
  */
 typedef void (*tg_listener)(void *userdata, const tg_transition *transition);
+
+/**
+ * Proof of a slot taken by `tg_bulkhead_try_acquire`: a small value, no allocation.
+ * Treat the field as opaque. Hand it back exactly once, to the bulkhead that issued
+ * it, with `tg_bulkhead_release`, which clears it.
+ *
+ * A zero-initialised permit (`tg_bulkhead_permit p = {0};`) holds no slot: releasing
+ * it is refused, so initialising permits that way makes a release after a failed
+ * acquire a reported error.
+ */
+typedef struct {
+    /**
+     * The id of the bulkhead that issued the permit; 0 when it holds no slot (never
+     * filled, or already released).
+     */
+    uint64_t bulkhead_id;
+} tg_bulkhead_permit;
+
+/**
+ * A reading of a bulkhead, filled by `tg_bulkhead_snapshot`.
+ */
+typedef struct {
+    /**
+     * The limit.
+     */
+    uint64_t limit;
+    /**
+     * Slots held now. Under contention at the limit it may read above `limit` for an
+     * instant (a refused caller taking its increment back); nothing is admitted then.
+     */
+    uint64_t in_flight;
+    /**
+     * Calls refused by `tg_bulkhead_try_acquire` (`TG_REJECTED`), over the bulkhead's
+     * life.
+     */
+    uint64_t rejected;
+    /**
+     * Releases refused with `TG_ERR_INVALID_ARG` (a permit released twice, never
+     * filled, from another bulkhead, or a copy with no slot left to give back): a bug in
+     * the caller. 0 in a correct program.
+     */
+    uint64_t invalid_releases;
+} tg_bulkhead_metrics;
 
 /**
  * A preset tier, for `tg_config_new_preset`: one of the `TG_TIER_*` values.
@@ -861,6 +926,68 @@ const char *tg_state_str(int32_t state);
  * Thread safety: may be called from any thread at any time.
  */
 const char *tg_reason_str(int32_t reason);
+
+/**
+ * Creates a bulkhead admitting at most `limit` calls at once (`limit`,
+ * 1..=`TG_BULKHEAD_LIMIT_MAX`). Free it with `tg_bulkhead_free`.
+ *
+ * Returns `TG_OK` and writes `*out`; `TG_ERR_INVALID_ARG` for a limit out of range
+ * (the message names the field, the value and the allowed range); `TG_ERR_NULL` if
+ * `out` is NULL.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_bulkhead_new(uint32_t limit, tg_bulkhead **out);
+
+/**
+ * Frees a bulkhead. NULL is a no-op. Outstanding permits become meaningless; the
+ * handle must not be used afterwards.
+ *
+ * Thread safety: no other call may be using the bulkhead.
+ */
+void tg_bulkhead_free(tg_bulkhead *bulkhead);
+
+/**
+ * Asks for a slot. Wait-free: one atomic add and a compare (and, when full, one atomic
+ * subtract and a counted rejection); no lock, no allocation, no retry loop.
+ *
+ * - `TG_OK`: a slot is taken and `*out` holds its permit. Make the call, then hand the
+ *   permit back exactly once with `tg_bulkhead_release`, whatever the call's outcome.
+ * - `TG_REJECTED`: the bulkhead is full (counted in `rejected`). Do not make the call;
+ *   `*out` is not written and there is nothing to release.
+ * - `TG_ERR_NULL`: `bulkhead` or `out` is NULL.
+ *
+ * Under contention at the limit a caller may be refused a slot that frees a moment
+ * later: the bulkhead errs toward admitting fewer, never more, than its limit.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_bulkhead_try_acquire(const tg_bulkhead *bulkhead, tg_bulkhead_permit *out);
+
+/**
+ * Gives back the slot `*permit` holds and clears `*permit`. Wait-free: one atomic
+ * subtract.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_ARG`, changing nothing but the bulkhead's
+ * `invalid_releases`, when `*permit` holds no slot of this bulkhead: already released,
+ * never filled by a `TG_OK` acquire (a zeroed permit), issued by another bulkhead, or a
+ * copy of a permit whose slot was already given back while no other slot is held;
+ * `TG_ERR_NULL` if `bulkhead` or `permit` is NULL. So a release without an acquire
+ * cannot push the count below zero. (A copy of a permit released while other slots are
+ * held cannot be told from theirs: release the permit itself, not copies.)
+ *
+ * Thread safety: may be called from any number of threads at once, each with its own
+ * permit.
+ */
+tg_status tg_bulkhead_release(const tg_bulkhead *bulkhead, tg_bulkhead_permit *permit);
+
+/**
+ * Fills `*out` with the bulkhead's figures: limit, slots in flight, rejections and
+ * refused releases. A few relaxed loads: cheap enough to call per request.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_bulkhead_snapshot(const tg_bulkhead *bulkhead, tg_bulkhead_metrics *out);
 
 /**
  * Creates a config holding the standard tier's defaults (trip at 50% failures over at

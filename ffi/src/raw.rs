@@ -23,8 +23,8 @@ pub(crate) fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {
     // SAFETY: by the C API contract a non-NULL pointer points to a live, aligned `T`
     // (a handle from its `_new` function, not yet freed) that outlives this call; we
     // only create a shared reference, and every handle type tolerates shared access
-    // (tg_breaker is Sync; tg_config setters take `*mut` and are documented as not
-    // thread-safe).
+    // (tg_breaker and tg_bulkhead are Sync; tg_config setters take `*mut` and are
+    // documented as not thread-safe).
     unsafe { ptr.as_ref() }
 }
 
@@ -32,8 +32,9 @@ pub(crate) fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {
 #[inline]
 pub(crate) fn borrow_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
     // SAFETY: a non-NULL pointer points to a live, aligned `T` that, by the contract of
-    // the functions taking `T *` (the non-thread-safe tg_config setters), no other
-    // thread or call uses for the duration of this call.
+    // the functions taking `T *` (the non-thread-safe tg_config setters, and
+    // tg_bulkhead_release on the caller's own permit), no other thread or call uses for
+    // the duration of this call.
     unsafe { ptr.as_mut() }
 }
 

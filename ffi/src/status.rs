@@ -17,13 +17,14 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub enum tg_status {
     /// Success.
     TG_OK = 0,
-    /// The breaker did not admit the call. Not an error: do not make the call, and do
-    /// not record or release anything.
+    /// The breaker (or bulkhead) did not admit the call. Not an error: do not make the
+    /// call, and do not record or release anything.
     TG_REJECTED = 1,
     /// A required pointer argument was NULL.
     TG_ERR_NULL = -1,
-    /// An argument was out of range (an unknown enum value, a config value outside its
-    /// allowed range, a config a running breaker cannot take, invalid UTF-8).
+    /// An argument was out of range (an unknown enum value, a config value or bulkhead
+    /// limit outside its allowed range, a config a running breaker cannot take, invalid
+    /// UTF-8, a bulkhead permit that holds no slot).
     TG_ERR_INVALID_ARG = -2,
     /// A config text is not valid TOML or JSON, or does not fit the schema.
     TG_ERR_PARSE = -3,
@@ -106,7 +107,7 @@ fn panicked(func: &str, payload: Box<dyn std::any::Any + Send>) -> tg_status {
 pub extern "C" fn tg_status_str(status: i32) -> *const c_char {
     let s: &'static CStr = match status {
         0 => c"TG_OK: success",
-        1 => c"TG_REJECTED: the breaker did not admit the call",
+        1 => c"TG_REJECTED: the breaker or bulkhead did not admit the call",
         -1 => c"TG_ERR_NULL: a required pointer argument was NULL",
         -2 => c"TG_ERR_INVALID_ARG: an argument was out of range",
         -3 => c"TG_ERR_PARSE: the config text could not be parsed",
