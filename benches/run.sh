@@ -1,21 +1,50 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite and regenerates the tables in BENCHMARKS.md and
-# benches/chart.svg, in one go (about 6-8 minutes):
+# benches/chart.svg, in one go (about 7-9 minutes):
 #   1. criterion benches (cargo bench -p tripgate-benches),
 #   2. memory per breaker (counting allocator, example `memory`),
 #   3. instructions per op under valgrind callgrind (benches/icount.sh),
-#   4. benches/report.py.
+#   4. the patterns' criterion benches (cargo bench -p tripgate-patterns: bulkhead,
+#      bulkhead + breaker, hedged call, fallback chain),
+#   5. benches/report.py.
 # Respects CARGO_TARGET_DIR (default: target/). Extra arguments go to criterion, e.g.
 # `benches/run.sh s1_` to run only scenario 1 (the report keeps older results).
-# Not for CI: CI only compiles the benches (cargo bench -p tripgate-benches --no-run).
+# `--only breakers` runs steps 1-3 and regenerates only their section; `--only patterns`
+# runs step 4 and regenerates only the Patterns section.
+# Not for CI: CI only compiles the benches (scripts/test.sh: cargo test --benches --no-run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-target}
-cargo bench -p tripgate-benches --bench breakers -- "$@"
-cargo run --quiet --profile bench -p tripgate-benches --example memory >"$TARGET/memory.jsonl"
-if command -v valgrind >/dev/null; then
-    benches/icount.sh
-else
-    echo "run.sh: valgrind not found, instruction counts skipped" >&2
+only=all
+if [[ "${1:-}" == --only ]]; then
+    only=${2:-}
+    shift 2 || true
 fi
-python3 benches/report.py --command "benches/run.sh${*:+ $*}"
+case "$only" in
+all | breakers | patterns) ;;
+*)
+    echo "usage: benches/run.sh [--only breakers|patterns] [criterion arguments]" >&2
+    exit 2
+    ;;
+esac
+if [[ $only != patterns ]]; then
+    cargo bench -p tripgate-benches --bench breakers -- "$@"
+    cargo run --quiet --profile bench -p tripgate-benches --example memory >"$TARGET/memory.jsonl"
+    if command -v valgrind >/dev/null; then
+        benches/icount.sh
+    else
+        echo "run.sh: valgrind not found, instruction counts skipped" >&2
+    fi
+fi
+if [[ $only != breakers ]]; then
+    # Built first, so that the load average read around the run is the machine's, not
+    # this build's; report.py prints both readings.
+    cargo bench -p tripgate-patterns --bench patterns --no-run
+    load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
+    cargo bench -p tripgate-patterns --bench patterns -- "$@"
+    load_after=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || true)
+    printf '%s\n%s\n' "$load_before" "$load_after" >"$TARGET/loadavg-patterns.txt"
+fi
+command="benches/run.sh"
+[[ $only == all ]] || command+=" --only $only"
+python3 benches/report.py --only "$only" --command "$command${*:+ $*}"

@@ -24,6 +24,8 @@ cargo test -p tripgate-patterns --all-features
 step "Rust: benchmarks compile (they are run by benches/run.sh, never in CI)"
 # The dev profile reuses what the tests built; `benches/run.sh` builds them optimised.
 cargo test -p tripgate-benches --benches --no-run
+# The patterns' benches (bulkhead, hedge, chain, compose), which run.sh runs too.
+cargo test -p tripgate-patterns --benches --no-run
 
 step "Rust: loom models of the lock-free parts"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \

@@ -1,9 +1,16 @@
-//! Costs of the patterns' own machinery (the guarded calls do nothing).
+//! Costs of the patterns' own machinery (the guarded calls do nothing). Run by
+//! `benches/run.sh` (or `benches/run.sh --only patterns`), which writes the figures into
+//! BENCHMARKS.md; alone:
 //!
 //!   cargo bench -p tripgate-patterns --bench patterns
 //!
+//! Breakers are `Config::default()` (the standard tier: latency tracked).
+//!
 //! - `bulkhead/try_acquire+drop`: a slot taken and given back, uncontended.
 //! - `bulkhead/try_acquire_full`: a refusal (one add, one sub, a counted rejection).
+//! - `compose/breaker_only`: `Breaker::call` alone, the baseline of the two below.
+//! - `compose/bulkhead_first`, `compose/breaker_first`: the same call inside a
+//!   bulkhead and the breaker (`call_bulkhead_first`, `call_breaker_first`).
 //! - `hedge/no_hedge`: a hedged call whose primary answers at once (one breaker
 //!   admission and record, a timer future made but never due).
 //! - `hedge/hedged`: a hedged call whose delay is already due: the secondary is started
@@ -19,7 +26,7 @@ use std::time::Duration;
 use tripgate::{Breaker, Config};
 use tripgate_patterns::chain::Chain;
 use tripgate_patterns::hedge::{Hedge, HedgeDelay};
-use tripgate_patterns::Bulkhead;
+use tripgate_patterns::{call_breaker_first, call_bulkhead_first, Bulkhead};
 
 struct Noop;
 impl Wake for Noop {
@@ -48,6 +55,26 @@ fn bulkhead(c: &mut Criterion) {
     let _held = full.try_acquire().unwrap();
     g.bench_function("try_acquire_full", |bench| {
         bench.iter(|| black_box(full.try_acquire()).unwrap_err())
+    });
+    g.finish();
+}
+
+fn compose(c: &mut Criterion) {
+    let mut g = c.benchmark_group("compose");
+    let breaker = Breaker::new(Config::default()).unwrap();
+    let bulkhead = Bulkhead::new(64);
+    g.bench_function("breaker_only", |bench| {
+        bench.iter(|| breaker.call(|| Ok::<_, ()>(black_box(1u32))).unwrap())
+    });
+    g.bench_function("bulkhead_first", |bench| {
+        bench.iter(|| {
+            call_bulkhead_first(&bulkhead, &breaker, || Ok::<_, ()>(black_box(1u32))).unwrap()
+        })
+    });
+    g.bench_function("breaker_first", |bench| {
+        bench.iter(|| {
+            call_breaker_first(&bulkhead, &breaker, || Ok::<_, ()>(black_box(1u32))).unwrap()
+        })
     });
     g.finish();
 }
@@ -115,5 +142,20 @@ fn chain(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bulkhead, hedge, chain);
+/// The breakers suite's settings (`benches/benches/breakers.rs`), so that one
+/// `benches/run.sh` states one set of them.
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+        .configure_from_args()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = bulkhead, compose, hedge, chain
+}
 criterion_main!(benches);
