@@ -18,6 +18,9 @@
 //! permits settle through an atomic flag), so the module declares itself safe for
 //! free-threaded CPython. No lock is held while user code runs.
 
+mod bulkhead;
+mod latency;
+
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -811,6 +814,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Permit>()?;
     m.add_class::<Guarded>()?;
     m.add_class::<ManualClock>()?;
+    m.add_class::<bulkhead::Bulkhead>()?;
+    m.add_class::<bulkhead::BulkheadSlot>()?;
+    m.add_function(wrap_pyfunction!(bulkhead::set_bulkhead_error_class, m)?)?;
+    m.add_function(wrap_pyfunction!(latency::breaker_latency, m)?)?;
     m.add_function(wrap_pyfunction!(preset_json, m)?)?;
     m.add_function(wrap_pyfunction!(normalize_config, m)?)?;
     m.add_function(wrap_pyfunction!(set_error_class, m)?)?;
