@@ -52,6 +52,26 @@ from . import _core
 from ._core import ManualClock, Permit
 
 __all__ = [
+    "Answer",
+    "Bulkhead",
+    "BulkheadFullError",
+    "BulkheadMetrics",
+    "BulkheadSlot",
+    "CacheTier",
+    "FallbackChain",
+    "FallbackError",
+    "GraduatedCache",
+    "GraduatedError",
+    "Hedge",
+    "HedgeError",
+    "HedgeMetrics",
+    "Hedged",
+    "Leg",
+    "Served",
+    "Step",
+    "StepError",
+    "fallback",
+    "hedge",
     "CircuitBreaker",
     "CircuitBreakerError",
     "CircuitOpenError",
@@ -1020,3 +1040,28 @@ def _check_listeners(listeners: Iterable[Listener]) -> tuple[Listener, ...]:
         if not (isinstance(listener, CircuitBreakerListener) or callable(listener)):
             raise TypeError(f"a listener must be callable or a CircuitBreakerListener, got {listener!r}")
     return out
+
+
+# The patterns build on the classes above, so they are imported last.
+from .patterns import (  # noqa: E402
+    Answer,
+    Bulkhead,
+    BulkheadFullError,
+    BulkheadMetrics,
+    BulkheadSlot,
+    CacheTier,
+    FallbackChain,
+    FallbackError,
+    GraduatedCache,
+    GraduatedError,
+    Hedge,
+    HedgeError,
+    HedgeMetrics,
+    Hedged,
+    Leg,
+    Served,
+    Step,
+    StepError,
+    fallback,
+    hedge,
+)
