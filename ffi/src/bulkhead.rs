@@ -1,13 +1,10 @@
 //! `tg_bulkhead`: a concurrency limit for one dependency, with permits that C hands back
 //! by a separate call.
 //!
-//! The admission is the Rust `tripgate_patterns::Bulkhead`'s: one `fetch_add` on a
-//! counter alone on its cache line and a compare; over the limit the increment is taken
-//! back and the refusal counted. So the bulkhead errs toward admitting fewer, never
-//! more, than `limit`. It is implemented here rather than by wrapping that type because
-//! the Rust bulkhead gives a slot back only by dropping its guard, and C has no place to
-//! keep a guard between two calls without allocating or a lock; C has no async waiting
-//! either, so the waiter bookkeeping of the Rust type has nothing to do here.
+//! The bulkhead is the Rust `tripgate_patterns::Bulkhead`, through its guard-less pair
+//! `try_acquire_raw` (wait-free: one `fetch_add` on a counter alone on its cache line
+//! and a compare, taken back when over the limit) and `release_raw`, since C has nowhere
+//! to keep a guard between two calls.
 //!
 //! Releasing is where C can go wrong, so it is checked twice:
 //! - a permit names the bulkhead that issued it (a process-unique id, never reused) and
@@ -20,7 +17,8 @@
 
 use crate::raw;
 use crate::status::*;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tripgate_patterns::Bulkhead;
 
 /// The largest `limit` `tg_bulkhead_new` accepts.
 pub const TG_BULKHEAD_LIMIT_MAX: u32 = 1_000_000;
@@ -41,62 +39,28 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// number of threads at once on the same bulkhead. Only `tg_bulkhead_free` needs the
 /// caller to make sure no other call is using it.
 pub struct tg_bulkhead {
-    hot: Hot,
-    limit: usize,
+    inner: Bulkhead,
     id: u64,
-    rejected: AtomicU64,
     invalid_releases: AtomicU64,
-}
-
-/// The counter every admission and release touch, alone on its cache line (128 bytes:
-/// adjacent-line prefetchers fetch lines in pairs).
-#[repr(align(128))]
-struct Hot {
-    /// Slots held (plus, for an instant, increments being taken back).
-    in_flight: AtomicUsize,
 }
 
 impl tg_bulkhead {
     fn new(limit: usize) -> Self {
         tg_bulkhead {
-            hot: Hot {
-                in_flight: AtomicUsize::new(0),
-            },
-            limit,
+            inner: Bulkhead::new(limit),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            rejected: AtomicU64::new(0),
             invalid_releases: AtomicU64::new(0),
         }
     }
 
-    /// One `fetch_add` and a compare; over the limit, the increment is taken back.
     #[inline(always)]
     fn take(&self) -> bool {
-        // ordering: Acquire: a slot's new holder sees what its previous holder did
-        // before `give` (Release); the RMWs in between continue the release sequence.
-        let before = self.hot.in_flight.fetch_add(1, Ordering::Acquire);
-        if before < self.limit {
-            return true;
-        }
-        // ordering: Relaxed: taking back an increment publishes nothing.
-        self.hot.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.rejected.fetch_add(1, Ordering::Relaxed);
-        false
+        self.inner.try_acquire_raw().is_ok()
     }
 
-    /// One `fetch_sub`; from zero (no slot held) the decrement is taken back and the
-    /// release refused.
     #[inline(always)]
     fn give(&self) -> bool {
-        // ordering: Release, see `take`.
-        let before = self.hot.in_flight.fetch_sub(1, Ordering::Release);
-        if before != 0 {
-            return true;
-        }
-        // The counter wrapped for an instant: every `take` meanwhile saw a value far
-        // above the limit and refused, so nothing was admitted on it.
-        self.hot.in_flight.fetch_add(1, Ordering::Relaxed);
-        false
+        self.inner.release_raw()
     }
 }
 
@@ -285,17 +249,11 @@ pub extern "C" fn tg_bulkhead_snapshot(
         let Some(out) = raw::Out::new(out) else {
             return null(F, "out");
         };
-        let in_flight = b.hot.in_flight.load(Ordering::Relaxed);
+        let m = b.inner.metrics();
         out.set(tg_bulkhead_metrics {
-            limit: b.limit as u64,
-            // A refused release's decrement wraps the counter for an instant (see
-            // `give`): that reads as no slot held.
-            in_flight: if in_flight > isize::MAX as usize {
-                0
-            } else {
-                in_flight as u64
-            },
-            rejected: b.rejected.load(Ordering::Relaxed),
+            limit: m.limit as u64,
+            in_flight: m.in_flight as u64,
+            rejected: m.rejected,
             invalid_releases: b.invalid_releases.load(Ordering::Relaxed),
         });
         TG_OK

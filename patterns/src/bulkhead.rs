@@ -157,6 +157,36 @@ impl Bulkhead {
         }
     }
 
+    /// Takes a slot with no guard, for a caller that gives it back by a separate call
+    /// (the C ABI, which has nowhere to keep a guard). Wait-free, as `try_acquire`; give
+    /// the slot back with [`release_raw`](Bulkhead::release_raw).
+    #[inline]
+    pub fn try_acquire_raw(&self) -> Result<(), BulkheadFull> {
+        if self.take() {
+            Ok(())
+        } else {
+            self.rejected.fetch_add(1, Ordering::Relaxed);
+            Err(BulkheadFull { limit: self.limit })
+        }
+    }
+
+    /// Gives back a slot taken by [`try_acquire_raw`](Bulkhead::try_acquire_raw).
+    /// Returns `false`, changing nothing, when no slot is held: the count never goes
+    /// below zero, whatever the caller does.
+    #[inline]
+    pub fn release_raw(&self) -> bool {
+        // ordering: SeqCst, see `take`.
+        let released = self
+            .hot
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if released && self.hot.waiters.load(Ordering::SeqCst) != 0 {
+            self.released.notify_additional(1);
+        }
+        released
+    }
+
     /// Takes a slot, waiting up to `max_wait` for one to free; the wait sleeps through
     /// `sleeper` (for example `tokio::time::sleep`). Dropping the future gives up the
     /// wait. A wait that runs out is counted in [`BulkheadMetrics::wait_timeouts`].

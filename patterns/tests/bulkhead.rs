@@ -210,3 +210,22 @@ async fn waiters_on_many_threads_lose_no_wake_up() {
     assert_eq!(b.metrics().wait_timeouts, 0);
     assert_eq!(b.metrics().in_flight, 0);
 }
+
+#[test]
+fn raw_slots_count_like_guards_and_never_go_below_zero() {
+    let b = Bulkhead::new(2);
+    assert!(b.try_acquire_raw().is_ok());
+    assert!(b.try_acquire_raw().is_ok());
+    let full = b.try_acquire_raw().unwrap_err();
+    assert_eq!(full.limit, 2);
+    // A guard and a raw slot share the one count.
+    assert!(b.try_acquire().is_err());
+    assert!(b.release_raw());
+    assert!(b.release_raw());
+    // Nothing held: a stray release changes nothing.
+    assert!(!b.release_raw());
+    let m = b.metrics();
+    assert_eq!((m.in_flight, m.rejected), (0, 2));
+    assert!(b.try_acquire_raw().is_ok());
+    assert_eq!(b.metrics().in_flight, 1);
+}
