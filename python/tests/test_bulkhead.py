@@ -440,7 +440,7 @@ def test_no_lost_wake_ups_with_waiters_and_contending_threads():
 
 
 def test_composes_with_a_breaker_in_either_order(clock):
-    breaker = tripgate.CircuitBreaker(clock=clock, exclude=[tripgate.BulkheadFullError])
+    breaker = tripgate.CircuitBreaker(clock=clock)
     b = tripgate.Bulkhead(1)
     held = b.acquire()
     # Bulkhead first: a full bulkhead refuses before the breaker is asked.
@@ -448,7 +448,7 @@ def test_composes_with_a_breaker_in_either_order(clock):
         with b, breaker:
             pass
     assert breaker.metrics().calls == 0 and breaker.metrics().ignored == 0
-    # Breaker first: the breaker sees the refusal and (excluded) counts it neither way.
+    # Breaker first: the breaker sees the refusal and, by default, counts it neither way.
     with pytest.raises(tripgate.BulkheadFullError):
         with breaker, b:
             pass
@@ -477,3 +477,17 @@ def test_composes_with_a_breaker_in_either_order(clock):
 
     asyncio.run(main())
     assert breaker.metrics().successes == 2
+
+
+def test_a_classify_hook_may_count_a_full_bulkhead_as_a_failure(clock):
+    breaker = tripgate.CircuitBreaker(
+        clock=clock,
+        classify=lambda exc, result: "failure" if isinstance(exc, tripgate.BulkheadFullError) else None,
+    )
+    b = tripgate.Bulkhead(1)
+    held = b.acquire()
+    with pytest.raises(tripgate.BulkheadFullError):
+        with breaker, b:
+            pass
+    held.release()
+    assert breaker.metrics().failures == 1 and breaker.metrics().ignored == 0

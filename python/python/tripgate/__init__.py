@@ -792,6 +792,9 @@ class CircuitBreaker(_core.Breaker):
                 return code
         if self._exclude_types and isinstance(exc, self._exclude_types):
             return _IGNORED
+        if isinstance(exc, BulkheadFullError):
+            # A local bulkhead refused the call: it never reached the dependency.
+            return _IGNORED
         for predicate in self._exclude_predicates:
             if predicate(exc):
                 return _IGNORED

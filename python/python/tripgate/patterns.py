@@ -1098,9 +1098,9 @@ class Bulkhead(_core.Bulkhead):
     Composing with a breaker: outside the breaker (``with bulkhead, breaker:``, or
     ``@bulkhead`` above ``@breaker``), a full bulkhead refuses the call before the
     breaker is asked, which is the usual choice. Inside it (``with breaker, bulkhead:``)
-    the breaker sees :class:`BulkheadFullError` raised by its block: give the breaker
-    ``exclude=[tripgate.BulkheadFullError]`` so that it counts neither way (the fallback,
-    cache and hedge patterns record it as ignored on their own).
+    the breaker sees :class:`BulkheadFullError` raised by its block and, unless its
+    ``classify`` hook says otherwise, counts it neither way: the call never reached the
+    dependency (the fallback, cache and hedge patterns record it as ignored too).
     """
 
     _max_wait: float
