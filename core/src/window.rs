@@ -500,17 +500,27 @@ impl Window {
     /// stripe: the moment old buckets may have left the window.
     #[inline]
     pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> bool {
-        // One consistent reading: the whole geometry when a latency goes into a
-        // histogram too, only the record part otherwise.
-        let histogram = match (&self.histograms, latency) {
-            (Some(h), Some(ns)) => Some((h, ns, self.geometry.load())),
-            _ => None,
-        };
-        let geo = match &histogram {
-            Some((_, _, full)) => full.record_part(),
-            None => self.geometry.load_record(),
-        };
-        let epoch = self.next_epoch(&geo, now);
+        match (&self.histograms, latency) {
+            (Some(h), Some(ns)) => {
+                // One consistent reading of the whole geometry: the histogram's epoch
+                // must come from the same one as the counters'.
+                let geo = self.geometry.load();
+                let epoch = self.next_epoch(&geo.record_part(), now);
+                let rotated = self.add_counts(epoch, delta);
+                self.record_latency(h, &geo, epoch, ns);
+                rotated
+            }
+            _ => {
+                let geo = self.geometry.load_record();
+                let epoch = self.next_epoch(&geo, now);
+                self.add_counts(epoch, delta)
+            }
+        }
+    }
+
+    /// Adds one call and `delta` to epoch `epoch` in the caller's stripe.
+    #[inline]
+    fn add_counts(&self, epoch: u64, delta: Delta) -> bool {
         let tag = epoch & TAG_MASK;
         let stripe = self.my_stripe();
         let rotated = self.add(self.counter(stripe, epoch, CALLS), tag, 1, Some(CALLS));
@@ -527,9 +537,6 @@ impl Window {
         }
         if delta.over_limit && self.per_slot > OVER_LIMIT {
             self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
-        }
-        if let Some((h, ns, full)) = histogram {
-            self.record_latency(h, &full, epoch, ns);
         }
         rotated
     }

@@ -197,6 +197,55 @@ def test_nested_with_on_two_breakers(clock):
         b.__exit__(None, None, None)
 
 
+def test_with_uses_bound_methods_made_once(clock):
+    b = tripgate.CircuitBreaker(clock=clock)
+    # The with statement's methods are bound once per breaker, not per statement.
+    assert b.__enter__ is b.__enter__
+    assert b.__exit__ is b.__exit__
+    # On the class they are the plain methods, callable with an instance.
+    assert tripgate.CircuitBreaker.__enter__(b) is b
+    assert tripgate.CircuitBreaker.__exit__(b, None, None, None) is False
+    assert counts(b) == (1, 0, 0, 0)
+
+
+def test_with_exclude_and_classify_apply(clock):
+    b = tripgate.CircuitBreaker(clock=clock, exclude=[KeyError])
+    with pytest.raises(KeyError):
+        with b:
+            raise KeyError("x")
+    with pytest.raises(TimeoutError):
+        with b:
+            raise TimeoutError()
+    m = b.metrics()
+    assert (m.ignored, m.failures, m.failures_by_kind["timeout"]) == (1, 1, 1)
+
+
+def test_with_on_a_breaker_dropped_inside_the_block(clock):
+    # The breaker object may be collected while its block runs (nothing else refers to
+    # it); the block's outcome is still recorded on the engine, nothing crashes.
+    import gc
+
+    with tripgate.CircuitBreaker(clock=clock):
+        gc.collect()
+    with pytest.raises(Boom):
+        with tripgate.CircuitBreaker(clock=clock):
+            gc.collect()
+            raise Boom()
+
+
+def test_breakers_with_bound_methods_are_collected(clock):
+    import gc
+    import weakref
+
+    b = tripgate.CircuitBreaker(clock=clock)
+    with b:
+        pass
+    ref = weakref.ref(b)
+    del b
+    gc.collect()
+    assert ref() is None
+
+
 def test_explicit_permits(clock):
     b = tripgate.CircuitBreaker(clock=clock)
     p = b.acquire()

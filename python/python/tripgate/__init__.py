@@ -46,7 +46,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from typing import Any, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, Union, cast, overload
 
 from . import _core
 from ._core import ManualClock, Permit
@@ -670,6 +670,13 @@ class CircuitBreaker(_core.Breaker):
       ``Exception`` and ``(None, result)`` when it returned.
     - ``clock``: a :class:`ManualClock`, for tests.
     """
+
+    if not TYPE_CHECKING:
+        # `with breaker:` looks `__enter__`/`__exit__` up on the type and would bind
+        # them anew (one allocation each) on every statement; these hand out methods
+        # bound once per breaker. Typed as the base class's methods.
+        __enter__ = _core.WithMethod("enter")
+        __exit__ = _core.WithMethod("exit")
 
     _listeners: tuple[Listener, ...]
     _exclude_types: tuple[type[BaseException], ...]

@@ -9,6 +9,8 @@ __all__ = [
     "Breaker",
     "Permit",
     "Guarded",
+    "Gate",
+    "WithMethod",
     "ManualClock",
     "Bulkhead",
     "BulkheadSlot",
@@ -68,6 +70,16 @@ class Guarded:
     def __get__(self, obj: object, cls: object = None, /) -> Any: ...
     @property
     def breaker(self) -> Breaker: ...
+
+@final
+class Gate:
+    def enter(self) -> Any: ...
+    def exit(self, exc_type: object, exc: object, tb: object, /) -> bool: ...
+
+@final
+class WithMethod:
+    def __new__(cls, which: str) -> Self: ...
+    def __get__(self, obj: object, cls: object = None, /) -> Any: ...
 
 @disjoint_base
 class Breaker:
