@@ -525,17 +525,16 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
-            // The common case: an untimed success in Closed. One clock read, one
-            // counter, and a look at the streak.
-            let now = self.clock.coarse_nanos();
-            let rotated = self.window.record_success(now);
+            // The common case: an untimed success in Closed. One counter, a look at
+            // the streak, and a clock read only where a time window needs one.
+            let rotated = self.window.record_success(|| self.clock.coarse_nanos());
             // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
             // shared.
             if self.consecutive.load(Ordering::Relaxed) != 0 {
                 self.consecutive.store(0, Ordering::Relaxed);
             }
             if rotated || self.hot.needs_eval.load(Ordering::Relaxed) {
-                self.recheck(permit, now, 0);
+                self.recheck(permit, self.clock.coarse_nanos(), 0);
             }
             return;
         }

@@ -458,12 +458,12 @@ impl Window {
         self.stripe_mask + 1
     }
 
-    /// The epoch a record at time `now` (time windows) falls in; for count windows it
-    /// takes the next call sequence number.
+    /// The epoch a record falls in: at time `now()` in a time window; a count window
+    /// takes the next call sequence number instead (and never calls `now`).
     #[inline]
-    fn next_epoch(&self, geo: &RecordGeo, now: u64) -> u64 {
+    fn next_epoch(&self, geo: &RecordGeo, now: impl FnOnce() -> u64) -> u64 {
         if geo.time {
-            geo.epoch_of(now)
+            geo.epoch_of(now())
         } else {
             // ordering: Relaxed, the cursor only numbers calls.
             geo.epoch_of(self.cursor.fetch_add(1, Ordering::Relaxed))
@@ -481,10 +481,11 @@ impl Window {
         }
     }
 
-    /// Records one plain success (no latency) at `now`: the common case, one counter.
-    /// Returns whether it opened a new epoch in its stripe.
+    /// Records one plain success (no latency): the common case, one counter. `now` is
+    /// read only by a time window (a count window numbers calls instead, so its
+    /// successes need no clock). Returns whether it opened a new epoch in its stripe.
     #[inline]
-    pub(crate) fn record_success(&self, now: u64) -> bool {
+    pub(crate) fn record_success(&self, now: impl FnOnce() -> u64) -> bool {
         let geo = self.geometry.load_record();
         let epoch = self.next_epoch(&geo, now);
         self.add(
@@ -505,14 +506,14 @@ impl Window {
                 // One consistent reading of the whole geometry: the histogram's epoch
                 // must come from the same one as the counters'.
                 let geo = self.geometry.load();
-                let epoch = self.next_epoch(&geo.record_part(), now);
+                let epoch = self.next_epoch(&geo.record_part(), || now);
                 let rotated = self.add_counts(epoch, delta);
                 self.record_latency(h, &geo, epoch, ns);
                 rotated
             }
             _ => {
                 let geo = self.geometry.load_record();
-                let epoch = self.next_epoch(&geo, now);
+                let epoch = self.next_epoch(&geo, || now);
                 self.add_counts(epoch, delta)
             }
         }
