@@ -172,6 +172,12 @@ fn s5_two_threads(cr: &mut Criterion) {
         let mut g = cr.benchmark_group(group);
         pair(&mut g, "tripgate", shared, || Tripgate::new(false));
         pair(&mut g, "tripgate_latency", shared, || Tripgate::new(true));
+        {
+            let _upkeep = upkeep();
+            pair(&mut g, "tripgate_cached_clock", shared, || {
+                Tripgate::new(false)
+            });
+        }
         pair(&mut g, "atomic_floor", shared, || AtomicFloor::new(false));
         pair(&mut g, "failsafe", shared, Failsafe::new);
         pair(&mut g, "recloser", shared, Recloser::new);
