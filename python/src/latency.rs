@@ -15,9 +15,18 @@ pub(crate) fn breaker_latency<'py>(
     py: Python<'py>,
     breaker: &Bound<'py, Breaker>,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let Some(l) = breaker.get().inner.latency() else {
-        return Ok(None);
-    };
+    match breaker.get().inner.latency() {
+        Some(l) => latency_dict(py, &l).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A latency summary as the dict `_snapshot()["latency"]` and `_breaker_latency` return:
+/// nanoseconds turned into seconds.
+pub(crate) fn latency_dict<'py>(
+    py: Python<'py>,
+    l: &tripgate::LatencySummary,
+) -> PyResult<Bound<'py, PyDict>> {
     let s = |v: u64| v as f64 / 1e9;
     let d = PyDict::new(py);
     d.set_item("count", l.count)?;
@@ -28,5 +37,5 @@ pub(crate) fn breaker_latency<'py>(
     d.set_item("p999", s(l.p999))?;
     d.set_item("mean", s(l.mean))?;
     d.set_item("max", s(l.max))?;
-    Ok(Some(d))
+    Ok(d)
 }

@@ -625,19 +625,7 @@ impl Breaker {
         d.set_item("retry_after", s.retry_after.map(secs))?;
         d.set_item("backoff_level", s.backoff_level)?;
         match s.latency {
-            Some(l) => {
-                let ns = |v: u64| v as f64 / 1e9;
-                let ld = PyDict::new(py);
-                ld.set_item("count", l.count)?;
-                ld.set_item("p50", ns(l.p50))?;
-                ld.set_item("p90", ns(l.p90))?;
-                ld.set_item("p95", ns(l.p95))?;
-                ld.set_item("p99", ns(l.p99))?;
-                ld.set_item("p999", ns(l.p999))?;
-                ld.set_item("mean", ns(l.mean))?;
-                ld.set_item("max", ns(l.max))?;
-                d.set_item("latency", ld)?;
-            }
+            Some(l) => d.set_item("latency", latency::latency_dict(py, &l)?)?,
             None => d.set_item("latency", py.None())?,
         }
         d.set_item("listener_panics", s.listener_panics)?;
