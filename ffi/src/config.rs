@@ -117,22 +117,7 @@ pub extern "C" fn tg_config_to_toml(
         let Some(config) = raw::borrow(config) else {
             return null(F, "config");
         };
-        if buf.is_null() && len > 0 {
-            return null(F, "buf");
-        }
-        let text = config.inner.to_toml_string();
-        let (size, copied) = raw::copy_to_buf(buf, len, &text);
-        if let Some(out) = raw::Out::new(needed) {
-            out.set(size);
-        }
-        if copied || (buf.is_null() && len == 0) {
-            TG_OK
-        } else {
-            fail(
-                TG_ERR_BUFFER_TOO_SMALL,
-                format!("{F}: buffer of {len} bytes is too small: {size} needed"),
-            )
-        }
+        fill_text(F, &config.inner.to_toml_string(), buf, len, needed)
     })
 }
 

@@ -276,24 +276,6 @@ pub extern "C" fn tg_registry_len(registry: *const tg_registry, out: *mut usize)
     })
 }
 
-fn fill(func: &str, text: &str, buf: *mut c_char, len: usize, needed: *mut usize) -> tg_status {
-    if buf.is_null() && len > 0 {
-        return null(func, "buf");
-    }
-    let (size, copied) = raw::copy_to_buf(buf, len, text);
-    if let Some(out) = raw::Out::new(needed) {
-        out.set(size);
-    }
-    if copied || (buf.is_null() && len == 0) {
-        TG_OK
-    } else {
-        fail(
-            TG_ERR_BUFFER_TOO_SMALL,
-            format!("{func}: buffer of {len} bytes is too small: {size} needed"),
-        )
-    }
-}
-
 /// Copies the Prometheus text exposition (format 0.0.4) of every breaker, with a NUL,
 /// into `buf`. Metric names and labels: `ops/README.md` (`tripgate_breaker_state`
 /// with 0 closed, 1 half-open, 2 open; `service="<name>"` on every series).
@@ -316,7 +298,7 @@ pub extern "C" fn tg_registry_prometheus(
         let Some(r) = raw::borrow(registry) else {
             return null(F, "registry");
         };
-        fill(
+        fill_text(
             F,
             &tripgate_ops::exposition::render(&r.inner),
             buf,
@@ -349,7 +331,7 @@ pub extern "C" fn tg_registry_readiness(
             return null(F, "http_status");
         };
         let report = health::readiness(&r.inner, &HealthPolicy::default());
-        let s = fill(F, &report.body_text(), buf, len, needed);
+        let s = fill_text(F, &report.body_text(), buf, len, needed);
         if s == TG_OK {
             status_out.set(report.status);
         }

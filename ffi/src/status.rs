@@ -59,6 +59,34 @@ pub(crate) fn null(func: &str, arg: &str) -> tg_status {
     fail(TG_ERR_NULL, format!("{func}: {arg} is NULL"))
 }
 
+/// Writes `text` and a NUL into the caller's `buf` of `len` bytes, and the size needed
+/// to `*needed` (when not NULL), for the `tg_*` functions that return text. `TG_OK`
+/// when copied, or when `buf` is NULL and `len` 0 (a size query);
+/// `TG_ERR_BUFFER_TOO_SMALL` or `TG_ERR_NULL` otherwise.
+pub(crate) fn fill_text(
+    func: &str,
+    text: &str,
+    buf: *mut c_char,
+    len: usize,
+    needed: *mut usize,
+) -> tg_status {
+    if buf.is_null() && len > 0 {
+        return null(func, "buf");
+    }
+    let (size, copied) = raw::copy_to_buf(buf, len, text);
+    if let Some(out) = raw::Out::new(needed) {
+        out.set(size);
+    }
+    if copied || (buf.is_null() && len == 0) {
+        TG_OK
+    } else {
+        fail(
+            TG_ERR_BUFFER_TOO_SMALL,
+            format!("{func}: buffer of {len} bytes is too small: {size} needed"),
+        )
+    }
+}
+
 /// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`.
 #[inline(always)]
 pub(crate) fn guard(func: &'static str, f: impl FnOnce() -> tg_status) -> tg_status {
