@@ -324,74 +324,41 @@ impl Scenario {
                     format!("{rate} is out of range: allowed 0 < rate <= 10000000"),
                 ));
             }
-            let lat =
-                |v: Option<Duration>, default: f64| v.map_or(default, |d| d.as_nanos() as f64);
+            // What the phase kind implies, then what the phase table says over it (a
+            // given median without a given p99 implies a p99 of 4x the median).
+            let implied = match p.kind {
+                PhaseKind::Healthy | PhaseKind::Recovery => baseline,
+                PhaseKind::ErrorBurst => Behaviour {
+                    error_rate: 0.5,
+                    failure: FailureKind::ServerError,
+                    ..baseline
+                },
+                PhaseKind::LatencySpike => Behaviour {
+                    latency_ns: baseline.latency_ns * 10.0,
+                    latency_p99_ns: baseline.latency_p99_ns * 10.0,
+                    ..baseline
+                },
+                PhaseKind::Outage | PhaseKind::Flapping => Behaviour {
+                    latency_ns: 1e6,
+                    latency_p99_ns: 5e6,
+                    error_rate: 1.0,
+                    failure: FailureKind::Connection,
+                },
+            };
+            let nanos = |d: Duration| d.as_nanos() as f64;
+            let given = Behaviour {
+                latency_ns: p.latency.map_or(implied.latency_ns, nanos),
+                latency_p99_ns: p.latency_p99.map_or(
+                    p.latency.map_or(implied.latency_p99_ns, |l| nanos(l) * 4.0),
+                    nanos,
+                ),
+                error_rate: p.error_rate.unwrap_or(implied.error_rate),
+                failure: p.failure.unwrap_or(implied.failure),
+            };
+            // A recovery ramps from what its table gives back to the baseline.
             let (behaviour, ramp_from) = match p.kind {
-                PhaseKind::Healthy => (
-                    Behaviour {
-                        latency_ns: lat(p.latency, baseline.latency_ns),
-                        latency_p99_ns: lat(
-                            p.latency_p99,
-                            p.latency
-                                .map_or(baseline.latency_p99_ns, |l| l.as_nanos() as f64 * 4.0),
-                        ),
-                        error_rate: p.error_rate.unwrap_or(baseline.error_rate),
-                        failure: p.failure.unwrap_or(baseline.failure),
-                    },
-                    None,
-                ),
-                PhaseKind::ErrorBurst => (
-                    Behaviour {
-                        latency_ns: lat(p.latency, baseline.latency_ns),
-                        latency_p99_ns: lat(
-                            p.latency_p99,
-                            p.latency
-                                .map_or(baseline.latency_p99_ns, |l| l.as_nanos() as f64 * 4.0),
-                        ),
-                        error_rate: p.error_rate.unwrap_or(0.5),
-                        failure: p.failure.unwrap_or(FailureKind::ServerError),
-                    },
-                    None,
-                ),
-                PhaseKind::LatencySpike => (
-                    Behaviour {
-                        latency_ns: lat(p.latency, baseline.latency_ns * 10.0),
-                        latency_p99_ns: lat(
-                            p.latency_p99,
-                            p.latency.map_or(baseline.latency_p99_ns * 10.0, |l| {
-                                l.as_nanos() as f64 * 4.0
-                            }),
-                        ),
-                        error_rate: p.error_rate.unwrap_or(baseline.error_rate),
-                        failure: p.failure.unwrap_or(baseline.failure),
-                    },
-                    None,
-                ),
-                PhaseKind::Outage | PhaseKind::Flapping => (
-                    Behaviour {
-                        latency_ns: lat(p.latency, 1e6),
-                        latency_p99_ns: lat(
-                            p.latency_p99,
-                            p.latency.map_or(5e6, |l| l.as_nanos() as f64 * 4.0),
-                        ),
-                        error_rate: p.error_rate.unwrap_or(1.0),
-                        failure: p.failure.unwrap_or(FailureKind::Connection),
-                    },
-                    None,
-                ),
-                PhaseKind::Recovery => {
-                    let from = Behaviour {
-                        latency_ns: lat(p.latency, baseline.latency_ns),
-                        latency_p99_ns: lat(
-                            p.latency_p99,
-                            p.latency
-                                .map_or(baseline.latency_p99_ns, |l| l.as_nanos() as f64 * 4.0),
-                        ),
-                        error_rate: p.error_rate.unwrap_or(baseline.error_rate),
-                        failure: p.failure.unwrap_or(baseline.failure),
-                    };
-                    (baseline, (from != baseline).then_some(from))
-                }
+                PhaseKind::Recovery => (baseline, (given != baseline).then_some(given)),
+                _ => (given, None),
             };
             check_behaviour(&behaviour, &table, &bad)?;
             if let Some(from) = &ramp_from {
