@@ -157,6 +157,17 @@ impl Bulkhead {
         }
     }
 
+    /// Takes a slot if one is free, counting no rejection when none is: for a caller
+    /// with a wait of its own that looks again later (a binding's event loop), which
+    /// counts what it decides is a rejection through
+    /// [`try_acquire_owned`](Bulkhead::try_acquire_owned). Wait-free.
+    #[inline]
+    pub fn poll_acquire_owned(self: &Arc<Self>) -> Option<OwnedBulkheadGuard> {
+        self.take().then(|| OwnedBulkheadGuard {
+            bulkhead: Arc::clone(self),
+        })
+    }
+
     /// Takes a slot with no guard, for a caller that gives it back by a separate call
     /// (the C ABI, which has nowhere to keep a guard). Wait-free, as `try_acquire`; give
     /// the slot back with [`release_raw`](Bulkhead::release_raw).

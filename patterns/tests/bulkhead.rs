@@ -229,3 +229,15 @@ fn raw_slots_count_like_guards_and_never_go_below_zero() {
     assert!(b.try_acquire_raw().is_ok());
     assert_eq!(b.metrics().in_flight, 1);
 }
+
+#[test]
+fn a_poll_takes_a_free_slot_and_counts_no_refusal() {
+    let b = Arc::new(Bulkhead::new(1));
+    let held = b.poll_acquire_owned().expect("a free slot");
+    assert!(b.poll_acquire_owned().is_none());
+    assert_eq!(b.metrics().rejected, 0);
+    assert!(b.try_acquire_owned().is_err());
+    assert_eq!(b.metrics().rejected, 1);
+    drop(held);
+    assert!(b.poll_acquire_owned().is_some());
+}

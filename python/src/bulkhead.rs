@@ -4,9 +4,11 @@
 //!
 //! # Admission
 //!
-//! Every slot is taken through `Bulkhead::try_acquire_owned`: one `fetch_add` and a
-//! compare on the crate's counter, so no path here can admit more than `limit` calls.
-//! The figures the crate does not keep (admitted calls, waits) are counted here.
+//! Every slot is taken through the crate's `Bulkhead::try_acquire_owned` (a refusal
+//! counted as a rejection by the crate) or, for a waiter's look, `poll_acquire_owned`
+//! (a refusal not counted): one `fetch_add` and a compare on the crate's counter, so no
+//! path here can admit more than `limit` calls. The figures the crate does not keep
+//! (admitted calls, Python-side waits) are counted here.
 //!
 //! # Waiting (asyncio)
 //!
@@ -72,7 +74,6 @@ pub(crate) struct Bulkhead {
     inner: Arc<Inner>,
     name: Option<String>,
     admitted: AtomicU64,
-    rejected: AtomicU64,
     wait_timeouts: AtomicU64,
     admitted_after_wait: AtomicU64,
     /// Entries in `waiters`: read on every release, so the queue's lock is taken only
@@ -92,20 +93,24 @@ impl Bulkhead {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Takes a slot (counted as admitted) if one is free.
+    /// Takes a slot (counted as admitted) if one is free; a refusal is counted as a
+    /// rejection (by the crate's bulkhead) only when `count_refusal`.
     #[inline]
-    fn take(&self) -> Option<OwnedBulkheadGuard> {
-        let guard = self.inner.try_acquire_owned().ok()?;
+    fn take(&self, count_refusal: bool) -> Option<OwnedBulkheadGuard> {
+        let guard = if count_refusal {
+            self.inner.try_acquire_owned().ok()
+        } else {
+            self.inner.poll_acquire_owned()
+        }?;
         self.admitted.fetch_add(1, Ordering::Relaxed);
         Some(guard)
     }
 
     /// Takes a slot or counts a rejection and builds the error to raise.
     fn take_or_reject(&self, py: Python<'_>) -> PyResult<OwnedBulkheadGuard> {
-        match self.take() {
+        match self.take(true) {
             Some(g) => Ok(g),
             None => {
-                self.rejected.fetch_add(1, Ordering::Relaxed);
                 self.refused(py);
                 Err(self.full_error(py))
             }
@@ -200,7 +205,6 @@ impl Bulkhead {
             inner: Arc::new(Inner::new(value as usize)),
             name,
             admitted: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
             wait_timeouts: AtomicU64::new(0),
             admitted_after_wait: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
@@ -232,10 +236,9 @@ impl Bulkhead {
     /// Wait-free.
     fn try_acquire(slf: &Bound<'_, Self>) -> Option<BulkheadSlot> {
         let this = slf.get();
-        match this.take() {
+        match this.take(true) {
             Some(g) => Some(Bulkhead::slot(slf, g)),
             None => {
-                this.rejected.fetch_add(1, Ordering::Relaxed);
                 this.refused(slf.py());
                 None
             }
@@ -302,7 +305,7 @@ impl Bulkhead {
     /// waits); an admission is counted, and as admitted after a wait when `waited`.
     fn _take(slf: &Bound<'_, Self>, waited: bool) -> Option<BulkheadSlot> {
         let this = slf.get();
-        match this.take() {
+        match this.take(false) {
             Some(g) => {
                 if waited {
                     this.admitted_after_wait.fetch_add(1, Ordering::Relaxed);
@@ -363,7 +366,7 @@ impl Bulkhead {
         d.set_item("in_flight", self.in_flight())?;
         d.set_item("waiting", self.waiting.load(Ordering::Relaxed))?;
         d.set_item("admitted", self.admitted.load(Ordering::Relaxed))?;
-        d.set_item("rejected", self.rejected.load(Ordering::Relaxed))?;
+        d.set_item("rejected", self.inner.metrics().rejected)?;
         d.set_item("wait_timeouts", self.wait_timeouts.load(Ordering::Relaxed))?;
         d.set_item(
             "admitted_after_wait",
