@@ -153,7 +153,14 @@ _core._set_error_class(CircuitBreakerError)
 # -------------------------------------------------------------------------- outcomes
 
 
-class State(str, enum.Enum):
+class _NameEnum(str, enum.Enum):
+    """An enum whose members are their names: equal to them, and printed as them."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class State(_NameEnum):
     """A breaker's state. Compares equal to its name (``State.OPEN == "open"``)."""
 
     CLOSED = "closed"
@@ -164,11 +171,8 @@ class State(str, enum.Enum):
     DISABLED = "disabled"
     METRICS_ONLY = "metrics_only"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class FailureKind(str, enum.Enum):
+class FailureKind(_NameEnum):
     """Why a call failed; each kind has its own weight in the failure rate."""
 
     TIMEOUT = "timeout"
@@ -177,11 +181,8 @@ class FailureKind(str, enum.Enum):
     REJECTED = "rejected"
     OTHER = "other"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Outcome(str, enum.Enum):
+class Outcome(_NameEnum):
     """What a ``classify`` hook may answer. A failure kind's name (or a
     :class:`FailureKind`) is a failure of that kind; ``"failure"`` is kind ``other``."""
 
@@ -194,9 +195,6 @@ class Outcome(str, enum.Enum):
     SERVER_ERROR = "server_error"
     REJECTED = "rejected"
     OTHER = "other"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 _SUCCESS = _core.OUTCOME_SUCCESS

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import enum
 import functools
 import inspect
 import math
@@ -48,7 +47,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, Union, cast
 
-from . import CircuitBreaker, CircuitBreakerError, ManualClock, _core
+from . import CircuitBreaker, CircuitBreakerError, ManualClock, _core, _NameEnum
 
 __all__ = [
     "Answer",
@@ -361,7 +360,7 @@ def fallback(*steps: StepSpec[T]) -> FallbackChain[T]:
 # -------------------------------------------------------------- graduated fallback
 
 
-class CacheTier(str, enum.Enum):
+class CacheTier(_NameEnum):
     """Which tier of a :class:`GraduatedCache` answered. Compares equal to its name."""
 
     LIVE = "live"
@@ -372,9 +371,6 @@ class CacheTier(str, enum.Enum):
     """A cached value older than ``recent`` and no older than ``stale``."""
     DEFAULT = "default"
     """The default value."""
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -619,14 +615,11 @@ class GraduatedCache(Generic[K, V]):
 # ------------------------------------------------------------------------- hedging
 
 
-class Leg(str, enum.Enum):
+class Leg(_NameEnum):
     """Which leg of a hedged call. Compares equal to its name."""
 
     PRIMARY = "primary"
     SECONDARY = "secondary"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclasses.dataclass(frozen=True)
