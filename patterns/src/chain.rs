@@ -129,6 +129,28 @@ fn outcome_of<'a, T, E>(
     result.map_err(CallError::Failed)
 }
 
+/// Ends step `index`: its value answers, carrying the errors of the steps before it, or
+/// its error joins them.
+fn settle_step<'a, T, E>(
+    errors: &mut Vec<StepError<'a, E>>,
+    index: usize,
+    name: &'a str,
+    result: Result<T, CallError<E>>,
+) -> Option<Answer<'a, T, E>> {
+    match result {
+        Ok(value) => Some(Answer {
+            value,
+            index,
+            name,
+            errors: std::mem::take(errors),
+        }),
+        Err(error) => {
+            errors.push(StepError { index, name, error });
+            None
+        }
+    }
+}
+
 /// A synchronous fallback chain. See the [module documentation](self).
 #[must_use = "a chain does nothing until `run`"]
 pub struct Chain<'a, T, E> {
@@ -186,31 +208,12 @@ impl<'a, T, E> Chain<'a, T, E> {
     pub fn run(self) -> Result<Answer<'a, T, E>, ChainError<'a, E>> {
         let mut errors = Vec::new();
         for (index, step) in self.steps.into_iter().enumerate() {
-            let guard = match step.gate.map(RawGuard::acquire).transpose() {
-                Ok(g) => g,
-                Err(r) => {
-                    errors.push(StepError {
-                        index,
-                        name: step.name,
-                        error: CallError::Rejected(r),
-                    });
-                    continue;
-                }
+            let result = match step.gate.map(RawGuard::acquire).transpose() {
+                Ok(guard) => outcome_of((step.op)(), guard, &self.classify),
+                Err(r) => Err(CallError::Rejected(r)),
             };
-            match outcome_of((step.op)(), guard, &self.classify) {
-                Ok(value) => {
-                    return Ok(Answer {
-                        value,
-                        index,
-                        name: step.name,
-                        errors,
-                    })
-                }
-                Err(error) => errors.push(StepError {
-                    index,
-                    name: step.name,
-                    error,
-                }),
+            if let Some(answer) = settle_step(&mut errors, index, step.name, result) {
+                return Ok(answer);
             }
         }
         Err(ChainError { errors })
@@ -300,32 +303,12 @@ impl<'a, T, E> AsyncChain<'a, T, E> {
     pub async fn run(self) -> Result<Answer<'a, T, E>, ChainError<'a, E>> {
         let mut errors = Vec::new();
         for (index, step) in self.steps.into_iter().enumerate() {
-            let guard = match step.gate.map(RawGuard::acquire).transpose() {
-                Ok(g) => g,
-                Err(r) => {
-                    errors.push(StepError {
-                        index,
-                        name: step.name,
-                        error: CallError::Rejected(r),
-                    });
-                    continue;
-                }
+            let result = match step.gate.map(RawGuard::acquire).transpose() {
+                Ok(guard) => outcome_of((step.op)().await, guard, &self.classify),
+                Err(r) => Err(CallError::Rejected(r)),
             };
-            let result = (step.op)().await;
-            match outcome_of(result, guard, &self.classify) {
-                Ok(value) => {
-                    return Ok(Answer {
-                        value,
-                        index,
-                        name: step.name,
-                        errors,
-                    })
-                }
-                Err(error) => errors.push(StepError {
-                    index,
-                    name: step.name,
-                    error,
-                }),
+            if let Some(answer) = settle_step(&mut errors, index, step.name, result) {
+                return Ok(answer);
             }
         }
         Err(ChainError { errors })
