@@ -583,7 +583,9 @@ impl<C: Clock> Breaker<C> {
             Some(k) => {
                 // ordering: Relaxed, statistics and a streak; no memory is published.
                 self.totals.failures[k as usize].fetch_add(1, Ordering::Relaxed);
-                self.totals.last_failure.store(now + 1, Ordering::Relaxed);
+                self.totals
+                    .last_failure
+                    .store(now.saturating_add(1), Ordering::Relaxed);
                 self.consecutive
                     .fetch_add(1, Ordering::Relaxed)
                     .saturating_add(1)
@@ -806,7 +808,9 @@ impl<C: Clock> Breaker<C> {
 
     /// After winning a transition to Closed: fresh window, backoff clock, ramp start.
     fn closed(&self, from: Word, to: Word, reason: Reason, now: u64) {
-        self.hot.closed_at.store(now + 1, Ordering::Relaxed);
+        self.hot
+            .closed_at
+            .store(now.saturating_add(1), Ordering::Relaxed);
         self.hot
             .ramp_start
             .store(stamp(to.generation(), now), Ordering::Release);

@@ -651,3 +651,31 @@ fn anti_thrash_holds_a_recovered_breaker_closed_and_keeps_openings_long() {
     clock.advance(61 * SEC);
     assert_eq!(b.snapshot().transitions_last_minute, 0);
 }
+
+#[test]
+fn a_clock_at_its_last_nanosecond_records_failures_and_closes_without_overflow() {
+    // Found by the ffi fuzz target: a manual clock started at u64::MAX made the
+    // last-failure stamp overflow.
+    let clock = ManualClock::new();
+    clock.set_nanos(u64::MAX);
+    let b = Breaker::with_clock(
+        count_config(4, 2, 0.5)
+            .half_open_success_threshold(1)
+            .anti_thrash(Duration::from_secs(1), Duration::ZERO)
+            .build()
+            .unwrap(),
+        clock.clone(),
+    )
+    .unwrap();
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    // The clock cannot move on: the open duration ends at the last nanosecond too, and
+    // the probe that closes the breaker stamps the close.
+    ok(&b);
+    assert_eq!(b.state(), State::Closed);
+    fail(&b);
+    let s = b.snapshot();
+    assert_eq!(s.failures, 3);
+    assert!(s.last_failure.is_some());
+}
