@@ -30,7 +30,7 @@ use crate::outcome::{FailureKind, Outcome};
 use crate::permit::{Permit, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED};
 use crate::state::{State, Word, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
 use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRIPES};
-use crate::window::{Delta, Needed, Shape, Sums, Window, WEIGHT_SCALE};
+use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use std::fmt;
@@ -321,7 +321,18 @@ impl<C: Clock> Breaker<C> {
     /// Asks to make one call. Wait-free in every state.
     #[inline]
     pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
-        self.acquire_raw().map(|raw| Permit::new(self, raw))
+        // The fast path builds its permit here rather than through `acquire_raw`'s
+        // result: merged with the slow path's (returned through memory), the permit
+        // would be stored field by field and reloaded whole, which stalls x86's
+        // store-to-load forwarding (several ns a call).
+        let w = self.load_word();
+        if let Some(raw) = self.admit_closed(w) {
+            return Ok(Permit::new(self, raw));
+        }
+        match self.acquire_slow(w) {
+            Ok(raw) => Ok(Permit::new(self, raw)),
+            Err(rejected) => Err(rejected),
+        }
     }
 
     /// [`try_acquire`](Breaker::try_acquire) for bindings: the permit as a plain value,
@@ -330,19 +341,29 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub fn acquire_raw(&self) -> Result<RawPermit, Rejected> {
         let w = self.load_word();
-        if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) == State::Closed as u64 {
-            let (flags, start_nanos) = if w.0 & FLAG_TIMED != 0 {
-                (P_TIMED, self.clock.now_nanos())
-            } else {
-                (0, 0)
-            };
-            return Ok(RawPermit {
-                generation: w.generation(),
-                flags,
-                start_nanos,
-            });
+        match self.admit_closed(w) {
+            Some(raw) => Ok(raw),
+            None => self.acquire_slow(w),
         }
-        self.acquire_slow(w)
+    }
+
+    /// The common case of admission: Closed, no slow start, not counting calls in
+    /// flight. One load (the caller's), no RMW, a clock read only when calls are timed.
+    #[inline]
+    fn admit_closed(&self, w: Word) -> Option<RawPermit> {
+        if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) != State::Closed as u64 {
+            return None;
+        }
+        let (flags, start_nanos) = if w.0 & FLAG_TIMED != 0 {
+            (P_TIMED, self.clock.now_nanos())
+        } else {
+            (0, 0)
+        };
+        Some(RawPermit {
+            generation: w.generation(),
+            flags,
+            start_nanos,
+        })
     }
 
     #[inline(never)]
@@ -525,20 +546,33 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
-            // The common case: an untimed success in Closed. One counter, a look at
-            // the streak, and a clock read only where a time window needs one.
-            let rotated = self.window.record_success(|| self.clock.coarse_nanos());
-            // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
-            // shared.
-            if self.consecutive.load(Ordering::Relaxed) != 0 {
-                self.consecutive.store(0, Ordering::Relaxed);
-            }
-            if rotated || self.hot.needs_eval.load(Ordering::Relaxed) {
-                self.recheck(permit, self.clock.coarse_nanos(), 0);
-            }
-            return;
+            // The common case. The permit's one needed field goes by register: a
+            // permit passed by reference is stored field by field and reloaded whole,
+            // which stalls store-to-load forwarding (about 4 ns a call on x86).
+            self.record_plain_success(permit.generation);
+        } else {
+            self.record_general(permit, outcome, latency_nanos);
         }
-        self.record_general(permit, outcome, latency_nanos);
+    }
+
+    /// An untimed success in Closed, of a permit of generation `generation`: one
+    /// counter, a look at the streak, and a clock read only where a time window needs
+    /// one.
+    #[inline(never)]
+    fn record_plain_success(&self, generation: u32) {
+        let recorded = self.window.record_success(|| self.clock.coarse_nanos());
+        // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
+        // shared.
+        if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
+            let permit = RawPermit {
+                generation,
+                ..RawPermit::default()
+            };
+            self.recheck(permit, self.clock.coarse_nanos(), 0);
+        }
     }
 
     #[inline(never)]
@@ -578,7 +612,8 @@ impl<C: Clock> Breaker<C> {
                 && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
             over_limit: latency.is_some() && lat >= self.hot.limit_nanos.load(Ordering::Relaxed),
         };
-        let rotated = self.window.record(now, delta, latency);
+        let look_again = self.hot.needs_eval.load(Ordering::Relaxed);
+        let recorded = self.window.record(now, delta, latency);
         let consecutive = match kind {
             Some(k) => {
                 // ordering: Relaxed, statistics and a streak; no memory is published.
@@ -609,12 +644,7 @@ impl<C: Clock> Breaker<C> {
             }
             // A probe of an earlier generation is a late outcome like any other.
         }
-        if kind.is_some()
-            || delta.slow
-            || delta.over_limit
-            || rotated
-            || self.hot.needs_eval.load(Ordering::Relaxed)
-        {
+        if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
             self.recheck(permit, now, consecutive);
         }
     }
@@ -1165,10 +1195,14 @@ pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums)
     let mut reason = None;
     if let Some(t) = failure_threshold {
         let rate = s.failure_rate();
-        if reaches(
-            s.weighted_failures as f64,
-            t * (s.calls * WEIGHT_SCALE) as f64,
-        ) {
+        // No failure, no failure-rate trip, whatever the threshold (an adaptive one
+        // can shrink towards zero); `Window::may_trip` relies on it.
+        if s.weighted_failures > 0
+            && reaches(
+                s.weighted_failures as f64,
+                t * (s.calls * WEIGHT_SCALE) as f64,
+            )
+        {
             reason = Some(Reason::FailureRate { rate, threshold: t });
         }
     }
@@ -1199,6 +1233,16 @@ pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums)
         trip: if gated { None } else { reason },
         waiting_for_minimum: gated && reason.is_some(),
     }
+}
+
+/// Whether a healthy record must run the rules: it opened a new epoch (old buckets left
+/// the window, which can raise a rate) or an earlier look asked for another
+/// (`look_again`), and the window may hold something that can trip a rule at all. A
+/// window with no failure, slow call or call over the limit cannot trip, so a healthy
+/// breaker with a bucket per call skips the rules on every call.
+#[inline]
+fn must_look(recorded: Recorded, look_again: bool) -> bool {
+    (recorded.rotated || look_again) && recorded.may_trip
 }
 
 /// `value >= target`, forgiving the last bits of floating-point rounding so that a

@@ -23,6 +23,16 @@
 //! Readers sum the counters whose tag is inside the window and ignore the rest, so an
 //! idle window empties by itself. Lifetime totals are `accumulator + every counter`.
 //!
+//! A count window keeps no call counters: a call's sequence number (one `fetch_add`
+//! on the cursor) is its place in the window, so the calls in the window follow from
+//! the cursor, and a success costs that one RMW. Only failures (and slow calls, calls
+//! over the limit) have counters there.
+//!
+//! A healthy record (no failure, slow call or call over the limit) that opens a new
+//! epoch runs the trip rules only if the window may still hold an unhealthy record
+//! (`last_unhealthy`): no rule can trip without one. So a healthy count window with a
+//! bucket per call, where every call opens an epoch, never sums its buckets.
+//!
 //! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
 //! (74 hours at the smallest allowed bucket width of 1 ms, 8.5 years at 1 s) would be
 //! read as current until its next write. Values wrap into the tag after 2^36 (68
@@ -358,7 +368,41 @@ pub(crate) struct Window {
     stripe_mask: usize,
     /// Folded-in values of counters whose epoch left the window: calls, slow.
     folded: CachePadded<[AtomicU64; 2]>,
+    /// The newest epoch holding a failure, a slow call or a call over the latency
+    /// limit, plus one (0: none yet). Written only by such records; read when a
+    /// healthy record opens a new epoch, to skip the rules when none can hold.
+    last_unhealthy: AtomicU64,
     histograms: Option<Histograms>,
+}
+
+/// What one record did to the window.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recorded {
+    /// Whether it opened a new epoch: old buckets may have left the window.
+    pub(crate) rotated: bool,
+    /// Whether the window may hold a failure, a slow call or a call over the latency
+    /// limit. Every trip rule needs one (a rate rule with no failure, no slow call and
+    /// no call over the limit is at zero, under any threshold), so when this is false
+    /// a healthy record need not run the rules, however the window moved.
+    ///
+    /// Conservative: it compares with the capacity, not the current bucket count.
+    /// Under concurrency an unhealthy record racing with this one may not be seen;
+    /// that record runs the rules itself once it has counted (though, the reads being
+    /// relaxed, it may miss this one's count in turn: a trip can then wait for the
+    /// next record, as it could before this check existed; loom model
+    /// `a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next`).
+    pub(crate) may_trip: bool,
+}
+
+impl Recorded {
+    /// `last_unhealthy` was read before the record, `epoch` is where it fell.
+    #[inline]
+    fn new(rotated: bool, last_unhealthy: u64, capacity: u32, epoch: u64) -> Recorded {
+        Recorded {
+            rotated,
+            may_trip: last_unhealthy != 0 && last_unhealthy - 1 + capacity as u64 > epoch,
+        }
+    }
 }
 
 impl Window {
@@ -400,6 +444,7 @@ impl Window {
             slot_shift: slots.trailing_zeros(),
             stripe_mask: stripes - 1,
             folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
+            last_unhealthy: AtomicU64::new(0),
             histograms,
         }
     }
@@ -459,15 +504,34 @@ impl Window {
     }
 
     /// The epoch a record falls in: at time `now()` in a time window; a count window
-    /// takes the next call sequence number instead (and never calls `now`).
+    /// takes the next call sequence number instead (and never calls `now`). The flag
+    /// says whether that number is the first of its epoch (count windows only: a time
+    /// window learns that from its counter).
     #[inline]
-    fn next_epoch(&self, geo: &RecordGeo, now: impl FnOnce() -> u64) -> u64 {
+    fn next_epoch(&self, geo: &RecordGeo, now: impl FnOnce() -> u64) -> (u64, bool) {
         if geo.time {
-            geo.epoch_of(now())
+            (geo.epoch_of(now()), false)
         } else {
             // ordering: Relaxed, the cursor only numbers calls.
-            geo.epoch_of(self.cursor.fetch_add(1, Ordering::Relaxed))
+            let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
+            let (q, r) = geo.width.div_rem(seq.saturating_sub(geo.origin));
+            (geo.base + q, r == 0)
         }
+    }
+
+    /// Calls in a count window: every sequence number taken since the origin that
+    /// falls in the window's epochs (all of the older ones, the current one so far).
+    fn count_window_calls(&self, geo: &Geo) -> u64 {
+        let taken = self
+            .cursor
+            .load(Ordering::Relaxed)
+            .saturating_sub(geo.origin);
+        if taken == 0 {
+            return 0;
+        }
+        let width = geo.width.divisor();
+        let in_current = geo.width.div_rem(taken - 1).1 + 1;
+        taken.min(in_current + (geo.buckets - 1) * width)
     }
 
     /// The epoch readers treat as current.
@@ -483,48 +547,70 @@ impl Window {
 
     /// Records one plain success (no latency): the common case, one counter. `now` is
     /// read only by a time window (a count window numbers calls instead, so its
-    /// successes need no clock). Returns whether it opened a new epoch in its stripe.
+    /// successes need no clock).
     #[inline]
-    pub(crate) fn record_success(&self, now: impl FnOnce() -> u64) -> bool {
+    pub(crate) fn record_success(&self, now: impl FnOnce() -> u64) -> Recorded {
         let geo = self.geometry.load_record();
-        let epoch = self.next_epoch(&geo, now);
-        self.add(
-            self.counter(self.my_stripe(), epoch, CALLS),
-            epoch & TAG_MASK,
-            1,
-            Some(CALLS),
-        )
+        let (epoch, opened) = self.next_epoch(&geo, now);
+        // A count window's calls are its sequence numbers: nothing more to count.
+        let rotated = opened
+            || geo.time
+                && self.add(
+                    self.counter(self.my_stripe(), epoch, CALLS),
+                    epoch & TAG_MASK,
+                    1,
+                    Some(CALLS),
+                );
+        Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
     /// Records one call (success or failure) at `now`, with its latency bin if
-    /// latencies are kept. Returns whether this record opened a new epoch in its
-    /// stripe: the moment old buckets may have left the window.
+    /// latencies are kept.
     #[inline]
-    pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> bool {
-        match (&self.histograms, latency) {
+    pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> Recorded {
+        let unhealthy = self.last_unhealthy();
+        let (epoch, rotated) = match (&self.histograms, latency) {
             (Some(h), Some(ns)) => {
                 // One consistent reading of the whole geometry: the histogram's epoch
                 // must come from the same one as the counters'.
                 let geo = self.geometry.load();
-                let epoch = self.next_epoch(&geo.record_part(), || now);
-                let rotated = self.add_counts(epoch, delta);
+                let (epoch, opened) = self.next_epoch(&geo.record_part(), || now);
+                let rotated = self.add_counts(epoch, delta, geo.time) || opened;
                 self.record_latency(h, &geo, epoch, ns);
-                rotated
+                (epoch, rotated)
             }
             _ => {
                 let geo = self.geometry.load_record();
-                let epoch = self.next_epoch(&geo, || now);
-                self.add_counts(epoch, delta)
+                let (epoch, opened) = self.next_epoch(&geo, || now);
+                (epoch, self.add_counts(epoch, delta, geo.time) || opened)
             }
-        }
+        };
+        Recorded::new(rotated, unhealthy, self.capacity, epoch)
     }
 
-    /// Adds one call and `delta` to epoch `epoch` in the caller's stripe.
+    /// The newest unhealthy epoch, plus one. Read before the record's locked add: on
+    /// x86 a load after a locked instruction waits for it, one before overlaps.
     #[inline]
-    fn add_counts(&self, epoch: u64, delta: Delta) -> bool {
+    fn last_unhealthy(&self) -> u64 {
+        // ordering: Relaxed, a hint (see `Recorded::may_trip` for the race it allows).
+        self.last_unhealthy.load(Ordering::Relaxed)
+    }
+
+    /// Adds `delta`, and in a time window the call itself, to epoch `epoch` in the
+    /// caller's stripe; returns whether that opened the epoch there.
+    #[inline]
+    fn add_counts(&self, epoch: u64, delta: Delta, time: bool) -> bool {
+        if delta.weighted_failures > 0 || delta.slow || delta.over_limit {
+            // ordering: Relaxed, a hint (see `Recorded::may_trip`). Load first: within one epoch
+            // only the first unhealthy record writes, so the line stays shared.
+            let mark = epoch.saturating_add(1);
+            if self.last_unhealthy.load(Ordering::Relaxed) < mark {
+                self.last_unhealthy.fetch_max(mark, Ordering::Relaxed);
+            }
+        }
         let tag = epoch & TAG_MASK;
         let stripe = self.my_stripe();
-        let rotated = self.add(self.counter(stripe, epoch, CALLS), tag, 1, Some(CALLS));
+        let rotated = time && self.add(self.counter(stripe, epoch, CALLS), tag, 1, Some(CALLS));
         if delta.weighted_failures > 0 {
             self.add(
                 self.counter(stripe, epoch, WEIGHTED_FAILURES),
@@ -624,7 +710,9 @@ impl Window {
                         0
                     }
                 };
-                s.calls += read(CALLS);
+                if geo.time {
+                    s.calls += read(CALLS);
+                }
                 if needed.failures {
                     s.weighted_failures += read(WEIGHTED_FAILURES);
                 }
@@ -636,12 +724,17 @@ impl Window {
                 }
             }
         }
+        if !geo.time {
+            s.calls = self.count_window_calls(&geo);
+        }
         s
     }
 
-    /// Lifetime calls and slow calls: folded values plus every counter.
+    /// Lifetime calls and slow calls: folded values plus every counter, plus the
+    /// calls numbered while the window was count-based.
     pub(crate) fn lifetime(&self) -> (u64, u64) {
-        let mut calls = self.folded[0].load(Ordering::Relaxed);
+        let mut calls =
+            self.folded[0].load(Ordering::Relaxed) + self.cursor.load(Ordering::Relaxed);
         let mut slow = self.folded[1].load(Ordering::Relaxed);
         for stripe in 0..self.stripes() {
             for slot in 0..=self.slot_mask {

@@ -123,3 +123,36 @@ fn bucket_rotation_loses_no_count() {
         assert_eq!(s.failures, 1);
     });
 }
+
+/// A count window of two calls, at least two to trip, 50%: a success and a failure
+/// recorded at once. Nothing is lost from the totals or the window. The rules run on
+/// relaxed reads, so each racing record may miss the other's count and the trip can
+/// wait for a later record; this model pins that down: if the race left the breaker
+/// closed, the window already shows 50%, and the next failure trips it.
+#[test]
+fn a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next() {
+    model(|| {
+        let clock = ManualClock::new();
+        let config = Config::builder()
+            .count_window(2)
+            .minimum_calls(2)
+            .failure_rate_threshold(0.5)
+            .track_latency(false)
+            .build()
+            .unwrap();
+        let b = Arc::new(Breaker::with_clock(config, clock).unwrap());
+        let b1 = b.clone();
+        let t = thread::spawn(move || b1.try_acquire().unwrap().success());
+        b.try_acquire().unwrap().failure(FailureKind::Other);
+        t.join().unwrap();
+        let s = b.snapshot();
+        assert_eq!((s.calls, s.failures, s.window_calls), (2, 1, 2));
+        if s.state == State::Closed {
+            assert_eq!(s.failure_rate, 0.5);
+            b.try_acquire().unwrap().failure(FailureKind::Other);
+            assert_eq!(b.state(), State::Open);
+        } else {
+            assert_eq!(s.state, State::Open);
+        }
+    });
+}

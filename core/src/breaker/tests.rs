@@ -679,3 +679,57 @@ fn a_clock_at_its_last_nanosecond_records_failures_and_closes_without_overflow()
     assert_eq!(s.failures, 3);
     assert!(s.last_failure.is_some());
 }
+
+#[test]
+fn a_success_that_moves_the_time_window_on_can_trip_it() {
+    // 2 s window of two buckets. Ten successes, then five failures and four successes
+    // a bucket later: 5/19, under 50%. One more bucket on, the ten old successes leave
+    // and a success makes 5/10 = 50%: that success trips the breaker.
+    let (b, clock) = breaker(
+        Config::builder()
+            .time_window(2 * SEC, 2)
+            .minimum_calls(10)
+            .failure_rate_threshold(0.5)
+            .build()
+            .unwrap(),
+    );
+    (0..10).for_each(|_| ok(&b));
+    clock.advance(SEC);
+    (0..5).for_each(|_| fail(&b));
+    (0..4).for_each(|_| ok(&b));
+    assert_eq!(b.state(), State::Closed);
+    clock.advance(SEC);
+    ok(&b);
+    assert_eq!(b.state(), State::Open);
+}
+
+#[test]
+fn a_healthy_count_window_never_trips_and_counts_every_call() {
+    // A bucket per call: every success moves the window on, and none may trip it, even
+    // under an adaptive threshold driven towards zero.
+    let adaptive = crate::AdaptiveThreshold {
+        min: 0.0,
+        success_streak: 1,
+        success_streak_factor: 1e-300,
+        ..Default::default()
+    };
+    let (b, _) = breaker(
+        count_config(100, 1, 0.5)
+            .adaptive_threshold(adaptive)
+            .build()
+            .unwrap(),
+    );
+    (0..1000).for_each(|_| ok(&b));
+    assert_eq!(b.state(), State::Closed);
+    let s = b.snapshot();
+    assert_eq!((s.window_calls, s.calls, s.successes), (100, 1000, 1000));
+
+    // Without it, the window is the last 100 calls: the 50th failure makes 50 of 100.
+    let (b, _) = breaker(count_config(100, 1, 0.5).build().unwrap());
+    (0..1000).for_each(|_| ok(&b));
+    (0..49).for_each(|_| fail(&b));
+    assert_eq!(b.state(), State::Closed);
+    assert_eq!(b.snapshot().window_calls, 100);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+}
