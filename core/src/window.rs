@@ -30,8 +30,9 @@
 //!
 //! A healthy record (no failure, slow call or call over the limit) that opens a new
 //! epoch runs the trip rules only if the window may still hold an unhealthy record
-//! (`last_unhealthy`): no rule can trip without one. So a healthy count window with a
-//! bucket per call, where every call opens an epoch, never sums its buckets.
+//! (`last_unhealthy`): no rule can trip without one. In a count window with a bucket
+//! per call, where every call opens an epoch, a healthy call never runs them on that
+//! account: one call in and one out can raise no rate.
 //!
 //! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
 //! (74 hours at the smallest allowed bucket width of 1 ms, 8.5 years at 1 s) would be
@@ -378,7 +379,8 @@ pub(crate) struct Window {
 /// What one record did to the window.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Recorded {
-    /// Whether it opened a new epoch: old buckets may have left the window.
+    /// Whether it opened a new epoch that may have pushed old calls out of the window
+    /// faster than it let new ones in, which can raise a rate.
     pub(crate) rotated: bool,
     /// Whether the window may hold a failure, a slow call or a call over the latency
     /// limit. Every trip rule needs one (a rate rule with no failure, no slow call and
@@ -504,9 +506,13 @@ impl Window {
     }
 
     /// The epoch a record falls in: at time `now()` in a time window; a count window
-    /// takes the next call sequence number instead (and never calls `now`). The flag
-    /// says whether that number is the first of its epoch (count windows only: a time
-    /// window learns that from its counter).
+    /// takes the next call sequence number instead (and never calls `now`).
+    ///
+    /// The flag (count windows only: a time window learns it from its counter) says
+    /// whether the record opened an epoch that shrinks the window: the first call of
+    /// a bucket of several calls, which pushes out a whole bucket and so can raise a
+    /// rate. With a bucket per call the window only slides, one call in and one out,
+    /// and a healthy call can raise no rate: it never needs the rules on that account.
     #[inline]
     fn next_epoch(&self, geo: &RecordGeo, now: impl FnOnce() -> u64) -> (u64, bool) {
         if geo.time {
@@ -515,7 +521,7 @@ impl Window {
             // ordering: Relaxed, the cursor only numbers calls.
             let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
             let (q, r) = geo.width.div_rem(seq.saturating_sub(geo.origin));
-            (geo.base + q, r == 0)
+            (geo.base + q, r == 0 && geo.width.divisor() > 1)
         }
     }
 
