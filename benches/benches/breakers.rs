@@ -46,6 +46,13 @@ fn s1_closed_success(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("s1_closed_success");
     closed(&mut g, "tripgate", Tripgate::new(false), never);
     closed(&mut g, "tripgate_latency", Tripgate::new(true), never);
+    closed(&mut g, "tripgate_count", Tripgate::count(false), never);
+    closed(
+        &mut g,
+        "tripgate_count_latency",
+        Tripgate::count(true),
+        never,
+    );
     {
         // The same breaker with an upkeep thread refreshing the cached clock, as a
         // service would run it (`SystemClock::start_upkeep`).
@@ -64,6 +71,12 @@ fn s2_closed_1pct_failures(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("s2_closed_1pct_failures");
     closed(&mut g, "tripgate", Tripgate::new(false), one_percent);
     closed(&mut g, "tripgate_latency", Tripgate::new(true), one_percent);
+    closed(
+        &mut g,
+        "tripgate_count",
+        Tripgate::count(false),
+        one_percent,
+    );
     closed(&mut g, "atomic_floor", AtomicFloor::new(false), one_percent);
     closed(&mut g, "failsafe", Failsafe::new(), one_percent);
     closed(&mut g, "recloser", Recloser::new(), one_percent);
@@ -172,6 +185,7 @@ fn s5_two_threads(cr: &mut Criterion) {
         let mut g = cr.benchmark_group(group);
         pair(&mut g, "tripgate", shared, || Tripgate::new(false));
         pair(&mut g, "tripgate_latency", shared, || Tripgate::new(true));
+        pair(&mut g, "tripgate_count", shared, || Tripgate::count(false));
         {
             let _upkeep = upkeep();
             pair(&mut g, "tripgate_cached_clock", shared, || {

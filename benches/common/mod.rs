@@ -83,8 +83,20 @@ pub fn poll_ready<F: Future>(fut: F) -> F::Output {
 /// tripgate's config for these benches: a 10 s time window of 10 buckets, 50 %, at
 /// least 20 calls, open 60 s, one probe.
 pub fn tripgate_config(track_latency: bool) -> Config {
-    Config::builder()
-        .time_window(WINDOW_TIME, 10)
+    tripgate_config_with(
+        Config::builder().time_window(WINDOW_TIME, 10),
+        track_latency,
+    )
+}
+
+/// The same with a count window of exactly the last 100 calls (a bucket per call), the
+/// window recloser and tower-resilience use.
+pub fn tripgate_count_config(track_latency: bool) -> Config {
+    tripgate_config_with(Config::builder().count_window(WINDOW_CALLS), track_latency)
+}
+
+fn tripgate_config_with(window: tripgate::ConfigBuilder, track_latency: bool) -> Config {
+    window
         .failure_rate_threshold(THRESHOLD)
         .minimum_calls(MINIMUM_CALLS)
         .open_duration(OPEN_FOR)
@@ -103,6 +115,15 @@ impl Tripgate<SystemClock> {
     pub fn new(track_latency: bool) -> Self {
         Tripgate(Arc::new(
             Breaker::new(tripgate_config(track_latency)).expect("breaker"),
+        ))
+    }
+}
+
+impl Tripgate<SystemClock> {
+    /// With a count window of the last 100 calls instead of the 10 s time window.
+    pub fn count(track_latency: bool) -> Self {
+        Tripgate(Arc::new(
+            Breaker::new(tripgate_count_config(track_latency)).expect("breaker"),
         ))
     }
 }
