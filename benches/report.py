@@ -257,12 +257,13 @@ def budgets(ic, mem):
     ahead_of_peers_two_threads("tripgate_cached_clock", "time window, cached clock")
     v = g("s6_tripgate_parts", "snapshot_percentiles")
     row("snapshot with percentiles <= 15 µs", v, 15_000.0, fmt_ns(v))
-    m = mem.get("tripgate_latency")
-    row("memory with latency tracking <= 96 KiB", m and m["measured"], 96 * 1024,
-        m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
-    m = mem.get("tripgate")
-    row("memory without latency tracking <= 4 KiB", m and m["measured"], 4 * 1024,
-        m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
+    for suffix, window in [("", "time window"), ("_count", "count window")]:
+        m = mem.get(f"tripgate{suffix}_latency" if suffix else "tripgate_latency")
+        row(f"memory with latency tracking <= 96 KiB ({window})", m and m["measured"], 96 * 1024,
+            m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
+        m = mem.get(f"tripgate{suffix}")
+        row(f"memory without latency tracking <= 4 KiB ({window})", m and m["measured"], 4 * 1024,
+            m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
     return rows
 
 

@@ -92,6 +92,16 @@ fn main() {
         || Tripgate::new(true),
         |t| Some(t.0.memory_bytes()),
     );
+    measure(
+        "tripgate_count",
+        || Tripgate::count(false),
+        |t| Some(t.0.memory_bytes()),
+    );
+    measure(
+        "tripgate_count_latency",
+        || Tripgate::count(true),
+        |t| Some(t.0.memory_bytes()),
+    );
     measure("failsafe", Failsafe::new, |_| None);
     measure("recloser", Recloser::new, |_| None);
     measure("tower_resilience", Tower::new, |_| None);
