@@ -34,7 +34,9 @@ esac
 # contender keeps the comparison fair and drops most of it.
 passes=${BENCH_PASSES:-2}
 if [[ $only != patterns ]]; then
-    rm -rf "$TARGET"/criterion/*/*/pass[0-9]*
+    # A whole run replaces every pass; a filtered one (`benches/run.sh s1_`) only those
+    # of the benches it runs.
+    [[ $# -gt 0 ]] || rm -rf "$TARGET"/criterion/*/*/pass[0-9]*
     for ((p = 1; p <= passes; p++)); do
         cargo bench -p tripgate-benches --bench breakers -- --save-baseline "pass$p" "$@"
     done
