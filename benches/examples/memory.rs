@@ -70,6 +70,9 @@ fn measure<T: Contender>(
     drop(c);
 }
 
+/// How to build one of tripgate's bench configurations.
+type MakeTripgate = fn() -> Tripgate;
+
 fn main() {
     // Touch lazily built process-wide state (clock origins, thread-locals) first so it
     // is not charged to the first breaker.
@@ -82,26 +85,15 @@ fn main() {
 
     // `Tripgate` holds an `Arc<Breaker>`: the Arc's two counters (16 bytes) are
     // counted with the breaker.
-    measure(
-        "tripgate",
-        || Tripgate::new(false),
-        |t| Some(t.0.memory_bytes()),
-    );
-    measure(
-        "tripgate_latency",
-        || Tripgate::new(true),
-        |t| Some(t.0.memory_bytes()),
-    );
-    measure(
-        "tripgate_count",
-        || Tripgate::count(false),
-        |t| Some(t.0.memory_bytes()),
-    );
-    measure(
-        "tripgate_count_latency",
-        || Tripgate::count(true),
-        |t| Some(t.0.memory_bytes()),
-    );
+    let tripgates: [(&str, MakeTripgate); 4] = [
+        ("tripgate", || Tripgate::new(false)),
+        ("tripgate_latency", || Tripgate::new(true)),
+        ("tripgate_count", || Tripgate::count(false)),
+        ("tripgate_count_latency", || Tripgate::count(true)),
+    ];
+    for (name, make) in tripgates {
+        measure(name, make, |t| Some(t.0.memory_bytes()));
+    }
     measure("failsafe", Failsafe::new, |_| None);
     measure("recloser", Recloser::new, |_| None);
     measure("tower_resilience", Tower::new, |_| None);
