@@ -548,7 +548,7 @@ impl<C: Clock> Breaker<C> {
         if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
             // The common case. The permit's one needed field goes by register: a
             // permit passed by reference is stored field by field and reloaded whole,
-            // which stalls store-to-load forwarding (about 4 ns a call on x86).
+            // which stalls store-to-load forwarding (several ns a call on x86).
             self.record_plain_success(permit.generation);
         } else {
             self.record_general(permit, outcome, latency_nanos);

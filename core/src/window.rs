@@ -397,7 +397,7 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
-    /// `last_unhealthy` was read before the record, `epoch` is where it fell.
+    /// `last_unhealthy` as read around the record, `epoch` where the record fell.
     #[inline]
     fn new(rotated: bool, last_unhealthy: u64, capacity: u32, epoch: u64) -> Recorded {
         Recorded {
@@ -551,7 +551,7 @@ impl Window {
         }
     }
 
-    /// Records one plain success (no latency): the common case, one counter. `now` is
+    /// Records one plain success (no latency): the common case, one RMW. `now` is
     /// read only by a time window (a count window numbers calls instead, so its
     /// successes need no clock).
     #[inline]
@@ -594,8 +594,7 @@ impl Window {
         Recorded::new(rotated, unhealthy, self.capacity, epoch)
     }
 
-    /// The newest unhealthy epoch, plus one. Read before the record's locked add: on
-    /// x86 a load after a locked instruction waits for it, one before overlaps.
+    /// The newest unhealthy epoch, plus one (0: none yet).
     #[inline]
     fn last_unhealthy(&self) -> u64 {
         // ordering: Relaxed, a hint (see `Recorded::may_trip` for the race it allows).
@@ -607,8 +606,9 @@ impl Window {
     #[inline]
     fn add_counts(&self, epoch: u64, delta: Delta, time: bool) -> bool {
         if delta.weighted_failures > 0 || delta.slow || delta.over_limit {
-            // ordering: Relaxed, a hint (see `Recorded::may_trip`). Load first: within one epoch
-            // only the first unhealthy record writes, so the line stays shared.
+            // ordering: Relaxed, a hint (see `Recorded::may_trip`). Load first: within
+            // one epoch only the first unhealthy record writes, so the line stays
+            // shared.
             let mark = epoch.saturating_add(1);
             if self.last_unhealthy.load(Ordering::Relaxed) < mark {
                 self.last_unhealthy.fetch_max(mark, Ordering::Relaxed);
