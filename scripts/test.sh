@@ -29,7 +29,7 @@ cargo test -p tripgate-patterns --benches --no-run
 
 step "Rust: loom models of the lock-free parts"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
-  cargo test -p tripgate --release --test loom --test loom_extra
+  cargo test -p tripgate --release --lib --test loom --test loom_extra
 
 if [ -f ffi/tests/run_c_tests.sh ]; then
   step "C ABI: tests under AddressSanitizer/UBSan and valgrind"
