@@ -117,9 +117,7 @@ impl Tripgate<SystemClock> {
             Breaker::new(tripgate_config(track_latency)).expect("breaker"),
         ))
     }
-}
 
-impl Tripgate<SystemClock> {
     /// With a count window of the last 100 calls instead of the 10 s time window.
     pub fn count(track_latency: bool) -> Self {
         Tripgate(Arc::new(
