@@ -7,11 +7,7 @@ import asyncio
 import pytest
 
 import tripgate
-from conftest import Boom
-
-
-def run(coro):
-    return asyncio.run(coro)
+from conftest import Boom, run
 
 
 def test_decorated_coroutine(clock):

@@ -12,7 +12,7 @@ import threading
 import pytest
 
 import tripgate
-from conftest import Boom
+from conftest import Boom, HandFiredSleeps
 
 # A fail-safe for tests whose waiters only proceed when woken: if a wake-up were lost
 # they would hang, and this turns that into a failure. No assertion depends on it.
@@ -22,23 +22,6 @@ HANG = 30.0
 def never(seconds: float) -> asyncio.Future[None]:
     """A deadline that never passes: waiters proceed only when woken."""
     return asyncio.get_running_loop().create_future()
-
-
-class Deadlines:
-    """A ``sleep`` whose deadlines pass only when the test fires them."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[tuple[float, asyncio.Future[None]]] = []
-
-    def __call__(self, seconds: float) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sleeps.append((seconds, fut))
-        return fut
-
-    def fire(self) -> None:
-        for _, fut in self.sleeps:
-            if not fut.done():
-                fut.set_result(None)
 
 
 async def turns(n: int = 10) -> None:
@@ -224,7 +207,7 @@ def test_async_waiter_is_admitted_when_a_slot_frees():
 
 
 def test_async_wait_times_out_at_its_deadline():
-    deadlines = Deadlines()
+    deadlines = HandFiredSleeps()
     b = tripgate.Bulkhead(1, name="api", max_wait=0.25, sleep=deadlines)
 
     async def main():

@@ -8,32 +8,7 @@ import pickle
 import pytest
 
 import tripgate
-from conftest import Boom
-
-
-class Timers:
-    """A ``sleep`` for the hedge whose sleeps end only when the test fires them."""
-
-    def __init__(self) -> None:
-        self.sleeps: list[tuple[float, asyncio.Future[None]]] = []
-
-    def __call__(self, seconds: float) -> asyncio.Future[None]:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.sleeps.append((seconds, fut))
-        return fut
-
-    @property
-    def delays(self) -> list[float]:
-        return [s for s, _ in self.sleeps]
-
-    @property
-    def pending(self) -> int:
-        return sum(not f.done() for _, f in self.sleeps)
-
-    def fire(self) -> None:
-        for _, fut in self.sleeps:
-            if not fut.done():
-                fut.set_result(None)
+from conftest import Boom, HandFiredSleeps
 
 
 class Leg:
@@ -78,7 +53,7 @@ async def turns(n: int = 10) -> None:
 def setup(clock, **options):
     p = tripgate.CircuitBreaker(clock=clock, name="primary")
     s = tripgate.CircuitBreaker(clock=clock, name="secondary")
-    timers = Timers()
+    timers = HandFiredSleeps()
     options.setdefault("delay", 0.05)
     h = tripgate.hedge(p, s, sleep=timers, clock=clock, **options)
     return p, s, h, timers
@@ -338,7 +313,7 @@ def test_cancelling_the_call_cancels_every_leg_as_ignored(clock):
 def test_percentile_delay_reads_the_primary_window_with_floor_ceiling_and_refresh(clock):
     p = tripgate.CircuitBreaker(clock=clock)
     s = tripgate.CircuitBreaker(clock=clock)
-    timers = Timers()
+    timers = HandFiredSleeps()
     h = tripgate.hedge(
         p, s, delay="p95", floor=0.02, ceiling=0.5, refresh=1.0, min_samples=20, sleep=timers, clock=clock
     )

@@ -8,11 +8,7 @@ import pickle
 import pytest
 
 import tripgate
-from conftest import Boom
-
-
-def run(coro):
-    return asyncio.run(coro)
+from conftest import Boom, run
 
 
 class Fatal(BaseException):
