@@ -100,6 +100,21 @@ _REGISTRY_LOCK = threading.Lock()
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
+
+def _push_held(stack: contextvars.ContextVar[tuple[T, ...]], held: T) -> None:
+    """Remembers what an ``async with`` holds, in the calling context: concurrent tasks
+    sharing one guard each see their own."""
+    stack.set(stack.get() + (held,))
+
+
+def _pop_held(stack: contextvars.ContextVar[tuple[T, ...]]) -> T:
+    """What the matching ``async with`` holds, forgotten here."""
+    held = stack.get()
+    if not held:
+        raise RuntimeError("__aexit__ without a matching __aenter__ in this context")
+    stack.set(held[:-1])
+    return held[-1]
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -917,16 +932,11 @@ class CircuitBreaker(_core.Breaker):
         return result
 
     async def __aenter__(self) -> CircuitBreaker:
-        permit = self.acquire()
-        self._async_stack.set(self._async_stack.get() + (permit,))
+        _push_held(self._async_stack, self.acquire())
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        stack = self._async_stack.get()
-        if not stack:
-            raise RuntimeError("__aexit__ without a matching __aenter__ in this context")
-        permit = stack[-1]
-        self._async_stack.set(stack[:-1])
+        permit = _pop_held(self._async_stack)
         if exc is None:
             permit._settle_value(None)
         else:

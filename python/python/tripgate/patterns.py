@@ -47,7 +47,15 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar, Union, cast
 
-from . import CircuitBreaker, CircuitBreakerError, ManualClock, _core, _NameEnum
+from . import (
+    CircuitBreaker,
+    CircuitBreakerError,
+    ManualClock,
+    _core,
+    _NameEnum,
+    _pop_held,
+    _push_held,
+)
 
 __all__ = [
     "Answer",
@@ -1194,16 +1202,11 @@ class Bulkhead(_core.Bulkhead):
             slot.release()
 
     async def __aenter__(self) -> Bulkhead:
-        slot = await self.acquire_async()
-        self._async_stack.set(self._async_stack.get() + (slot,))
+        _push_held(self._async_stack, await self.acquire_async())
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        stack = self._async_stack.get()
-        if not stack:
-            raise RuntimeError("__aexit__ without a matching __aenter__ in this context")
-        self._async_stack.set(stack[:-1])
-        stack[-1].release()
+        _pop_held(self._async_stack).release()
         return False
 
     def __call__(self, func: F) -> F:
