@@ -22,7 +22,7 @@
 use crate::adaptive::Signals;
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, LiveLimits};
 use crate::events::{Listener, ListenerId, Listeners, Reason, Transition};
 use crate::histogram::Layout;
 use crate::metrics::{FailureCounts, Snapshot};
@@ -992,38 +992,23 @@ impl<C: Clock> Breaker<C> {
     /// State, backoff and counters always survive. The window's contents survive when
     /// its shape (kind, size or duration, buckets) is unchanged; otherwise the window
     /// restarts empty in the new shape. A window can never grow past the buckets it
-    /// was built with, and latency tracking or histogram precision cannot be switched
-    /// on or changed live: both need memory the breaker does not have (build a new
-    /// breaker instead).
+    /// was built with, a window built count-based cannot become time-based (it keeps
+    /// no call counters per bucket), and latency tracking or histogram precision
+    /// cannot be switched on or changed live: all need memory the breaker does not
+    /// have (build a new breaker instead).
     pub fn reconfigure(&self, config: Config) -> Result<(), ConfigError> {
         config.validate()?;
-        let shape = Shape::of(&config.window);
-        let capacity = self.window.capacity();
-        if shape.buckets > capacity {
-            return Err(ConfigError::invalid(
-                "window.buckets",
-                shape.buckets,
-                format!("1..={capacity} on a running breaker (the buckets it was built with)"),
-            ));
-        }
         let old = self.config.load_full();
-        if config.latency_tracked() && !self.window.has_histograms() {
-            return Err(ConfigError::invalid(
-                "track_latency",
-                true,
-                "false on a breaker built without latency tracking (no slow-call or percentile rule either)",
-            ));
+        LiveLimits {
+            buckets: self.window.capacity(),
+            time_based: self.window.can_be_time_based(),
+            histogram_precision: self
+                .window
+                .has_histograms()
+                .then_some(old.histogram_precision),
         }
-        if self.window.has_histograms() && config.histogram_precision != old.histogram_precision {
-            return Err(ConfigError::invalid(
-                "histogram_precision",
-                config.histogram_precision,
-                format!(
-                    "{} on a running breaker (its histogram layout)",
-                    old.histogram_precision
-                ),
-            ));
-        }
+        .check(&config)?;
+        let shape = Shape::of(&config.window);
         let now = self.clock.coarse_nanos();
         let _cold = self.cold.lock();
         let reshaped = Shape::of(&old.window) != shape;

@@ -481,6 +481,15 @@ impl Config {
             || self.latency_percentile.is_some()
     }
 
+    /// Whether a running breaker built with this config can take `new` live (see
+    /// [`Breaker::reconfigure`](crate::Breaker::reconfigure)): the window no larger
+    /// than the one built (in buckets), time-based only if that one was, latency
+    /// tracking not switched on, and the histogram precision unchanged. `new` itself is
+    /// not validated here. The error names the field and what a running breaker allows.
+    pub fn check_live_change(&self, new: &Config) -> Result<(), ConfigError> {
+        LiveLimits::of(self).check(new)
+    }
+
     /// Parses and validates a TOML document.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|e| {
@@ -807,6 +816,62 @@ pub enum ConfigError {
         /// 1-based column of the error, when known.
         column: Option<usize>,
     },
+}
+
+/// What a running breaker can take live: fixed by the memory it was built with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LiveLimits {
+    /// Window buckets built: the most the window can hold.
+    pub(crate) buckets: u32,
+    /// Built time-based: a count-built window keeps no call counters per bucket.
+    pub(crate) time_based: bool,
+    /// The histogram precision, if built with latency tracking.
+    pub(crate) histogram_precision: Option<u8>,
+}
+
+impl LiveLimits {
+    fn of(built: &Config) -> LiveLimits {
+        LiveLimits {
+            buckets: built.window.buckets(),
+            time_based: matches!(built.window, WindowConfig::Time { .. }),
+            histogram_precision: built.latency_tracked().then_some(built.histogram_precision),
+        }
+    }
+
+    /// `Ok` if a breaker built within these limits can take `new` live.
+    pub(crate) fn check(&self, new: &Config) -> Result<(), ConfigError> {
+        let buckets = new.window.buckets();
+        if buckets > self.buckets {
+            return Err(ConfigError::invalid(
+                "window.buckets",
+                buckets,
+                format!(
+                    "1..={} on a running breaker (the buckets it was built with)",
+                    self.buckets
+                ),
+            ));
+        }
+        if matches!(new.window, WindowConfig::Time { .. }) && !self.time_based {
+            return Err(ConfigError::invalid(
+                "window.kind",
+                "time",
+                "count on a running breaker built with a count window (it keeps no call counters per bucket)",
+            ));
+        }
+        match self.histogram_precision {
+            None if new.latency_tracked() => Err(ConfigError::invalid(
+                "track_latency",
+                true,
+                "false on a breaker built without latency tracking (no slow-call or percentile rule either)",
+            )),
+            Some(p) if new.histogram_precision != p => Err(ConfigError::invalid(
+                "histogram_precision",
+                new.histogram_precision,
+                format!("{p} on a running breaker (its histogram layout)"),
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 impl ConfigError {

@@ -26,7 +26,9 @@
 //! A count window keeps no call counters: a call's sequence number (one `fetch_add`
 //! on the cursor) is its place in the window, so the calls in the window follow from
 //! the cursor, and a success costs that one RMW. Only failures (and slow calls, calls
-//! over the limit) have counters there.
+//! over the limit) have counters there. A window built count-based has no room for
+//! call counters at all, so it stays count-based for life (a time window can become a
+//! count window, and back).
 //!
 //! A healthy record (no failure, slow call or call over the limit) that opens a new
 //! epoch runs the trip rules only if the window may still hold an unhealthy record
@@ -73,8 +75,8 @@ const CALLS: usize = 0;
 const WEIGHTED_FAILURES: usize = 1;
 const SLOW: usize = 2;
 const OVER_LIMIT: usize = 3;
-/// Counters per slot with latency tracking; without it only calls and weighted
-/// failures exist (slow and over-limit need a latency).
+/// Counter kinds with latency tracking; without it only calls and weighted failures
+/// exist (slow and over-limit need a latency).
 const COUNTERS: usize = 4;
 const COUNTERS_UNTIMED: usize = 2;
 const CHUNK: usize = 16;
@@ -361,8 +363,14 @@ pub(crate) struct Window {
     /// Ring slots per stripe: a power of two, at least the capacity, so a slot is
     /// `epoch & slot_mask` and any `capacity` consecutive epochs have distinct slots.
     slot_mask: u64,
-    slot_shift: u32,
-    /// Counters per slot: `COUNTERS`, or `COUNTERS_UNTIMED` without latency tracking.
+    slot_shift: u8,
+    /// The counter kinds a slot keeps, `first..end`: from `CALLS`, or from
+    /// `WEIGHTED_FAILURES` in a window built count-based (which numbers its calls
+    /// instead); up to `COUNTERS`, or to `COUNTERS_UNTIMED` without latency tracking.
+    first: u8,
+    end: u8,
+    /// Counters per slot: the kinds kept, rounded up to a power of two so that a slot
+    /// never straddles a cache line.
     per_slot: usize,
     /// Stripes in use minus one (time windows stripe; count windows share a cursor
     /// anyway and use one stripe).
@@ -411,15 +419,17 @@ impl Window {
     /// A window of `shape`, with room for up to `shape.buckets` buckets for life.
     pub(crate) fn new(shape: Shape, latency: Option<Layout>, now: u64) -> Window {
         let capacity = shape.buckets.max(1);
-        let per_slot = if latency.is_some() {
+        let first = if shape.time { CALLS } else { WEIGHTED_FAILURES };
+        let kinds = if latency.is_some() {
             COUNTERS
         } else {
             COUNTERS_UNTIMED
         };
+        let per_slot = (kinds - first).next_power_of_two();
         // At least CHUNK / per_slot slots, so each stripe fills whole cache lines.
         let slots = (capacity as u64)
-            .next_power_of_two()
-            .max((CHUNK / per_slot) as u64);
+            .max((CHUNK / per_slot) as u64)
+            .next_power_of_two();
         let stripes = if shape.time { STRIPES } else { 1 };
         let chunks = (0..slots as usize * per_slot * stripes / CHUNK)
             .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
@@ -441,9 +451,11 @@ impl Window {
             geometry: Geometry::new(geo),
             cursor: CachePadded::new(AtomicU64::new(0)),
             chunks,
+            first: first as u8,
+            end: kinds as u8,
             per_slot,
             slot_mask: slots - 1,
-            slot_shift: slots.trailing_zeros(),
+            slot_shift: slots.trailing_zeros() as u8,
             stripe_mask: stripes - 1,
             folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
             last_unhealthy: AtomicU64::new(0),
@@ -478,6 +490,18 @@ impl Window {
         self.histograms.is_some()
     }
 
+    /// Whether the window can count calls per bucket, which a time window needs: built
+    /// time-based. A window built count-based numbers its calls instead.
+    pub(crate) fn can_be_time_based(&self) -> bool {
+        self.first as usize == CALLS
+    }
+
+    /// Whether ring slots keep counter kind `which`.
+    #[inline]
+    fn keeps(&self, which: usize) -> bool {
+        (self.first as usize..self.end as usize).contains(&which)
+    }
+
     /// Bytes of heap and inline storage.
     pub(crate) fn memory(&self) -> usize {
         std::mem::size_of::<Self>()
@@ -488,12 +512,34 @@ impl Window {
             })
     }
 
-    /// Counter `which` of ring slot `epoch & slot_mask` in `stripe`.
+    /// Counter `which` (a kind the slots keep) of ring slot `epoch & slot_mask` in
+    /// `stripe`.
     #[inline]
     fn counter(&self, stripe: usize, epoch: u64, which: usize) -> &AtomicU64 {
-        let slot = (stripe << self.slot_shift) + (epoch & self.slot_mask) as usize;
-        let i = slot * self.per_slot + which;
+        debug_assert!(self.keeps(which));
+        let i = (self.slot_index(stripe, epoch) * self.per_slot) + which - self.first as usize;
         &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// The call counter of ring slot `epoch & slot_mask` in `stripe`: kept only by a
+    /// window built time-based, where it comes first in the slot.
+    #[inline]
+    fn calls_counter(&self, stripe: usize, epoch: u64) -> &AtomicU64 {
+        debug_assert!(self.keeps(CALLS) && CALLS == 0);
+        let i = self.slot_index(stripe, epoch) * self.per_slot;
+        &self.chunks[i / CHUNK][i % CHUNK]
+    }
+
+    /// The counters of ring slot `epoch & slot_mask` in `stripe`, kind `first` first.
+    #[inline]
+    fn slot(&self, stripe: usize, epoch: u64) -> &[AtomicU64] {
+        let i = self.slot_index(stripe, epoch) * self.per_slot;
+        &self.chunks[i / CHUNK][i % CHUNK..][..self.per_slot]
+    }
+
+    #[inline]
+    fn slot_index(&self, stripe: usize, epoch: u64) -> usize {
+        (stripe << self.slot_shift) + (epoch & self.slot_mask) as usize
     }
 
     #[inline]
@@ -562,7 +608,7 @@ impl Window {
         let rotated = opened
             || geo.time
                 && self.add(
-                    self.counter(self.my_stripe(), epoch, CALLS),
+                    self.calls_counter(self.my_stripe(), epoch),
                     epoch & TAG_MASK,
                     1,
                     Some(CALLS),
@@ -616,7 +662,7 @@ impl Window {
         }
         let tag = epoch & TAG_MASK;
         let stripe = self.my_stripe();
-        let rotated = time && self.add(self.counter(stripe, epoch, CALLS), tag, 1, Some(CALLS));
+        let rotated = time && self.add(self.calls_counter(stripe, epoch), tag, 1, Some(CALLS));
         if delta.weighted_failures > 0 {
             self.add(
                 self.counter(stripe, epoch, WEIGHTED_FAILURES),
@@ -625,10 +671,10 @@ impl Window {
                 None,
             );
         }
-        if delta.slow && self.per_slot > SLOW {
+        if delta.slow && self.keeps(SLOW) {
             self.add(self.counter(stripe, epoch, SLOW), tag, 1, Some(SLOW));
         }
-        if delta.over_limit && self.per_slot > OVER_LIMIT {
+        if delta.over_limit && self.keeps(OVER_LIMIT) {
             self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
         }
         rotated
@@ -704,12 +750,18 @@ impl Window {
         let geo = self.geometry.load();
         let current = self.current_epoch(&geo, now);
         let first = current.saturating_sub(geo.buckets - 1);
+        let (slow, over_limit) = (
+            needed.slow && self.keeps(SLOW),
+            needed.over_limit && self.keeps(OVER_LIMIT),
+        );
+        let kept = self.first as usize;
         let mut s = Sums::default();
         for stripe in 0..self.stripes() {
             for epoch in first..=current {
                 let tag = epoch & TAG_MASK;
+                let slot = self.slot(stripe, epoch);
                 let read = |which: usize| {
-                    let w = self.counter(stripe, epoch, which).load(Ordering::Relaxed);
+                    let w = slot[which - kept].load(Ordering::Relaxed);
                     if w >> VALUE_BITS == tag {
                         w & VALUE_MASK
                     } else {
@@ -722,10 +774,10 @@ impl Window {
                 if needed.failures {
                     s.weighted_failures += read(WEIGHTED_FAILURES);
                 }
-                if needed.slow && self.per_slot > SLOW {
+                if slow {
                     s.slow += read(SLOW);
                 }
-                if needed.over_limit && self.per_slot > OVER_LIMIT {
+                if over_limit {
                     s.over_limit += read(OVER_LIMIT);
                 }
             }
@@ -742,10 +794,13 @@ impl Window {
         let mut calls =
             self.folded[0].load(Ordering::Relaxed) + self.cursor.load(Ordering::Relaxed);
         let mut slow = self.folded[1].load(Ordering::Relaxed);
+        let (keeps_calls, keeps_slow) = (self.keeps(CALLS), self.keeps(SLOW));
         for stripe in 0..self.stripes() {
             for slot in 0..=self.slot_mask {
-                calls += self.counter(stripe, slot, CALLS).load(Ordering::Relaxed) & VALUE_MASK;
-                if self.per_slot > SLOW {
+                if keeps_calls {
+                    calls += self.calls_counter(stripe, slot).load(Ordering::Relaxed) & VALUE_MASK;
+                }
+                if keeps_slow {
                     slow += self.counter(stripe, slot, SLOW).load(Ordering::Relaxed) & VALUE_MASK;
                 }
             }
@@ -770,9 +825,11 @@ impl Window {
     }
 
     /// Empties the window and gives it `shape` (same or fewer buckets than it was
-    /// built with). Counts already recorded stay in the lifetime totals.
+    /// built with; time-based only if built so). Counts already recorded stay in the
+    /// lifetime totals.
     pub(crate) fn restart(&self, shape: Shape, now: u64) {
         debug_assert!(shape.buckets <= self.capacity);
+        debug_assert!(!shape.time || self.can_be_time_based());
         self.geometry.update(|old| {
             // Move the epoch origin past every tag in use: the largest epoch any thread
             // can have written is the current one, plus one for a clock read a moment

@@ -859,8 +859,9 @@ tg_status tg_reset(const tg_breaker *breaker);
  * Swaps in a copy of `config` live. State and window contents survive when the
  * window's shape is unchanged. Returns `TG_OK`, or `TG_ERR_INVALID_ARG` (the breaker
  * keeps its config) when the running breaker cannot take this config: more window
- * buckets than it was built with, latency tracking on a breaker built without it, or a
- * different histogram precision; or `TG_ERR_NULL`.
+ * buckets than it was built with, a time window on a breaker built with a count
+ * window, latency tracking on a breaker built without it, or a different histogram
+ * precision; or `TG_ERR_NULL`.
  *
  * Thread safety: may be called from any number of threads at once; `config` must not
  * be modified meanwhile.

@@ -7,7 +7,7 @@
 //! hundredths as the engine keeps it), lifetime `calls`, `failures` and `ignored`.
 //! Checked on reconfiguration: the documented rule (contents survive an unchanged
 //! shape; a new shape restarts the window empty; a window cannot grow past the buckets
-//! it was built with).
+//! it was built with, nor become time-based if built count-based).
 
 #![no_main]
 
@@ -190,6 +190,7 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let clock = ManualClock::new();
     clock.advance(Duration::from_secs(1));
     let breaker = Breaker::with_clock(config.clone(), clock.clone()).expect("a valid config");
+    let built_count = matches!(config.window, WindowConfig::Count { .. });
     let mut m = Naive {
         window: config.window,
         capacity: config.window.buckets(),
@@ -260,6 +261,9 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 if window.buckets() > m.capacity {
                     let err = result.expect_err("a window cannot outgrow its buckets");
                     assert_eq!(err.field(), "window.buckets", "{err}");
+                } else if built_count && matches!(window, WindowConfig::Time { .. }) {
+                    let err = result.expect_err("a count window cannot become time-based");
+                    assert_eq!(err.field(), "window.kind", "{err}");
                 } else {
                     result.unwrap_or_else(|e| panic!("step {step}: refused {new:?}: {e}"));
                     if shape_of(&window) != shape_of(&m.window) {

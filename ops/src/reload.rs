@@ -2,9 +2,9 @@
 //!
 //! A reload is all or nothing. The new [`Settings`] are resolved and validated in full
 //! (every service, every field), then each running breaker's new config is checked
-//! against what a running breaker can take (see [`Breaker::reconfigure`]: a window no
-//! larger than the one it was built with, latency tracking not switched on, the same
-//! histogram precision). Only if everything passes are the breakers reconfigured, with
+//! against what a running breaker can take ([`Config::check_live_change`]: a window
+//! no larger than the one it was built with and time-based only if that one was,
+//! latency tracking not switched on, the same histogram precision). Only if everything passes are the breakers reconfigured, with
 //! [`Breaker::reconfigure`], which keeps state (an open breaker stays open), backoff and
 //! counters. Otherwise nothing changes and the error names the file, the service, the
 //! field and what is allowed.
@@ -120,29 +120,9 @@ pub fn diff(old: &Config, new: &Config) -> Vec<FieldChange> {
 
 /// Whether a breaker built with `built` can take `new` live; the problem otherwise.
 fn check_live(built: &Config, new: &Config) -> Result<(), (String, String)> {
-    let (nb, bb) = (new.window.buckets(), built.window.buckets());
-    if nb > bb {
-        return Err((
-            "window.buckets".into(),
-            format!("invalid window.buckets = {nb}: allowed 1..={bb} on a running breaker (the buckets it was built with; restart to grow the window)"),
-        ));
-    }
-    if new.latency_tracked() && !built.latency_tracked() {
-        return Err((
-            "track_latency".into(),
-            "invalid track_latency = true: allowed false on a running breaker built without latency tracking (no slow-call or percentile rule either; restart to switch it on)".into(),
-        ));
-    }
-    if built.latency_tracked() && new.histogram_precision != built.histogram_precision {
-        return Err((
-            "histogram_precision".into(),
-            format!(
-                "invalid histogram_precision = {}: allowed {} on a running breaker (its histogram layout)",
-                new.histogram_precision, built.histogram_precision
-            ),
-        ));
-    }
-    Ok(())
+    built
+        .check_live_change(new)
+        .map_err(|e| (e.field().to_string(), format!("{e}; restart to apply it")))
 }
 
 /// Applies `settings` to `registry`: every managed breaker is reconfigured to its

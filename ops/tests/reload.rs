@@ -141,6 +141,27 @@ fn changes_a_running_breaker_cannot_take_are_refused() {
     assert_eq!(e.problems[0].field, "window.buckets");
     assert!(e.to_string().contains("on a running breaker"), "{e}");
     assert_eq!(db.config(), old);
+
+    // A count window cannot become a time window live.
+    let count = V1.replace(
+        "minimum_calls = 10",
+        "minimum_calls = 10\nwindow = { kind = \"count\", size = 100 }",
+    );
+    let (path, reloader, registry) = setup(&count);
+    let db = registry.breaker("database").unwrap();
+    let old = db.config();
+    std::fs::write(
+        &path,
+        count.replace(
+            "kind = \"count\", size = 100",
+            "kind = \"time\", duration = \"10s\"",
+        ),
+    )
+    .unwrap();
+    let e = reloader.reload(&registry).unwrap_err();
+    assert_eq!(e.problems[0].field, "window.kind");
+    assert!(e.to_string().contains("restart to apply it"), "{e}");
+    assert_eq!(db.config(), old);
 }
 
 #[test]

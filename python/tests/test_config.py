@@ -184,6 +184,9 @@ def test_reconfigure_live(clock):
     assert b.config["consecutive_failures"] == 2  # the old config keeps running
     with pytest.raises(ValueError, match="window"):
         b.reconfigure(window_size=1000)  # cannot grow past the buckets it was built with
+    with pytest.raises(tripgate.ConfigError, match="window.kind") as e:
+        b.reconfigure(window_duration=10)  # built with a count window, which stays one
+    assert e.value.field == "window.kind"
     with pytest.raises(TypeError):
         b.reconfigure(tier="critical")
     b.reconfigure(exclude=[Boom])

@@ -401,6 +401,47 @@ fn reconfiguration_keeps_state_and_window_unless_the_shape_changes() {
 }
 
 #[test]
+fn a_count_window_stays_count_based_and_a_time_window_can_switch_both_ways() {
+    let time = |buckets| {
+        Config::builder()
+            .time_window(10 * SEC, buckets)
+            .minimum_calls(3)
+            .failure_rate_threshold(0.5)
+            .open_duration(10 * SEC)
+            .build()
+            .unwrap()
+    };
+    // Built count-based: no call counters per bucket, so never time-based.
+    let (b, _) = breaker(count_config(10, 5, 0.5).build().unwrap());
+    fail(&b);
+    let before = b.config();
+    let err = b.reconfigure(time(10)).unwrap_err();
+    assert_eq!(err.field(), "window.kind");
+    assert!(err.to_string().contains("count"), "{err}");
+    assert_eq!(b.config(), before);
+    assert_eq!(
+        b.snapshot().window_calls,
+        1,
+        "a refused config changes nothing"
+    );
+    // Built time-based: count-based and back, counting and tripping in each shape.
+    let (b, clock) = breaker(time(10));
+    ok(&b);
+    b.reconfigure(count_config(10, 3, 0.5).build().unwrap())
+        .unwrap();
+    ok(&b);
+    fail(&b);
+    assert_eq!(b.snapshot().window_calls, 2);
+    b.reconfigure(time(5)).unwrap();
+    ok(&b);
+    fail(&b);
+    clock.advance(SEC);
+    fail(&b);
+    let s = b.snapshot();
+    assert_eq!((s.state, s.window_calls, s.calls), (State::Open, 3, 6));
+}
+
+#[test]
 fn listeners_may_reenter_and_a_panicking_listener_is_contained() {
     let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
     let b = Arc::new(b);

@@ -1010,7 +1010,8 @@ class CircuitBreaker(_core.Breaker):
 
         State, counters and backoff survive; the window's contents survive when its
         shape is unchanged. The window cannot grow past the buckets it was built with,
-        and latency tracking cannot be switched on live.
+        a count window cannot become a time window, and latency tracking cannot be
+        switched on live.
         """
         if "tier" in options:
             raise TypeError("tier can only be chosen at construction")
