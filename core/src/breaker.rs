@@ -560,19 +560,52 @@ impl<C: Clock> Breaker<C> {
     /// one.
     #[inline(never)]
     fn record_plain_success(&self, generation: u32) {
+        // Two functions (tail calls here): in one, the time path's clock reads would
+        // make every count-window success save and restore registers for them.
+        if self.window.counts_calls_for_life() {
+            self.record_plain_count_success(generation)
+        } else {
+            self.record_plain_time_success(generation)
+        }
+    }
+
+    /// [`record_plain_success`](Breaker::record_plain_success) on a window built
+    /// time-based (which may be count-based now).
+    #[inline(never)]
+    fn record_plain_time_success(&self, generation: u32) {
         let recorded = self.window.record_success(|| self.clock.coarse_nanos());
+        self.after_plain_success(recorded, generation);
+    }
+
+    /// [`record_plain_success`](Breaker::record_plain_success) on a window built
+    /// count-based: no clock read.
+    #[inline(never)]
+    fn record_plain_count_success(&self, generation: u32) {
+        let recorded = self.window.record_count_success();
+        self.after_plain_success(recorded, generation);
+    }
+
+    /// What follows the count of a plain success: the streak ends, and the rules run
+    /// if the window may trip.
+    #[inline(always)]
+    fn after_plain_success(&self, recorded: Recorded, generation: u32) {
         // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
         // shared.
         if self.consecutive.load(Ordering::Relaxed) != 0 {
             self.consecutive.store(0, Ordering::Relaxed);
         }
         if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
-            let permit = RawPermit {
-                generation,
-                ..RawPermit::default()
-            };
-            self.recheck(permit, self.clock.coarse_nanos(), 0);
+            self.recheck_after_success(generation);
         }
+    }
+
+    #[inline(never)]
+    fn recheck_after_success(&self, generation: u32) {
+        let permit = RawPermit {
+            generation,
+            ..RawPermit::default()
+        };
+        self.recheck(permit, self.clock.coarse_nanos(), 0);
     }
 
     #[inline(never)]

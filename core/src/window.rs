@@ -496,6 +496,13 @@ impl Window {
         self.first as usize == CALLS
     }
 
+    /// Whether the window is count-based for life (built so): its records never need
+    /// the clock.
+    #[inline]
+    pub(crate) fn counts_calls_for_life(&self) -> bool {
+        !self.can_be_time_based()
+    }
+
     /// Whether ring slots keep counter kind `which`.
     #[inline]
     fn keeps(&self, which: usize) -> bool {
@@ -564,11 +571,18 @@ impl Window {
         if geo.time {
             (geo.epoch_of(now()), false)
         } else {
-            // ordering: Relaxed, the cursor only numbers calls.
-            let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
-            let (q, r) = geo.width.div_rem(seq.saturating_sub(geo.origin));
-            (geo.base + q, r == 0 && geo.width.divisor() > 1)
+            self.next_call(geo)
         }
+    }
+
+    /// A count window's next call: its epoch, and whether it opened one that shrinks
+    /// the window (see `next_epoch`).
+    #[inline(always)]
+    fn next_call(&self, geo: &RecordGeo) -> (u64, bool) {
+        // ordering: Relaxed, the cursor only numbers calls.
+        let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let (q, r) = geo.width.div_rem(seq.saturating_sub(geo.origin));
+        (geo.base + q, r == 0 && geo.width.divisor() > 1)
     }
 
     /// Calls in a count window: every sequence number taken since the origin that
@@ -614,6 +628,16 @@ impl Window {
                     Some(CALLS),
                 );
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
+    }
+
+    /// [`record_success`](Window::record_success) on a window that
+    /// [counts its calls for life](Window::counts_calls_for_life): one RMW, no clock.
+    #[inline(always)]
+    pub(crate) fn record_count_success(&self) -> Recorded {
+        let geo = self.geometry.load_record();
+        debug_assert!(!geo.time);
+        let (epoch, opened) = self.next_call(&geo);
+        Recorded::new(opened, self.last_unhealthy(), self.capacity, epoch)
     }
 
     /// Records one call (success or failure) at `now`, with its latency bin if
