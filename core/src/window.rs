@@ -611,13 +611,14 @@ impl Window {
         }
     }
 
-    /// Records one plain success (no latency): the common case, one RMW. `now` is
-    /// read only by a time window (a count window numbers calls instead, so its
-    /// successes need no clock).
-    #[inline]
-    pub(crate) fn record_success(&self, now: impl FnOnce() -> u64) -> Recorded {
+    /// Records one plain success (no latency) at `now`: the common case, one RMW. A
+    /// count window numbers the call instead, and ignores `now`; a window
+    /// [counting calls for life](Window::counts_calls_for_life) has
+    /// [`record_count_success`](Window::record_count_success), which needs no clock.
+    #[inline(always)]
+    pub(crate) fn record_success(&self, now: u64) -> Recorded {
         let geo = self.geometry.load_record();
-        let (epoch, opened) = self.next_epoch(&geo, now);
+        let (epoch, opened) = self.next_epoch(&geo, || now);
         // A count window's calls are its sequence numbers: nothing more to count.
         let rotated = opened
             || geo.time
