@@ -562,7 +562,7 @@ impl<C: Clock> Breaker<C> {
     fn record_plain_success(&self, generation: u32) {
         // Two functions (tail calls here): in one, the time path's clock reads would
         // make every count-window success save and restore registers for them.
-        if self.window.counts_calls_for_life() {
+        if self.window.built_count_based() {
             self.record_plain_count_success(generation)
         } else {
             self.record_plain_time_success(generation)
@@ -1037,7 +1037,7 @@ impl<C: Clock> Breaker<C> {
         let old = self.config.load_full();
         LiveLimits {
             buckets: self.window.capacity(),
-            time_based: self.window.can_be_time_based(),
+            time_based: !self.window.built_count_based(),
             histogram_precision: self
                 .window
                 .has_histograms()

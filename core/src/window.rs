@@ -490,17 +490,12 @@ impl Window {
         self.histograms.is_some()
     }
 
-    /// Whether the window can count calls per bucket, which a time window needs: built
-    /// time-based. A window built count-based numbers its calls instead.
-    pub(crate) fn can_be_time_based(&self) -> bool {
-        self.first as usize == CALLS
-    }
-
-    /// Whether the window is count-based for life (built so): its records never need
-    /// the clock.
+    /// Whether the window was built count-based. Such a window numbers its calls
+    /// instead of counting them per bucket, so it is count-based for life (a time
+    /// window needs call counters) and its records never need the clock.
     #[inline]
-    pub(crate) fn counts_calls_for_life(&self) -> bool {
-        !self.can_be_time_based()
+    pub(crate) fn built_count_based(&self) -> bool {
+        self.first as usize != CALLS
     }
 
     /// Whether ring slots keep counter kind `which`.
@@ -613,7 +608,7 @@ impl Window {
 
     /// Records one plain success (no latency) at `now`: the common case, one RMW. A
     /// count window numbers the call instead, and ignores `now`; a window
-    /// [counting calls for life](Window::counts_calls_for_life) has
+    /// [built count-based](Window::built_count_based) has
     /// [`record_count_success`](Window::record_count_success), which needs no clock.
     #[inline(always)]
     pub(crate) fn record_success(&self, now: u64) -> Recorded {
@@ -631,8 +626,8 @@ impl Window {
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
-    /// [`record_success`](Window::record_success) on a window that
-    /// [counts its calls for life](Window::counts_calls_for_life): one RMW, no clock.
+    /// [`record_success`](Window::record_success) on a window
+    /// [built count-based](Window::built_count_based): one RMW, no clock.
     #[inline(always)]
     pub(crate) fn record_count_success(&self) -> Recorded {
         let geo = self.geometry.load_record();
@@ -779,14 +774,14 @@ impl Window {
             needed.slow && self.keeps(SLOW),
             needed.over_limit && self.keeps(OVER_LIMIT),
         );
-        let kept = self.first as usize;
+        let first_kind = self.first as usize;
         let mut s = Sums::default();
         for stripe in 0..self.stripes() {
             for epoch in first..=current {
                 let tag = epoch & TAG_MASK;
                 let slot = self.slot(stripe, epoch);
                 let read = |which: usize| {
-                    let w = slot[which - kept].load(Ordering::Relaxed);
+                    let w = slot[which - first_kind].load(Ordering::Relaxed);
                     if w >> VALUE_BITS == tag {
                         w & VALUE_MASK
                     } else {
@@ -854,7 +849,7 @@ impl Window {
     /// lifetime totals.
     pub(crate) fn restart(&self, shape: Shape, now: u64) {
         debug_assert!(shape.buckets <= self.capacity);
-        debug_assert!(!shape.time || self.can_be_time_based());
+        debug_assert!(!shape.time || !self.built_count_based());
         self.geometry.update(|old| {
             // Move the epoch origin past every tag in use: the largest epoch any thread
             // can have written is the current one, plus one for a clock read a moment
