@@ -124,44 +124,41 @@ fn an_invalid_reload_is_refused_whole_and_the_old_config_kept() {
     assert_eq!(db.config(), old_db);
 }
 
+/// Reloads `built` changed into `changed` on a running "database" breaker: refused
+/// for `field`, with the config unchanged; returns the error's text.
+fn refused_live(built: &str, changed: &str, field: &str) -> String {
+    let (path, reloader, registry) = setup(built);
+    let db = registry.breaker("database").unwrap();
+    let old = db.config();
+    std::fs::write(&path, changed).unwrap();
+    let e = reloader.reload(&registry).unwrap_err();
+    assert_eq!(e.problems[0].field, field);
+    assert_eq!(db.config(), old);
+    e.to_string()
+}
+
 #[test]
 fn changes_a_running_breaker_cannot_take_are_refused() {
-    let (path, reloader, registry) = setup(V1);
-    let db = registry.breaker("database").unwrap();
-    let old = db.config();
-    std::fs::write(
-        &path,
+    let with_window = |window: &str| {
         V1.replace(
             "minimum_calls = 10",
-            "minimum_calls = 10\nwindow = { kind = \"time\", duration = \"60s\", buckets = 60 }",
-        ),
-    )
-    .unwrap();
-    let e = reloader.reload(&registry).unwrap_err();
-    assert_eq!(e.problems[0].field, "window.buckets");
-    assert!(e.to_string().contains("on a running breaker"), "{e}");
-    assert_eq!(db.config(), old);
-
-    // A count window cannot become a time window live.
-    let count = V1.replace(
-        "minimum_calls = 10",
-        "minimum_calls = 10\nwindow = { kind = \"count\", size = 100 }",
+            &format!("minimum_calls = 10\nwindow = {window}"),
+        )
+    };
+    // More buckets than the breaker was built with (the default window has 10).
+    let e = refused_live(
+        V1,
+        &with_window(r#"{ kind = "time", duration = "60s", buckets = 60 }"#),
+        "window.buckets",
     );
-    let (path, reloader, registry) = setup(&count);
-    let db = registry.breaker("database").unwrap();
-    let old = db.config();
-    std::fs::write(
-        &path,
-        count.replace(
-            "kind = \"count\", size = 100",
-            "kind = \"time\", duration = \"10s\"",
-        ),
-    )
-    .unwrap();
-    let e = reloader.reload(&registry).unwrap_err();
-    assert_eq!(e.problems[0].field, "window.kind");
-    assert!(e.to_string().contains("restart to apply it"), "{e}");
-    assert_eq!(db.config(), old);
+    assert!(e.contains("on a running breaker"), "{e}");
+    // A count window cannot become a time window live.
+    let e = refused_live(
+        &with_window(r#"{ kind = "count", size = 100 }"#),
+        &with_window(r#"{ kind = "time", duration = "10s" }"#),
+        "window.kind",
+    );
+    assert!(e.contains("restart to apply it"), "{e}");
 }
 
 #[test]
