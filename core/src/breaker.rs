@@ -560,8 +560,8 @@ impl<C: Clock> Breaker<C> {
     /// one.
     #[inline(never)]
     fn record_plain_success(&self, generation: u32) {
-        // Two functions (tail calls here): in one, the time path's clock reads would
-        // make every count-window success save and restore registers for them.
+        // Two functions, reached by tail calls: were they one, the time path's clock
+        // reads would make every count-window success save and restore registers too.
         if self.window.built_count_based() {
             self.record_plain_count_success(generation)
         } else {

@@ -4,10 +4,10 @@
 //! (every service, every field), then each running breaker's new config is checked
 //! against what a running breaker can take ([`Config::check_live_change`]: a window
 //! no larger than the one it was built with and time-based only if that one was,
-//! latency tracking not switched on, the same histogram precision). Only if everything passes are the breakers reconfigured, with
-//! [`Breaker::reconfigure`], which keeps state (an open breaker stays open), backoff and
-//! counters. Otherwise nothing changes and the error names the file, the service, the
-//! field and what is allowed.
+//! latency tracking not switched on, the same histogram precision). Only if everything
+//! passes are the breakers reconfigured, with [`Breaker::reconfigure`], which keeps
+//! state (an open breaker stays open), backoff and counters. Otherwise nothing changes
+//! and the error names the file, the service, the field and what is allowed.
 //!
 //! Each change is logged through the [`log`] facade at `info` as the seeds' line,
 //! `circuit breaker config updated: service=database failure_rate_threshold=0.3 (was 0.5), ...`,
