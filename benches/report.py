@@ -269,12 +269,11 @@ def budgets(ic, mem):
     v = g("s6_tripgate_parts", "snapshot_percentiles")
     row("snapshot with percentiles <= 15 µs", v, 15_000.0, fmt_ns(v))
     for suffix, window in [("", "time window"), ("_count", "count window")]:
-        m = mem.get(f"tripgate{suffix}_latency" if suffix else "tripgate_latency")
-        row(f"memory with latency tracking <= 96 KiB ({window})", m and m["measured"], 96 * 1024,
-            m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
-        m = mem.get(f"tripgate{suffix}")
-        row(f"memory without latency tracking <= 4 KiB ({window})", m and m["measured"], 4 * 1024,
-            m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
+        for key, budget, limit in [(f"tripgate{suffix}_latency", "with latency tracking <= 96 KiB", 96 * 1024),
+                                   (f"tripgate{suffix}", "without latency tracking <= 4 KiB", 4 * 1024)]:
+            m = mem.get(key)
+            row(f"memory {budget} ({window})", m and m["measured"], limit,
+                m and f"{m['measured']:,} B measured ({m['reported']:,} B reported)" or "")
     return rows
 
 

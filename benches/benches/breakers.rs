@@ -59,11 +59,7 @@ fn s1_closed_success(cr: &mut Criterion) {
         let _upkeep = upkeep();
         closed(&mut g, "tripgate_cached_clock", Tripgate::new(false), never);
     }
-    closed(&mut g, "atomic_floor", AtomicFloor::new(false), never);
-    closed(&mut g, "failsafe", Failsafe::new(), never);
-    closed(&mut g, "recloser", Recloser::new(), never);
-    closed(&mut g, "tower_resilience", Tower::new(), never);
-    closed(&mut g, "seatbelt", seatbelt(&system_tick_clock()), never);
+    closed_floor_and_peers(&mut g, never);
     g.finish();
 }
 
@@ -77,17 +73,17 @@ fn s2_closed_1pct_failures(cr: &mut Criterion) {
         Tripgate::count(false),
         one_percent,
     );
-    closed(&mut g, "atomic_floor", AtomicFloor::new(false), one_percent);
-    closed(&mut g, "failsafe", Failsafe::new(), one_percent);
-    closed(&mut g, "recloser", Recloser::new(), one_percent);
-    closed(&mut g, "tower_resilience", Tower::new(), one_percent);
-    closed(
-        &mut g,
-        "seatbelt",
-        seatbelt(&system_tick_clock()),
-        one_percent,
-    );
+    closed_floor_and_peers(&mut g, one_percent);
     g.finish();
+}
+
+/// The atomic floor and every peer crate, under `fail` (scenarios 1 and 2).
+fn closed_floor_and_peers(g: &mut Group<'_>, fail: fn(u64) -> bool) {
+    closed(g, "atomic_floor", AtomicFloor::new(false), fail);
+    closed(g, "failsafe", Failsafe::new(), fail);
+    closed(g, "recloser", Recloser::new(), fail);
+    closed(g, "tower_resilience", Tower::new(), fail);
+    closed(g, "seatbelt", seatbelt(&system_tick_clock()), fail);
 }
 
 /// Scenario 3: trip the breaker with real failures, then time rejected calls.

@@ -6,8 +6,8 @@
 //! (scenario 1: acquire + record success), `open` (scenario 3: rejection), `churn`
 //! (scenario 4: one trip-and-recover cycle per iteration) or `admit` (tripgate's
 //! admission alone, `closed` or `open` contender), and contender one of
-//! `tripgate`, `tripgate_latency`, `tripgate_count`, `tripgate_count_latency`, `atomic_floor`, `failsafe`, `recloser`,
-//! `tower_resilience`, `seatbelt`.
+//! `tripgate`, `tripgate_latency`, `tripgate_count`, `tripgate_count_latency`,
+//! `atomic_floor`, `failsafe`, `recloser`, `tower_resilience`, `seatbelt`.
 
 use std::hint::black_box;
 use std::time::Duration;
