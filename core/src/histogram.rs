@@ -117,7 +117,13 @@ impl Bins {
     pub(crate) fn clear(&self) {
         for (w, word) in self.touched.iter().enumerate() {
             // ordering: SeqCst, the marks taken before their bins are zeroed (see the
-            // type's doc).
+            // type's doc). Look first: most words mark no bin, and a swap is an RMW
+            // (about as dear as the add itself). A word read as empty marks no bin
+            // that is not zero, but for an add still on its way to set its mark, which
+            // it then does: as if it came after the swap.
+            if word.load(Ordering::SeqCst) == 0 {
+                continue;
+            }
             let mut bits = word.swap(0, Ordering::SeqCst);
             while bits != 0 {
                 let i = w * 64 + bits.trailing_zeros() as usize;
