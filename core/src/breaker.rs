@@ -551,6 +551,18 @@ impl<C: Clock> Breaker<C> {
             // which stalls store-to-load forwarding (several ns a call on x86).
             self.record_plain_success(permit.generation);
         } else {
+            self.record_other(permit, outcome, latency_nanos);
+        }
+    }
+
+    /// Every record but a plain success: a timed success takes its own short path
+    /// (kept out of the inlined `record_raw`, which stays small), the rest the general
+    /// one.
+    #[inline(never)]
+    fn record_other(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
+        if permit.flags == P_TIMED && latency_nanos.is_none() && outcome == Outcome::Success {
+            self.record_timed_success(permit.generation, permit.start_nanos);
+        } else {
             self.record_general(permit, outcome, latency_nanos);
         }
     }
@@ -602,6 +614,30 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
+    /// A success timed from `start_nanos`, of a permit of generation `generation` that
+    /// is neither a probe nor counted in flight: the latency decides. A call that is
+    /// neither slow nor over the percentile limit is counted and binned like a plain
+    /// success (no failure, no streak, the rules only if the window may trip); any
+    /// other goes the general way, with the time already read.
+    #[inline(never)]
+    fn record_timed_success(&self, generation: u32, start_nanos: u64) {
+        let now = self.clock.now_nanos();
+        let latency = now.saturating_sub(start_nanos);
+        // ordering: Relaxed, options (see `Hot::load_from`).
+        let slow = self.hot.slow_nanos.load(Ordering::Relaxed);
+        let limit = self.hot.limit_nanos.load(Ordering::Relaxed);
+        if latency >= slow.min(limit) {
+            let permit = RawPermit {
+                generation,
+                flags: P_TIMED,
+                start_nanos,
+            };
+            return self.record_measured(permit, Outcome::Success, now, Some(latency));
+        }
+        let recorded = self.window.record_timed_success(now, latency);
+        self.after_plain_success(recorded, generation);
+    }
+
     #[inline(never)]
     fn recheck_after_success(&self, generation: u32) {
         let permit = RawPermit {
@@ -627,6 +663,12 @@ impl<C: Clock> Breaker<C> {
             }
             None => (self.clock.coarse_nanos(), None),
         };
+        self.record_measured(permit, outcome, now, latency);
+    }
+
+    /// [`record_general`](Breaker::record_general) once the time is read and the
+    /// latency known, for a permit whose outcome counts.
+    fn record_measured(&self, permit: RawPermit, outcome: Outcome, now: u64, latency: Option<u64>) {
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump(IGNORED, 1);

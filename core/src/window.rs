@@ -615,14 +615,24 @@ impl Window {
         let geo = self.geometry.load_record();
         let (epoch, opened) = self.next_epoch(&geo, || now);
         // A count window's calls are its sequence numbers: nothing more to count.
-        let rotated = opened
-            || geo.time
-                && self.add(
-                    self.calls_counter(self.my_stripe(), epoch),
-                    epoch & TAG_MASK,
-                    1,
-                    Some(CALLS),
-                );
+        let rotated = opened || geo.time && self.add_call(epoch, self.my_stripe());
+        Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
+    }
+
+    /// Records one success at `now` that took `latency` ns and is neither slow nor over
+    /// the percentile limit: [`record_success`](Window::record_success) plus the
+    /// latency's bin, if latencies are kept.
+    #[inline(always)]
+    pub(crate) fn record_timed_success(&self, now: u64, latency: u64) -> Recorded {
+        let Some(h) = &self.histograms else {
+            return self.record_success(now);
+        };
+        // One consistent reading of the whole geometry: the histogram's epoch must
+        // come from the same one as the counters'.
+        let geo = self.geometry.load();
+        let (epoch, opened) = self.next_epoch(&geo.record_part(), || now);
+        let rotated = opened || geo.time && self.add_call(epoch, self.my_stripe());
+        self.record_latency(h, &geo, epoch, latency);
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -682,7 +692,7 @@ impl Window {
         }
         let tag = epoch & TAG_MASK;
         let stripe = self.my_stripe();
-        let rotated = time && self.add(self.calls_counter(stripe, epoch), tag, 1, Some(CALLS));
+        let rotated = time && self.add_call(epoch, stripe);
         if delta.weighted_failures > 0 {
             self.add(
                 self.counter(stripe, epoch, WEIGHTED_FAILURES),
@@ -698,6 +708,18 @@ impl Window {
             self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
         }
         rotated
+    }
+
+    /// Counts one call in epoch `epoch` of a time window, in `stripe`; returns whether
+    /// that opened the epoch there.
+    #[inline(always)]
+    fn add_call(&self, epoch: u64, stripe: usize) -> bool {
+        self.add(
+            self.calls_counter(stripe, epoch),
+            epoch & TAG_MASK,
+            1,
+            Some(CALLS),
+        )
     }
 
     /// Adds `delta` to `counter` for epoch `tag`; returns whether it rotated the counter.
@@ -737,6 +759,7 @@ impl Window {
         }
     }
 
+    #[inline(always)]
     fn record_latency(&self, h: &Histograms, geo: &Geo, epoch: u64, ns: u64) {
         let he = geo.hist_epoch(epoch);
         let slot = &h.slots[h.count.div_rem(he).1 as usize];

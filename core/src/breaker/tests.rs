@@ -774,3 +774,46 @@ fn a_healthy_count_window_never_trips_and_counts_every_call() {
     fail(&b);
     assert_eq!(b.state(), State::Open);
 }
+
+#[test]
+fn a_measured_success_is_timed_from_admission_and_slow_from_its_limit() {
+    // Successes timed by the breaker itself (no latency passed in) take their own
+    // path: under the slow limit they count as plain calls with their latency binned;
+    // at the limit they are slow and may trip the slow-call rule. Both windows.
+    let windows = [
+        Config::builder().count_window(4),
+        Config::builder().time_window(10 * SEC, 10),
+    ];
+    for window in windows {
+        let (b, clock) = breaker(
+            window
+                .no_failure_rate()
+                .minimum_calls(4)
+                .slow_call_rate_threshold(0.5, 100 * MS)
+                .build()
+                .unwrap(),
+        );
+        for held_ms in [10, 99] {
+            let p = b.try_acquire().unwrap();
+            clock.advance(held_ms * MS);
+            p.success();
+        }
+        let s = b.snapshot();
+        assert_eq!((s.window_calls, s.slow_calls, s.successes), (2, 0, 2));
+        let l = s.latency.unwrap();
+        assert_eq!(l.count, 2);
+        let max_ms = l.max as f64 / 1e6;
+        assert!((max_ms - 99.0).abs() <= 99.0 * 0.032, "max {max_ms} ms");
+        // At the limit: slow. Two slow calls of four reach 50%.
+        let p = b.try_acquire().unwrap();
+        clock.advance(100 * MS);
+        p.success();
+        assert_eq!(b.state(), State::Closed);
+        let p = b.try_acquire().unwrap();
+        clock.advance(300 * MS);
+        p.success();
+        assert_eq!(b.state(), State::Open);
+        let s = b.snapshot();
+        assert_eq!((s.window_calls, s.slow_calls, s.successes), (4, 2, 4));
+    }
+}
