@@ -34,7 +34,11 @@
 //! epoch runs the trip rules only if the window may still hold an unhealthy record
 //! (`last_unhealthy`): no rule can trip without one. In a count window with a bucket
 //! per call, where every call opens an epoch, a healthy call never runs them on that
-//! account: one call in and one out can raise no rate.
+//! account: one call in and one out can raise no rate. A window built count-based
+//! keeps the same hint in call numbers too (`healthy_from`: the first call from which
+//! no unhealthy record is left in the window), so that its plain success is the
+//! cursor's `fetch_add` and one compare, without reading the geometry, whenever the
+//! window holds nothing unhealthy.
 //!
 //! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
 //! (74 hours at the smallest allowed bucket width of 1 ms, 8.5 years at 1 s) would be
@@ -195,6 +199,18 @@ impl RecordGeo {
     #[inline]
     fn epoch_of(&self, x: u64) -> u64 {
         self.base + self.width.div(x.saturating_sub(self.origin))
+    }
+
+    /// A count window's first call number whose epoch is at least `capacity` past
+    /// `epoch`: from that call on, `epoch` has left the window whatever its bucket
+    /// count (at most `capacity`).
+    #[inline]
+    fn first_call_without(&self, epoch: u64, capacity: u32) -> u64 {
+        let epochs = epoch
+            .saturating_sub(self.base)
+            .saturating_add(capacity as u64);
+        self.origin
+            .saturating_add(epochs.saturating_mul(self.width.divisor()))
     }
 }
 
@@ -381,6 +397,12 @@ pub(crate) struct Window {
     /// limit, plus one (0: none yet). Written only by such records; read when a
     /// healthy record opens a new epoch, to skip the rules when none can hold.
     last_unhealthy: AtomicU64,
+    /// A window built count-based: the first call number from which no failure, slow
+    /// call or call over the limit is left in the window (0: none yet), the same hint
+    /// as `last_unhealthy` in call numbers, so that a plain success can take it
+    /// without reading the geometry. Only raised: a restart moves every older call out
+    /// of the window, so an old value only errs on the safe side.
+    healthy_from: AtomicU64,
     histograms: Option<Histograms>,
 }
 
@@ -405,6 +427,12 @@ pub(crate) struct Recorded {
 }
 
 impl Recorded {
+    /// A record after which the window holds nothing a rule could trip on.
+    const HEALTHY: Recorded = Recorded {
+        rotated: false,
+        may_trip: false,
+    };
+
     /// `last_unhealthy` as read around the record, `epoch` where the record fell.
     #[inline]
     fn new(rotated: bool, last_unhealthy: u64, capacity: u32, epoch: u64) -> Recorded {
@@ -459,6 +487,7 @@ impl Window {
             stripe_mask: stripes - 1,
             folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
             last_unhealthy: AtomicU64::new(0),
+            healthy_from: AtomicU64::new(0),
             histograms,
         }
     }
@@ -576,6 +605,13 @@ impl Window {
     fn next_call(&self, geo: &RecordGeo) -> (u64, bool) {
         // ordering: Relaxed, the cursor only numbers calls.
         let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
+        Self::call_epoch(geo, seq)
+    }
+
+    /// The epoch of call `seq` of a count window, and whether that call opened it
+    /// (see `next_epoch`).
+    #[inline(always)]
+    fn call_epoch(geo: &RecordGeo, seq: u64) -> (u64, bool) {
         let (q, r) = geo.width.div_rem(seq.saturating_sub(geo.origin));
         (geo.base + q, r == 0 && geo.width.divisor() > 1)
     }
@@ -637,12 +673,23 @@ impl Window {
     }
 
     /// [`record_success`](Window::record_success) on a window
-    /// [built count-based](Window::built_count_based): one RMW, no clock.
+    /// [built count-based](Window::built_count_based): one RMW, no clock, and no
+    /// geometry read while the window holds nothing unhealthy.
     #[inline(always)]
     pub(crate) fn record_count_success(&self) -> Recorded {
+        // ordering: Relaxed, a hint (see `Recorded::may_trip` for the race it allows).
+        let healthy_from = self.healthy_from.load(Ordering::Relaxed);
+        // ordering: Relaxed, the cursor only numbers calls.
+        let seq = self.cursor.fetch_add(1, Ordering::Relaxed);
+        if seq >= healthy_from {
+            // Nothing unhealthy left in the window: no rule can trip, and the geometry
+            // (a versioned read of several words, the dearest part of this path) need
+            // not be read.
+            return Recorded::HEALTHY;
+        }
         let geo = self.geometry.load_record();
         debug_assert!(!geo.time);
-        let (epoch, opened) = self.next_call(&geo);
+        let (epoch, opened) = Self::call_epoch(&geo, seq);
         Recorded::new(opened, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -657,14 +704,14 @@ impl Window {
                 // must come from the same one as the counters'.
                 let geo = self.geometry.load();
                 let (epoch, opened) = self.next_epoch(&geo.record_part(), || now);
-                let rotated = self.add_counts(epoch, delta, geo.time) || opened;
+                let rotated = self.add_counts(&geo.record_part(), epoch, delta) || opened;
                 self.record_latency(h, &geo, epoch, ns);
                 (epoch, rotated)
             }
             _ => {
                 let geo = self.geometry.load_record();
                 let (epoch, opened) = self.next_epoch(&geo, || now);
-                (epoch, self.add_counts(epoch, delta, geo.time) || opened)
+                (epoch, self.add_counts(&geo, epoch, delta) || opened)
             }
         };
         Recorded::new(rotated, unhealthy, self.capacity, epoch)
@@ -677,17 +724,25 @@ impl Window {
         self.last_unhealthy.load(Ordering::Relaxed)
     }
 
-    /// Adds `delta`, and in a time window the call itself, to epoch `epoch` in the
-    /// caller's stripe; returns whether that opened the epoch there.
+    /// Adds `delta`, and in a time window the call itself, to epoch `epoch` (of
+    /// geometry `geo`) in the caller's stripe; returns whether that opened the epoch
+    /// there.
     #[inline]
-    fn add_counts(&self, epoch: u64, delta: Delta, time: bool) -> bool {
+    fn add_counts(&self, geo: &RecordGeo, epoch: u64, delta: Delta) -> bool {
+        let time = geo.time;
         if delta.weighted_failures > 0 || delta.slow || delta.over_limit {
-            // ordering: Relaxed, a hint (see `Recorded::may_trip`). Load first: within
+            // ordering: Relaxed, hints (see `Recorded::may_trip`). Load first: within
             // one epoch only the first unhealthy record writes, so the line stays
             // shared.
             let mark = epoch.saturating_add(1);
             if self.last_unhealthy.load(Ordering::Relaxed) < mark {
                 self.last_unhealthy.fetch_max(mark, Ordering::Relaxed);
+            }
+            if !time {
+                let leaves = geo.first_call_without(epoch, self.capacity);
+                if self.healthy_from.load(Ordering::Relaxed) < leaves {
+                    self.healthy_from.fetch_max(leaves, Ordering::Relaxed);
+                }
             }
         }
         let tag = epoch & TAG_MASK;
@@ -955,6 +1010,44 @@ mod tests {
         assert_eq!(s.calls, 5);
         assert_eq!(s.weighted_failures, 0);
         assert_eq!(w.lifetime().0, 12);
+    }
+
+    #[test]
+    fn a_count_window_success_may_trip_exactly_while_a_failure_is_in_the_window() {
+        // Built with 5 buckets of 2 calls. The failure is call 3 (epoch 1): it is in
+        // the window until the window's epochs reach 1 + 5, at call 12. Every success
+        // before that may trip and says whether it opened a bucket; from call 12 on
+        // none may, without a geometry read; after a restart into 2 buckets of 1 the
+        // failure has gone at once.
+        let shape = Shape {
+            time: false,
+            width: 2,
+            buckets: 5,
+        };
+        let w = Window::new(shape, None, 0);
+        for _ in 0..3 {
+            assert!(!w.record_count_success().may_trip, "nothing unhealthy yet");
+        }
+        w.record(0, fail(), None);
+        for call in 4..12u64 {
+            let r = w.record_count_success();
+            assert!(r.may_trip, "call {call}");
+            assert_eq!(r.rotated, call % 2 == 0, "call {call}");
+        }
+        for call in 12..20 {
+            assert!(!w.record_count_success().may_trip, "call {call}");
+        }
+        w.record(0, fail(), None); // call 20, epoch 10: in the window up to call 30
+        let shape = Shape {
+            time: false,
+            width: 1,
+            buckets: 2,
+        };
+        w.restart(shape, 0);
+        assert_eq!(w.sums(0, Needed::ALL), Sums::default());
+        // Still under the old hint (call 21 < 30), so the geometry decides: the
+        // restart moved the failure out of the window.
+        assert!(!w.record_count_success().may_trip);
     }
 
     #[test]

@@ -817,3 +817,26 @@ fn a_measured_success_is_timed_from_admission_and_slow_from_its_limit() {
         assert_eq!((s.window_calls, s.slow_calls, s.successes), (4, 2, 4));
     }
 }
+
+#[test]
+fn a_success_that_opens_a_count_bucket_can_trip() {
+    // Two buckets of two calls, 60%: S S | F F is 50%; the next success opens a
+    // bucket, which pushes out the two successes and leaves F F S, 67%. Untimed, so
+    // the success takes the plain count-window path.
+    let (b, _) = breaker(
+        Config::builder()
+            .track_latency(false)
+            .count_window_buckets(4, 2)
+            .minimum_calls(2)
+            .failure_rate_threshold(0.6)
+            .build()
+            .unwrap(),
+    );
+    ok(&b);
+    ok(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Closed);
+    ok(&b);
+    assert_eq!(b.state(), State::Open);
+}
