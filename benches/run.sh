@@ -2,7 +2,8 @@
 # Runs the whole benchmark suite and regenerates the tables in BENCHMARKS.md and
 # benches/chart.svg, in one go (about 10-12 minutes):
 #   1. criterion benches (cargo bench -p tripgate-benches), in two passes (below),
-#   2. memory per breaker (counting allocator, example `memory`),
+#   2. memory per breaker (counting allocator, example `memory`), and the costs of a
+#      clock read and an add on this machine (example `clocks`: the budgets' floors),
 #   3. instructions per op under valgrind callgrind (benches/icount.sh),
 #   4. the patterns' criterion benches (cargo bench -p tripgate-patterns: bulkhead,
 #      bulkhead + breaker, hedged call, fallback chain),
@@ -41,6 +42,7 @@ if [[ $only != patterns ]]; then
         cargo bench -p tripgate-benches --bench breakers -- --save-baseline "pass$p" "$@"
     done
     cargo run --quiet --profile bench -p tripgate-benches --example memory >"$TARGET/memory.jsonl"
+    cargo run --quiet --profile bench -p tripgate-benches --example clocks >"$TARGET/clocks.jsonl"
     if command -v valgrind >/dev/null; then
         benches/icount.sh
     else
