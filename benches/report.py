@@ -346,7 +346,9 @@ def chart(path):
     lo = min(v for _, rows in data for _, v, _ in rows)
     hi = max(v for _, rows in data for _, v, _ in rows)
     lmin, lmax = math.floor(math.log10(max(lo, 0.1))), math.ceil(math.log10(hi))
-    left, width, bar, gap = 300, 520, 16, 4
+    # The label column fits the longest name (about 7 px a character at 12 px sans).
+    longest = max(len(n) for _, rows in data for n, _, _ in rows)
+    left, width, bar, gap = max(300, 20 + 7 * longest), 520, 16, 4
     y = 40
     out = []
     for title, rows in data:
