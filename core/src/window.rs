@@ -657,7 +657,9 @@ impl Window {
 
     /// Records one success at `now` that took `latency` ns and is neither slow nor over
     /// the percentile limit: [`record_success`](Window::record_success) plus the
-    /// latency's bin, if latencies are kept.
+    /// latency's bin, if latencies are kept. What [`record`](Window::record) does with
+    /// nothing unhealthy to add, without its checks on what to add: calling `record`
+    /// here costs 83 more instructions a call (it is not inlined whole).
     #[inline(always)]
     pub(crate) fn record_timed_success(&self, now: u64, latency: u64) -> Recorded {
         let Some(h) = &self.histograms else {
