@@ -66,7 +66,6 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod adaptive;
 mod backoff;
 mod breaker;
 mod clock;
@@ -77,9 +76,13 @@ mod histogram;
 mod metrics;
 mod outcome;
 mod permit;
+mod rules;
 mod state;
 mod sync;
 mod window;
+
+// The adaptive threshold is one of the trip rules; config refers to it by this path.
+use rules::adaptive;
 
 pub use breaker::{Breaker, CallError, Rejected};
 pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};

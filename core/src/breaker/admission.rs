@@ -1,0 +1,226 @@
+//! Admission: `try_acquire` and its slow paths per state. Wait-free in every state.
+
+use super::*;
+
+impl<C: Clock> Breaker<C> {
+    /// Asks to make one call. Wait-free in every state.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit<'_, C>, Rejected> {
+        // The fast path builds its permit here rather than through `acquire_raw`'s
+        // result: merged with the slow path's (returned through memory), the permit
+        // would be stored field by field and reloaded whole, which stalls x86's
+        // store-to-load forwarding (several ns a call).
+        let w = self.load_word();
+        if let Some(raw) = self.admit_closed(w) {
+            return Ok(Permit::new(self, raw));
+        }
+        match self.acquire_slow(w) {
+            Ok(raw) => Ok(Permit::new(self, raw)),
+            Err(rejected) => Err(rejected),
+        }
+    }
+
+    /// [`try_acquire`](Breaker::try_acquire) for bindings: the permit as a plain value,
+    /// to be handed back to [`record_raw`](Breaker::record_raw) or
+    /// [`release_raw`](Breaker::release_raw) exactly once.
+    #[inline]
+    pub fn acquire_raw(&self) -> Result<RawPermit, Rejected> {
+        let w = self.load_word();
+        match self.admit_closed(w) {
+            Some(raw) => Ok(raw),
+            None => self.acquire_slow(w),
+        }
+    }
+
+    /// The common case of admission: Closed, no slow start, not counting calls in
+    /// flight. One load (the caller's), no RMW, a clock read only when calls are timed.
+    #[inline]
+    pub(super) fn admit_closed(&self, w: Word) -> Option<RawPermit> {
+        if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) != State::Closed as u64 {
+            return None;
+        }
+        let (flags, start_nanos) = if w.0 & FLAG_TIMED != 0 {
+            (P_TIMED, self.clock.now_nanos())
+        } else {
+            (0, 0)
+        };
+        Some(RawPermit {
+            generation: w.generation(),
+            flags,
+            start_nanos,
+        })
+    }
+
+    #[inline(never)]
+    pub(super) fn acquire_slow(&self, w: Word) -> Result<RawPermit, Rejected> {
+        match w.state() {
+            State::Closed => {
+                if w.0 & FLAG_RAMP != 0 && !self.ramp_admits(w) {
+                    return Err(self.reject(State::Closed, Some(Duration::ZERO)));
+                }
+                Ok(self.issue(w, false))
+            }
+            State::ForcedClosed | State::MetricsOnly | State::Disabled => Ok(self.issue(w, false)),
+            State::Open => self.acquire_open(w),
+            State::HalfOpen => self.acquire_half_open(w),
+            State::ForcedOpen => Err(self.reject(State::ForcedOpen, None)),
+        }
+    }
+
+    pub(super) fn issue(&self, w: Word, probe: bool) -> RawPermit {
+        let mut flags = 0;
+        let mut start_nanos = 0;
+        if w.0 & FLAG_TIMED != 0 {
+            flags |= P_TIMED;
+            start_nanos = self.clock.now_nanos();
+        }
+        if w.0 & FLAG_IN_FLIGHT != 0 {
+            flags |= P_IN_FLIGHT;
+            self.totals.bump(IN_FLIGHT, 1);
+        }
+        if probe {
+            flags |= P_PROBE;
+        }
+        if w.state() == State::Disabled {
+            flags |= P_UNCOUNTED;
+        }
+        RawPermit {
+            generation: w.generation(),
+            flags,
+            start_nanos,
+        }
+    }
+
+    pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
+        self.totals.bump(REJECTED, 1);
+        Rejected { state, retry_after }
+    }
+
+    pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
+        let now = self.clock.coarse_nanos();
+        // ordering: Acquire pairs with the winner's Release store of the deadline.
+        let until = self.hot.open_until.load(Ordering::Acquire);
+        match unstamp(until, w.generation()) {
+            // The opening's winner has not written its deadline yet: just opened.
+            None => {
+                let base = self.hot.base_open_nanos.load(Ordering::Relaxed);
+                return Err(self.reject(State::Open, Some(Duration::from_nanos(base))));
+            }
+            Some(deadline) if now < deadline => {
+                return Err(self.reject(State::Open, Some(Duration::from_nanos(deadline - now))));
+            }
+            Some(_) => {}
+        }
+        // The deadline has passed: whoever moves the breaker to half-open takes the
+        // first probe slot in the same swap.
+        let next = w.next(State::HalfOpen).with_probes(1);
+        match self.cas(w, next) {
+            Ok(()) => {
+                self.start_lease(next, now);
+                self.published(w, next, Reason::OpenElapsed, now, None);
+                Ok(self.issue(next, true))
+            }
+            Err(actual) => match actual.state() {
+                State::HalfOpen => self.acquire_half_open(actual),
+                s if s.admits_all() => Ok(self.issue(actual, false)),
+                s => Err(self.reject(s, Some(Duration::ZERO))),
+            },
+        }
+    }
+
+    /// Takes a probe slot: at most two compare-and-swap attempts, so admission stays
+    /// wait-free; losing both to other probes is a rejection.
+    pub(super) fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
+        let now = self.clock.coarse_nanos();
+        let permits = self.hot.permits.load(Ordering::Relaxed);
+        for _ in 0..2 {
+            if w.state() != State::HalfOpen {
+                break;
+            }
+            let (next, reclaim) = if w.probes() < permits {
+                (w.with_probes(w.probes() + 1), false)
+            } else {
+                let until = self.lease_deadline(w, now);
+                if now < until {
+                    return Err(
+                        self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now)))
+                    );
+                }
+                // Every slot is held past its lease: write the probes off and start a
+                // new half-open generation with this call as its only probe.
+                (w.next(State::HalfOpen).with_probes(1), true)
+            };
+            match self.cas(w, next) {
+                Ok(()) => {
+                    self.start_lease(next, now);
+                    if reclaim {
+                        self.published(w, next, Reason::ProbeLeaseExpired, now, None);
+                    }
+                    return Ok(self.issue(next, true));
+                }
+                Err(actual) => w = actual,
+            }
+        }
+        // Lost both attempts to other threads' transitions; answer from the state they
+        // left (one more look, no loop).
+        match w.state() {
+            State::Closed if w.0 & FLAG_RAMP != 0 && !self.ramp_admits(w) => {
+                Err(self.reject(State::Closed, Some(Duration::ZERO)))
+            }
+            s if s.admits_all() => Ok(self.issue(w, false)),
+            s => Err(self.reject(s, Some(Duration::ZERO))),
+        }
+    }
+
+    /// The newest probe of generation `w` was admitted at `now`: its lease runs from here.
+    pub(super) fn start_lease(&self, w: Word, now: u64) {
+        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
+        // ordering: Release pairs with the Acquire load in `lease_deadline`.
+        self.rare.lease_until.store(
+            stamp(w.generation(), now.saturating_add(lease)),
+            Ordering::Release,
+        );
+    }
+
+    /// When the probe slots of `w`'s generation may be reclaimed. A lease stamped with
+    /// another generation is one this generation's first probe has not written yet: it
+    /// is fresh, not expired.
+    pub(super) fn lease_deadline(&self, w: Word, now: u64) -> u64 {
+        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
+        unstamp(
+            self.rare.lease_until.load(Ordering::Acquire),
+            w.generation(),
+        )
+        .unwrap_or(now.saturating_add(lease))
+    }
+
+    pub(super) fn ramp_admits(&self, w: Word) -> bool {
+        let now = self.clock.coarse_nanos();
+        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
+        let start =
+            unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation()).unwrap_or(now);
+        let elapsed = now.saturating_sub(start);
+        if ramp == 0 || elapsed >= ramp {
+            // Ramp over: clear the flag (one attempt; a later call retries).
+            let _ = self.cas(w, w.with_flags(w.flags() & !FLAG_RAMP));
+            return true;
+        }
+        let initial = f64::from_bits(self.hot.ramp_initial.load(Ordering::Relaxed));
+        let fraction = initial + (1.0 - initial) * elapsed as f64 / ramp as f64;
+        // A Weyl sequence spreads admissions evenly: over any run of calls the share
+        // admitted is the fraction, without a random generator on the hot path.
+        // ordering: Relaxed, the ticket only needs to be distinct.
+        let ticket = self.rare.ramp_ticket.fetch_add(1, Ordering::Relaxed);
+        let u = (ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
+        u < fraction
+    }
+
+    pub(super) fn cas(&self, from: Word, to: Word) -> Result<(), Word> {
+        // ordering: AcqRel; Release publishes the transition, Acquire on failure lets
+        // the caller act on the word it lost to.
+        self.word
+            .compare_exchange(from.0, to.0, Ordering::AcqRel, Ordering::Acquire)
+            .map(|_| ())
+            .map_err(Word)
+    }
+}

@@ -1,0 +1,83 @@
+//! When the rules run against the window and what a verdict does: the failure-rate
+//! threshold in force (adaptive or not) and anti-thrash damping.
+
+use super::*;
+
+impl<C: Clock> Breaker<C> {
+    /// Checks the trip rules against the window; trips if one holds.
+    pub(super) fn evaluate(&self, w: Word, now: u64, consecutive: u32) {
+        let config = self.config.load();
+        if let Some(limit) = config.consecutive_failures {
+            if consecutive >= limit {
+                let reason = Reason::ConsecutiveFailures {
+                    count: consecutive,
+                    limit,
+                };
+                self.trip_unless_damped(&config, w, reason, now);
+                return;
+            }
+        }
+        let needed = Needed {
+            failures: config.failure_rate_threshold.is_some(),
+            slow: config.slow_call_rate_threshold.is_some(),
+            over_limit: config.latency_percentile.is_some(),
+        };
+        let sums = self.window.sums(now, needed);
+        let threshold = self.failure_threshold(&config, &sums, consecutive, true);
+        let verdict = verdict(&config, threshold, &sums);
+        let waiting = verdict.waiting_for_minimum;
+        if self.hot.needs_eval.load(Ordering::Relaxed) != waiting {
+            self.hot.needs_eval.store(waiting, Ordering::Relaxed);
+        }
+        if let Some(reason) = verdict.trip {
+            self.trip_unless_damped(&config, w, reason, now);
+        }
+    }
+
+    /// The failure-rate threshold in force: the configured one, adapted to volume and
+    /// streaks when `adaptive_threshold` is set. `at_outcome` is true when an outcome
+    /// is being evaluated (a failure ends the success streak it is measured against).
+    pub(super) fn failure_threshold(
+        &self,
+        config: &Config,
+        sums: &Sums,
+        consecutive: u32,
+        at_outcome: bool,
+    ) -> Option<f64> {
+        let base = config.failure_rate_threshold?;
+        let Some(adaptive) = &config.adaptive_threshold else {
+            return Some(base);
+        };
+        // Successes in a row = calls since the last failure, from lifetime totals.
+        let total = self.window.lifetime().0;
+        let since = self.totals.streak_base.load(Ordering::Relaxed);
+        let success_streak = if consecutive > 0 {
+            if at_outcome {
+                self.totals.streak_base.store(total, Ordering::Relaxed);
+            }
+            total.saturating_sub(since).saturating_sub(1)
+        } else {
+            total.saturating_sub(since)
+        };
+        let signals = Signals {
+            volume: sums.calls,
+            success_streak,
+            failure_streak: consecutive,
+        };
+        Some(adaptive.effective(base, signals))
+    }
+
+    /// Trips, unless anti-thrash holds the breaker closed after a recent recovery; then
+    /// the next outcome looks again.
+    pub(super) fn trip_unless_damped(&self, config: &Config, w: Word, reason: Reason, now: u64) {
+        if let Some(damping) = config.anti_thrash {
+            let closed = self.hot.closed_at.load(Ordering::Relaxed);
+            let min = u64::try_from(damping.min_closed.as_nanos()).unwrap_or(u64::MAX);
+            if closed != 0 && now < (closed - 1).saturating_add(min) {
+                self.hot.needs_eval.store(true, Ordering::Relaxed);
+                return;
+            }
+        }
+        self.trip(w, reason, now);
+    }
+}

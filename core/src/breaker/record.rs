@@ -1,0 +1,244 @@
+//! Recording outcomes: the plain-success fast paths, the general path, releases.
+
+use super::*;
+
+impl<C: Clock> Breaker<C> {
+    /// Records the outcome of a call admitted with `permit`. `latency_nanos` overrides
+    /// the latency measured from admission. Never panics, whatever the permit holds.
+    #[inline]
+    pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
+        if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
+            // The common case. The permit's one needed field goes by register: a
+            // permit passed by reference is stored field by field and reloaded whole,
+            // which stalls store-to-load forwarding (several ns a call on x86).
+            self.record_plain_success(permit.generation);
+        } else {
+            self.record_other(permit, outcome, latency_nanos);
+        }
+    }
+
+    /// Every record but a plain success: a timed success takes its own short path
+    /// (kept out of the inlined `record_raw`, which stays small), the rest the general
+    /// one.
+    #[inline(never)]
+    pub(super) fn record_other(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        latency_nanos: Option<u64>,
+    ) {
+        if permit.flags == P_TIMED && latency_nanos.is_none() && outcome == Outcome::Success {
+            self.record_timed_success(permit.generation, permit.start_nanos);
+        } else {
+            self.record_general(permit, outcome, latency_nanos);
+        }
+    }
+
+    /// An untimed success in Closed, of a permit of generation `generation`: one
+    /// counter, a look at the streak, and a clock read only where a time window needs
+    /// one.
+    #[inline(never)]
+    pub(super) fn record_plain_success(&self, generation: u32) {
+        // Two functions, reached by tail calls: were they one, the time path's clock
+        // reads would make every count-window success save and restore registers too.
+        if self.window.built_count_based() {
+            self.record_plain_count_success(generation)
+        } else {
+            self.record_plain_time_success(generation)
+        }
+    }
+
+    /// [`record_plain_success`](Breaker::record_plain_success) on a window built
+    /// time-based (which may be count-based now).
+    #[inline(never)]
+    pub(super) fn record_plain_time_success(&self, generation: u32) {
+        // The clock first: read before the window's geometry, it keeps few values alive
+        // across a clock that may be a call (fewer registers to save). A time-built
+        // window that is count-based now reads it for nothing; that is rare.
+        let recorded = self.window.record_success(self.clock.coarse_nanos());
+        self.after_plain_success(recorded, generation);
+    }
+
+    /// [`record_plain_success`](Breaker::record_plain_success) on a window built
+    /// count-based: no clock read.
+    #[inline(never)]
+    pub(super) fn record_plain_count_success(&self, generation: u32) {
+        let recorded = self.window.record_count_success();
+        self.after_plain_success(recorded, generation);
+    }
+
+    /// What follows the count of a plain success: the streak ends, and the rules run
+    /// if the window may trip.
+    #[inline(always)]
+    pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
+        // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
+        // shared.
+        if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
+            self.recheck_after_success(generation);
+        }
+    }
+
+    /// A success timed from `start_nanos`, of a permit of generation `generation` that
+    /// is neither a probe nor counted in flight: the latency decides. A call that is
+    /// neither slow nor over the percentile limit is counted and binned like a plain
+    /// success (no failure, no streak, the rules only if the window may trip); any
+    /// other goes the general way, with the time already read.
+    #[inline(never)]
+    pub(super) fn record_timed_success(&self, generation: u32, start_nanos: u64) {
+        let now = self.clock.now_nanos();
+        let latency = now.saturating_sub(start_nanos);
+        // ordering: Relaxed, options (see `Hot::load_from`).
+        let slow = self.hot.slow_nanos.load(Ordering::Relaxed);
+        let limit = self.hot.limit_nanos.load(Ordering::Relaxed);
+        if latency >= slow.min(limit) {
+            let permit = RawPermit {
+                generation,
+                flags: P_TIMED,
+                start_nanos,
+            };
+            return self.record_measured(permit, Outcome::Success, now, Some(latency));
+        }
+        let recorded = self.window.record_timed_success(now, latency);
+        self.after_plain_success(recorded, generation);
+    }
+
+    #[inline(never)]
+    pub(super) fn recheck_after_success(&self, generation: u32) {
+        let permit = RawPermit {
+            generation,
+            ..RawPermit::default()
+        };
+        self.recheck(permit, self.clock.coarse_nanos(), 0);
+    }
+
+    #[inline(never)]
+    pub(super) fn record_general(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        latency_nanos: Option<u64>,
+    ) {
+        if permit.flags & P_IN_FLIGHT != 0 {
+            self.totals.bump(IN_FLIGHT, u64::MAX); // wrapping -1
+        }
+        if permit.flags & P_UNCOUNTED != 0 {
+            return;
+        }
+        let (now, latency) = match latency_nanos {
+            Some(l) => (self.clock.coarse_nanos(), Some(l)),
+            None if permit.flags & P_TIMED != 0 => {
+                let now = self.clock.now_nanos();
+                (now, Some(now.saturating_sub(permit.start_nanos)))
+            }
+            None => (self.clock.coarse_nanos(), None),
+        };
+        self.record_measured(permit, outcome, now, latency);
+    }
+
+    /// [`record_general`](Breaker::record_general) once the time is read and the
+    /// latency known, for a permit whose outcome counts.
+    pub(super) fn record_measured(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        now: u64,
+        latency: Option<u64>,
+    ) {
+        let kind = match outcome {
+            Outcome::Ignored => {
+                self.totals.bump(IGNORED, 1);
+                if permit.is_probe() {
+                    self.settle_probe(permit, ProbeResult::Released, now);
+                }
+                return;
+            }
+            Outcome::Success => None,
+            Outcome::Failure(k) => Some(k),
+        };
+        let lat = latency.unwrap_or(0);
+        let delta = Delta {
+            weighted_failures: kind.map_or(0, |k| {
+                self.hot.weights[k as usize].load(Ordering::Relaxed) as u64
+            }),
+            slow: kind.is_none()
+                && latency.is_some()
+                && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
+            over_limit: latency.is_some() && lat >= self.hot.limit_nanos.load(Ordering::Relaxed),
+        };
+        let look_again = self.hot.needs_eval.load(Ordering::Relaxed);
+        let recorded = self.window.record(now, delta, latency);
+        let consecutive = match kind {
+            Some(k) => {
+                // ordering: Relaxed, statistics and a streak; no memory is published.
+                self.totals.failures[k as usize].fetch_add(1, Ordering::Relaxed);
+                self.totals
+                    .last_failure
+                    .store(now.saturating_add(1), Ordering::Relaxed);
+                self.consecutive
+                    .fetch_add(1, Ordering::Relaxed)
+                    .saturating_add(1)
+            }
+            None => {
+                // Load first: a success in a healthy breaker leaves the line shared.
+                if self.consecutive.load(Ordering::Relaxed) != 0 {
+                    self.consecutive.store(0, Ordering::Relaxed);
+                }
+                0
+            }
+        };
+        if permit.is_probe() {
+            let result = if kind.is_some() {
+                ProbeResult::Failed
+            } else {
+                ProbeResult::Succeeded
+            };
+            if self.settle_probe(permit, result, now) {
+                return;
+            }
+            // A probe of an earlier generation is a late outcome like any other.
+        }
+        if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
+            self.recheck(permit, now, consecutive);
+        }
+    }
+
+    /// The outcome just recorded may change the verdict: evaluate the rules if it may
+    /// drive a transition.
+    #[inline(never)]
+    pub(super) fn recheck(&self, permit: RawPermit, now: u64, consecutive: u32) {
+        let w = self.load_word();
+        if w.state() == State::Closed {
+            if w.generation() == permit.generation {
+                self.evaluate(w, now, consecutive);
+            } else {
+                // A late outcome may not trip the breaker itself, but it changed the
+                // window: the next current outcome must look.
+                self.hot.needs_eval.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Gives a permit back unrecorded (metric `abandoned`): frees a probe slot.
+    pub fn release_raw(&self, permit: RawPermit) {
+        if permit.flags & P_IN_FLIGHT != 0 {
+            self.totals.bump(IN_FLIGHT, u64::MAX);
+        }
+        self.totals.bump(ABANDONED, 1);
+        if permit.is_probe() {
+            self.settle_probe(permit, ProbeResult::Released, self.clock.coarse_nanos());
+        }
+    }
+}
+
+/// Whether a healthy record must run the rules: it opened a new epoch (old buckets left
+/// the window, which can raise a rate) or an earlier look asked for another
+/// (`look_again`), and the window may hold something that can trip a rule at all. A
+/// window with no failure, slow call or call over the limit cannot trip, so a healthy
+/// breaker with a bucket per call skips the rules on every call.
+#[inline]
+pub(super) fn must_look(recorded: Recorded, look_again: bool) -> bool {
+    (recorded.rotated || look_again) && recorded.may_trip
+}

@@ -1,0 +1,104 @@
+//! The read side: retry-after, latency figures, snapshots, memory.
+
+use super::*;
+
+impl<C: Clock> Breaker<C> {
+    /// How long until a call may be admitted; `None` while calls are admitted, or
+    /// when held open by an operator.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let w = self.load_word();
+        let now = self.clock.coarse_nanos();
+        match w.state() {
+            State::Open => Some(Duration::from_nanos(
+                unstamp(self.hot.open_until.load(Ordering::Acquire), w.generation())
+                    .map_or(self.hot.base_open_nanos.load(Ordering::Relaxed), |d| {
+                        d.saturating_sub(now)
+                    }),
+            )),
+            State::HalfOpen if w.probes() >= self.hot.permits.load(Ordering::Relaxed) => Some(
+                Duration::from_nanos(self.lease_deadline(w, now).saturating_sub(now)),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Latency figures over the window, when latency is tracked: the percentiles of
+    /// [`snapshot`](Breaker::snapshot) without the rest (one pass over the histograms).
+    pub fn latency(&self) -> Option<crate::LatencySummary> {
+        self.window.latency(self.clock.now_nanos())
+    }
+
+    /// A reading of every figure. Costs O(window); takes no lock writers need.
+    pub fn snapshot(&self) -> Snapshot {
+        let w = self.load_word();
+        let now = self.clock.now_nanos();
+        let sums = self.window.sums(now, Needed::ALL);
+        let (calls, slow_calls) = self.window.lifetime();
+        let config = self.config.load();
+        let f = |k: FailureKind| self.totals.failures[k as usize].load(Ordering::Relaxed);
+        let failures_by_kind = FailureCounts {
+            timeout: f(FailureKind::Timeout),
+            connection: f(FailureKind::Connection),
+            server_error: f(FailureKind::ServerError),
+            rejected: f(FailureKind::Rejected),
+            other: f(FailureKind::Other),
+        };
+        let failures = failures_by_kind.total();
+        let last_failure = match self.totals.last_failure.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(self.clock.wall_time(t - 1)),
+        };
+        let cold = self.cold.lock();
+        let snapshot = Snapshot {
+            state: w.state(),
+            generation: w.generation(),
+            time_in_state: Duration::from_nanos(
+                now.saturating_sub(self.totals.state_since.load(Ordering::Relaxed)),
+            ),
+            transitions: self.totals.transitions.load(Ordering::Relaxed),
+            calls,
+            successes: calls.saturating_sub(failures),
+            failures,
+            failures_by_kind,
+            ignored: self.totals.sum(IGNORED),
+            slow_calls,
+            rejected: self.totals.sum(REJECTED),
+            abandoned: self.totals.sum(ABANDONED),
+            in_flight: (w.0 & FLAG_IN_FLIGHT != 0).then(|| self.totals.sum(IN_FLIGHT)),
+            half_open_probes: if w.state() == State::HalfOpen {
+                w.probes()
+            } else {
+                0
+            },
+            window_calls: sums.calls,
+            failure_rate: sums.failure_rate(),
+            slow_call_rate: sums.slow_rate(),
+            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            last_failure,
+            retry_after: self.retry_after(),
+            backoff_level: cold.backoff.level(),
+            transitions_last_minute: cold
+                .recent_transitions
+                .iter()
+                .filter(|&&t| now.saturating_sub(t) < 60_000_000_000)
+                .count() as u32,
+            effective_failure_rate_threshold: self.failure_threshold(
+                &config,
+                &sums,
+                self.consecutive.load(Ordering::Relaxed),
+                false,
+            ),
+            latency: self.window.latency(now),
+            listener_panics: self.listeners.panics(),
+        };
+        drop(cold);
+        snapshot
+    }
+
+    /// Bytes this breaker occupies, heap included.
+    pub fn memory_bytes(&self) -> usize {
+        std::mem::size_of::<Self>() - std::mem::size_of::<Window>()
+            + self.window.memory()
+            + std::mem::size_of::<Config>()
+    }
+}

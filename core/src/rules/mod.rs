@@ -1,0 +1,69 @@
+//! The trip rules: what the rate and percentile rules make of a window (`>=` everywhere,
+//! each gated by `minimum_calls`), and the adaptive failure-rate threshold.
+
+pub(crate) mod adaptive;
+
+use crate::config::Config;
+use crate::events::Reason;
+use crate::window::{Sums, WEIGHT_SCALE};
+
+/// What the rate and percentile rules make of a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Verdict {
+    pub(crate) trip: Option<Reason>,
+    /// A rule holds but the window has fewer than `minimum_calls` calls: the next
+    /// success must re-check (it may bring the window to the minimum).
+    pub(crate) waiting_for_minimum: bool,
+}
+
+/// The rate and percentile rules, in one place: `>=` everywhere, each gated by
+/// `minimum_calls`.
+pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums) -> Verdict {
+    let mut reason = None;
+    if let Some(t) = failure_threshold {
+        let rate = s.failure_rate();
+        // No failure, no failure-rate trip, whatever the threshold (an adaptive one
+        // can shrink towards zero); `Window::may_trip` relies on it.
+        if s.weighted_failures > 0
+            && reaches(
+                s.weighted_failures as f64,
+                t * (s.calls * WEIGHT_SCALE) as f64,
+            )
+        {
+            reason = Some(Reason::FailureRate { rate, threshold: t });
+        }
+    }
+    if reason.is_none() {
+        if let Some(t) = config.slow_call_rate_threshold {
+            if reaches(s.slow as f64, t * s.calls as f64) {
+                reason = Some(Reason::SlowCallRate {
+                    rate: s.slow_rate(),
+                    threshold: t,
+                });
+            }
+        }
+    }
+    if reason.is_none() {
+        if let Some(p) = config.latency_percentile {
+            // quantile q >= limit  <=>  fewer than ceil(q * n) calls are under the limit.
+            let rank = (p.quantile.0 * s.calls as f64).ceil() as u64;
+            if s.calls > 0 && s.calls - s.over_limit < rank.max(1) {
+                reason = Some(Reason::LatencyPercentile {
+                    quantile: p.quantile.0,
+                    limit: p.limit,
+                });
+            }
+        }
+    }
+    let gated = s.calls < config.minimum_calls as u64;
+    Verdict {
+        trip: if gated { None } else { reason },
+        waiting_for_minimum: gated && reason.is_some(),
+    }
+}
+
+/// `value >= target`, forgiving the last bits of floating-point rounding so that a
+/// rate exactly at its threshold trips.
+pub(crate) fn reaches(value: f64, target: f64) -> bool {
+    value >= target - target.abs() * 1e-12
+}
