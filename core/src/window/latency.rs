@@ -1,0 +1,101 @@
+//! Latency over the window: a ring of histograms that follows the window's epochs.
+//!
+//! With latency tracking, one histogram covers a group of `ceil(buckets / 16)` buckets
+//! (so there are at most 17 histograms). A histogram whose tag is stale is cleared by
+//! the thread that claims it; samples racing with that clear may be dropped from the
+//! percentiles (never from the counts).
+
+use super::{Geometry, Window};
+use crate::fastdiv::FastDiv;
+use crate::histogram::{self, Bins, LatencySummary, Layout};
+use crate::sync::{AtomicU64, Ordering};
+
+/// Most histograms in a window's ring (plus one when buckets are grouped).
+pub(super) const MAX_HISTOGRAM_GROUPS: u64 = 16;
+
+/// A histogram and the histogram epoch it holds.
+struct HistSlot {
+    tag: AtomicU64,
+    bins: Bins,
+}
+
+/// Tag of a histogram being cleared.
+const CLEARING: u64 = u64::MAX;
+/// Tag of a histogram never used.
+const UNUSED: u64 = u64::MAX - 1;
+
+/// The ring of histograms of one window.
+pub(super) struct Histograms {
+    layout: Layout,
+    slots: Box<[HistSlot]>,
+    count: FastDiv,
+}
+
+impl Histograms {
+    /// The ring for a window of up to `buckets` buckets, every histogram unused.
+    pub(super) fn new(layout: Layout, buckets: u32) -> Histograms {
+        let g = (buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS);
+        let count = (buckets as u64).div_ceil(g) + u64::from(g > 1);
+        Histograms {
+            layout,
+            slots: (0..count)
+                .map(|_| HistSlot {
+                    tag: AtomicU64::new(UNUSED),
+                    bins: Bins::new(layout),
+                })
+                .collect(),
+            count: FastDiv::new(count),
+        }
+    }
+
+    /// Bytes of heap the histograms hold.
+    pub(super) fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.slots)
+            + self.slots.iter().map(|s| s.bins.memory()).sum::<usize>()
+    }
+}
+
+impl Window {
+    #[inline(always)]
+    pub(super) fn record_latency(&self, h: &Histograms, geo: &Geometry, epoch: u64, ns: u64) {
+        let he = geo.hist_epoch(epoch);
+        let slot = &h.slots[h.count.div_rem(he).1 as usize];
+        // ordering: Acquire pairs with the Release store that ends a clear, so a writer
+        // that sees the new tag adds to cleared bins.
+        let tag = slot.tag.load(Ordering::Acquire);
+        if tag == UNUSED {
+            // Never used: the bins are already zero, so claim it without a clear (no
+            // sample racing with the claim can be wiped).
+            let _ = slot
+                .tag
+                .compare_exchange(UNUSED, he, Ordering::AcqRel, Ordering::Relaxed);
+        } else if tag != CLEARING && tag < he {
+            // ordering: Acquire on success so the clear happens after the tag is taken.
+            if slot
+                .tag
+                .compare_exchange(tag, CLEARING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                slot.bins.clear();
+                slot.tag.store(he, Ordering::Release);
+            }
+        }
+        slot.bins.add(h.layout.index(ns));
+    }
+
+    /// Latency figures over the window at `now`, if latencies are kept.
+    pub(crate) fn latency(&self, now: u64) -> Option<LatencySummary> {
+        let h = self.histograms.as_ref()?;
+        let geo = self.geometry.load();
+        let current = geo.hist_epoch(self.current_epoch(&geo, now));
+        let span = geo.hist_span();
+        let mut counts = vec![0u64; h.layout.bins()];
+        for slot in h.slots.iter() {
+            let tag = slot.tag.load(Ordering::Acquire);
+            if tag <= current && current - tag < span {
+                slot.bins.merge_into(&mut counts);
+            }
+        }
+        Some(histogram::summarize(h.layout, &counts))
+    }
+}
