@@ -214,7 +214,7 @@ def scenario_table(group, unit, icount_key, ic):
 
 
 def budgets(ic, mem, floors):
-    """(budget, measured, floor on this machine, verdict) rows for DESIGN.md §3.
+    """(budget, measured, floor on this machine, verdict) rows for docs/ARCHITECTURE.md §3.
 
     The floor is what the operation cannot go below on this machine, measured in the
     same run: the atomic floor's criterion rows, and the `clocks` example's chains of a
@@ -400,7 +400,7 @@ def section(command):
            "- Medians with their median absolute deviation (MAD) and criterion's 95% confidence interval "
            "of the median. `× tripgate` is the median over tripgate's median (higher = slower than tripgate).",
            ""]
-    out += ["### Budgets (DESIGN.md §3)", "",
+    out += ["### Budgets (docs/ARCHITECTURE.md §3)", "",
             "*Floor here* is what the operation cannot go below on this machine, measured in the same run: "
             "the atomic floor's rows below, and chains of a clock read and an add (`benches/examples/clocks.rs`, "
             "table after this one). A budget under its floor cannot be met by any code on this machine.", "",

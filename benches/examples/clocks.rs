@@ -1,5 +1,5 @@
 //! What a clock read and an atomic add cost on this machine: the floors under
-//! tripgate's budgets (DESIGN.md §3 assumes a TSC read of about 7 ns). Each figure is
+//! tripgate's budgets (docs/ARCHITECTURE.md §3). Each figure is
 //! the best of 5 rounds of 20 M operations in a loop, in ns per operation.
 //!
 //! Usage: `cargo run --release -p tripgate-benches --example clocks`. Prints one JSON

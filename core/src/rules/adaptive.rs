@@ -1,5 +1,5 @@
 //! Adaptive failure-rate threshold: the threshold the failure-rate rule uses follows
-//! recent volume and streaks, as the tuning guide sketches — stricter under high
+//! recent volume and streaks — stricter under high
 //! traffic or a failure streak, more lenient under low traffic or after a long run of
 //! successes — and stays within configured bounds.
 //!
