@@ -384,6 +384,31 @@ def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+
+def scaling_tables():
+    """Scenario 7: per op and thread, by thread count, for each contender that ran."""
+    out = []
+    for group, title in (("s7_scaling_one_breaker", "7a. Scaling: N threads on one shared breaker"),
+                         ("s7_scaling_breaker_per_thread", "7b. Scaling: N threads, one breaker each")):
+        counts = sorted({int(p.name) for p in (CRITERION / group).glob("*/[0-9]*") if p.name.isdigit()})
+        rows = []
+        for key, name in CONTENDERS:
+            cells = [estimate(f"{group}/{key}", str(n)) for n in counts]
+            if any(cells):
+                rows.append((name, cells))
+        if not counts or not rows:
+            continue
+        out += [f"### {title}", "",
+                "Median ns per call as each thread sees it (each thread makes the same calls; the figure "
+                "is the slowest thread's time over its calls). The bench runs 1, 2, 4, ... threads up to "
+                "the machine's parallelism.", "",
+                "| contender | " + " | ".join(f"{n} thread{'s' if n > 1 else ''}" for n in counts) + " |",
+                "|---|" + "---:|" * len(counts)]
+        out += [f"| {name} | " + " | ".join(fmt_ns(c["median"]) if c else "—" for c in cells) + " |"
+                for name, cells in rows]
+        out += [""]
+    return out
+
 def section(command):
     ic, mem, floors = icounts(), memory(), clocks()
     out = [BEGIN, "## Benchmarks: tripgate against the Rust breakers in use", "",
@@ -427,6 +452,7 @@ def section(command):
             if grp.startswith("s5_"):
                 out += ["Each of two threads makes the same number of successful calls; the figure is the "
                         "slower thread's time divided by its calls (throughput = 2 / figure).", ""]
+    out += scaling_tables()
     rows = [(n, estimate("s6_tripgate_parts", k)) for k, n in PARTS]
     rows = [(n, e) for n, e in rows if e]
     if rows:

@@ -5,7 +5,8 @@
 //! `cargo bench -p tripgate-benches --bench breakers -- s1_`. The scenarios, the
 //! configuration of each peer and what a peer cannot express are in `BENCHMARKS.md`.
 //!
-//! Bench ids are `<scenario>/<contender>`; `benches/report.py` reads them back from
+//! Bench ids are `<scenario>/<contender>` (`<scenario>/<contender>/<threads>` for the
+//! scaling scenario, s7); `benches/report.py` reads them back from
 //! `target/criterion/<scenario>/<contender>/new/estimates.json`.
 
 use std::hint::black_box;
@@ -142,35 +143,89 @@ fn s4_half_open_churn(cr: &mut Criterion) {
     g.finish();
 }
 
-/// Runs `iters` successful calls on each of two threads, started together by a
-/// barrier; returns the slower thread's time, so the figure is the time per call as
-/// each thread sees it (throughput is two calls per that time).
-fn two_threads<T: Contender>(iters: u64, a: &T, b: &T) -> Duration {
-    let barrier = Barrier::new(2);
+/// Runs `iters` successful calls on each contender, one thread each, started together
+/// by a barrier; returns the slowest thread's time, so the figure is the time per call
+/// as each thread sees it (throughput is one call per thread per that time).
+fn on_threads<T: Contender>(iters: u64, contenders: &[T]) -> Duration {
+    let barrier = Barrier::new(contenders.len());
     std::thread::scope(|s| {
-        let run = |mut c: T| {
-            let barrier = &barrier;
-            move || {
-                barrier.wait();
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(c.call(black_box(false)));
-                }
-                start.elapsed()
-            }
-        };
-        let ha = s.spawn(run(a.share()));
-        let hb = s.spawn(run(b.share()));
-        ha.join().unwrap().max(hb.join().unwrap())
+        let handles: Vec<_> = contenders
+            .iter()
+            .map(|c| {
+                let (mut c, barrier) = (c.share(), &barrier);
+                s.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box(c.call(black_box(false)));
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .max()
+            .unwrap_or_default()
     })
 }
 
+/// `threads` contenders: shares of one (`shared`), or one each.
+fn contenders<T: Contender>(threads: usize, shared: bool, make: &impl Fn() -> T) -> Vec<T> {
+    let first = make();
+    let mut all: Vec<T> = (1..threads)
+        .map(|_| if shared { first.share() } else { make() })
+        .collect();
+    all.insert(0, first);
+    all
+}
+
 fn pair<T: Contender>(g: &mut Group<'_>, name: &str, shared: bool, make: impl Fn() -> T) {
-    let a = make();
-    let b = if shared { a.share() } else { make() };
-    g.bench_function(name, |bn| {
-        bn.iter_custom(|iters| two_threads(iters, &a, &b))
-    });
+    let both = contenders(2, shared, &make);
+    g.bench_function(name, |bn| bn.iter_custom(|iters| on_threads(iters, &both)));
+}
+
+/// Thread counts for the scaling scenario: 1, 2, 4, ... up to the machine's
+/// parallelism (at least 2), so the same bench shows more points on a larger machine.
+fn thread_counts() -> Vec<usize> {
+    let most = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+    std::iter::successors(Some(1usize), |n| Some(n * 2))
+        .take_while(|&n| n <= most)
+        .collect()
+}
+
+fn scale<T: Contender>(g: &mut Group<'_>, name: &str, shared: bool, make: impl Fn() -> T) {
+    for threads in thread_counts() {
+        let all = contenders(threads, shared, &make);
+        g.bench_with_input(
+            criterion::BenchmarkId::new(name, threads),
+            &all,
+            |bn, all| bn.iter_custom(|iters| on_threads(iters, all)),
+        );
+    }
+}
+
+/// Scenario 7: scaling. 1, 2, 4, ... threads of successful calls, on one shared
+/// breaker and on one breaker per thread, per op and per thread, for tripgate (default
+/// config and without latency) and every peer. Ids are `<group>/<contender>/<threads>`.
+fn s7_scaling(cr: &mut Criterion) {
+    for (group, shared) in [
+        ("s7_scaling_one_breaker", true),
+        ("s7_scaling_breaker_per_thread", false),
+    ] {
+        let mut g = cr.benchmark_group(group);
+        scale(&mut g, "tripgate", shared, || Tripgate::new(false));
+        scale(&mut g, "tripgate_latency", shared, || Tripgate::new(true));
+        scale(&mut g, "tripgate_count", shared, || Tripgate::count(false));
+        scale(&mut g, "atomic_floor", shared, || AtomicFloor::new(false));
+        scale(&mut g, "failsafe", shared, Failsafe::new);
+        scale(&mut g, "recloser", shared, Recloser::new);
+        scale(&mut g, "tower_resilience", shared, Tower::new);
+        let clock = system_tick_clock();
+        scale(&mut g, "seatbelt", shared, || seatbelt(&clock));
+        g.finish();
+    }
 }
 
 fn s5_two_threads(cr: &mut Criterion) {
@@ -289,6 +344,6 @@ criterion_group! {
     name = benches;
     config = config();
     targets = s1_closed_success, s2_closed_1pct_failures, s3_open_reject,
-        s4_half_open_churn, s5_two_threads, s6_tripgate_parts
+        s4_half_open_churn, s5_two_threads, s6_tripgate_parts, s7_scaling
 }
 criterion_main!(benches);
