@@ -18,5 +18,5 @@ echo "==> example service (2 s smoke run, admin endpoint on 127.0.0.1)"
 OUT="$(cd "$ROOT" && TRIPGATE_ADMIN_ADDR=127.0.0.1:0 cargo run -q -p tripgate-ops --features admin --example service -- --seconds 2)"
 echo "$OUT" | tail -4
 echo "$OUT" | grep -q '^  scraped http://127.0.0.1:' || { echo "example service: no scrape"; exit 1; }
-echo "$OUT" | grep -q 'tripgate_breaker_state{service="database"}' || { echo "example service: no database breaker"; exit 1; }
+echo "$OUT" | grep -q 'tripgate_breaker_state{name="database"}' || { echo "example service: no database breaker"; exit 1; }
 echo "ops: 3 passed, 0 failed"

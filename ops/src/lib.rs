@@ -37,7 +37,7 @@
 //! let registry = Arc::new(Registry::with_settings(settings));
 //! let db = registry.breaker("database")?;
 //! assert_eq!(db.config().failure_rate_threshold, Some(0.3));
-//! assert!(tripgate_ops::exposition::render(&registry).contains("tripgate_breaker_state{service=\"database\"} 0"));
+//! assert!(tripgate_ops::exposition::render(&registry).contains("tripgate_breaker_state{name=\"database\"} 0"));
 //! assert!(tripgate_ops::health::readiness(&registry, &Default::default()).ready);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

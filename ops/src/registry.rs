@@ -26,8 +26,44 @@
 use crate::file::Settings;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tripgate::{Breaker, Clock, Config, ConfigError, Snapshot, SystemClock};
+use tripgate::{Breaker, Clock, Config, ConfigError, Snapshot, State, SystemClock};
+
+/// Transitions of one breaker counted by the state they left and the state they
+/// entered, for the `from`/`to` exposition. Filled by a listener the registry
+/// registers on each breaker it holds.
+#[derive(Debug, Default)]
+pub struct TransitionCounts([[AtomicU64; State::ALL.len()]; State::ALL.len()]);
+
+impl TransitionCounts {
+    fn count(&self, from: State, to: State) {
+        // ordering: Relaxed, a statistic.
+        self.0[from as usize][to as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every `(from, to, count)` seen at least once, in state order.
+    pub fn seen(&self) -> Vec<(State, State, u64)> {
+        let mut out = Vec::new();
+        for from in State::ALL {
+            for to in State::ALL {
+                let n = self.0[from as usize][to as usize].load(Ordering::Relaxed);
+                if n > 0 {
+                    out.push((from, to, n));
+                }
+            }
+        }
+        out
+    }
+
+    /// Counts for `breaker`, kept up to date by a listener on it.
+    fn attach<C: Clock>(breaker: &Breaker<C>) -> Arc<TransitionCounts> {
+        let counts = Arc::new(TransitionCounts::default());
+        let sink = Arc::clone(&counts);
+        breaker.add_listener(move |t| sink.count(t.from, t.to));
+        counts
+    }
+}
 
 /// One registered breaker.
 pub struct Entry<C: Clock = SystemClock> {
@@ -41,6 +77,8 @@ pub struct Entry<C: Clock = SystemClock> {
     /// The config the breaker was built with: what it can be reconfigured to is bounded
     /// by it (window buckets, latency tracking).
     pub built_with: Arc<Config>,
+    /// Its transitions by from and to, since it was registered.
+    pub transitions: Arc<TransitionCounts>,
 }
 
 impl<C: Clock> Clone for Entry<C> {
@@ -50,6 +88,7 @@ impl<C: Clock> Clone for Entry<C> {
             critical: self.critical,
             managed: self.managed,
             built_with: Arc::clone(&self.built_with),
+            transitions: Arc::clone(&self.transitions),
         }
     }
 }
@@ -63,6 +102,10 @@ pub struct NamedSnapshot {
     pub critical: bool,
     /// The reading.
     pub snapshot: Snapshot,
+    /// The config in force (its `minimum_calls` says whether the rates mean anything).
+    pub config: Arc<Config>,
+    /// Transitions since it was registered, by from and to: `(from, to, count)`.
+    pub transitions: Vec<(State, State, u64)>,
 }
 
 type Map<C> = HashMap<String, Entry<C>>;
@@ -184,6 +227,7 @@ impl<C: Clock + Clone> Registry<C> {
         map.insert(
             name.to_string(),
             Entry {
+                transitions: TransitionCounts::attach(&breaker),
                 breaker: Arc::clone(&breaker),
                 critical,
                 managed,
@@ -208,6 +252,7 @@ impl<C: Clock + Clone> Registry<C> {
         let old = map.insert(
             name.to_string(),
             Entry {
+                transitions: TransitionCounts::attach(&breaker),
                 breaker,
                 critical,
                 managed: false,
@@ -297,6 +342,8 @@ impl<C: Clock + Clone> Registry<C> {
                 name,
                 critical: e.critical,
                 snapshot: e.breaker.snapshot(),
+                config: e.breaker.config(),
+                transitions: e.transitions.seen(),
             })
             .collect()
     }

@@ -49,7 +49,7 @@ fn serves_metrics_and_health_over_loopback() {
         "{head}"
     );
     assert!(
-        body.contains("tripgate_breaker_state{service=\"database\"} 0"),
+        body.contains("tripgate_breaker_state{name=\"database\"} 0"),
         "{body}"
     );
 
@@ -77,7 +77,7 @@ fn serves_metrics_and_health_over_loopback() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["circuit_breakers"]["open"], 2);
     let (_, _, metrics) = get(addr, "/metrics");
-    assert!(metrics.contains("tripgate_breaker_state{service=\"cache\"} 2"));
+    assert!(metrics.contains("tripgate_breaker_state{name=\"cache\"} 2"));
     // Liveness does not care.
     assert_eq!(get(addr, "/health/live").0, 200);
     assert_eq!(get(addr, "/nope").0, 404);
