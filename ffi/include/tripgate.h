@@ -1344,7 +1344,7 @@ tg_status tg_registry_len(const tg_registry *registry, size_t *out);
 /**
  * Copies the Prometheus text exposition (format 0.0.4) of every breaker, with a NUL,
  * into `buf`. Metric names and labels: `ops/README.md` (`tripgate_breaker_state`
- * with 0 closed, 1 half-open, 2 open; `service="<name>"` on every series).
+ * with 0 closed, 1 half-open, 2 open; `name="<breaker>"` on every series).
  *
  * `*needed` (may be NULL) receives the size needed, NUL included; it is written on
  * `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL`. With `buf == NULL` and `len == 0` the call

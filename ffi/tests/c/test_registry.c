@@ -70,9 +70,9 @@ static void breakers_from_a_file_with_prometheus_and_readiness(void) {
     char *text = malloc(needed + 1024);
     CHECK_OK(tg_registry_prometheus(r, text, needed + 1024, NULL));
     CHECK(strstr(text, "# TYPE tripgate_breaker_state gauge") != NULL);
-    CHECK(strstr(text, "tripgate_breaker_state{service=\"database\"} 2\n") != NULL);
-    CHECK(strstr(text, "tripgate_breaker_state{service=\"cache\"} 0\n") != NULL);
-    CHECK(strstr(text, "tripgate_breaker_critical{service=\"database\"} 1\n") != NULL);
+    CHECK(strstr(text, "tripgate_breaker_state{name=\"database\"} 2\n") != NULL);
+    CHECK(strstr(text, "tripgate_breaker_state{name=\"cache\"} 0\n") != NULL);
+    CHECK(strstr(text, "tripgate_breaker_critical{name=\"database\"} 1\n") != NULL);
     free(text);
 
     /* database is critical: not ready. */
@@ -198,12 +198,12 @@ static void admin_endpoint_over_loopback(void) {
     CHECK(http_get(port, "/health/live", resp, sizeof resp) == 0);
     CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
     CHECK(http_get(port, "/metrics", resp, sizeof resp) == 0);
-    CHECK(strstr(resp, "tripgate_breaker_state{service=\"a\"} 2") != NULL);
+    CHECK(strstr(resp, "tripgate_breaker_state{name=\"a\"} 2") != NULL);
 
     /* The endpoint keeps the registry alive after tg_registry_free. */
     tg_registry_free(r);
     CHECK(http_get(port, "/metrics", resp, sizeof resp) == 0);
-    CHECK(strstr(resp, "tripgate_breaker_state{service=\"b\"} 0") != NULL);
+    CHECK(strstr(resp, "tripgate_breaker_state{name=\"b\"} 0") != NULL);
     tg_admin_free(admin);
     tg_breaker_free(a);
     tg_breaker_free(b);
