@@ -31,6 +31,7 @@
 
 use crate::registry::{NamedSnapshot, Registry};
 use std::fmt::Write;
+use std::sync::Arc;
 use tripgate::{Clock, FailureKind, State};
 
 /// The `Content-Type` of the exposition.
@@ -77,8 +78,182 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// A family with one value per breaker: name, help, reading.
-type Simple = (&'static str, &'static str, fn(&NamedSnapshot) -> f64);
+/// How a family writes its samples for one breaker.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// One sample, no extra label.
+    Value(fn(&NamedSnapshot) -> f64),
+    /// Any samples: the writer gets the family's name.
+    Custom(fn(&mut Out, &str, &NamedSnapshot)),
+}
+
+/// One metric family: name, type, help, and its samples per breaker.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    rows: Rows,
+}
+
+const fn gauge(name: &'static str, help: &'static str, f: fn(&NamedSnapshot) -> f64) -> Family {
+    Family {
+        name,
+        kind: "gauge",
+        help,
+        rows: Rows::Value(f),
+    }
+}
+
+const fn counter(name: &'static str, help: &'static str, f: fn(&NamedSnapshot) -> f64) -> Family {
+    Family {
+        name,
+        kind: "counter",
+        help,
+        rows: Rows::Value(f),
+    }
+}
+
+/// Every family, in exposition order.
+static FAMILIES: [Family; 17] = [
+    gauge(
+        "tripgate_breaker_state",
+        "Breaker state: 0 closed, 1 half-open, 2 open (forced open 2; forced closed, disabled, metrics-only 0).",
+        |s| f64::from(state_value(s.snapshot.state)),
+    ),
+    Family {
+        name: "tripgate_breaker_state_info",
+        kind: "gauge",
+        help: "1 for the breaker's exact state, 0 for the others.",
+        rows: Rows::Custom(|o, name, s| {
+            for st in State::ALL {
+                let v = if st == s.snapshot.state { 1.0 } else { 0.0 };
+                o.sample(name, &s.name, Some(("state", st.name())), v);
+            }
+        }),
+    },
+    gauge(
+        "tripgate_breaker_critical",
+        "1 when the breaker opening alone makes the process unready.",
+        |s| f64::from(u8::from(s.critical)),
+    ),
+    Family {
+        name: "tripgate_calls_total",
+        kind: "counter",
+        help: "Calls by outcome: success, failure, ignored, abandoned (dropped without an outcome).",
+        rows: Rows::Custom(|o, name, s| {
+            let n = &s.snapshot;
+            for (outcome, v) in [
+                ("success", n.successes),
+                ("failure", n.failures),
+                ("ignored", n.ignored),
+                ("abandoned", n.abandoned),
+            ] {
+                o.sample(name, &s.name, Some(("outcome", outcome)), v as f64);
+            }
+        }),
+    },
+    Family {
+        name: "tripgate_failures_total",
+        kind: "counter",
+        help: "Failures by kind.",
+        rows: Rows::Custom(|o, name, s| {
+            for kind in FailureKind::ALL {
+                let v = s.snapshot.failures_by_kind.get(kind) as f64;
+                o.sample(name, &s.name, Some(("kind", kind.name())), v);
+            }
+        }),
+    },
+    counter(
+        "tripgate_slow_calls_total",
+        "Successful calls at least slow_call_duration long.",
+        |s| s.snapshot.slow_calls as f64,
+    ),
+    counter(
+        "tripgate_rejected_calls_total",
+        "Calls the breaker refused.",
+        |s| s.snapshot.rejected as f64,
+    ),
+    counter("tripgate_transitions_total", "State transitions.", |s| {
+        s.snapshot.transitions as f64
+    }),
+    counter(
+        "tripgate_listener_panics_total",
+        "Transition listener calls that panicked (caught).",
+        |s| s.snapshot.listener_panics as f64,
+    ),
+    gauge(
+        "tripgate_state_duration_seconds",
+        "Seconds since the last transition.",
+        |s| s.snapshot.time_in_state.as_secs_f64(),
+    ),
+    gauge(
+        "tripgate_failure_rate",
+        "Weighted failure rate over the sliding window (0..1).",
+        |s| s.snapshot.failure_rate,
+    ),
+    gauge(
+        "tripgate_slow_call_rate",
+        "Slow-call rate over the sliding window (0..1).",
+        |s| s.snapshot.slow_call_rate,
+    ),
+    gauge(
+        "tripgate_window_calls",
+        "Calls in the sliding window.",
+        |s| s.snapshot.window_calls as f64,
+    ),
+    gauge("tripgate_consecutive_failures", "Failures in a row.", |s| {
+        f64::from(s.snapshot.consecutive_failures)
+    }),
+    gauge(
+        "tripgate_half_open_probes",
+        "Half-open probes in flight.",
+        |s| f64::from(s.snapshot.half_open_probes),
+    ),
+    gauge(
+        "tripgate_backoff_level",
+        "Consecutive re-trips the open duration is currently grown by.",
+        |s| f64::from(s.snapshot.backoff_level),
+    ),
+    Family {
+        name: "tripgate_retry_after_seconds",
+        kind: "gauge",
+        help: "Seconds until a call may be admitted (0 while calls are admitted).",
+        rows: Rows::Value(|s| s.snapshot.retry_after.map_or(0.0, |d| d.as_secs_f64())),
+    },
+];
+
+/// The latency summary, written after [`FAMILIES`] (its samples have three names).
+const LATENCY: Family = Family {
+    name: "tripgate_call_latency_seconds",
+    kind: "summary",
+    help: "Call latency over the sliding window (quantiles of the window, not cumulative).",
+    rows: Rows::Custom(|o, name, s| {
+        let Some(l) = &s.snapshot.latency else {
+            return;
+        };
+        let secs = |nanos: u64| nanos as f64 / 1e9;
+        for (q, v) in [
+            ("0.5", l.p50),
+            ("0.9", l.p90),
+            ("0.95", l.p95),
+            ("0.99", l.p99),
+            ("0.999", l.p999),
+        ] {
+            o.sample(name, &s.name, Some(("quantile", q)), secs(v));
+        }
+        let sum = secs(l.mean) * l.count as f64;
+        o.sample(&format!("{name}_sum"), &s.name, None, sum);
+        o.sample(&format!("{name}_count"), &s.name, None, l.count as f64);
+    }),
+};
+
+fn family(index: usize) -> Option<&'static Family> {
+    match index.cmp(&FAMILIES.len()) {
+        std::cmp::Ordering::Less => Some(&FAMILIES[index]),
+        std::cmp::Ordering::Equal => Some(&LATENCY),
+        std::cmp::Ordering::Greater => None,
+    }
+}
 
 struct Out {
     text: String,
@@ -97,179 +272,98 @@ impl Out {
         }
         let _ = writeln!(self.text, "}} {}", format_value(v));
     }
+}
 
-    /// One family with one sample per breaker.
-    fn family(
-        &mut self,
-        snaps: &[NamedSnapshot],
-        name: &str,
-        kind: &str,
-        help: &str,
-        f: impl Fn(&NamedSnapshot) -> f64,
-    ) {
-        self.header(name, kind, help);
-        for s in snaps {
-            self.sample(name, &s.name, None, f(s));
+/// Where a [`Chunks`] stopped: the family and the breaker within it to write next.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    family: usize,
+    breaker: usize,
+}
+
+impl Cursor {
+    /// Writes from the cursor on until `out` holds at least `limit` bytes (then stops
+    /// after a whole breaker's samples) or everything is written.
+    fn write(&mut self, snaps: &[NamedSnapshot], out: &mut Out, limit: usize) {
+        while let Some(f) = family(self.family) {
+            if self.breaker == 0 {
+                out.header(f.name, f.kind, f.help);
+            }
+            while let Some(s) = snaps.get(self.breaker) {
+                match f.rows {
+                    Rows::Value(v) => out.sample(f.name, &s.name, None, v(s)),
+                    Rows::Custom(w) => w(out, f.name, s),
+                }
+                self.breaker += 1;
+                if out.text.len() >= limit {
+                    return;
+                }
+            }
+            self.family += 1;
+            self.breaker = 0;
         }
     }
 }
 
 /// The exposition of the given readings.
 pub fn render_snapshots(snaps: &[NamedSnapshot]) -> String {
-    let mut o = Out {
+    let mut out = Out {
         text: String::with_capacity(512 + snaps.len() * 2048),
     };
-    o.family(
-        snaps,
-        "tripgate_breaker_state",
-        "gauge",
-        "Breaker state: 0 closed, 1 half-open, 2 open (forced open 2; forced closed, disabled, metrics-only 0).",
-        |s| f64::from(state_value(s.snapshot.state)),
-    );
-    o.header(
-        "tripgate_breaker_state_info",
-        "gauge",
-        "1 for the breaker's exact state, 0 for the others.",
-    );
-    for s in snaps {
-        for st in State::ALL {
-            let v = if st == s.snapshot.state { 1.0 } else { 0.0 };
-            o.sample(
-                "tripgate_breaker_state_info",
-                &s.name,
-                Some(("state", st.name())),
-                v,
-            );
+    Cursor::default().write(snaps, &mut out, usize::MAX);
+    out.text
+}
+
+/// The exposition of owned readings, written piece by piece: each item is about
+/// `chunk_size` bytes (a whole breaker's samples more at most), and the pieces
+/// concatenated are exactly [`render_snapshots`] of the same readings.
+///
+/// A server streams these so that a large registry's exposition is never held whole:
+/// only the readings and one piece are in memory at a time.
+///
+/// ```
+/// use tripgate_ops::{exposition, Registry};
+///
+/// let registry = Registry::new();
+/// registry.breaker("database")?;
+/// let snaps = registry.snapshots();
+/// let pieces: Vec<String> = exposition::Chunks::new(snaps.clone(), 256).collect();
+/// assert!(pieces.len() > 1);
+/// assert_eq!(pieces.concat(), exposition::render_snapshots(&snaps));
+/// # Ok::<(), tripgate::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Chunks {
+    snaps: Arc<Vec<NamedSnapshot>>,
+    cursor: Cursor,
+    chunk_size: usize,
+}
+
+impl Chunks {
+    /// The exposition of `snaps` in pieces of about `chunk_size` bytes (at least 1).
+    pub fn new(snaps: Vec<NamedSnapshot>, chunk_size: usize) -> Chunks {
+        Chunks::shared(Arc::new(snaps), chunk_size)
+    }
+
+    /// The same, of readings shared with others (several scrapes of one reading).
+    pub fn shared(snaps: Arc<Vec<NamedSnapshot>>, chunk_size: usize) -> Chunks {
+        Chunks {
+            snaps,
+            cursor: Cursor::default(),
+            chunk_size: chunk_size.max(1),
         }
     }
-    o.family(
-        snaps,
-        "tripgate_breaker_critical",
-        "gauge",
-        "1 when the breaker opening alone makes the process unready.",
-        |s| f64::from(u8::from(s.critical)),
-    );
-    o.header(
-        "tripgate_calls_total",
-        "counter",
-        "Calls by outcome: success, failure, ignored, abandoned (dropped without an outcome).",
-    );
-    for s in snaps {
-        let n = &s.snapshot;
-        for (outcome, v) in [
-            ("success", n.successes),
-            ("failure", n.failures),
-            ("ignored", n.ignored),
-            ("abandoned", n.abandoned),
-        ] {
-            o.sample(
-                "tripgate_calls_total",
-                &s.name,
-                Some(("outcome", outcome)),
-                v as f64,
-            );
-        }
-    }
-    o.header("tripgate_failures_total", "counter", "Failures by kind.");
-    for s in snaps {
-        for kind in FailureKind::ALL {
-            o.sample(
-                "tripgate_failures_total",
-                &s.name,
-                Some(("kind", kind.name())),
-                s.snapshot.failures_by_kind.get(kind) as f64,
-            );
-        }
-    }
-    let counters: [Simple; 4] = [
-        (
-            "tripgate_slow_calls_total",
-            "Successful calls at least slow_call_duration long.",
-            |s| s.snapshot.slow_calls as f64,
-        ),
-        (
-            "tripgate_rejected_calls_total",
-            "Calls the breaker refused.",
-            |s| s.snapshot.rejected as f64,
-        ),
-        ("tripgate_transitions_total", "State transitions.", |s| {
-            s.snapshot.transitions as f64
-        }),
-        (
-            "tripgate_listener_panics_total",
-            "Transition listener calls that panicked (caught).",
-            |s| s.snapshot.listener_panics as f64,
-        ),
-    ];
-    for (name, help, f) in counters {
-        o.family(snaps, name, "counter", help, f);
-    }
-    let gauges: [Simple; 8] = [
-        (
-            "tripgate_state_duration_seconds",
-            "Seconds since the last transition.",
-            |s| s.snapshot.time_in_state.as_secs_f64(),
-        ),
-        (
-            "tripgate_failure_rate",
-            "Weighted failure rate over the sliding window (0..1).",
-            |s| s.snapshot.failure_rate,
-        ),
-        (
-            "tripgate_slow_call_rate",
-            "Slow-call rate over the sliding window (0..1).",
-            |s| s.snapshot.slow_call_rate,
-        ),
-        (
-            "tripgate_window_calls",
-            "Calls in the sliding window.",
-            |s| s.snapshot.window_calls as f64,
-        ),
-        ("tripgate_consecutive_failures", "Failures in a row.", |s| {
-            f64::from(s.snapshot.consecutive_failures)
-        }),
-        (
-            "tripgate_half_open_probes",
-            "Half-open probes in flight.",
-            |s| f64::from(s.snapshot.half_open_probes),
-        ),
-        (
-            "tripgate_backoff_level",
-            "Consecutive re-trips the open duration is currently grown by.",
-            |s| f64::from(s.snapshot.backoff_level),
-        ),
-        (
-            "tripgate_retry_after_seconds",
-            "Seconds until a call may be admitted (0 while calls are admitted).",
-            |s| s.snapshot.retry_after.map_or(0.0, |d| d.as_secs_f64()),
-        ),
-    ];
-    for (name, help, f) in gauges {
-        o.family(snaps, name, "gauge", help, f);
-    }
-    let name = "tripgate_call_latency_seconds";
-    o.header(
-        name,
-        "summary",
-        "Call latency over the sliding window (quantiles of the window, not cumulative).",
-    );
-    for s in snaps {
-        let Some(l) = &s.snapshot.latency else {
-            continue;
+}
+
+impl Iterator for Chunks {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        family(self.cursor.family)?;
+        let mut out = Out {
+            text: String::with_capacity(self.chunk_size + 1024),
         };
-        let secs = |nanos: u64| nanos as f64 / 1e9;
-        for (q, v) in [
-            ("0.5", l.p50),
-            ("0.9", l.p90),
-            ("0.95", l.p95),
-            ("0.99", l.p99),
-            ("0.999", l.p999),
-        ] {
-            o.sample(name, &s.name, Some(("quantile", q)), secs(v));
-        }
-        let sum = secs(l.mean) * l.count as f64;
-        o.sample(&format!("{name}_sum"), &s.name, None, sum);
-        o.sample(&format!("{name}_count"), &s.name, None, l.count as f64);
+        self.cursor.write(&self.snaps, &mut out, self.chunk_size);
+        Some(out.text)
     }
-    o.text
 }
