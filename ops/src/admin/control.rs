@@ -14,11 +14,12 @@ use tripgate::{Breaker, Clock};
 pub const MIN_TOKEN_BYTES: usize = 16;
 
 /// The environment variable [`ControlToken::from_environment`] reads the token from.
-pub const TOKEN_VAR: &str = "TRIPGATE_ADMIN_TOKEN";
+/// Not `TRIPGATE_*`: those are breaker settings to [`EnvVars`](crate::EnvVars).
+pub const TOKEN_VAR: &str = "TG_ADMIN_TOKEN";
 
 /// The environment variable [`ControlToken::from_environment`] reads a token file's
 /// path from.
-pub const TOKEN_FILE_VAR: &str = "TRIPGATE_ADMIN_TOKEN_FILE";
+pub const TOKEN_FILE_VAR: &str = "TG_ADMIN_TOKEN_FILE";
 
 /// The secret that enables control actions. Its `Debug` output never shows it.
 #[derive(Clone)]
@@ -78,8 +79,8 @@ impl ControlToken {
         }
     }
 
-    /// The token in `$TRIPGATE_ADMIN_TOKEN`, else in the file named by
-    /// `$TRIPGATE_ADMIN_TOKEN_FILE`; `Ok(None)` when neither is set (control stays off).
+    /// The token in `$TG_ADMIN_TOKEN`, else in the file named by
+    /// `$TG_ADMIN_TOKEN_FILE`; `Ok(None)` when neither is set (control stays off).
     pub fn from_environment() -> io::Result<Option<ControlToken>> {
         if let Some(t) = ControlToken::from_env(TOKEN_VAR)? {
             return Ok(Some(t));

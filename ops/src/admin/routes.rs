@@ -238,8 +238,14 @@ impl<C: Clock + Clone> Routes<C> {
                 "control is off: start the endpoint with a control token to enable it\n",
             );
         };
+        let refused = |why: &str| {
+            log::warn!(
+                target: "tripgate_ops::admin",
+                "admin control refused: breaker {name:?} action {action} by {peer}: {why}"
+            );
+        };
         if !self.remote_control && !peer.ip().is_loopback() {
-            log::warn!(target: "tripgate_ops::admin", "admin control refused: client {peer} is not on loopback");
+            refused("client not on loopback");
             return text(
                 StatusCode::FORBIDDEN,
                 "control is only accepted from loopback clients\n",
@@ -247,7 +253,7 @@ impl<C: Clock + Clone> Routes<C> {
         }
         let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
         if !token.admits(authorization) {
-            log::warn!(target: "tripgate_ops::admin", "admin control refused: missing or wrong token from {peer}");
+            refused("missing or wrong token");
             let mut r = text(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized: send Authorization: Bearer <token>\n",
