@@ -7,16 +7,23 @@
 //!
 //! The database, the external API and the cache are simulated in-process: the database
 //! has an outage in the middle of the run, the external API is slow and flaky, the
-//! cache is healthy and serves as the API's fallback (the seeds' cache-first pattern).
+//! cache is healthy and serves as the API's fallback (cache first).
 //! Options: `--seconds N` (0 runs until killed), `--config PATH` (else
 //! `TRIPGATE_CONFIG`, else `ops/examples/tripgate.toml`), `--addr ADDR` (else
 //! `TRIPGATE_ADMIN_ADDR`, else `127.0.0.1:0`), `--env NAME` (else `TRIPGATE_ENV`, else
-//! the file's `environment`).
+//! the file's `environment`). With `TG_ADMIN_TOKEN` (or `TG_ADMIN_TOKEN_FILE`)
+//! set, the admin endpoint also takes control actions from loopback clients:
+//!
+//! ```text
+//! curl -X POST -H "Authorization: Bearer $TG_ADMIN_TOKEN" \
+//!      http://127.0.0.1:PORT/breakers/database/force-open
+//! ```
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tripgate::{CallError, FailureKind};
+use tripgate_ops::admin::{AdminOptions, ControlToken};
 use tripgate_ops::{health, AdminServer, EnvVars, HealthPolicy, Registry, Reloader};
 
 /// Prints `log` records (the reload lines) to stderr.
@@ -149,15 +156,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let _watcher = reloader.watch(Arc::clone(&registry), Duration::from_millis(500));
-    let admin = AdminServer::start(
+    let options = AdminOptions {
+        control: ControlToken::from_environment()?,
+        ..AdminOptions::default()
+    };
+    let control = options.control.is_some();
+    let admin = AdminServer::start_with(
         o.addr.as_str(),
         Arc::clone(&registry),
         HealthPolicy::default(),
+        options,
     )?;
     println!(
         "admin endpoint: http://{0}/metrics http://{0}/health/live http://{0}/health/ready",
         admin.local_addr()
     );
+    if control {
+        println!(
+            "  control: POST http://{}/breakers/NAME/ACTION with the token",
+            admin.local_addr()
+        );
+    }
 
     let start = Instant::now();
     let run_for = Duration::from_secs(o.seconds);

@@ -1,10 +1,44 @@
 //! The embedded admin endpoint (feature `admin`): `/metrics`, `/health/live`,
-//! `/health/ready` over HTTP/1.1, on a thread of its own.
+//! `/health/ready` and, when given a token, control actions
+//! (`POST /breakers/{name}/{action}`) over HTTP/1.1.
 //!
-//! Built on `tiny_http` (no async runtime). The server thread only takes snapshots
-//! ([`Breaker::snapshot`](tripgate::Breaker::snapshot) reads atomics), so scrapes never
-//! block or slow the breakers' callers. Bind it to the pod's address for Kubernetes
-//! probes and Prometheus; tests bind `127.0.0.1:0`.
+//! The endpoint is hyper's HTTP/1 server on a single-threaded tokio runtime, on three
+//! threads of its own owned by the [`AdminServer`] handle: `tg-admin` serves every
+//! connection; `tg-admin-ready` computes readiness and `tg-admin-scrape` reads the
+//! registry for `/metrics`, each once for all the requests waiting on it, so that this
+//! O(breakers) work never holds up the connections' thread and never piles up. It is
+//! built to stay up for the Kubernetes probes whatever a client does (see [`Limits`]):
+//!
+//! - at most [`Limits::max_connections`] connections; when full, the oldest connection
+//!   not in the middle of a request is closed to make room, so idle connections cannot
+//!   lock the probes out;
+//! - a request head must arrive whole within [`Limits::header_read_timeout`] (also
+//!   the time an idle keep-alive connection is kept) and fit in
+//!   [`Limits::max_header_bytes`]; bodies are never read, and one over
+//!   [`Limits::max_body_bytes`] is refused;
+//! - a connection whose client reads nothing for [`Limits::write_timeout`] is cut, and
+//!   so is a `/metrics` response not sent within [`Limits::response_timeout`];
+//! - `/metrics` is streamed in 32 KiB pieces rendered as the client reads, at most
+//!   [`Limits::max_concurrent_scrapes`] at once (503 with `Retry-After` beyond), so a
+//!   registry of thousands of breakers is never held rendered whole.
+//!
+//! A connection answers its pipelined requests one at a time (hyper reads the next
+//! only once the previous response is sent), and the probes come on connections of
+//! their own, so a client that never reads holds up only itself.
+//!
+//! The endpoint only reads snapshots ([`Breaker::snapshot`](tripgate::Breaker::snapshot)
+//! reads atomics), so scrapes never block or slow the breakers' callers.
+//!
+//! # Control
+//!
+//! Off by default. With [`AdminOptions::control`] set to a [`ControlToken`] (from a
+//! file or an environment variable), `POST /breakers/{name}/{action}` with
+//! `Authorization: Bearer <token>` applies one of `force-open`, `force-closed`,
+//! `disable`, `metrics-only`, `reset` to the breaker `name`. Only clients on loopback
+//! may use it unless [`AdminOptions::remote_control`] is set. Every action is logged
+//! (`log`, target `tripgate_ops::admin`) with the breaker, the action and the client's
+//! address. Without control: 403. A missing or wrong token: 401, nothing changes. An
+//! unknown breaker or action: 404. Another method than POST: 405.
 //!
 //! # Examples
 //!
@@ -19,20 +53,138 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use crate::exposition;
-use crate::health::{self, HealthPolicy, HealthReport};
+mod control;
+mod routes;
+mod stall;
+mod worker;
+
+pub use control::{ControlToken, MIN_TOKEN_BYTES, TOKEN_FILE_VAR, TOKEN_VAR};
+
+use crate::health::HealthPolicy;
 use crate::registry::Registry;
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use routes::Routes;
+use stall::WriteStallGuard;
+use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use tiny_http::{Header, Method, Response, Server};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{oneshot, Notify};
 use tripgate::Clock;
+
+/// The limits that keep the endpoint answering whatever its clients do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections open at once (1..=65536). Default 256. When full, a new connection
+    /// closes the oldest one that is not in the middle of a request; when every one is,
+    /// the new connection is closed.
+    pub max_connections: usize,
+    /// `/metrics` responses being sent at once (1..=1024); beyond, 503 with
+    /// `Retry-After: 1`. Default 4.
+    pub max_concurrent_scrapes: usize,
+    /// Time for a request head to arrive whole, counted from when the server starts
+    /// waiting for it: on a new connection, or on a keep-alive one after its last
+    /// response (so it is the idle keep-alive timeout too). Default 5 s.
+    pub header_read_timeout: Duration,
+    /// Time a response write may stay blocked (the client reading nothing) before the
+    /// connection is cut. Default 10 s.
+    pub write_timeout: Duration,
+    /// Time to send a whole `/metrics` response; a client reading it a trickle at a
+    /// time is cut at this deadline. Default 30 s.
+    pub response_timeout: Duration,
+    /// Size of a request head, request line and headers together (8192..=1 MiB);
+    /// beyond, 431 and the connection closed. Default 16 KiB.
+    pub max_header_bytes: usize,
+    /// Largest request body accepted, with a `Content-Length` (none is read: no route
+    /// takes one); beyond, or chunked, 413 and the connection closed. Default 1 KiB.
+    pub max_body_bytes: u64,
+    /// Whether connections are kept open between requests. Default true.
+    pub keep_alive: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: 256,
+            max_concurrent_scrapes: 4,
+            header_read_timeout: Duration::from_secs(5),
+            write_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 1024,
+            keep_alive: true,
+        }
+    }
+}
+
+fn check_range<T: PartialOrd + std::fmt::Debug>(
+    field: &str,
+    value: T,
+    min: T,
+    max: T,
+) -> io::Result<()> {
+    if value < min || value > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("admin limits: {field} = {value:?} is outside {min:?}..={max:?}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Limits {
+    /// Checks every field against its allowed range; the error names the field.
+    pub fn validate(&self) -> io::Result<()> {
+        let ms = Duration::from_millis;
+        let hour = Duration::from_secs(3600);
+        check_range("max_connections", self.max_connections, 1, 65536)?;
+        check_range(
+            "max_concurrent_scrapes",
+            self.max_concurrent_scrapes,
+            1,
+            1024,
+        )?;
+        check_range(
+            "header_read_timeout",
+            self.header_read_timeout,
+            ms(10),
+            hour,
+        )?;
+        check_range("write_timeout", self.write_timeout, ms(10), hour)?;
+        check_range("response_timeout", self.response_timeout, ms(10), hour)?;
+        check_range("max_header_bytes", self.max_header_bytes, 8192, 1 << 20)?;
+        check_range("max_body_bytes", self.max_body_bytes, 0, 1 << 20)
+    }
+}
+
+/// How an [`AdminServer`] runs: its limits and whether control is on.
+#[derive(Debug, Clone, Default)]
+pub struct AdminOptions {
+    /// Connection, time and size limits.
+    pub limits: Limits,
+    /// The token enabling `POST /breakers/{name}/{action}`; `None` (the default)
+    /// leaves control off.
+    pub control: Option<ControlToken>,
+    /// Whether control requests are accepted from clients not on loopback. Default
+    /// false: even on an endpoint bound to all interfaces, only local clients may act.
+    pub remote_control: bool,
+}
 
 /// A running admin endpoint. Dropping it stops the server.
 pub struct AdminServer {
-    server: Arc<Server>,
     addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -44,64 +196,65 @@ impl std::fmt::Debug for AdminServer {
     }
 }
 
-fn header(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("a valid header")
-}
-
-fn json_response(report: &HealthReport) -> Response<io::Cursor<Vec<u8>>> {
-    Response::from_string(report.body_text())
-        .with_status_code(report.status)
-        .with_header(header("Content-Type", "application/json"))
-}
+/// The pending connections the kernel holds for the endpoint before it accepts them.
+const LISTEN_BACKLOG: u32 = 1024;
 
 impl AdminServer {
-    /// Binds `addr` and serves `registry` on a new thread.
+    /// Binds `addr` and serves `registry` on a new thread, with the default
+    /// [`Limits`] and control off.
     pub fn start<C: Clock + Clone>(
         addr: impl ToSocketAddrs,
         registry: Arc<Registry<C>>,
         policy: HealthPolicy,
     ) -> io::Result<AdminServer> {
+        AdminServer::start_with(addr, registry, policy, AdminOptions::default())
+    }
+
+    /// Binds `addr` and serves `registry` on a new thread, as `options` say.
+    pub fn start_with<C: Clock + Clone>(
+        addr: impl ToSocketAddrs,
+        registry: Arc<Registry<C>>,
+        policy: HealthPolicy,
+        options: AdminOptions,
+    ) -> io::Result<AdminServer> {
+        options.limits.validate()?;
         let addr = addr
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let server = Server::http(addr).map_err(io::Error::other)?;
-        let addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("not an IP listener"))?;
-        let server = Arc::new(server);
-        let serving = Arc::clone(&server);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()?;
+        let listener = {
+            let _entered = runtime.enter();
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.bind(addr)?;
+            socket.listen(LISTEN_BACKLOG)?
+        };
+        let addr = listener.local_addr()?;
+        let routes = Arc::new(Routes::new(
+            registry,
+            policy,
+            options.limits,
+            options.control,
+            options.remote_control,
+        )?);
+        let (stop, stopped) = oneshot::channel();
         let thread = std::thread::Builder::new()
-            .name("tripgate-admin".into())
+            .name("tg-admin".into())
             .spawn(move || {
-                for request in serving.incoming_requests() {
-                    let path = request.url().split('?').next().unwrap_or("").to_string();
-                    let response = match (request.method(), path.as_str()) {
-                        (Method::Get | Method::Head, "/metrics") => {
-                            Response::from_string(exposition::render(&registry))
-                                .with_header(header("Content-Type", exposition::CONTENT_TYPE))
-                        }
-                        (Method::Get | Method::Head, "/health/live" | "/healthz") => {
-                            json_response(&health::liveness())
-                        }
-                        (Method::Get | Method::Head, "/health/ready" | "/readyz") => {
-                            json_response(&health::readiness(&registry, &policy))
-                        }
-                        (Method::Get | Method::Head, _) => Response::from_string(
-                            "not found: try /metrics, /health/live, /health/ready\n",
-                        )
-                        .with_status_code(404),
-                        _ => Response::from_string("method not allowed\n")
-                            .with_status_code(405)
-                            .with_header(header("Allow", "GET, HEAD")),
-                    };
-                    let _ = request.respond(response);
-                }
+                runtime.block_on(serve(listener, routes, stopped));
+                // Dropping the runtime drops every connection still open.
             })?;
         Ok(AdminServer {
-            server,
             addr,
+            stop: Some(stop),
             thread: Some(thread),
         })
     }
@@ -111,13 +264,15 @@ impl AdminServer {
         self.addr
     }
 
-    /// Stops serving and waits for the thread.
+    /// Stops serving, closes every connection and waits for the thread.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
-        self.server.unblock();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -127,5 +282,130 @@ impl AdminServer {
 impl Drop for AdminServer {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// One open connection, as the accept loop sees it.
+struct Slot {
+    /// A request is being answered (its response body not yet all handed to hyper).
+    busy: AtomicBool,
+    /// The connection's task has ended.
+    closed: AtomicBool,
+    /// Tells the connection's task to drop the connection.
+    evict: Notify,
+}
+
+/// Accepts connections until `stopped`, each served by a task of its own.
+async fn serve<C: Clock + Clone>(
+    listener: TcpListener,
+    routes: Arc<Routes<C>>,
+    mut stopped: oneshot::Receiver<()>,
+) {
+    let max = routes.limits.max_connections;
+    // Oldest first.
+    let mut open: VecDeque<Arc<Slot>> = VecDeque::with_capacity(max);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = &mut stopped => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors or the like: let connections close first.
+                log::warn!(target: "tripgate_ops::admin", "admin endpoint: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // ordering: Acquire pairs with the task's Release store as it ends.
+        open.retain(|s| !s.closed.load(Ordering::Acquire));
+        if open.len() >= max {
+            // ordering: Relaxed: a hint; a connection that just became busy and is cut
+            // is no worse than one that just became idle and is not.
+            match open.iter().position(|s| !s.busy.load(Ordering::Relaxed)) {
+                Some(i) => {
+                    if let Some(oldest_idle) = open.remove(i) {
+                        oldest_idle.evict.notify_one();
+                    }
+                }
+                // Every connection is mid-request: refuse this one.
+                None => continue,
+            }
+        }
+        let slot = Arc::new(Slot {
+            busy: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            evict: Notify::new(),
+        });
+        open.push_back(Arc::clone(&slot));
+        tokio::spawn(connection(stream, peer, slot, Arc::clone(&routes)));
+    }
+}
+
+/// Serves one connection until it closes, fails a limit, or is evicted.
+async fn connection<C: Clock + Clone>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    slot: Arc<Slot>,
+    routes: Arc<Routes<C>>,
+) {
+    let limits = routes.limits;
+    let _ = stream.set_nodelay(true);
+    let io = TokioIo::new(WriteStallGuard::new(stream, limits.write_timeout));
+    let requests = Arc::clone(&slot);
+    let service = service_fn(move |req| {
+        // ordering: Relaxed: read by the accept loop as a hint only.
+        requests.busy.store(true, Ordering::Relaxed);
+        let (routes, slot) = (Arc::clone(&routes), Arc::clone(&requests));
+        async move {
+            let response = routes.answer(&req, peer).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked { body, slot }))
+        }
+    });
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes)
+        .keep_alive(limits.keep_alive);
+    let served = http.serve_connection(io, service);
+    tokio::select! {
+        _ = served => {}
+        _ = slot.evict.notified() => {}
+    }
+    // ordering: Release pairs with the accept loop's Acquire load.
+    slot.closed.store(true, Ordering::Release);
+}
+
+/// A response body that marks its connection idle once dropped (sent or abandoned).
+struct Tracked {
+    body: routes::Body,
+    slot: Arc<Slot>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        // ordering: Relaxed: a hint for the accept loop (see `serve`).
+        self.slot.busy.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }

@@ -37,6 +37,7 @@
 
 use crate::registry::{NamedSnapshot, Registry};
 use std::fmt::Write;
+use std::sync::Arc;
 use tripgate::{Clock, FailureKind, State};
 
 /// The `Content-Type` of the exposition.
@@ -83,60 +84,38 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// A family with one value per breaker: name, help, reading.
-type Simple = (&'static str, &'static str, fn(&NamedSnapshot) -> f64);
-
-struct Out {
-    text: String,
+/// How a family writes its samples for one breaker.
+#[derive(Clone, Copy)]
+enum Rows {
+    /// One sample, no extra label.
+    Value(fn(&NamedSnapshot) -> f64),
+    /// Any samples: the writer gets the family's name.
+    Custom(fn(&mut Out, &str, &NamedSnapshot)),
 }
 
-impl Out {
-    fn header(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.text, "# HELP {name} {help}");
-        let _ = writeln!(self.text, "# TYPE {name} {kind}");
-    }
+/// One metric family: name, type, help, and its samples per breaker.
+struct Family {
+    name: &'static str,
+    kind: &'static str,
+    help: &'static str,
+    rows: Rows,
+}
 
-    /// One sample of `breaker`, with `labels` after its `name` label.
-    fn sample(&mut self, metric: &str, breaker: &str, labels: &[(&str, &str)], v: f64) {
-        let _ = write!(self.text, "{metric}{{name=\"{}\"", escape_label(breaker));
-        for (k, val) in labels {
-            let _ = write!(self.text, ",{k}=\"{}\"", escape_label(val));
-        }
-        let _ = writeln!(self.text, "}} {}", format_value(v));
+const fn gauge(name: &'static str, help: &'static str, f: fn(&NamedSnapshot) -> f64) -> Family {
+    Family {
+        name,
+        kind: "gauge",
+        help,
+        rows: Rows::Value(f),
     }
+}
 
-    /// One family with samples labelled by `label`: `values(snapshot)` gives the
-    /// label values and readings of each breaker. The samples are named `family`
-    /// followed by `suffix` (`_count` for a summary's count).
-    fn labelled<const N: usize>(
-        &mut self,
-        snaps: &[NamedSnapshot],
-        (family, kind, help): (&str, &str, &str),
-        (suffix, label): (&str, &str),
-        values: impl Fn(&NamedSnapshot) -> [(&'static str, f64); N],
-    ) {
-        self.header(family, kind, help);
-        let metric = format!("{family}{suffix}");
-        for s in snaps {
-            for (value, v) in values(s) {
-                self.sample(&metric, &s.name, &[(label, value)], v);
-            }
-        }
-    }
-
-    /// One family with one sample per breaker.
-    fn family(
-        &mut self,
-        snaps: &[NamedSnapshot],
-        name: &str,
-        kind: &str,
-        help: &str,
-        f: impl Fn(&NamedSnapshot) -> f64,
-    ) {
-        self.header(name, kind, help);
-        for s in snaps {
-            self.sample(name, &s.name, &[], f(s));
-        }
+const fn counter(name: &'static str, help: &'static str, f: fn(&NamedSnapshot) -> f64) -> Family {
+    Family {
+        name,
+        kind: "counter",
+        help,
+        rows: Rows::Value(f),
     }
 }
 
@@ -150,216 +129,171 @@ fn percent_or_unknown(s: &NamedSnapshot, rate: f64) -> f64 {
     }
 }
 
-/// The exposition of the given readings.
-pub fn render_snapshots(snaps: &[NamedSnapshot]) -> String {
-    let mut o = Out {
-        text: String::with_capacity(512 + snaps.len() * 3072),
-    };
-    o.header(
-        "tripgate_circuitbreaker_state",
-        "gauge",
-        "1 for the breaker's exact state, 0 for the others.",
-    );
-    for s in snaps {
-        for st in State::ALL {
-            let v = f64::from(u8::from(st == s.snapshot.state));
-            o.sample(
-                "tripgate_circuitbreaker_state",
-                &s.name,
-                &[("state", st.name())],
-                v,
-            );
-        }
-    }
-    o.labelled(
-        snaps,
-        (
-            "tripgate_circuitbreaker_calls_seconds",
-            "summary",
-            "Calls by kind since the breaker was built: successful, failed, ignored (count only).",
-        ),
-        ("_count", "kind"),
-        |s| {
+/// Every family, in exposition order: resilience4j's shapes first, then tripgate's.
+static FAMILIES: [Family; 20] = [
+    Family {
+        name: "tripgate_circuitbreaker_state",
+        kind: "gauge",
+        help: "1 for the breaker's exact state, 0 for the others.",
+        rows: Rows::Custom(|o, name, s| {
+            for st in State::ALL {
+                let v = f64::from(u8::from(st == s.snapshot.state));
+                o.sample(name, &s.name, &[("state", st.name())], v);
+            }
+        }),
+    },
+    Family {
+        name: "tripgate_circuitbreaker_calls_seconds",
+        kind: "summary",
+        help: "Calls by kind since the breaker was built: successful, failed, ignored (count only).",
+        rows: Rows::Custom(|o, name, s| {
             let n = &s.snapshot;
-            [
-                ("successful", n.successes as f64),
-                ("failed", n.failures as f64),
-                ("ignored", n.ignored as f64),
-            ]
-        },
-    );
-    o.labelled(
-        snaps,
-        (
-            "tripgate_circuitbreaker_not_permitted_calls_total",
-            "counter",
-            "Calls the breaker refused.",
-        ),
-        ("", "kind"),
-        |s| [("not_permitted", s.snapshot.rejected as f64)],
-    );
-    o.family(
-        snaps,
+            let count = format!("{name}_count");
+            for (kind, v) in [
+                ("successful", n.successes),
+                ("failed", n.failures),
+                ("ignored", n.ignored),
+            ] {
+                o.sample(&count, &s.name, &[("kind", kind)], v as f64);
+            }
+        }),
+    },
+    Family {
+        name: "tripgate_circuitbreaker_not_permitted_calls_total",
+        kind: "counter",
+        help: "Calls the breaker refused.",
+        rows: Rows::Custom(|o, name, s| {
+            let v = s.snapshot.rejected as f64;
+            o.sample(name, &s.name, &[("kind", "not_permitted")], v);
+        }),
+    },
+    gauge(
         "tripgate_circuitbreaker_failure_rate",
-        "gauge",
         "Weighted failure rate over the sliding window, in percent; -1 below minimum_calls.",
         |s| percent_or_unknown(s, s.snapshot.failure_rate),
-    );
-    o.family(
-        snaps,
+    ),
+    gauge(
         "tripgate_circuitbreaker_slow_call_rate",
-        "gauge",
         "Slow-call rate over the sliding window, in percent; -1 below minimum_calls.",
         |s| percent_or_unknown(s, s.snapshot.slow_call_rate),
-    );
-    o.labelled(
-        snaps,
-        (
-            "tripgate_circuitbreaker_buffered_calls",
-            "gauge",
-            "Calls in the sliding window: successful, failed (failures weighted by kind).",
-        ),
-        ("", "kind"),
-        |s| {
+    ),
+    Family {
+        name: "tripgate_circuitbreaker_buffered_calls",
+        kind: "gauge",
+        help: "Calls in the sliding window: successful, failed (failures weighted by kind).",
+        rows: Rows::Custom(|o, name, s| {
             let calls = s.snapshot.window_calls as f64;
             let failed = (s.snapshot.failure_rate * calls).round();
-            [
-                ("successful", (calls - failed).max(0.0)),
-                ("failed", failed),
-            ]
-        },
-    );
-    o.header(
-        "tripgate_circuitbreaker_transitions_total",
-        "counter",
-        "Transitions by the state left and the state entered.",
-    );
-    for s in snaps {
-        for (from, to, n) in &s.transitions {
-            o.sample(
-                "tripgate_circuitbreaker_transitions_total",
-                &s.name,
-                &[("from", from.name()), ("to", to.name())],
-                *n as f64,
-            );
-        }
-    }
-    o.header(
-        "tripgate_circuitbreaker_calls_in_flight",
-        "gauge",
-        "Admitted calls not answered yet (breakers that count them).",
-    );
-    for s in snaps {
-        if let Some(n) = s.snapshot.in_flight {
-            o.sample(
-                "tripgate_circuitbreaker_calls_in_flight",
-                &s.name,
-                &[],
-                n as f64,
-            );
-        }
-    }
-    o.family(
-        snaps,
+            o.sample(name, &s.name, &[("kind", "successful")], (calls - failed).max(0.0));
+            o.sample(name, &s.name, &[("kind", "failed")], failed);
+        }),
+    },
+    Family {
+        name: "tripgate_circuitbreaker_transitions_total",
+        kind: "counter",
+        help: "Transitions by the state left and the state entered.",
+        rows: Rows::Custom(|o, name, s| {
+            for (from, to, n) in s.transitions.seen() {
+                let labels = [("from", from.name()), ("to", to.name())];
+                o.sample(name, &s.name, &labels, n as f64);
+            }
+        }),
+    },
+    Family {
+        name: "tripgate_circuitbreaker_calls_in_flight",
+        kind: "gauge",
+        help: "Admitted calls not answered yet (breakers that count them).",
+        rows: Rows::Custom(|o, name, s| {
+            if let Some(n) = s.snapshot.in_flight {
+                o.sample(name, &s.name, &[], n as f64);
+            }
+        }),
+    },
+    gauge(
         "tripgate_circuitbreaker_next_probe_seconds",
-        "gauge",
         "Seconds until a call may be admitted again (0 while calls are admitted).",
         |s| s.snapshot.retry_after.map_or(0.0, |d| d.as_secs_f64()),
-    );
-    o.family(
-        snaps,
+    ),
+    gauge(
         "tripgate_breaker_state",
-        "gauge",
         "Breaker state: 0 closed, 1 half-open, 2 open (forced open 2; forced closed, disabled, metrics-only 0).",
         |s| f64::from(state_value(s.snapshot.state)),
-    );
-    o.family(
-        snaps,
+    ),
+    gauge(
         "tripgate_breaker_critical",
-        "gauge",
         "1 when the breaker opening alone makes the process unready.",
         |s| f64::from(u8::from(s.critical)),
-    );
-    o.labelled(
-        snaps,
-        (
-            "tripgate_calls_total",
-            "counter",
-            "Calls by outcome: success, failure, ignored, abandoned (dropped without an outcome).",
-        ),
-        ("", "outcome"),
-        |s| {
+    ),
+    Family {
+        name: "tripgate_calls_total",
+        kind: "counter",
+        help: "Calls by outcome: success, failure, ignored, abandoned (dropped without an outcome).",
+        rows: Rows::Custom(|o, name, s| {
             let n = &s.snapshot;
-            [
-                ("success", n.successes as f64),
-                ("failure", n.failures as f64),
-                ("ignored", n.ignored as f64),
-                ("abandoned", n.abandoned as f64),
-            ]
-        },
-    );
-    o.labelled(
-        snaps,
-        (
-            "tripgate_failures_total",
-            "counter",
-            "Failures by kind (rejected: the dependency refused the call).",
-        ),
-        ("", "kind"),
-        |s| FailureKind::ALL.map(|k| (k.name(), s.snapshot.failures_by_kind.get(k) as f64)),
-    );
-    let counters: [Simple; 2] = [
-        (
-            "tripgate_slow_calls_total",
-            "Calls at least slow_call_duration long.",
-            |s| s.snapshot.slow_calls as f64,
-        ),
-        (
-            "tripgate_listener_panics_total",
-            "Transition listener calls that panicked (caught).",
-            |s| s.snapshot.listener_panics as f64,
-        ),
-    ];
-    for (name, help, f) in counters {
-        o.family(snaps, name, "counter", help, f);
-    }
-    let gauges: [Simple; 5] = [
-        (
-            "tripgate_state_duration_seconds",
-            "Seconds since the last transition.",
-            |s| s.snapshot.time_in_state.as_secs_f64(),
-        ),
-        (
-            "tripgate_window_calls",
-            "Calls in the sliding window.",
-            |s| s.snapshot.window_calls as f64,
-        ),
-        ("tripgate_consecutive_failures", "Failures in a row.", |s| {
-            f64::from(s.snapshot.consecutive_failures)
+            for (outcome, v) in [
+                ("success", n.successes),
+                ("failure", n.failures),
+                ("ignored", n.ignored),
+                ("abandoned", n.abandoned),
+            ] {
+                o.sample(name, &s.name, &[("outcome", outcome)], v as f64);
+            }
         }),
-        (
-            "tripgate_half_open_probes",
-            "Half-open probes in flight.",
-            |s| f64::from(s.snapshot.half_open_probes),
-        ),
-        (
-            "tripgate_backoff_level",
-            "Consecutive re-trips the open duration is currently grown by.",
-            |s| f64::from(s.snapshot.backoff_level),
-        ),
-    ];
-    for (name, help, f) in gauges {
-        o.family(snaps, name, "gauge", help, f);
-    }
-    let name = "tripgate_call_latency_seconds";
-    o.header(
-        name,
-        "summary",
-        "Call latency over the sliding window (quantiles of the window, not cumulative).",
-    );
-    for s in snaps {
+    },
+    Family {
+        name: "tripgate_failures_total",
+        kind: "counter",
+        help: "Failures by kind (rejected: the dependency refused the call).",
+        rows: Rows::Custom(|o, name, s| {
+            for kind in FailureKind::ALL {
+                let v = s.snapshot.failures_by_kind.get(kind) as f64;
+                o.sample(name, &s.name, &[("kind", kind.name())], v);
+            }
+        }),
+    },
+    counter(
+        "tripgate_slow_calls_total",
+        "Calls at least slow_call_duration long.",
+        |s| s.snapshot.slow_calls as f64,
+    ),
+    counter(
+        "tripgate_listener_panics_total",
+        "Transition listener calls that panicked (caught).",
+        |s| s.snapshot.listener_panics as f64,
+    ),
+    gauge(
+        "tripgate_state_duration_seconds",
+        "Seconds since the last transition.",
+        |s| s.snapshot.time_in_state.as_secs_f64(),
+    ),
+    gauge(
+        "tripgate_window_calls",
+        "Calls in the sliding window.",
+        |s| s.snapshot.window_calls as f64,
+    ),
+    gauge("tripgate_consecutive_failures", "Failures in a row.", |s| {
+        f64::from(s.snapshot.consecutive_failures)
+    }),
+    gauge(
+        "tripgate_half_open_probes",
+        "Half-open probes in flight.",
+        |s| f64::from(s.snapshot.half_open_probes),
+    ),
+    gauge(
+        "tripgate_backoff_level",
+        "Consecutive re-trips the open duration is currently grown by.",
+        |s| f64::from(s.snapshot.backoff_level),
+    ),
+];
+
+/// The latency summary, written after [`FAMILIES`] (its samples have three names).
+const LATENCY: Family = Family {
+    name: "tripgate_call_latency_seconds",
+    kind: "summary",
+    help: "Call latency over the sliding window (quantiles of the window, not cumulative).",
+    rows: Rows::Custom(|o, name, s| {
         let Some(l) = &s.snapshot.latency else {
-            continue;
+            return;
         };
         // No sample in the window: the quantiles are unknown, not zero.
         let secs = |nanos: u64| {
@@ -385,6 +319,127 @@ pub fn render_snapshots(snaps: &[NamedSnapshot]) -> String {
         };
         o.sample(&format!("{name}_sum"), &s.name, &[], sum);
         o.sample(&format!("{name}_count"), &s.name, &[], l.count as f64);
+    }),
+};
+
+fn family(index: usize) -> Option<&'static Family> {
+    match index.cmp(&FAMILIES.len()) {
+        std::cmp::Ordering::Less => Some(&FAMILIES[index]),
+        std::cmp::Ordering::Equal => Some(&LATENCY),
+        std::cmp::Ordering::Greater => None,
     }
-    o.text
+}
+
+struct Out {
+    text: String,
+}
+
+impl Out {
+    fn header(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.text, "# HELP {name} {help}");
+        let _ = writeln!(self.text, "# TYPE {name} {kind}");
+    }
+
+    /// One sample of `breaker`, with `labels` after its `name` label.
+    fn sample(&mut self, metric: &str, breaker: &str, labels: &[(&str, &str)], v: f64) {
+        let _ = write!(self.text, "{metric}{{name=\"{}\"", escape_label(breaker));
+        for (k, val) in labels {
+            let _ = write!(self.text, ",{k}=\"{}\"", escape_label(val));
+        }
+        let _ = writeln!(self.text, "}} {}", format_value(v));
+    }
+}
+
+/// Where a [`Chunks`] stopped: the family and the breaker within it to write next.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    family: usize,
+    breaker: usize,
+}
+
+impl Cursor {
+    /// Writes from the cursor on until `out` holds at least `limit` bytes (then stops
+    /// after a whole breaker's samples) or everything is written.
+    fn write(&mut self, snaps: &[NamedSnapshot], out: &mut Out, limit: usize) {
+        while let Some(f) = family(self.family) {
+            if self.breaker == 0 {
+                out.header(f.name, f.kind, f.help);
+            }
+            while let Some(s) = snaps.get(self.breaker) {
+                match f.rows {
+                    Rows::Value(v) => out.sample(f.name, &s.name, &[], v(s)),
+                    Rows::Custom(w) => w(out, f.name, s),
+                }
+                self.breaker += 1;
+                if out.text.len() >= limit {
+                    return;
+                }
+            }
+            self.family += 1;
+            self.breaker = 0;
+        }
+    }
+}
+
+/// The exposition of the given readings.
+pub fn render_snapshots(snaps: &[NamedSnapshot]) -> String {
+    let mut out = Out {
+        text: String::with_capacity(512 + snaps.len() * 3072),
+    };
+    Cursor::default().write(snaps, &mut out, usize::MAX);
+    out.text
+}
+
+/// The exposition of owned readings, written piece by piece: each item is about
+/// `chunk_size` bytes (a whole breaker's samples more at most), and the pieces
+/// concatenated are exactly [`render_snapshots`] of the same readings.
+///
+/// A server streams these so that a large registry's exposition is never held whole:
+/// only the readings and one piece are in memory at a time.
+///
+/// ```
+/// use tripgate_ops::{exposition, Registry};
+///
+/// let registry = Registry::new();
+/// registry.breaker("database")?;
+/// let snaps = registry.snapshots();
+/// let pieces: Vec<String> = exposition::Chunks::new(snaps.clone(), 256).collect();
+/// assert!(pieces.len() > 1);
+/// assert_eq!(pieces.concat(), exposition::render_snapshots(&snaps));
+/// # Ok::<(), tripgate::ConfigError>(())
+/// ```
+#[derive(Debug)]
+pub struct Chunks {
+    snaps: Arc<Vec<NamedSnapshot>>,
+    cursor: Cursor,
+    chunk_size: usize,
+}
+
+impl Chunks {
+    /// The exposition of `snaps` in pieces of about `chunk_size` bytes (at least 1).
+    pub fn new(snaps: Vec<NamedSnapshot>, chunk_size: usize) -> Chunks {
+        Chunks::shared(Arc::new(snaps), chunk_size)
+    }
+
+    /// The same, of readings shared with others (several scrapes of one reading).
+    pub fn shared(snaps: Arc<Vec<NamedSnapshot>>, chunk_size: usize) -> Chunks {
+        Chunks {
+            snaps,
+            cursor: Cursor::default(),
+            chunk_size: chunk_size.max(1),
+        }
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = String;
+
+    fn next(&mut self) -> Option<String> {
+        family(self.cursor.family)?;
+        let mut out = Out {
+            text: String::with_capacity(self.chunk_size + 1024),
+        };
+        self.cursor.write(&self.snaps, &mut out, self.chunk_size);
+        Some(out.text)
+    }
 }

@@ -43,17 +43,13 @@ impl TransitionCounts {
     }
 
     /// Every `(from, to, count)` seen at least once, in state order.
-    pub fn seen(&self) -> Vec<(State, State, u64)> {
-        let mut out = Vec::new();
-        for from in State::ALL {
-            for to in State::ALL {
+    pub fn seen(&self) -> impl Iterator<Item = (State, State, u64)> + '_ {
+        State::ALL.into_iter().flat_map(move |from| {
+            State::ALL.into_iter().filter_map(move |to| {
                 let n = self.0[from as usize][to as usize].load(Ordering::Relaxed);
-                if n > 0 {
-                    out.push((from, to, n));
-                }
-            }
-        }
-        out
+                (n > 0).then_some((from, to, n))
+            })
+        })
     }
 
     /// Counts for `breaker`, kept up to date by a listener on it.
@@ -104,8 +100,8 @@ pub struct NamedSnapshot {
     pub snapshot: Snapshot,
     /// The config in force (its `minimum_calls` says whether the rates mean anything).
     pub config: Arc<Config>,
-    /// Transitions since it was registered, by from and to: `(from, to, count)`.
-    pub transitions: Vec<(State, State, u64)>,
+    /// Transitions since it was registered, by from and to (read when rendered).
+    pub transitions: Arc<TransitionCounts>,
 }
 
 type Map<C> = HashMap<String, Entry<C>>;
@@ -343,7 +339,7 @@ impl<C: Clock + Clone> Registry<C> {
                 critical: e.critical,
                 snapshot: e.breaker.snapshot(),
                 config: e.breaker.config(),
-                transitions: e.transitions.seen(),
+                transitions: Arc::clone(&e.transitions),
             })
             .collect()
     }
