@@ -20,6 +20,9 @@ step "Rust: workspace tests"
 cargo test --workspace
 # The tower layer's tests (a real axum server on 127.0.0.1) sit behind a feature.
 cargo test -p tripgate-patterns --all-features
+# So do the admin endpoint's (its attack suite on 127.0.0.1) and the OpenTelemetry
+# bridge's.
+cargo test -p tripgate-ops --all-features
 
 step "Rust: benchmarks compile (they are run by benches/run.sh, never in CI)"
 # The dev profile reuses what the tests built; `benches/run.sh` builds them optimised.

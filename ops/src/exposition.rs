@@ -90,11 +90,11 @@ enum Rows {
     /// One sample, no extra label.
     Value(fn(&NamedSnapshot) -> f64),
     /// Any samples: the writer gets the family's name.
-    Custom(fn(&mut Out, &str, &NamedSnapshot)),
+    Custom(fn(&mut dyn Sink, &str, &NamedSnapshot)),
 }
 
 /// One metric family: name, type, help, and its samples per breaker.
-struct Family {
+pub(crate) struct Family {
     name: &'static str,
     kind: &'static str,
     help: &'static str,
@@ -322,12 +322,39 @@ const LATENCY: Family = Family {
     }),
 };
 
+impl Family {
+    /// The family's name, type (`gauge`, `counter`, `summary`) and help.
+    pub(crate) fn describe(&self) -> (&'static str, &'static str, &'static str) {
+        (self.name, self.kind, self.help)
+    }
+
+    /// Writes this family's samples of breaker `s` to `sink`.
+    pub(crate) fn write(&self, sink: &mut dyn Sink, s: &NamedSnapshot) {
+        match self.rows {
+            Rows::Value(v) => sink.sample(self.name, &s.name, &[], v(s)),
+            Rows::Custom(w) => w(sink, self.name, s),
+        }
+    }
+}
+
+/// Every family, in exposition order (the latency summary last).
+pub(crate) fn families() -> impl Iterator<Item = &'static Family> {
+    (0..).map_while(family)
+}
+
 fn family(index: usize) -> Option<&'static Family> {
     match index.cmp(&FAMILIES.len()) {
         std::cmp::Ordering::Less => Some(&FAMILIES[index]),
         std::cmp::Ordering::Equal => Some(&LATENCY),
         std::cmp::Ordering::Greater => None,
     }
+}
+
+/// Where a family's samples go: the text format ([`Out`]), or another exporter (the
+/// OpenTelemetry bridge) that reads the same families.
+pub(crate) trait Sink {
+    /// One sample of `breaker`, with `labels` after its `name` label.
+    fn sample(&mut self, metric: &str, breaker: &str, labels: &[(&str, &str)], v: f64);
 }
 
 struct Out {
@@ -339,8 +366,9 @@ impl Out {
         let _ = writeln!(self.text, "# HELP {name} {help}");
         let _ = writeln!(self.text, "# TYPE {name} {kind}");
     }
+}
 
-    /// One sample of `breaker`, with `labels` after its `name` label.
+impl Sink for Out {
     fn sample(&mut self, metric: &str, breaker: &str, labels: &[(&str, &str)], v: f64) {
         let _ = write!(self.text, "{metric}{{name=\"{}\"", escape_label(breaker));
         for (k, val) in labels {
@@ -366,10 +394,7 @@ impl Cursor {
                 out.header(f.name, f.kind, f.help);
             }
             while let Some(s) = snaps.get(self.breaker) {
-                match f.rows {
-                    Rows::Value(v) => out.sample(f.name, &s.name, &[], v(s)),
-                    Rows::Custom(w) => w(out, f.name, s),
-                }
+                f.write(out, s);
                 self.breaker += 1;
                 if out.text.len() >= limit {
                     return;

@@ -52,6 +52,8 @@ pub mod error;
 pub mod exposition;
 pub mod file;
 pub mod health;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod registry;
 pub mod reload;
 
