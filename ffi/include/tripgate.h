@@ -254,33 +254,6 @@ typedef struct tg_config tg_config;
 typedef struct tg_registry tg_registry;
 
 /**
- * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
- * allocation. Treat the fields as opaque. Hand it back exactly once, to the breaker
- * that issued it, with `tg_record` or `tg_release`.
- */
-typedef struct {
-    /**
-     * Generation of the breaker state the permit was issued in.
-     */
-    uint32_t generation;
-    /**
-     * Internal flags.
-     */
-    uint32_t flags;
-    /**
-     * Admission time on the breaker's clock, in nanoseconds (0 when calls are not
-     * timed).
-     */
-    uint64_t start_ns;
-} tg_permit;
-
-/**
- * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
- * `TG_FAILURE_*` and `TG_IGNORED` values.
- */
-typedef int32_t tg_outcome;
-
-/**
  * Latency over the window, in nanoseconds.
  */
 typedef struct {
@@ -640,6 +613,28 @@ typedef struct {
 } tg_adaptive_threshold;
 
 /**
+ * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
+ * allocation.
+ *
+ * Treat it as opaque: do not read, write or forge its contents. Answer it exactly
+ * once, to the breaker that issued it, with `tg_record` or `tg_release`; a permit
+ * answered twice, or given to another breaker, miscounts that breaker. Its size is
+ * part of the ABI and changes only with the library's major version (the SONAME).
+ */
+typedef struct {
+    /**
+     * Opaque.
+     */
+    uint64_t _opaque[2];
+} tg_permit;
+
+/**
+ * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
+ * `TG_FAILURE_*` and `TG_IGNORED` values.
+ */
+typedef int32_t tg_outcome;
+
+/**
  * The call succeeded (a slow success still counts toward the slow-call rate).
  */
 #define TG_SUCCESS 0
@@ -751,46 +746,6 @@ tg_status tg_breaker_new_with_manual_clock(const tg_config *config,
  * of it be running).
  */
 void tg_breaker_free(tg_breaker *breaker);
-
-/**
- * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
- *
- * - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
- *   hand the permit back exactly once with `tg_record` (or `tg_release`).
- * - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
- *   taken). Do not make the call; `*out` is not written and there is nothing to hand
- *   back. `tg_retry_after_ns` tells how long to wait.
- * - `TG_ERR_NULL`: `breaker` or `out` is NULL.
- *
- * Thread safety: may be called from any number of threads at once.
- */
-tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
-
-/**
- * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
- * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
- * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
- *
- * The failure that trips the breaker is reported normally; only later calls are
- * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
- * is then not consumed: record or release it again); `TG_ERR_NULL`.
- *
- * Thread safety: may be called from any number of threads at once. A transition it
- * causes runs the listener on this thread, after the record, outside every lock.
- */
-tg_status tg_record(const tg_breaker *breaker,
-                    tg_permit permit,
-                    tg_outcome outcome,
-                    uint64_t latency_ns);
-
-/**
- * Hands a permit back without an outcome (the call was never made, or was abandoned):
- * counted as `abandoned`, neither success nor failure; a half-open probe frees its
- * slot.
- *
- * Thread safety: may be called from any number of threads at once.
- */
-tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
 
 /**
  * Writes the current state to `*out`.
@@ -1252,6 +1207,46 @@ tg_status tg_config_set_seed(tg_config *config, uint64_t seed);
  * Not thread-safe (see `tg_config`).
  */
 tg_status tg_config_clear_seed(tg_config *config);
+
+/**
+ * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
+ *
+ * - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
+ *   hand the permit back exactly once with `tg_record` (or `tg_release`).
+ * - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
+ *   taken). Do not make the call; `*out` is not written and there is nothing to hand
+ *   back. `tg_retry_after_ns` tells how long to wait.
+ * - `TG_ERR_NULL`: `breaker` or `out` is NULL.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
+
+/**
+ * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
+ * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
+ * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+ *
+ * The failure that trips the breaker is reported normally; only later calls are
+ * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
+ * is then not consumed: record or release it again); `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once. A transition it
+ * causes runs the listener on this thread, after the record, outside every lock.
+ */
+tg_status tg_record(const tg_breaker *breaker,
+                    tg_permit permit,
+                    tg_outcome outcome,
+                    uint64_t latency_ns);
+
+/**
+ * Hands a permit back without an outcome (the call was never made, or was abandoned):
+ * counted as `abandoned`, neither success nor failure; a half-open probe frees its
+ * slot.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
 
 /**
  * Creates an empty registry on the system's monotonic clock, with built-in default

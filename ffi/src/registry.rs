@@ -27,16 +27,12 @@ pub struct tg_admin {
     inner: AdminServer,
 }
 
-fn new_registry(clock: AnyClock, out: *mut *mut tg_registry, func: &'static str) -> tg_status {
-    guard(func, || {
-        let Some(out) = raw::Out::new(out) else {
-            return null(func, "out");
-        };
-        out.set(raw::into_handle(tg_registry {
-            inner: Arc::new(Registry::with_clock(clock)),
-        }));
-        TG_OK
-    })
+/// Hands out a new, empty registry on `clock`.
+fn hand_out_registry(clock: AnyClock, out: raw::Out<*mut tg_registry>) -> tg_status {
+    out.set(raw::into_handle(tg_registry {
+        inner: Arc::new(Registry::with_clock(clock)),
+    }));
+    TG_OK
 }
 
 /// Creates an empty registry on the system's monotonic clock, with built-in default
@@ -47,7 +43,9 @@ fn new_registry(clock: AnyClock, out: *mut *mut tg_registry, func: &'static str)
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_registry_new(out: *mut *mut tg_registry) -> tg_status {
-    new_registry(AnyClock::default(), out, "tg_registry_new")
+    ffi_panic_boundary!("tg_registry_new", {
+        hand_out_registry(AnyClock::default(), try_out!(out))
+    })
 }
 
 /// Creates an empty registry whose breakers share one manual clock reading `start_ns`;
@@ -59,13 +57,12 @@ pub extern "C" fn tg_registry_new_with_manual_clock(
     start_ns: u64,
     out: *mut *mut tg_registry,
 ) -> tg_status {
-    let clock = ManualClock::new();
-    clock.set_nanos(start_ns);
-    new_registry(
-        AnyClock::Manual(clock),
-        out,
-        "tg_registry_new_with_manual_clock",
-    )
+    ffi_panic_boundary!("tg_registry_new_with_manual_clock", {
+        let out = try_out!(out);
+        let clock = ManualClock::new();
+        clock.set_nanos(start_ns);
+        hand_out_registry(AnyClock::Manual(clock), out)
+    })
 }
 
 /// Frees a registry. NULL is a no-op. Breaker handles obtained from it stay valid; an
@@ -74,15 +71,7 @@ pub extern "C" fn tg_registry_new_with_manual_clock(
 /// Thread safety: no other call may be using the registry.
 #[no_mangle]
 pub extern "C" fn tg_registry_free(registry: *mut tg_registry) {
-    guard_or("tg_registry_free", (), || raw::free_handle(registry));
-}
-
-fn name_arg<'a>(func: &str, arg: &str, ptr: *const c_char) -> Result<&'a str, tg_status> {
-    let Some(s) = raw::c_str(ptr) else {
-        return Err(null(func, arg));
-    };
-    s.to_str()
-        .map_err(|_| fail(TG_ERR_INVALID_ARG, format!("{func}: {arg} is not UTF-8")))
+    free_handle("tg_registry_free", registry);
 }
 
 /// Loads the config file at `path` (TOML, or YAML for `.yaml`/`.yml`, JSON for
@@ -102,28 +91,19 @@ pub extern "C" fn tg_registry_load(
     path: *const c_char,
     environment: *const c_char,
 ) -> tg_status {
-    const F: &str = "tg_registry_load";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let path = match name_arg(F, "path", path) {
-            Ok(p) => p,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_load", {
+        let r = try_ref!(registry);
+        let path = try_str!(path);
         let environment = if environment.is_null() {
             None
         } else {
-            match name_arg(F, "environment", environment) {
-                Ok(e) => Some(e),
-                Err(s) => return s,
-            }
+            Some(try_str!(environment))
         };
         let loaded = Settings::load(path, environment, &EnvVars::from_process())
             .and_then(|s| reload::apply(&r.inner, s));
         match loaded {
             Ok(_) => TG_OK,
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -147,21 +127,11 @@ pub extern "C" fn tg_registry_breaker(
     name: *const c_char,
     out: *mut *mut tg_breaker,
 ) -> tg_status {
-    const F: &str = "tg_registry_breaker";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_breaker", {
+        let (r, name, out) = (try_ref!(registry), try_str!(name), try_out!(out));
         match r.inner.breaker(name) {
             Ok(b) => hand_out(b, out),
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -178,24 +148,12 @@ pub extern "C" fn tg_registry_get_or_create(
     config: *const tg_config,
     out: *mut *mut tg_breaker,
 ) -> tg_status {
-    const F: &str = "tg_registry_get_or_create";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        let Some(config) = raw::borrow(config) else {
-            return null(F, "config");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_get_or_create", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
+        let (config, out) = (try_ref!(config), try_out!(out));
         match r.inner.get_or_create(name, &config.inner) {
             Ok(b) => hand_out(b, out),
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -209,21 +167,11 @@ pub extern "C" fn tg_registry_remove(
     registry: *const tg_registry,
     name: *const c_char,
 ) -> tg_status {
-    const F: &str = "tg_registry_remove";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_remove", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
         match r.inner.remove(name) {
             Some(_) => TG_OK,
-            None => fail(
-                TG_ERR_INVALID_ARG,
-                format!("{F}: no breaker named {name:?}"),
-            ),
+            None => invalid(FUNC, format_args!("no breaker named {name:?}")),
         }
     })
 }
@@ -238,22 +186,12 @@ pub extern "C" fn tg_registry_set_critical(
     name: *const c_char,
     critical: bool,
 ) -> tg_status {
-    const F: &str = "tg_registry_set_critical";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_set_critical", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
         if r.inner.set_critical(name, critical) {
             TG_OK
         } else {
-            fail(
-                TG_ERR_INVALID_ARG,
-                format!("{F}: no breaker named {name:?}"),
-            )
+            invalid(FUNC, format_args!("no breaker named {name:?}"))
         }
     })
 }
@@ -263,14 +201,8 @@ pub extern "C" fn tg_registry_set_critical(
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
 pub extern "C" fn tg_registry_len(registry: *const tg_registry, out: *mut usize) -> tg_status {
-    const F: &str = "tg_registry_len";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_len", {
+        let (r, out) = (try_ref!(registry), try_out!(out));
         out.set(r.inner.len());
         TG_OK
     })
@@ -293,13 +225,10 @@ pub extern "C" fn tg_registry_prometheus(
     len: usize,
     needed: *mut usize,
 ) -> tg_status {
-    const F: &str = "tg_registry_prometheus";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
+    ffi_panic_boundary!("tg_registry_prometheus", {
+        let r = try_ref!(registry);
         fill_text(
-            F,
+            FUNC,
             &tripgate_ops::exposition::render(&r.inner),
             buf,
             len,
@@ -322,16 +251,10 @@ pub extern "C" fn tg_registry_readiness(
     len: usize,
     needed: *mut usize,
 ) -> tg_status {
-    const F: &str = "tg_registry_readiness";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let Some(status_out) = raw::Out::new(http_status) else {
-            return null(F, "http_status");
-        };
+    ffi_panic_boundary!("tg_registry_readiness", {
+        let (r, status_out) = (try_ref!(registry), try_out!(http_status));
         let report = health::readiness(&r.inner, &HealthPolicy::default());
-        let s = fill_text(F, &report.body_text(), buf, len, needed);
+        let s = fill_text(FUNC, &report.body_text(), buf, len, needed);
         if s == TG_OK {
             status_out.set(report.status);
         }
@@ -354,24 +277,14 @@ pub extern "C" fn tg_admin_serve(
     addr: *const c_char,
     out: *mut *mut tg_admin,
 ) -> tg_status {
-    const F: &str = "tg_admin_serve";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let addr = match name_arg(F, "addr", addr) {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_admin_serve", {
+        let (r, addr, out) = (try_ref!(registry), try_str!(addr), try_out!(out));
         match AdminServer::start(addr, Arc::clone(&r.inner), HealthPolicy::default()) {
             Ok(inner) => {
                 out.set(raw::into_handle(tg_admin { inner }));
                 TG_OK
             }
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {addr}: {e}")),
+            Err(e) => invalid(FUNC, format_args!("{addr}: {e}")),
         }
     })
 }
@@ -382,14 +295,8 @@ pub extern "C" fn tg_admin_serve(
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_admin_port(admin: *const tg_admin, out: *mut u16) -> tg_status {
-    const F: &str = "tg_admin_port";
-    guard(F, || {
-        let Some(a) = raw::borrow(admin) else {
-            return null(F, "admin");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_admin_port", {
+        let (a, out) = (try_ref!(admin), try_out!(out));
         out.set(a.inner.local_addr().port());
         TG_OK
     })
@@ -400,5 +307,5 @@ pub extern "C" fn tg_admin_port(admin: *const tg_admin, out: *mut u16) -> tg_sta
 /// Thread safety: no other call may be using the endpoint.
 #[no_mangle]
 pub extern "C" fn tg_admin_free(admin: *mut tg_admin) {
-    guard_or("tg_admin_free", (), || raw::free_handle(admin));
+    free_handle("tg_admin_free", admin);
 }

@@ -87,7 +87,8 @@ pub(crate) fn fill_text(
     }
 }
 
-/// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`.
+/// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`. Use it through
+/// [`ffi_panic_boundary!`].
 #[inline(always)]
 pub(crate) fn guard(func: &'static str, f: impl FnOnce() -> tg_status) -> tg_status {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -108,6 +109,92 @@ pub(crate) fn guard_or<T>(func: &'static str, fallback: T, f: impl FnOnce() -> T
         }
     }
 }
+
+/// The body of every `tg_*_free`: drops the handle behind the panic boundary; NULL is a
+/// no-op.
+pub(crate) fn free_handle<T>(func: &'static str, handle: *mut T) {
+    guard_or(func, (), || raw::free_handle(handle));
+}
+
+/// `TG_ERR_INVALID_ARG` with `func: error`, for the errors the core and ops crates word
+/// themselves (a config field and its allowed range, a file problem).
+#[cold]
+pub(crate) fn invalid(func: &str, error: impl std::fmt::Display) -> tg_status {
+    fail(TG_ERR_INVALID_ARG, format!("{func}: {error}"))
+}
+
+/// The body of an exported function that returns a `tg_status`, behind the panic
+/// boundary:
+///
+/// ```ignore
+/// ffi_panic_boundary!("tg_state", {
+///     let b = try_ref!(breaker);
+///     let out = try_out!(out);
+///     out.set(b.inner.state().into());
+///     TG_OK
+/// })
+/// ```
+///
+/// The name is bound to `FUNC` inside the body, where the `try_*!` macros use it to
+/// word their errors (`tg_state: breaker is NULL`). `return` in the body returns the
+/// function's status.
+macro_rules! ffi_panic_boundary {
+    ($func:literal, $body:block) => {{
+        #[allow(dead_code)]
+        const FUNC: &str = $func;
+        $crate::status::guard(FUNC, || -> $crate::status::tg_status { $body })
+    }};
+}
+
+/// Borrows a `const T *` argument, or returns `TG_ERR_NULL` naming it.
+macro_rules! try_ref {
+    ($arg:ident) => {
+        match $crate::raw::borrow($arg) {
+            Some(r) => r,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Borrows a `T *` argument mutably, or returns `TG_ERR_NULL` naming it.
+macro_rules! try_mut {
+    ($arg:ident) => {
+        match $crate::raw::borrow_mut($arg) {
+            Some(r) => r,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Takes an out-parameter (a `raw::Out`, written only once the call has succeeded), or
+/// returns `TG_ERR_NULL` naming it.
+macro_rules! try_out {
+    ($arg:ident) => {
+        match $crate::raw::Out::new($arg) {
+            Some(out) => out,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Reads a NUL-terminated UTF-8 string argument, or returns `TG_ERR_NULL` or
+/// `TG_ERR_INVALID_ARG` naming it.
+macro_rules! try_str {
+    ($arg:ident) => {
+        match $crate::raw::c_str($arg).map(::std::ffi::CStr::to_str) {
+            Some(Ok(s)) => s,
+            Some(Err(_)) => {
+                return $crate::status::fail(
+                    $crate::status::tg_status::TG_ERR_INVALID_ARG,
+                    format!("{}: {} is not valid UTF-8", FUNC, stringify!($arg)),
+                )
+            }
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+pub(crate) use {ffi_panic_boundary, try_mut, try_out, try_ref, try_str};
 
 #[cold]
 #[inline(never)]
@@ -197,7 +284,7 @@ pub extern "C" fn tg_last_error_message(
 #[cfg(feature = "testing")]
 #[no_mangle]
 pub extern "C" fn tg_testing_panic() -> tg_status {
-    guard("tg_testing_panic", || {
+    ffi_panic_boundary!("tg_testing_panic", {
         panic!("deliberate panic for the test")
     })
 }
