@@ -53,6 +53,18 @@
 #define TG_VERSION_NUMBER (((TG_VERSION_MAJOR * 1000000) + (TG_VERSION_MINOR * 1000)) + TG_VERSION_PATCH)
 
 /**
+ * Bit of `tg_features()`: the admin endpoint (`tg_admin_serve`) is built in (Cargo
+ * feature `admin`).
+ */
+#define TG_FEATURE_ADMIN 1
+
+/**
+ * Bit of `tg_features()`: config files (`tg_registry_load`: TOML, YAML, JSON, with
+ * environment overlays) are built in (Cargo feature `files`).
+ */
+#define TG_FEATURE_FILES 2
+
+/**
  * A breaker's state.
  */
 enum tg_breaker_state
@@ -185,7 +197,8 @@ enum tg_status
     TG_ERR_BUFFER_TOO_SMALL = -4,
     /**
      * The operation does not apply to this object (advancing the clock of a breaker
-     * built on the system clock).
+     * built on the system clock), or needs an optional feature this build of the
+     * library lacks (`tg_features()` lists them).
      */
     TG_ERR_UNSUPPORTED = -5,
     /**
@@ -713,6 +726,37 @@ typedef int32_t tg_outcome;
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
+ * `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
+ * `registry` on a thread of its own. It only reads snapshots, never blocking the
+ * breakers. The endpoint keeps the registry alive until `tg_admin_free`.
+ *
+ * Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
+ * address cannot be parsed or bound; the message says why).
+ *
+ * Needs the `admin` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+ * `tg_features()` lacks `TG_FEATURE_ADMIN`).
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_serve(const tg_registry *registry, const char *addr, tg_admin **out);
+
+/**
+ * Writes the TCP port the admin endpoint listens on (the real one when started on
+ * port 0) to `*out`.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_port(const tg_admin *admin, uint16_t *out);
+
+/**
+ * Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
+ *
+ * Thread safety: no other call may be using the endpoint.
+ */
+void tg_admin_free(tg_admin *admin);
 
 /**
  * Creates a breaker on the system's monotonic clock from a copy of `config` (which the
@@ -1285,6 +1329,9 @@ void tg_registry_free(tg_registry *registry);
  * `tg_last_error_message` names the file, the service, the field and the allowed
  * range of every problem, one per line.
  *
+ * Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+ * `tg_features()` lacks `TG_FEATURE_FILES`).
+ *
  * Thread safety: may be called from any thread, concurrently with every other call.
  */
 tg_status tg_registry_load(const tg_registry *registry, const char *path, const char *environment);
@@ -1368,34 +1415,6 @@ tg_status tg_registry_readiness(const tg_registry *registry,
                                 size_t *needed);
 
 /**
- * Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
- * `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
- * `registry` on a thread of its own. It only reads snapshots, never blocking the
- * breakers. The endpoint keeps the registry alive until `tg_admin_free`.
- *
- * Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
- * address cannot be parsed or bound; the message says why).
- *
- * Thread safety: may be called from any thread.
- */
-tg_status tg_admin_serve(const tg_registry *registry, const char *addr, tg_admin **out);
-
-/**
- * Writes the TCP port the admin endpoint listens on (the real one when started on
- * port 0) to `*out`.
- *
- * Thread safety: may be called from any thread.
- */
-tg_status tg_admin_port(const tg_admin *admin, uint16_t *out);
-
-/**
- * Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
- *
- * Thread safety: no other call may be using the endpoint.
- */
-void tg_admin_free(tg_admin *admin);
-
-/**
  * A static, human-readable description of a status code (`"TG_OK: success"`,
  * `"TG_ERR_NULL: a required pointer argument was NULL"`, ...), or
  * `"unknown status"`. Never NULL; the string must not be freed.
@@ -1441,6 +1460,14 @@ uint32_t tg_version_number(void);
  * Thread safety: may be called from any thread at any time.
  */
 const char *tg_version_string(void);
+
+/**
+ * The optional features this build of the library has, as `TG_FEATURE_*` bits. A
+ * function that needs a missing feature returns `TG_ERR_UNSUPPORTED`.
+ *
+ * Thread safety: may be called from any thread at any time.
+ */
+uint32_t tg_features(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,9 +13,10 @@
 //! - `permit`: `tg_permit` and the calls that issue and answer it (the one place that
 //!   knows the core's `RawPermit`);
 //! - `bulkhead`: `tg_bulkhead`, a concurrency limit per dependency, and its permits;
-//! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health)
-//!   and `tg_admin` (the embedded admin endpoint), through `tripgate-ops`;
-//! - `version`: version macros and functions;
+//! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health),
+//!   through `tripgate-ops`;
+//! - `admin`: `tg_admin`, the embedded admin endpoint (the `admin` feature);
+//! - `version`: version macros and functions, and the features a build has;
 //! - `raw`: every `unsafe` block of the crate.
 //!
 //! The exported functions are safe Rust functions taking raw pointers, as in
@@ -30,6 +31,7 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 // Declared in the order the header presents them.
+mod admin;
 mod breaker;
 mod bulkhead;
 mod config;
@@ -40,6 +42,7 @@ mod status;
 mod types;
 mod version;
 
+pub use admin::*;
 pub use breaker::*;
 pub use bulkhead::*;
 pub use config::*;

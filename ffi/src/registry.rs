@@ -1,5 +1,5 @@
-//! `tg_registry` and `tg_admin`: named breakers from a config file, Prometheus text and
-//! health reports, and the embedded admin endpoint, through the `tripgate-ops` crate.
+//! `tg_registry`: named breakers, from a config file with the `files` feature,
+//! Prometheus text and health reports, through the `tripgate-ops` crate.
 
 use crate::breaker::tg_breaker;
 use crate::config::tg_config;
@@ -8,7 +8,7 @@ use crate::status::*;
 use std::ffi::c_char;
 use std::sync::Arc;
 use tg_core::{AnyClock, Breaker, ManualClock};
-use tripgate_ops::{health, reload, AdminServer, EnvVars, HealthPolicy, Registry, Settings};
+use tripgate_ops::{health, HealthPolicy, Registry};
 
 /// A registry of named breakers sharing one clock and one set of settings (from a
 /// config file, see `tg_registry_load`). Create it with `tg_registry_new` and free it
@@ -18,13 +18,7 @@ use tripgate_ops::{health, reload, AdminServer, EnvVars, HealthPolicy, Registry,
 /// number of threads at once. Breaker handles it hands out stay valid after the
 /// registry is freed or the breaker removed (each handle shares the breaker).
 pub struct tg_registry {
-    inner: Arc<Registry<AnyClock>>,
-}
-
-/// A running admin endpoint (`/metrics`, `/health/live`, `/health/ready`), started by
-/// `tg_admin_serve` and stopped by `tg_admin_free`.
-pub struct tg_admin {
-    inner: AdminServer,
+    pub(crate) inner: Arc<Registry<AnyClock>>,
 }
 
 /// Hands out a new, empty registry on `clock`.
@@ -84,6 +78,9 @@ pub extern "C" fn tg_registry_free(registry: *mut tg_registry) {
 /// `tg_last_error_message` names the file, the service, the field and the allowed
 /// range of every problem, one per line.
 ///
+/// Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+/// `tg_features()` lacks `TG_FEATURE_FILES`).
+///
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
 pub extern "C" fn tg_registry_load(
@@ -99,12 +96,7 @@ pub extern "C" fn tg_registry_load(
         } else {
             Some(try_str!(environment))
         };
-        let loaded = Settings::load(path, environment, &EnvVars::from_process())
-            .and_then(|s| reload::apply(&r.inner, s));
-        match loaded {
-            Ok(_) => TG_OK,
-            Err(e) => invalid(FUNC, e),
-        }
+        load(FUNC, r, path, environment)
     })
 }
 
@@ -262,50 +254,20 @@ pub extern "C" fn tg_registry_readiness(
     })
 }
 
-/// Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
-/// `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
-/// `registry` on a thread of its own. It only reads snapshots, never blocking the
-/// breakers. The endpoint keeps the registry alive until `tg_admin_free`.
-///
-/// Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
-/// address cannot be parsed or bound; the message says why).
-///
-/// Thread safety: may be called from any thread.
-#[no_mangle]
-pub extern "C" fn tg_admin_serve(
-    registry: *const tg_registry,
-    addr: *const c_char,
-    out: *mut *mut tg_admin,
-) -> tg_status {
-    ffi_panic_boundary!("tg_admin_serve", {
-        let (r, addr, out) = (try_ref!(registry), try_str!(addr), try_out!(out));
-        match AdminServer::start(addr, Arc::clone(&r.inner), HealthPolicy::default()) {
-            Ok(inner) => {
-                out.set(raw::into_handle(tg_admin { inner }));
-                TG_OK
-            }
-            Err(e) => invalid(FUNC, format_args!("{addr}: {e}")),
-        }
-    })
+/// Loads and applies a config file (the `files` feature).
+#[cfg(feature = "files")]
+fn load(func: &str, r: &tg_registry, path: &str, environment: Option<&str>) -> tg_status {
+    use tripgate_ops::{reload, EnvVars, Settings};
+    let loaded = Settings::load(path, environment, &EnvVars::from_process())
+        .and_then(|s| reload::apply(&r.inner, s));
+    match loaded {
+        Ok(_) => TG_OK,
+        Err(e) => invalid(func, e),
+    }
 }
 
-/// Writes the TCP port the admin endpoint listens on (the real one when started on
-/// port 0) to `*out`.
-///
-/// Thread safety: may be called from any thread.
-#[no_mangle]
-pub extern "C" fn tg_admin_port(admin: *const tg_admin, out: *mut u16) -> tg_status {
-    ffi_panic_boundary!("tg_admin_port", {
-        let (a, out) = (try_ref!(admin), try_out!(out));
-        out.set(a.inner.local_addr().port());
-        TG_OK
-    })
-}
-
-/// Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
-///
-/// Thread safety: no other call may be using the endpoint.
-#[no_mangle]
-pub extern "C" fn tg_admin_free(admin: *mut tg_admin) {
-    free_handle("tg_admin_free", admin);
+/// Built without the `files` feature: no file parser is linked.
+#[cfg(not(feature = "files"))]
+fn load(func: &str, _: &tg_registry, _: &str, _: Option<&str>) -> tg_status {
+    unsupported(func, "files")
 }

@@ -31,7 +31,8 @@ pub enum tg_status {
     /// The caller's buffer is too small; the size needed was written to `*needed`.
     TG_ERR_BUFFER_TOO_SMALL = -4,
     /// The operation does not apply to this object (advancing the clock of a breaker
-    /// built on the system clock).
+    /// built on the system clock), or needs an optional feature this build of the
+    /// library lacks (`tg_features()` lists them).
     TG_ERR_UNSUPPORTED = -5,
     /// A bug: Rust code panicked. The panic was caught at the boundary; the object the
     /// call was given is still safe to free.
@@ -121,6 +122,16 @@ pub(crate) fn free_handle<T>(func: &'static str, handle: *mut T) {
 #[cold]
 pub(crate) fn invalid(func: &str, error: impl std::fmt::Display) -> tg_status {
     fail(TG_ERR_INVALID_ARG, format!("{func}: {error}"))
+}
+
+/// `TG_ERR_UNSUPPORTED` for a function whose optional `feature` this build lacks.
+#[cold]
+#[allow(dead_code)] // unused when every feature is on
+pub(crate) fn unsupported(func: &str, feature: &str) -> tg_status {
+    fail(
+        TG_ERR_UNSUPPORTED,
+        format!("{func}: this libtripgate was built without the `{feature}` feature; build it with `ffi/install.sh --features {feature} PREFIX` (tg_features() lists a build's features)"),
+    )
 }
 
 /// The body of an exported function that returns a `tg_status`, behind the panic

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds libtripgate (debug, with the `testing` feature), then compiles and runs every C
-# test in ffi/tests/c/ and the example in ffi/examples/ twice:
-#   1. with -fsanitize=address,undefined, linked against libtripgate.a (static);
-#   2. plain, linked against libtripgate.so (dynamic), under valgrind --leak-check=full.
+# Compiles and runs every C test in ffi/tests/c/ and the example in ffi/examples/
+# against two debug builds of libtripgate (both with the `testing` feature):
+#   - the default build (no optional feature): with -fsanitize=address,undefined,
+#     linked against libtripgate.a (static); the tests of `admin` and `files` check
+#     that those functions answer TG_ERR_UNSUPPORTED;
+#   - the full build (--features admin,files): the same, then plain, linked against
+#     libtripgate.so (dynamic), under valgrind --leak-check=full.
 # Exits non-zero on any failure. The last line is "N passed, M failed".
 #
 # Usage: ffi/tests/run_c_tests.sh        (respects CARGO_TARGET_DIR; default <repo>/target)
@@ -15,13 +18,6 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 libdir="$target/debug"
 build="$target/c-tests"
 mkdir -p "$build"
-
-echo "== building libtripgate (cargo build -p tripgate-ffi --features testing)"
-if ! (cd "$repo" && cargo build -q -p tripgate-ffi --features testing); then
-    echo "cargo build failed"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
 
 CC="${CC:-gcc}"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$ffi/include" -I"$here/c")
@@ -79,25 +75,49 @@ compile() {
     fi
 }
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer, static libtripgate.a"
-for src in "${tests[@]}"; do
-    name="$(basename "$src" .c)"
-    exe="$build/$name.asan"
-    compile "asan $name" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -fno-omit-frame-pointer -o "$exe" "$src" "$libdir/libtripgate.a" "${NATIVE_LIBS[@]}" || continue
-    ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" \
-        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" run "asan $name" "$exe"
-done
+# Builds libtripgate with `testing` and the features in $1 (comma-separated, may be
+# empty); $2 is what tg_features() must then answer.
+build() {
+    echo "== building libtripgate (cargo build -p tripgate-ffi --features testing${1:+,$1})"
+    if ! (cd "$repo" && cargo build -q -p tripgate-ffi --features "testing${1:+,$1}"); then
+        echo "FAIL cargo build --features testing${1:+,$1}"
+        failed=$((failed + 1))
+        return 1
+    fi
+    export TG_EXPECT_FEATURES="$2"
+}
 
-echo "== plain build, dynamic libtripgate.so, under valgrind"
-for src in "${tests[@]}"; do
-    name="$(basename "$src" .c)"
-    exe="$build/$name.plain"
-    compile "valgrind $name" "${CFLAGS[@]}" -O1 -o "$exe" "$src" -L"$libdir" -ltripgate \
-        -Wl,-rpath,"$libdir" -lpthread -lm || continue
-    TG_TEST_ITERATIONS=2000 run "valgrind $name" valgrind -q --error-exitcode=1 --leak-check=full \
-        --errors-for-leak-kinds=definite,possible "$exe"
-done
+asan_suite() {
+    echo "== AddressSanitizer + UndefinedBehaviorSanitizer, static libtripgate.a ($1)"
+    for src in "${tests[@]}"; do
+        name="$(basename "$src" .c)"
+        exe="$build/$name.asan"
+        compile "asan $1 $name" "${CFLAGS[@]}" -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer -o "$exe" "$src" "$libdir/libtripgate.a" "${NATIVE_LIBS[@]}" || continue
+        ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1" \
+            UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" run "asan $1 $name" "$exe"
+    done
+}
+
+valgrind_suite() {
+    echo "== plain build, dynamic libtripgate.so, under valgrind ($1)"
+    for src in "${tests[@]}"; do
+        name="$(basename "$src" .c)"
+        exe="$build/$name.plain"
+        compile "valgrind $1 $name" "${CFLAGS[@]}" -O1 -o "$exe" "$src" -L"$libdir" -ltripgate \
+            -Wl,-rpath,"$libdir" -lpthread -lm || continue
+        TG_TEST_ITERATIONS=2000 run "valgrind $1 $name" valgrind -q --error-exitcode=1 --leak-check=full \
+            --errors-for-leak-kinds=definite,possible "$exe"
+    done
+}
+
+if build "" 0; then
+    asan_suite default
+fi
+if build "admin,files" 3; then
+    asan_suite full
+    valgrind_suite full
+fi
 
 echo "$passed passed, $failed failed"
 [[ $failed -eq 0 ]]

@@ -87,6 +87,16 @@ static void last_error_buffer_rules(void) {
     tg_config_free(c);
 }
 
+/* run_c_tests.sh says which features it built the library with (TG_EXPECT_FEATURES,
+ * as tg_features() bits), so that a feature missing by mistake fails here instead of
+ * letting the tests that need it skip themselves. */
+static void features_are_the_ones_built(void) {
+    const char *expected = getenv("TG_EXPECT_FEATURES");
+    uint32_t features = tg_features();
+    CHECK((features & ~(uint32_t)(TG_FEATURE_ADMIN | TG_FEATURE_FILES)) == 0);
+    if (expected != NULL) CHECK(features == (uint32_t)strtoul(expected, NULL, 10));
+}
+
 static void panic_is_caught_and_reported(void) {
     CHECK_STATUS(tg_testing_panic(), TG_ERR_PANIC);
     CHECK_ERROR_MENTIONS("tg_testing_panic: internal panic");
@@ -103,6 +113,7 @@ int main(void) {
     RUN(every_status_has_a_description);
     RUN(state_and_reason_names);
     RUN(last_error_buffer_rules);
+    RUN(features_are_the_ones_built);
     RUN(panic_is_caught_and_reported);
     return finish();
 }
