@@ -12,7 +12,8 @@
  *   (thread-safe: every function taking a `const tg_breaker *` or `const tg_bulkhead *`
  *   may be called from any number of threads at once). Free them with tg_config_free /
  *   tg_breaker_free / tg_bulkhead_free (NULL-safe).
- * - Durations are nanoseconds (uint64_t).
+ * - Durations are nanoseconds (uint64_t); tg_us(), tg_ms(), tg_secs() and tg_mins() convert,
+ *   saturating at UINT64_MAX: tg_config_set_open_duration_ns(c, tg_secs(30)).
  * - No function unwinds into C: a Rust panic is caught and returned as TG_ERR_PANIC.
  */
 
@@ -24,6 +25,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* Durations: every duration argument and figure is in nanoseconds. These convert,
+ * saturating at UINT64_MAX (which every duration setter then refuses as out of range,
+ * naming the field) instead of wrapping. */
+
+/** `n` microseconds in nanoseconds. */
+static inline uint64_t tg_us(uint64_t n) {
+    return n > UINT64_MAX / 1000u ? UINT64_MAX : n * 1000u;
+}
+/** `n` milliseconds in nanoseconds. */
+static inline uint64_t tg_ms(uint64_t n) {
+    return n > UINT64_MAX / 1000000u ? UINT64_MAX : n * 1000000u;
+}
+/** `n` seconds in nanoseconds. */
+static inline uint64_t tg_secs(uint64_t n) {
+    return n > UINT64_MAX / 1000000000u ? UINT64_MAX : n * 1000000000u;
+}
+/** `n` minutes in nanoseconds. */
+static inline uint64_t tg_mins(uint64_t n) {
+    return n > UINT64_MAX / 60000000000u ? UINT64_MAX : n * 60000000000u;
+}
 
 /**
  * The largest `limit` `tg_bulkhead_new` accepts.
@@ -206,6 +227,12 @@ enum tg_status
      * call was given is still safe to free.
      */
     TG_ERR_PANIC = -6,
+    /**
+     * The registry's last `tg_registry_load` failed and no file has loaded since: it
+     * will not make a breaker from built-in defaults unless the caller allows it with
+     * `tg_registry_allow_defaults`.
+     */
+    TG_ERR_NOT_LOADED = -7,
 };
 #ifndef __cplusplus
 typedef int32_t tg_status;
@@ -578,7 +605,7 @@ typedef int32_t tg_failure_kind;
 /**
  * How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
  * condition that holds multiplies the configured threshold by its factor; the result is
- * clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+ * clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the default
  * numbers.
  */
 typedef struct {
@@ -1047,15 +1074,22 @@ tg_status tg_config_to_toml(const tg_config *config, char *buf, size_t len, size
 void tg_config_free(tg_config *config);
 
 /**
- * Uses a count-based window of the last `size` calls in `buckets` buckets (`buckets`
- * must divide `size`; 0 means one bucket per call). Allowed: `window.size` 1..=1000000,
- * `window.buckets` 1..=4096.
+ * Uses a count-based window of exactly the last `size` calls (`window.size`,
+ * 1..=1000000).
  *
  * Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
  * (the message names the field and its allowed range), or `TG_ERR_NULL`.
  * Not thread-safe (see `tg_config`).
  */
-tg_status tg_config_set_count_window(tg_config *config, uint32_t size, uint32_t buckets);
+tg_status tg_config_set_count_window(tg_config *config, uint32_t size);
+
+/**
+ * Uses a count-based window of `size` calls kept in `buckets` buckets of
+ * `size / buckets` calls (`buckets` must divide `size`; `window.buckets` 1..=4096):
+ * less memory for a large window, which then holds between
+ * `size - size / buckets + 1` and `size` calls. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_count_window_buckets(tg_config *config, uint32_t size, uint32_t buckets);
 
 /**
  * Uses a time-based window of the last `duration_ns` nanoseconds in `buckets` buckets
@@ -1187,7 +1221,7 @@ tg_status tg_config_set_slow_start(tg_config *config,
 tg_status tg_config_clear_slow_start(tg_config *config);
 
 /**
- * Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+ * Fills `*out` with the default adaptive threshold (0.8x at
  * 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
  * 10 failures in a row, clamped to 0.05..=1.0), to adjust before
  * `tg_config_set_adaptive_threshold`.
@@ -1342,11 +1376,27 @@ tg_status tg_registry_load(const tg_registry *registry, const char *path, const 
  * Every call hands out a new handle to the same breaker: free each with
  * `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
  *
- * Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+ * After a failed `tg_registry_load`, while no file has loaded, a breaker that does
+ * not exist yet is not made from the built-in defaults: the call returns
+ * `TG_ERR_NOT_LOADED` unless `tg_registry_allow_defaults(registry, true)` was called.
+ * (A reload that fails after a good one keeps the good file's settings, and breakers
+ * are made from those.)
+ *
+ * Returns `TG_OK`, `TG_ERR_NULL`, `TG_ERR_NOT_LOADED`, or `TG_ERR_INVALID_ARG` (name
+ * not UTF-8).
  *
  * Thread safety: may be called from any thread, concurrently with every other call.
  */
 tg_status tg_registry_breaker(const tg_registry *registry, const char *name, tg_breaker **out);
+
+/**
+ * Whether `tg_registry_breaker` may make breakers from the built-in defaults after a
+ * failed `tg_registry_load` (default: no, it returns `TG_ERR_NOT_LOADED`). A service
+ * that would rather run with defaults than not at all opts in with `true`.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_allow_defaults(const tg_registry *registry, bool allow);
 
 /**
  * As `tg_registry_breaker`, but a breaker created by this call is built from a copy
@@ -1427,24 +1477,27 @@ tg_status tg_registry_readiness(const tg_registry *registry,
 const char *tg_status_str(int32_t status);
 
 /**
- * Copies this thread's last error message into `buf` (NUL-terminated).
+ * Copies this thread's last error message into `buf`, as `snprintf` does: at most
+ * `len - 1` bytes of it and a terminating NUL (a message longer than that is cut short,
+ * at a byte boundary), and returns the message's full length, NUL not included.
  *
  * The message describes the most recent call on this thread that returned a negative
  * status; it is `""` if there was none. Successful calls do not clear it.
  *
- * - `*needed` receives the buffer size the message needs, terminating NUL included. It
- *   is written on `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL` (that is its purpose), and
- *   may be NULL if the caller does not want it.
- * - With `buf == NULL` and `len == 0` nothing is copied: the call just reports the size
- *   in `*needed` and returns `TG_OK`.
- * - If `len` is too small nothing is copied and `TG_ERR_BUFFER_TOO_SMALL` is returned.
- * - `buf == NULL` with `len > 0` is `TG_ERR_NULL`.
+ * - A return value `>= len` means the message was truncated; a buffer of
+ *   `return value + 1` bytes holds all of it.
+ * - With `len == 0` nothing is written (`buf` may then be NULL): a size query.
+ * - `buf == NULL` with `len > 0` writes nothing either.
  *
- * This function never changes the last error.
+ * Unlike the functions that return a document (`tg_config_to_toml`,
+ * `tg_registry_prometheus`), which refuse a short buffer with
+ * `TG_ERR_BUFFER_TOO_SMALL`, a message for people is worth showing in part.
+ *
+ * This function never changes the last error, and never fails.
  *
  * Thread safety: may be called from any thread; each thread sees its own last error.
  */
-tg_status tg_last_error_message(char *buf, size_t len, size_t *needed);
+size_t tg_last_error_message(char *buf, size_t len);
 
 /**
  * The library's version as `TG_VERSION_NUMBER` encodes it.

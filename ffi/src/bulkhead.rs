@@ -238,10 +238,7 @@ mod tests {
 
     fn last_error() -> String {
         let mut buf = [0 as std::ffi::c_char; 512];
-        assert_eq!(
-            tg_last_error_message(buf.as_mut_ptr(), buf.len(), ptr::null_mut()),
-            TG_OK
-        );
+        assert!(tg_last_error_message(buf.as_mut_ptr(), buf.len()) < buf.len());
         raw::c_str(buf.as_ptr())
             .unwrap()
             .to_string_lossy()

@@ -157,22 +157,30 @@ fn ns(nanos: u64) -> Duration {
     Duration::from_nanos(nanos)
 }
 
-/// Uses a count-based window of the last `size` calls in `buckets` buckets (`buckets`
-/// must divide `size`; 0 means one bucket per call). Allowed: `window.size` 1..=1000000,
-/// `window.buckets` 1..=4096.
+/// Uses a count-based window of exactly the last `size` calls (`window.size`,
+/// 1..=1000000).
 ///
 /// Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
 /// (the message names the field and its allowed range), or `TG_ERR_NULL`.
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
-pub extern "C" fn tg_config_set_count_window(
+pub extern "C" fn tg_config_set_count_window(config: *mut tg_config, size: u32) -> tg_status {
+    set!("tg_config_set_count_window", config, |b| b
+        .count_window(size))
+}
+
+/// Uses a count-based window of `size` calls kept in `buckets` buckets of
+/// `size / buckets` calls (`buckets` must divide `size`; `window.buckets` 1..=4096):
+/// less memory for a large window, which then holds between
+/// `size - size / buckets + 1` and `size` calls. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_count_window_buckets(
     config: *mut tg_config,
     size: u32,
     buckets: u32,
 ) -> tg_status {
-    set!("tg_config_set_count_window", config, |b| match buckets {
-        0 => b.count_window(size),
-        n => b.count_window_buckets(size, n),
+    set!("tg_config_set_count_window_buckets", config, |b| {
+        b.count_window_buckets(size, buckets)
     })
 }
 
@@ -415,7 +423,7 @@ pub extern "C" fn tg_config_clear_slow_start(config: *mut tg_config) -> tg_statu
         None))
 }
 
-/// Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+/// Fills `*out` with the default adaptive threshold (0.8x at
 /// 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
 /// 10 failures in a row, clamped to 0.05..=1.0), to adjust before
 /// `tg_config_set_adaptive_threshold`.

@@ -113,6 +113,24 @@ pub(crate) fn copy_to_buf(buf: *mut c_char, len: usize, text: &str) -> (usize, b
     (needed, true)
 }
 
+/// Copies as much of `text` as fits, with a terminating NUL, into the caller's buffer
+/// of `len` bytes, as `snprintf` does, and returns `text.len()`. Writes nothing when
+/// `buf` is NULL or `len` is 0.
+pub(crate) fn copy_truncated(buf: *mut c_char, len: usize, text: &str) -> usize {
+    if buf.is_null() || len == 0 {
+        return text.len();
+    }
+    let n = text.len().min(len - 1);
+    // SAFETY: `buf` is non-NULL and, by the C API contract, points to at least `len`
+    // writable bytes; we write `n + 1 <= len` bytes. `text` is a Rust string and cannot
+    // overlap a buffer C owns.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+    text.len()
+}
+
 /// A C listener: the function pointer and the caller's `userdata`.
 #[derive(Clone, Copy)]
 pub(crate) struct CListener {

@@ -6,6 +6,7 @@ use crate::config::tg_config;
 use crate::raw;
 use crate::status::*;
 use std::ffi::c_char;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use tg_core::{AnyClock, Breaker, ManualClock};
 use tripgate_ops::{health, HealthPolicy, Registry};
@@ -19,12 +20,52 @@ use tripgate_ops::{health, HealthPolicy, Registry};
 /// registry is freed or the breaker removed (each handle shares the breaker).
 pub struct tg_registry {
     pub(crate) inner: Arc<Registry<AnyClock>>,
+    /// Whether settings from a file are in force, or the built-in defaults are.
+    loaded: AtomicU8,
+    /// `tg_registry_allow_defaults`: make breakers from the built-in defaults even after
+    /// a failed load.
+    allow_defaults: AtomicBool,
+}
+
+/// `tg_registry::loaded`: no load was tried; the built-in defaults are in force.
+const NEVER_LOADED: u8 = 0;
+/// Loads were tried and all failed: the defaults in force were not asked for.
+const LOAD_FAILED: u8 = 1;
+/// A file loaded; its settings are in force (a later failed load keeps them).
+const LOADED: u8 = 2;
+
+impl tg_registry {
+    /// Records how a load went: a success is final, a failure counts only while no file
+    /// has loaded.
+    fn record_load(&self, status: tg_status) {
+        // ordering: Relaxed: a flag read on its own, guarding no other data.
+        if status == TG_OK {
+            self.loaded.store(LOADED, Ordering::Relaxed);
+        } else {
+            let _ = self.loaded.compare_exchange(
+                NEVER_LOADED,
+                LOAD_FAILED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Whether a new breaker would come from defaults nobody asked for.
+    fn refuses_defaults(&self) -> bool {
+        // ordering: Relaxed: independent flags; a load racing this call may or may not
+        // be seen, as with any call racing a reload.
+        self.loaded.load(Ordering::Relaxed) == LOAD_FAILED
+            && !self.allow_defaults.load(Ordering::Relaxed)
+    }
 }
 
 /// Hands out a new, empty registry on `clock`.
 fn hand_out_registry(clock: AnyClock, out: raw::Out<*mut tg_registry>) -> tg_status {
     out.set(raw::into_handle(tg_registry {
         inner: Arc::new(Registry::with_clock(clock)),
+        loaded: AtomicU8::new(NEVER_LOADED),
+        allow_defaults: AtomicBool::new(false),
     }));
     TG_OK
 }
@@ -96,7 +137,9 @@ pub extern "C" fn tg_registry_load(
         } else {
             Some(try_str!(environment))
         };
-        load(FUNC, r, path, environment)
+        let status = load(FUNC, r, path, environment);
+        r.record_load(status);
+        status
     })
 }
 
@@ -110,7 +153,14 @@ fn hand_out(b: Arc<Breaker<AnyClock>>, out: raw::Out<*mut tg_breaker>) -> tg_sta
 /// Every call hands out a new handle to the same breaker: free each with
 /// `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
 ///
-/// Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+/// After a failed `tg_registry_load`, while no file has loaded, a breaker that does
+/// not exist yet is not made from the built-in defaults: the call returns
+/// `TG_ERR_NOT_LOADED` unless `tg_registry_allow_defaults(registry, true)` was called.
+/// (A reload that fails after a good one keeps the good file's settings, and breakers
+/// are made from those.)
+///
+/// Returns `TG_OK`, `TG_ERR_NULL`, `TG_ERR_NOT_LOADED`, or `TG_ERR_INVALID_ARG` (name
+/// not UTF-8).
 ///
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
@@ -121,10 +171,35 @@ pub extern "C" fn tg_registry_breaker(
 ) -> tg_status {
     ffi_panic_boundary!("tg_registry_breaker", {
         let (r, name, out) = (try_ref!(registry), try_str!(name), try_out!(out));
+        if r.refuses_defaults() && r.inner.get(name).is_none() {
+            return fail(
+                TG_ERR_NOT_LOADED,
+                format!("{FUNC}: {name:?}: the registry's config file failed to load (see the error of tg_registry_load); fix the file and load it again, or call tg_registry_allow_defaults(registry, true) to make breakers from the built-in defaults"),
+            );
+        }
         match r.inner.breaker(name) {
             Ok(b) => hand_out(b, out),
             Err(e) => invalid(FUNC, e),
         }
+    })
+}
+
+/// Whether `tg_registry_breaker` may make breakers from the built-in defaults after a
+/// failed `tg_registry_load` (default: no, it returns `TG_ERR_NOT_LOADED`). A service
+/// that would rather run with defaults than not at all opts in with `true`.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_allow_defaults(
+    registry: *const tg_registry,
+    allow: bool,
+) -> tg_status {
+    ffi_panic_boundary!("tg_registry_allow_defaults", {
+        // ordering: Relaxed: a flag read on its own (see `refuses_defaults`).
+        try_ref!(registry)
+            .allow_defaults
+            .store(allow, Ordering::Relaxed);
+        TG_OK
     })
 }
 

@@ -137,7 +137,7 @@ pub(crate) fn tier_from(code: tg_tier) -> Option<Tier> {
 
 /// How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
 /// condition that holds multiplies the configured threshold by its factor; the result is
-/// clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+/// clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the default
 /// numbers.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -161,6 +161,45 @@ static void reload_keeps_an_open_breaker_open_and_refuses_bad_files(void) {
     tg_registry_free(r);
 }
 
+static void a_failed_load_refuses_default_breakers_unless_allowed(void) {
+    tg_registry *r = NULL;
+    CHECK_OK(tg_registry_new(&r));
+    tg_breaker *b = NULL;
+    CHECK_OK(tg_registry_breaker(r, "before", &b)); /* never loaded: defaults, as documented */
+    tg_breaker_free(b);
+    b = NULL;
+
+    CHECK(tg_registry_load(r, "/nonexistent/tripgate.toml", NULL) < 0);
+    CHECK_STATUS(tg_registry_breaker(r, "payments", &b), TG_ERR_NOT_LOADED);
+    CHECK(b == NULL);
+    CHECK_ERROR_MENTIONS("tg_registry_breaker: \"payments\": the registry's config file failed to load");
+    CHECK_ERROR_MENTIONS("tg_registry_allow_defaults(registry, true)");
+    CHECK_OK(tg_registry_breaker(r, "before", &b)); /* an existing breaker is handed out */
+    tg_breaker_free(b);
+    b = NULL;
+
+    CHECK_OK(tg_registry_allow_defaults(r, true));
+    CHECK_OK(tg_registry_breaker(r, "payments", &b));
+    tg_breaker_free(b);
+    b = NULL;
+    CHECK_OK(tg_registry_allow_defaults(r, false));
+    CHECK_STATUS(tg_registry_breaker(r, "search", &b), TG_ERR_NOT_LOADED);
+    CHECK_STATUS(tg_registry_allow_defaults(NULL, true), TG_ERR_NULL);
+
+    if (tg_features() & TG_FEATURE_FILES) {
+        write_config(CONFIG);
+        CHECK_OK(tg_registry_load(r, config_path, NULL));
+        CHECK_OK(tg_registry_breaker(r, "search", &b)); /* a file loaded */
+        tg_breaker_free(b);
+        b = NULL;
+        /* A failed reload keeps the good file's settings: breakers come from those. */
+        CHECK(tg_registry_load(r, "/nonexistent/tripgate.toml", NULL) < 0);
+        CHECK_OK(tg_registry_breaker(r, "other", &b));
+        tg_breaker_free(b);
+    }
+    tg_registry_free(r);
+}
+
 /* GET `path` from 127.0.0.1:port; writes the response into buf. */
 static int http_get(uint16_t port, const char *path, char *buf, size_t len) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -247,6 +286,7 @@ int main(void) {
     snprintf(config_path, sizeof config_path, "/tmp/tg_test_registry_%ld.toml", (long)getpid());
     RUN(breakers_from_a_file_with_prometheus_and_readiness);
     RUN(reload_keeps_an_open_breaker_open_and_refuses_bad_files);
+    RUN(a_failed_load_refuses_default_breakers_unless_allowed);
     RUN(admin_endpoint_over_loopback);
     remove(config_path);
     return finish();
