@@ -15,6 +15,10 @@
  * - Durations are nanoseconds (uint64_t); tg_us(), tg_ms(), tg_secs() and tg_mins() convert,
  *   saturating at UINT64_MAX: tg_config_set_open_duration_ns(c, tg_secs(30)).
  * - No function unwinds into C: a Rust panic is caught and returned as TG_ERR_PANIC.
+ * - Optional features: tg_admin_serve needs the `admin` build feature, tg_registry_load
+ *   the `files` one. Every build exports every function; one whose feature is missing
+ *   returns TG_ERR_UNSUPPORTED. tg_features() returns the build's TG_FEATURE_* bits.
+ * - Permits (tg_permit) are opaque values: answer each exactly once.
  */
 
 #ifndef TRIPGATE_H
@@ -1361,10 +1365,11 @@ void tg_registry_free(tg_registry *registry);
  *
  * All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
  * `tg_last_error_message` names the file, the service, the field and the allowed
- * range of every problem, one per line.
+ * range of every problem, one per line. Until a file loads, a failed load keeps
+ * `tg_registry_breaker` from making breakers from the built-in defaults (see there).
  *
  * Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
- * `tg_features()` lacks `TG_FEATURE_FILES`).
+ * `tg_features()` lacks `TG_FEATURE_FILES`), which counts as a failed load.
  *
  * Thread safety: may be called from any thread, concurrently with every other call.
  */

@@ -117,10 +117,11 @@ pub extern "C" fn tg_registry_free(registry: *mut tg_registry) {
 ///
 /// All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
 /// `tg_last_error_message` names the file, the service, the field and the allowed
-/// range of every problem, one per line.
+/// range of every problem, one per line. Until a file loads, a failed load keeps
+/// `tg_registry_breaker` from making breakers from the built-in defaults (see there).
 ///
 /// Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
-/// `tg_features()` lacks `TG_FEATURE_FILES`).
+/// `tg_features()` lacks `TG_FEATURE_FILES`), which counts as a failed load.
 ///
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
