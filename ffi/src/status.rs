@@ -130,7 +130,7 @@ pub(crate) fn invalid(func: &str, error: impl std::fmt::Display) -> tg_status {
 
 /// `TG_ERR_UNSUPPORTED` for a function whose optional `feature` this build lacks.
 #[cold]
-#[allow(dead_code)] // unused when every feature is on
+#[cfg_attr(all(feature = "admin", feature = "files"), allow(dead_code))]
 pub(crate) fn unsupported(func: &str, feature: &str) -> tg_status {
     fail(
         TG_ERR_UNSUPPORTED,
