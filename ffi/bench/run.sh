@@ -19,6 +19,8 @@ runs="${2:-7}"
 
 (cd "$repo" && cargo build -q --release -p tripgate-ffi --lib --example bench_rust)
 lib="$target/release"
+# The library's SONAME, what bench-dynamic loads at run time.
+ln -sfn libtripgate.so "$lib/libtripgate.so.0"
 out="$target/c-bench"
 mkdir -p "$out"
 CFLAGS=(-std=c11 -O2 -Wall -Wextra -Werror -I"$ffi/include")

@@ -48,7 +48,7 @@ static void on_transition(void *userdata, const tg_transition *t) {
 
 static void die(const char *what, tg_status s) {
     char msg[512] = "";
-    tg_last_error_message(msg, sizeof msg, NULL);
+    tg_last_error_message(msg, sizeof msg); /* truncated if longer */
     fprintf(stderr, "%s: %s: %s\n", what, tg_status_str(s), msg);
     exit(1);
 }

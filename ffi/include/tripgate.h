@@ -12,8 +12,13 @@
  *   (thread-safe: every function taking a `const tg_breaker *` or `const tg_bulkhead *`
  *   may be called from any number of threads at once). Free them with tg_config_free /
  *   tg_breaker_free / tg_bulkhead_free (NULL-safe).
- * - Durations are nanoseconds (uint64_t).
+ * - Durations are nanoseconds (uint64_t); tg_us(), tg_ms(), tg_secs() and tg_mins() convert,
+ *   saturating at UINT64_MAX: tg_config_set_open_duration_ns(c, tg_secs(30)).
  * - No function unwinds into C: a Rust panic is caught and returned as TG_ERR_PANIC.
+ * - Optional features: tg_admin_serve needs the `admin` build feature, tg_registry_load
+ *   the `files` one. Every build exports every function; one whose feature is missing
+ *   returns TG_ERR_UNSUPPORTED. tg_features() returns the build's TG_FEATURE_* bits.
+ * - Permits (tg_permit) are opaque values: answer each exactly once.
  */
 
 #ifndef TRIPGATE_H
@@ -24,6 +29,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* Durations: every duration argument and figure is in nanoseconds. These convert,
+ * saturating at UINT64_MAX (which every duration setter then refuses as out of range,
+ * naming the field) instead of wrapping. */
+
+/** `n` microseconds in nanoseconds. */
+static inline uint64_t tg_us(uint64_t n) {
+    return n > UINT64_MAX / 1000u ? UINT64_MAX : n * 1000u;
+}
+/** `n` milliseconds in nanoseconds. */
+static inline uint64_t tg_ms(uint64_t n) {
+    return n > UINT64_MAX / 1000000u ? UINT64_MAX : n * 1000000u;
+}
+/** `n` seconds in nanoseconds. */
+static inline uint64_t tg_secs(uint64_t n) {
+    return n > UINT64_MAX / 1000000000u ? UINT64_MAX : n * 1000000000u;
+}
+/** `n` minutes in nanoseconds. */
+static inline uint64_t tg_mins(uint64_t n) {
+    return n > UINT64_MAX / 60000000000u ? UINT64_MAX : n * 60000000000u;
+}
 
 /**
  * The largest `limit` `tg_bulkhead_new` accepts.
@@ -51,6 +76,18 @@
  * matches the header compiled against.
  */
 #define TG_VERSION_NUMBER (((TG_VERSION_MAJOR * 1000000) + (TG_VERSION_MINOR * 1000)) + TG_VERSION_PATCH)
+
+/**
+ * Bit of `tg_features()`: the admin endpoint (`tg_admin_serve`) is built in (Cargo
+ * feature `admin`).
+ */
+#define TG_FEATURE_ADMIN 1
+
+/**
+ * Bit of `tg_features()`: config files (`tg_registry_load`: TOML, YAML, JSON, with
+ * environment overlays) are built in (Cargo feature `files`).
+ */
+#define TG_FEATURE_FILES 2
 
 /**
  * A breaker's state.
@@ -185,7 +222,8 @@ enum tg_status
     TG_ERR_BUFFER_TOO_SMALL = -4,
     /**
      * The operation does not apply to this object (advancing the clock of a breaker
-     * built on the system clock).
+     * built on the system clock), or needs an optional feature this build of the
+     * library lacks (`tg_features()` lists them).
      */
     TG_ERR_UNSUPPORTED = -5,
     /**
@@ -193,6 +231,12 @@ enum tg_status
      * call was given is still safe to free.
      */
     TG_ERR_PANIC = -6,
+    /**
+     * The registry's last `tg_registry_load` failed and no file has loaded since: it
+     * will not make a breaker from built-in defaults unless the caller allows it with
+     * `tg_registry_allow_defaults`.
+     */
+    TG_ERR_NOT_LOADED = -7,
 };
 #ifndef __cplusplus
 typedef int32_t tg_status;
@@ -252,33 +296,6 @@ typedef struct tg_config tg_config;
  * registry is freed or the breaker removed (each handle shares the breaker).
  */
 typedef struct tg_registry tg_registry;
-
-/**
- * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
- * allocation. Treat the fields as opaque. Hand it back exactly once, to the breaker
- * that issued it, with `tg_record` or `tg_release`.
- */
-typedef struct {
-    /**
-     * Generation of the breaker state the permit was issued in.
-     */
-    uint32_t generation;
-    /**
-     * Internal flags.
-     */
-    uint32_t flags;
-    /**
-     * Admission time on the breaker's clock, in nanoseconds (0 when calls are not
-     * timed).
-     */
-    uint64_t start_ns;
-} tg_permit;
-
-/**
- * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
- * `TG_FAILURE_*` and `TG_IGNORED` values.
- */
-typedef int32_t tg_outcome;
 
 /**
  * Latency over the window, in nanoseconds.
@@ -592,7 +609,7 @@ typedef int32_t tg_failure_kind;
 /**
  * How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
  * condition that holds multiplies the configured threshold by its factor; the result is
- * clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+ * clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the default
  * numbers.
  */
 typedef struct {
@@ -638,6 +655,28 @@ typedef struct {
      */
     double max;
 } tg_adaptive_threshold;
+
+/**
+ * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
+ * allocation.
+ *
+ * Treat it as opaque: do not read, write or forge its contents. Answer it exactly
+ * once, to the breaker that issued it, with `tg_record` or `tg_release`; a permit
+ * answered twice, or given to another breaker, miscounts that breaker. Its size is
+ * part of the ABI and changes only with the library's major version (the SONAME).
+ */
+typedef struct {
+    /**
+     * Opaque.
+     */
+    uint64_t _opaque[2];
+} tg_permit;
+
+/**
+ * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
+ * `TG_FAILURE_*` and `TG_IGNORED` values.
+ */
+typedef int32_t tg_outcome;
 
 /**
  * The call succeeded (a slow success still counts toward the slow-call rate).
@@ -720,6 +759,37 @@ extern "C" {
 #endif // __cplusplus
 
 /**
+ * Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
+ * `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
+ * `registry` on a thread of its own. It only reads snapshots, never blocking the
+ * breakers. The endpoint keeps the registry alive until `tg_admin_free`.
+ *
+ * Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
+ * address cannot be parsed or bound; the message says why).
+ *
+ * Needs the `admin` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+ * `tg_features()` lacks `TG_FEATURE_ADMIN`).
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_serve(const tg_registry *registry, const char *addr, tg_admin **out);
+
+/**
+ * Writes the TCP port the admin endpoint listens on (the real one when started on
+ * port 0) to `*out`.
+ *
+ * Thread safety: may be called from any thread.
+ */
+tg_status tg_admin_port(const tg_admin *admin, uint16_t *out);
+
+/**
+ * Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
+ *
+ * Thread safety: no other call may be using the endpoint.
+ */
+void tg_admin_free(tg_admin *admin);
+
+/**
  * Creates a breaker on the system's monotonic clock from a copy of `config` (which the
  * caller still owns and may free at once). Starts closed. Free it with
  * `tg_breaker_free`.
@@ -751,46 +821,6 @@ tg_status tg_breaker_new_with_manual_clock(const tg_config *config,
  * of it be running).
  */
 void tg_breaker_free(tg_breaker *breaker);
-
-/**
- * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
- *
- * - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
- *   hand the permit back exactly once with `tg_record` (or `tg_release`).
- * - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
- *   taken). Do not make the call; `*out` is not written and there is nothing to hand
- *   back. `tg_retry_after_ns` tells how long to wait.
- * - `TG_ERR_NULL`: `breaker` or `out` is NULL.
- *
- * Thread safety: may be called from any number of threads at once.
- */
-tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
-
-/**
- * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
- * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
- * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
- *
- * The failure that trips the breaker is reported normally; only later calls are
- * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
- * is then not consumed: record or release it again); `TG_ERR_NULL`.
- *
- * Thread safety: may be called from any number of threads at once. A transition it
- * causes runs the listener on this thread, after the record, outside every lock.
- */
-tg_status tg_record(const tg_breaker *breaker,
-                    tg_permit permit,
-                    tg_outcome outcome,
-                    uint64_t latency_ns);
-
-/**
- * Hands a permit back without an outcome (the call was never made, or was abandoned):
- * counted as `abandoned`, neither success nor failure; a half-open probe frees its
- * slot.
- *
- * Thread safety: may be called from any number of threads at once.
- */
-tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
 
 /**
  * Writes the current state to `*out`.
@@ -1048,15 +1078,22 @@ tg_status tg_config_to_toml(const tg_config *config, char *buf, size_t len, size
 void tg_config_free(tg_config *config);
 
 /**
- * Uses a count-based window of the last `size` calls in `buckets` buckets (`buckets`
- * must divide `size`; 0 means one bucket per call). Allowed: `window.size` 1..=1000000,
- * `window.buckets` 1..=4096.
+ * Uses a count-based window of exactly the last `size` calls (`window.size`,
+ * 1..=1000000).
  *
  * Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
  * (the message names the field and its allowed range), or `TG_ERR_NULL`.
  * Not thread-safe (see `tg_config`).
  */
-tg_status tg_config_set_count_window(tg_config *config, uint32_t size, uint32_t buckets);
+tg_status tg_config_set_count_window(tg_config *config, uint32_t size);
+
+/**
+ * Uses a count-based window of `size` calls kept in `buckets` buckets of
+ * `size / buckets` calls (`buckets` must divide `size`; `window.buckets` 1..=4096):
+ * less memory for a large window, which then holds between
+ * `size - size / buckets + 1` and `size` calls. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_count_window_buckets(tg_config *config, uint32_t size, uint32_t buckets);
 
 /**
  * Uses a time-based window of the last `duration_ns` nanoseconds in `buckets` buckets
@@ -1188,7 +1225,7 @@ tg_status tg_config_set_slow_start(tg_config *config,
 tg_status tg_config_clear_slow_start(tg_config *config);
 
 /**
- * Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+ * Fills `*out` with the default adaptive threshold (0.8x at
  * 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
  * 10 failures in a row, clamped to 0.05..=1.0), to adjust before
  * `tg_config_set_adaptive_threshold`.
@@ -1254,6 +1291,46 @@ tg_status tg_config_set_seed(tg_config *config, uint64_t seed);
 tg_status tg_config_clear_seed(tg_config *config);
 
 /**
+ * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
+ *
+ * - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
+ *   hand the permit back exactly once with `tg_record` (or `tg_release`).
+ * - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
+ *   taken). Do not make the call; `*out` is not written and there is nothing to hand
+ *   back. `tg_retry_after_ns` tells how long to wait.
+ * - `TG_ERR_NULL`: `breaker` or `out` is NULL.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
+
+/**
+ * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
+ * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
+ * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+ *
+ * The failure that trips the breaker is reported normally; only later calls are
+ * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
+ * is then not consumed: record or release it again); `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once. A transition it
+ * causes runs the listener on this thread, after the record, outside every lock.
+ */
+tg_status tg_record(const tg_breaker *breaker,
+                    tg_permit permit,
+                    tg_outcome outcome,
+                    uint64_t latency_ns);
+
+/**
+ * Hands a permit back without an outcome (the call was never made, or was abandoned):
+ * counted as `abandoned`, neither success nor failure; a half-open probe frees its
+ * slot.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
+
+/**
  * Creates an empty registry on the system's monotonic clock, with built-in default
  * settings (the standard tier) until `tg_registry_load` loads a file.
  *
@@ -1288,7 +1365,11 @@ void tg_registry_free(tg_registry *registry);
  *
  * All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
  * `tg_last_error_message` names the file, the service, the field and the allowed
- * range of every problem, one per line.
+ * range of every problem, one per line. Until a file loads, a failed load keeps
+ * `tg_registry_breaker` from making breakers from the built-in defaults (see there).
+ *
+ * Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+ * `tg_features()` lacks `TG_FEATURE_FILES`), which counts as a failed load.
  *
  * Thread safety: may be called from any thread, concurrently with every other call.
  */
@@ -1300,11 +1381,27 @@ tg_status tg_registry_load(const tg_registry *registry, const char *path, const 
  * Every call hands out a new handle to the same breaker: free each with
  * `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
  *
- * Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+ * After a failed `tg_registry_load`, while no file has loaded, a breaker that does
+ * not exist yet is not made from the built-in defaults: the call returns
+ * `TG_ERR_NOT_LOADED` unless `tg_registry_allow_defaults(registry, true)` was called.
+ * (A reload that fails after a good one keeps the good file's settings, and breakers
+ * are made from those.)
+ *
+ * Returns `TG_OK`, `TG_ERR_NULL`, `TG_ERR_NOT_LOADED`, or `TG_ERR_INVALID_ARG` (name
+ * not UTF-8).
  *
  * Thread safety: may be called from any thread, concurrently with every other call.
  */
 tg_status tg_registry_breaker(const tg_registry *registry, const char *name, tg_breaker **out);
+
+/**
+ * Whether `tg_registry_breaker` may make breakers from the built-in defaults after a
+ * failed `tg_registry_load` (default: no, it returns `TG_ERR_NOT_LOADED`). A service
+ * that would rather run with defaults than not at all opts in with `true`.
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_allow_defaults(const tg_registry *registry, bool allow);
 
 /**
  * As `tg_registry_breaker`, but a breaker created by this call is built from a copy
@@ -1373,34 +1470,6 @@ tg_status tg_registry_readiness(const tg_registry *registry,
                                 size_t *needed);
 
 /**
- * Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
- * `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
- * `registry` on a thread of its own. It only reads snapshots, never blocking the
- * breakers. The endpoint keeps the registry alive until `tg_admin_free`.
- *
- * Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
- * address cannot be parsed or bound; the message says why).
- *
- * Thread safety: may be called from any thread.
- */
-tg_status tg_admin_serve(const tg_registry *registry, const char *addr, tg_admin **out);
-
-/**
- * Writes the TCP port the admin endpoint listens on (the real one when started on
- * port 0) to `*out`.
- *
- * Thread safety: may be called from any thread.
- */
-tg_status tg_admin_port(const tg_admin *admin, uint16_t *out);
-
-/**
- * Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
- *
- * Thread safety: no other call may be using the endpoint.
- */
-void tg_admin_free(tg_admin *admin);
-
-/**
  * A static, human-readable description of a status code (`"TG_OK: success"`,
  * `"TG_ERR_NULL: a required pointer argument was NULL"`, ...), or
  * `"unknown status"`. Never NULL; the string must not be freed.
@@ -1413,24 +1482,27 @@ void tg_admin_free(tg_admin *admin);
 const char *tg_status_str(int32_t status);
 
 /**
- * Copies this thread's last error message into `buf` (NUL-terminated).
+ * Copies this thread's last error message into `buf`, as `snprintf` does: at most
+ * `len - 1` bytes of it and a terminating NUL (a message longer than that is cut short,
+ * at a byte boundary), and returns the message's full length, NUL not included.
  *
  * The message describes the most recent call on this thread that returned a negative
  * status; it is `""` if there was none. Successful calls do not clear it.
  *
- * - `*needed` receives the buffer size the message needs, terminating NUL included. It
- *   is written on `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL` (that is its purpose), and
- *   may be NULL if the caller does not want it.
- * - With `buf == NULL` and `len == 0` nothing is copied: the call just reports the size
- *   in `*needed` and returns `TG_OK`.
- * - If `len` is too small nothing is copied and `TG_ERR_BUFFER_TOO_SMALL` is returned.
- * - `buf == NULL` with `len > 0` is `TG_ERR_NULL`.
+ * - A return value `>= len` means the message was truncated; a buffer of
+ *   `return value + 1` bytes holds all of it.
+ * - With `len == 0` nothing is written (`buf` may then be NULL): a size query.
+ * - `buf == NULL` with `len > 0` writes nothing either.
  *
- * This function never changes the last error.
+ * Unlike the functions that return a document (`tg_config_to_toml`,
+ * `tg_registry_prometheus`), which refuse a short buffer with
+ * `TG_ERR_BUFFER_TOO_SMALL`, a message for people is worth showing in part.
+ *
+ * This function never changes the last error, and never fails.
  *
  * Thread safety: may be called from any thread; each thread sees its own last error.
  */
-tg_status tg_last_error_message(char *buf, size_t len, size_t *needed);
+size_t tg_last_error_message(char *buf, size_t len);
 
 /**
  * The library's version as `TG_VERSION_NUMBER` encodes it.
@@ -1446,6 +1518,14 @@ uint32_t tg_version_number(void);
  * Thread safety: may be called from any thread at any time.
  */
 const char *tg_version_string(void);
+
+/**
+ * The optional features this build of the library has, as `TG_FEATURE_*` bits. A
+ * function that needs a missing feature returns `TG_ERR_UNSUPPORTED`.
+ *
+ * Thread safety: may be called from any thread at any time.
+ */
+uint32_t tg_features(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -18,7 +18,7 @@ use tg_core::{AnyClock, Breaker, ListenerId, ManualClock};
 /// no other call is using the breaker.
 pub struct tg_breaker {
     /// Shared with a `tg_registry` (and its other handles) when it came from one.
-    inner: Arc<Breaker<AnyClock>>,
+    pub(crate) inner: Arc<Breaker<AnyClock>>,
     listener: Mutex<Option<ListenerId>>,
 }
 
@@ -43,27 +43,20 @@ impl Drop for tg_breaker {
     }
 }
 
+/// Builds a breaker from a copy of `config` on `clock` and hands it out in `out`.
 fn new_breaker(
-    func: &'static str,
-    config: *const tg_config,
+    func: &str,
+    config: &tg_config,
     clock: AnyClock,
-    out: *mut *mut tg_breaker,
+    out: raw::Out<*mut tg_breaker>,
 ) -> tg_status {
-    guard(func, || {
-        let Some(config) = raw::borrow(config) else {
-            return null(func, "config");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(func, "out");
-        };
-        match Breaker::with_clock(config.inner.clone(), clock) {
-            Ok(inner) => {
-                out.set(raw::into_handle(tg_breaker::shared(Arc::new(inner))));
-                TG_OK
-            }
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{func}: {e}")),
+    match Breaker::with_clock(config.inner.clone(), clock) {
+        Ok(inner) => {
+            out.set(raw::into_handle(tg_breaker::shared(Arc::new(inner))));
+            TG_OK
         }
-    })
+        Err(e) => invalid(func, e),
+    }
 }
 
 /// Creates a breaker on the system's monotonic clock from a copy of `config` (which the
@@ -76,7 +69,10 @@ fn new_breaker(
 /// meanwhile.
 #[no_mangle]
 pub extern "C" fn tg_breaker_new(config: *const tg_config, out: *mut *mut tg_breaker) -> tg_status {
-    new_breaker("tg_breaker_new", config, AnyClock::default(), out)
+    ffi_panic_boundary!("tg_breaker_new", {
+        let (config, out) = (try_ref!(config), try_out!(out));
+        new_breaker(FUNC, config, AnyClock::default(), out)
+    })
 }
 
 /// Creates a breaker on a manual clock that reads `start_ns` and moves only when
@@ -90,14 +86,12 @@ pub extern "C" fn tg_breaker_new_with_manual_clock(
     start_ns: u64,
     out: *mut *mut tg_breaker,
 ) -> tg_status {
-    let clock = ManualClock::new();
-    clock.set_nanos(start_ns);
-    new_breaker(
-        "tg_breaker_new_with_manual_clock",
-        config,
-        AnyClock::Manual(clock),
-        out,
-    )
+    ffi_panic_boundary!("tg_breaker_new_with_manual_clock", {
+        let (config, out) = (try_ref!(config), try_out!(out));
+        let clock = ManualClock::new();
+        clock.set_nanos(start_ns);
+        new_breaker(FUNC, config, AnyClock::Manual(clock), out)
+    })
 }
 
 /// Frees a breaker handle, with its listener. NULL is a no-op. Outstanding permits
@@ -108,90 +102,30 @@ pub extern "C" fn tg_breaker_new_with_manual_clock(
 /// of it be running).
 #[no_mangle]
 pub extern "C" fn tg_breaker_free(breaker: *mut tg_breaker) {
-    guard_or("tg_breaker_free", (), || raw::free_handle(breaker));
+    free_handle("tg_breaker_free", breaker);
 }
 
-/// Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
-///
-/// - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
-///   hand the permit back exactly once with `tg_record` (or `tg_release`).
-/// - `TG_REJECTED`: not admitted (open, forced open, or half-open with every probe slot
-///   taken). Do not make the call; `*out` is not written and there is nothing to hand
-///   back. `tg_retry_after_ns` tells how long to wait.
-/// - `TG_ERR_NULL`: `breaker` or `out` is NULL.
-///
-/// Thread safety: may be called from any number of threads at once.
-#[no_mangle]
-pub extern "C" fn tg_try_acquire(breaker: *const tg_breaker, out: *mut tg_permit) -> tg_status {
-    guard("tg_try_acquire", || {
-        let (Some(b), Some(out)) = (raw::borrow(breaker), raw::Out::new(out)) else {
-            return null(
-                "tg_try_acquire",
-                if breaker.is_null() { "breaker" } else { "out" },
-            );
-        };
-        match b.inner.acquire_raw() {
-            Ok(permit) => {
-                out.set(permit.into());
-                TG_OK
-            }
-            Err(_) => TG_REJECTED,
-        }
-    })
+/// The body of a reading: `*out = read(breaker)`.
+macro_rules! read_breaker {
+    ($func:literal, $breaker:ident, $out:ident, |$b:ident| $read:expr) => {
+        ffi_panic_boundary!($func, {
+            let $b: &tg_breaker = try_ref!($breaker);
+            let out = try_out!($out);
+            out.set($read);
+            TG_OK
+        })
+    };
 }
 
-/// Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
-/// a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
-/// caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
-///
-/// The failure that trips the breaker is reported normally; only later calls are
-/// rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
-/// is then not consumed: record or release it again); `TG_ERR_NULL`.
-///
-/// Thread safety: may be called from any number of threads at once. A transition it
-/// causes runs the listener on this thread, after the record, outside every lock.
-#[no_mangle]
-pub extern "C" fn tg_record(
-    breaker: *const tg_breaker,
-    permit: tg_permit,
-    outcome: tg_outcome,
-    latency_ns: u64,
-) -> tg_status {
-    guard("tg_record", || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null("tg_record", "breaker");
-        };
-        let Some(outcome) = outcome_from(outcome) else {
-            return bad_outcome(outcome);
-        };
-        let latency = (latency_ns != 0).then_some(latency_ns);
-        b.inner.record_raw(permit.into(), outcome, latency);
-        TG_OK
-    })
-}
-
-#[cold]
-fn bad_outcome(outcome: tg_outcome) -> tg_status {
-    fail(
-        TG_ERR_INVALID_ARG,
-        format!("tg_record: unknown outcome {outcome}: allowed TG_SUCCESS (0), TG_FAILURE_TIMEOUT (1) ..= TG_FAILURE_OTHER (5), TG_IGNORED (6)"),
-    )
-}
-
-/// Hands a permit back without an outcome (the call was never made, or was abandoned):
-/// counted as `abandoned`, neither success nor failure; a half-open probe frees its
-/// slot.
-///
-/// Thread safety: may be called from any number of threads at once.
-#[no_mangle]
-pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: tg_permit) -> tg_status {
-    guard("tg_release", || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null("tg_release", "breaker");
-        };
-        b.inner.release_raw(permit.into());
-        TG_OK
-    })
+/// The body of an operator call: `call(breaker)`.
+macro_rules! operate {
+    ($func:literal, $breaker:ident, $call:expr) => {
+        ffi_panic_boundary!($func, {
+            let b: &tg_breaker = try_ref!($breaker);
+            $call(&*b.inner);
+            TG_OK
+        })
+    };
 }
 
 /// Writes the current state to `*out`.
@@ -199,7 +133,7 @@ pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: tg_permit) -> t
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_state(breaker: *const tg_breaker, out: *mut tg_breaker_state) -> tg_status {
-    with_breaker("tg_state", breaker, out, |b| b.inner.state().into())
+    read_breaker!("tg_state", breaker, out, |b| b.inner.state().into())
 }
 
 /// Writes to `*out` how long, in nanoseconds, until a call may be admitted: the time
@@ -210,7 +144,7 @@ pub extern "C" fn tg_state(breaker: *const tg_breaker, out: *mut tg_breaker_stat
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_retry_after_ns(breaker: *const tg_breaker, out: *mut u64) -> tg_status {
-    with_breaker("tg_retry_after_ns", breaker, out, |b| {
+    read_breaker!("tg_retry_after_ns", breaker, out, |b| {
         b.inner
             .retry_after()
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -224,40 +158,8 @@ pub extern "C" fn tg_retry_after_ns(breaker: *const tg_breaker, out: *mut u64) -
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_snapshot(breaker: *const tg_breaker, out: *mut tg_metrics) -> tg_status {
-    with_breaker("tg_snapshot", breaker, out, |b| {
+    read_breaker!("tg_snapshot", breaker, out, |b| {
         (&b.inner.snapshot()).into()
-    })
-}
-
-fn with_breaker<T>(
-    func: &'static str,
-    breaker: *const tg_breaker,
-    out: *mut T,
-    f: impl FnOnce(&tg_breaker) -> T,
-) -> tg_status {
-    guard(func, || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null(func, "breaker");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(func, "out");
-        };
-        out.set(f(b));
-        TG_OK
-    })
-}
-
-fn operator(
-    func: &'static str,
-    breaker: *const tg_breaker,
-    f: impl FnOnce(&Breaker<AnyClock>),
-) -> tg_status {
-    guard(func, || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null(func, "breaker");
-        };
-        f(&b.inner);
-        TG_OK
     })
 }
 
@@ -267,7 +169,7 @@ fn operator(
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_force_open(breaker: *const tg_breaker) -> tg_status {
-    operator("tg_force_open", breaker, Breaker::force_open)
+    operate!("tg_force_open", breaker, Breaker::force_open)
 }
 
 /// Holds the breaker closed: calls flow and are counted, nothing trips.
@@ -275,7 +177,7 @@ pub extern "C" fn tg_force_open(breaker: *const tg_breaker) -> tg_status {
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_force_closed(breaker: *const tg_breaker) -> tg_status {
-    operator("tg_force_closed", breaker, Breaker::force_closed)
+    operate!("tg_force_closed", breaker, Breaker::force_closed)
 }
 
 /// Switches the breaker off: every call flows, nothing is counted.
@@ -283,7 +185,7 @@ pub extern "C" fn tg_force_closed(breaker: *const tg_breaker) -> tg_status {
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_disable(breaker: *const tg_breaker) -> tg_status {
-    operator("tg_disable", breaker, Breaker::disable)
+    operate!("tg_disable", breaker, Breaker::disable)
 }
 
 /// Every call flows and outcomes are counted, but the breaker never trips.
@@ -291,7 +193,7 @@ pub extern "C" fn tg_disable(breaker: *const tg_breaker) -> tg_status {
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_metrics_only(breaker: *const tg_breaker) -> tg_status {
-    operator("tg_metrics_only", breaker, Breaker::metrics_only)
+    operate!("tg_metrics_only", breaker, Breaker::metrics_only)
 }
 
 /// Back to closed from any state, with an empty window, no failure streak and the
@@ -300,7 +202,7 @@ pub extern "C" fn tg_metrics_only(breaker: *const tg_breaker) -> tg_status {
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_reset(breaker: *const tg_breaker) -> tg_status {
-    operator("tg_reset", breaker, Breaker::reset)
+    operate!("tg_reset", breaker, Breaker::reset)
 }
 
 /// Swaps in a copy of `config` live. State and window contents survive when the
@@ -317,17 +219,11 @@ pub extern "C" fn tg_reconfigure(
     breaker: *const tg_breaker,
     config: *const tg_config,
 ) -> tg_status {
-    const F: &str = "tg_reconfigure";
-    guard(F, || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null(F, "breaker");
-        };
-        let Some(config) = raw::borrow(config) else {
-            return null(F, "config");
-        };
+    ffi_panic_boundary!("tg_reconfigure", {
+        let (b, config) = (try_ref!(breaker), try_ref!(config));
         match b.inner.reconfigure(config.inner.clone()) {
             Ok(()) => TG_OK,
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -341,7 +237,7 @@ pub extern "C" fn tg_breaker_get_config(
     breaker: *const tg_breaker,
     out: *mut *mut tg_config,
 ) -> tg_status {
-    with_breaker("tg_breaker_get_config", breaker, out, |b| {
+    read_breaker!("tg_breaker_get_config", breaker, out, |b| {
         raw::into_handle(tg_config {
             inner: (*b.inner.config()).clone(),
         })
@@ -355,11 +251,8 @@ pub extern "C" fn tg_breaker_get_config(
 /// Thread safety: may be called from any number of threads at once.
 #[no_mangle]
 pub extern "C" fn tg_clock_advance_ns(breaker: *const tg_breaker, ns: u64) -> tg_status {
-    const F: &str = "tg_clock_advance_ns";
-    guard(F, || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null(F, "breaker");
-        };
+    ffi_panic_boundary!("tg_clock_advance_ns", {
+        let b = try_ref!(breaker);
         match b.inner.clock() {
             AnyClock::Manual(clock) => {
                 clock.advance_nanos(ns);
@@ -367,7 +260,7 @@ pub extern "C" fn tg_clock_advance_ns(breaker: *const tg_breaker, ns: u64) -> tg
             }
             AnyClock::System(_) => fail(
                 TG_ERR_UNSUPPORTED,
-                format!("{F}: the breaker runs on the system clock; make it with tg_breaker_new_with_manual_clock"),
+                format!("{FUNC}: the breaker runs on the system clock; make it with tg_breaker_new_with_manual_clock"),
             ),
         }
     })
@@ -380,7 +273,7 @@ pub extern "C" fn tg_clock_advance_ns(breaker: *const tg_breaker, ns: u64) -> tg
 #[no_mangle]
 pub extern "C" fn tg_clock_now_ns(breaker: *const tg_breaker, out: *mut u64) -> tg_status {
     use tg_core::Clock;
-    with_breaker("tg_clock_now_ns", breaker, out, |b| {
+    read_breaker!("tg_clock_now_ns", breaker, out, |b| {
         b.inner.clock().now_nanos()
     })
 }
@@ -408,11 +301,8 @@ pub extern "C" fn tg_breaker_set_listener(
     callback: tg_listener,
     userdata: *mut c_void,
 ) -> tg_status {
-    const F: &str = "tg_breaker_set_listener";
-    guard(F, || {
-        let Some(b) = raw::borrow(breaker.cast_const()) else {
-            return null(F, "breaker");
-        };
+    ffi_panic_boundary!("tg_breaker_set_listener", {
+        let b = try_mut!(breaker);
         let mut slot = b.listener.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(id) = slot.take() {
             b.inner.remove_listener(id);

@@ -1,16 +1,17 @@
 //! `tg_config`: a breaker configuration builder.
 //!
-//! A `tg_config` always holds a valid config: every setter applies its change to a copy,
-//! runs the core's `Config::validate` and keeps the change only if it passes, so the
-//! error messages are the core's own (naming the field as a dotted path and the allowed
-//! range).
+//! A `tg_config` always holds a valid config: every setter applies its change to a
+//! `ConfigBuilder` made from a copy, and keeps the result only if the core's
+//! `ConfigBuilder::build` accepts it. So the derived rules (setting the open duration
+//! raises its cap) and the error messages (naming the field as a dotted path and the
+//! allowed range) are the core's own; this module only translates C arguments.
 
 use crate::raw;
 use crate::status::*;
 use crate::types::*;
 use std::ffi::c_char;
 use std::time::Duration;
-use tg_core::{AntiThrash, Config, PercentileRule, Quantile, SlowStart, WindowConfig};
+use tg_core::{Config, ConfigBuilder, WindowConfig};
 
 /// A breaker configuration (a builder). Create it with `tg_config_new`,
 /// `tg_config_new_preset` or `tg_config_from_str`, adjust it with the setters, pass it to
@@ -23,10 +24,8 @@ pub struct tg_config {
     pub(crate) inner: Config,
 }
 
-fn new_config(func: &str, config: Config, out: *mut *mut tg_config) -> tg_status {
-    let Some(out) = raw::Out::new(out) else {
-        return null(func, "out");
-    };
+/// Hands out a new `tg_config` holding `config`.
+fn hand_out(config: Config, out: raw::Out<*mut tg_config>) -> tg_status {
     out.set(raw::into_handle(tg_config { inner: config }));
     TG_OK
 }
@@ -40,8 +39,8 @@ fn new_config(func: &str, config: Config, out: *mut *mut tg_config) -> tg_status
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_config_new(out: *mut *mut tg_config) -> tg_status {
-    guard("tg_config_new", || {
-        new_config("tg_config_new", Config::standard(), out)
+    ffi_panic_boundary!("tg_config_new", {
+        hand_out(Config::standard(), try_out!(out))
     })
 }
 
@@ -54,14 +53,15 @@ pub extern "C" fn tg_config_new(out: *mut *mut tg_config) -> tg_status {
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_config_new_preset(tier: tg_tier, out: *mut *mut tg_config) -> tg_status {
-    guard("tg_config_new_preset", || {
+    ffi_panic_boundary!("tg_config_new_preset", {
+        let out = try_out!(out);
         let Some(tier) = tier_from(tier) else {
             return fail(
                 TG_ERR_INVALID_ARG,
-                format!("tg_config_new_preset: unknown tier {tier}: allowed TG_TIER_CRITICAL (0), TG_TIER_STANDARD (1), TG_TIER_NON_CRITICAL (2)"),
+                format!("{FUNC}: unknown tier {tier}: allowed TG_TIER_CRITICAL (0), TG_TIER_STANDARD (1), TG_TIER_NON_CRITICAL (2)"),
             );
         };
-        new_config("tg_config_new_preset", Config::preset(tier), out)
+        hand_out(Config::preset(tier), out)
     })
 }
 
@@ -77,21 +77,15 @@ pub extern "C" fn tg_config_new_preset(tier: tg_tier, out: *mut *mut tg_config) 
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_config_from_str(text: *const c_char, out: *mut *mut tg_config) -> tg_status {
-    const F: &str = "tg_config_from_str";
-    guard(F, || {
-        let Some(text) = raw::c_str(text) else {
-            return null(F, "text");
-        };
-        if out.is_null() {
-            return null(F, "out");
-        }
-        let Ok(text) = text.to_str() else {
-            return fail(TG_ERR_INVALID_ARG, format!("{F}: text is not valid UTF-8"));
-        };
+    ffi_panic_boundary!("tg_config_from_str", {
+        let text = try_str!(text);
+        let out = try_out!(out);
         match Config::from_str_auto(text) {
-            Ok(config) => new_config(F, config, out),
-            Err(e @ tg_core::ConfigError::Parse { .. }) => fail(TG_ERR_PARSE, format!("{F}: {e}")),
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Ok(config) => hand_out(config, out),
+            Err(e @ tg_core::ConfigError::Parse { .. }) => {
+                fail(TG_ERR_PARSE, format!("{FUNC}: {e}"))
+            }
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -112,12 +106,9 @@ pub extern "C" fn tg_config_to_toml(
     len: usize,
     needed: *mut usize,
 ) -> tg_status {
-    const F: &str = "tg_config_to_toml";
-    guard(F, || {
-        let Some(config) = raw::borrow(config) else {
-            return null(F, "config");
-        };
-        fill_text(F, &config.inner.to_toml_string(), buf, len, needed)
+    ffi_panic_boundary!("tg_config_to_toml", {
+        let config = try_ref!(config);
+        fill_text(FUNC, &config.inner.to_toml_string(), buf, len, needed)
     })
 }
 
@@ -127,50 +118,69 @@ pub extern "C" fn tg_config_to_toml(
 /// Thread safety: no other call may be using the config.
 #[no_mangle]
 pub extern "C" fn tg_config_free(config: *mut tg_config) {
-    guard_or("tg_config_free", (), || raw::free_handle(config));
+    free_handle("tg_config_free", config);
 }
 
-/// Applies `change` to a copy of the config, validates it with the core, and keeps it
-/// only if it is valid.
-fn set(func: &'static str, config: *mut tg_config, change: impl FnOnce(&mut Config)) -> tg_status {
-    guard(func, || {
-        let Some(config) = raw::borrow_mut(config) else {
-            return null(func, "config");
-        };
-        let mut next = config.inner.clone();
-        change(&mut next);
-        match next.validate() {
-            Ok(()) => {
-                config.inner = next;
-                TG_OK
-            }
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{func}: {e}")),
+/// Applies `change` to a builder holding a copy of the config and keeps the result
+/// only if the core's `build` accepts it.
+fn rebuild(
+    func: &str,
+    config: &mut tg_config,
+    change: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+) -> tg_status {
+    match change(config.inner.to_builder()).build() {
+        Ok(next) => {
+            config.inner = next;
+            TG_OK
         }
-    })
+        Err(e) => invalid(func, e),
+    }
+}
+
+/// For the few options `ConfigBuilder` has no method for (removing an optional rule,
+/// the slow-call rate or duration alone, a window's default bucket count): a plain
+/// field write, to which no derived rule applies.
+fn edit(builder: ConfigBuilder, write: impl FnOnce(&mut Config)) -> ConfigBuilder {
+    let mut config = builder.build_unchecked();
+    write(&mut config);
+    config.to_builder()
+}
+
+/// The body of a setter: `change` through [`rebuild`], behind the panic boundary.
+macro_rules! set {
+    ($func:literal, $config:ident, $change:expr) => {
+        ffi_panic_boundary!($func, { rebuild(FUNC, try_mut!($config), $change) })
+    };
 }
 
 fn ns(nanos: u64) -> Duration {
     Duration::from_nanos(nanos)
 }
 
-/// Uses a count-based window of the last `size` calls in `buckets` buckets (`buckets`
-/// must divide `size`; 0 means one bucket per call). Allowed: `window.size` 1..=1000000,
-/// `window.buckets` 1..=4096.
+/// Uses a count-based window of exactly the last `size` calls (`window.size`,
+/// 1..=1000000).
 ///
 /// Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
 /// (the message names the field and its allowed range), or `TG_ERR_NULL`.
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
-pub extern "C" fn tg_config_set_count_window(
+pub extern "C" fn tg_config_set_count_window(config: *mut tg_config, size: u32) -> tg_status {
+    set!("tg_config_set_count_window", config, |b| b
+        .count_window(size))
+}
+
+/// Uses a count-based window of `size` calls kept in `buckets` buckets of
+/// `size / buckets` calls (`buckets` must divide `size`; `window.buckets` 1..=4096):
+/// less memory for a large window, which then holds between
+/// `size - size / buckets + 1` and `size` calls. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_count_window_buckets(
     config: *mut tg_config,
     size: u32,
     buckets: u32,
 ) -> tg_status {
-    set("tg_config_set_count_window", config, |c| {
-        c.window = WindowConfig::Count {
-            size,
-            buckets: (buckets != 0).then_some(buckets),
-        }
+    set!("tg_config_set_count_window_buckets", config, |b| {
+        b.count_window_buckets(size, buckets)
     })
 }
 
@@ -184,11 +194,14 @@ pub extern "C" fn tg_config_set_time_window(
     duration_ns: u64,
     buckets: u32,
 ) -> tg_status {
-    set("tg_config_set_time_window", config, |c| {
-        c.window = WindowConfig::Time {
-            duration: ns(duration_ns),
-            buckets: (buckets != 0).then_some(buckets),
-        }
+    set!("tg_config_set_time_window", config, |b| match buckets {
+        0 => edit(b, |c| {
+            c.window = WindowConfig::Time {
+                duration: ns(duration_ns),
+                buckets: None,
+            }
+        }),
+        n => b.time_window(ns(duration_ns), n),
     })
 }
 
@@ -196,9 +209,8 @@ pub extern "C" fn tg_config_set_time_window(
 /// (`minimum_calls`, 1..=1000000000). Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_minimum_calls(config: *mut tg_config, n: u32) -> tg_status {
-    set("tg_config_set_minimum_calls", config, |c| {
-        c.minimum_calls = n
-    })
+    set!("tg_config_set_minimum_calls", config, |b| b
+        .minimum_calls(n))
 }
 
 /// Trips when the weighted failure rate is at or above `rate`
@@ -208,17 +220,18 @@ pub extern "C" fn tg_config_set_failure_rate_threshold(
     config: *mut tg_config,
     rate: f64,
 ) -> tg_status {
-    set("tg_config_set_failure_rate_threshold", config, |c| {
-        c.failure_rate_threshold = Some(rate)
-    })
+    set!("tg_config_set_failure_rate_threshold", config, |b| b
+        .failure_rate_threshold(rate))
 }
 
 /// Removes the failure-rate rule. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_failure_rate_threshold(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_failure_rate_threshold", config, |c| {
-        c.failure_rate_threshold = None
-    })
+    set!(
+        "tg_config_clear_failure_rate_threshold",
+        config,
+        ConfigBuilder::no_failure_rate
+    )
 }
 
 /// Trips when the slow-call rate is at or above `rate` (`slow_call_rate_threshold`,
@@ -228,17 +241,20 @@ pub extern "C" fn tg_config_set_slow_call_rate_threshold(
     config: *mut tg_config,
     rate: f64,
 ) -> tg_status {
-    set("tg_config_set_slow_call_rate_threshold", config, |c| {
-        c.slow_call_rate_threshold = Some(rate)
-    })
+    set!("tg_config_set_slow_call_rate_threshold", config, |b| edit(
+        b,
+        |c| c.slow_call_rate_threshold = Some(rate)
+    ))
 }
 
 /// Removes the slow-call-rate rule. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_slow_call_rate_threshold(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_slow_call_rate_threshold", config, |c| {
-        c.slow_call_rate_threshold = None
-    })
+    set!(
+        "tg_config_clear_slow_call_rate_threshold",
+        config,
+        |b| edit(b, |c| c.slow_call_rate_threshold = None)
+    )
 }
 
 /// A success taking at least `duration_ns` is a slow call (`slow_call_duration`,
@@ -248,26 +264,27 @@ pub extern "C" fn tg_config_set_slow_call_duration_ns(
     config: *mut tg_config,
     duration_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_slow_call_duration_ns", config, |c| {
-        c.slow_call_duration = ns(duration_ns)
-    })
+    set!("tg_config_set_slow_call_duration_ns", config, |b| edit(
+        b,
+        |c| c.slow_call_duration = ns(duration_ns)
+    ))
 }
 
 /// Trips after `n` failures in a row (`consecutive_failures`, 1..=1000000000).
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_consecutive_failures(config: *mut tg_config, n: u32) -> tg_status {
-    set("tg_config_set_consecutive_failures", config, |c| {
-        c.consecutive_failures = Some(n)
-    })
+    set!("tg_config_set_consecutive_failures", config, |b| b
+        .consecutive_failures(n))
 }
 
 /// Removes the consecutive-failures rule. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_consecutive_failures(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_consecutive_failures", config, |c| {
-        c.consecutive_failures = None
-    })
+    set!("tg_config_clear_consecutive_failures", config, |b| edit(
+        b,
+        |c| c.consecutive_failures = None
+    ))
 }
 
 /// Trips when `quantile` of the window's latencies (0.99 for p99; 0.0 < q < 1.0) is
@@ -279,20 +296,17 @@ pub extern "C" fn tg_config_set_latency_percentile(
     quantile: f64,
     limit_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_latency_percentile", config, |c| {
-        c.latency_percentile = Some(PercentileRule {
-            quantile: Quantile(quantile),
-            limit: ns(limit_ns),
-        })
-    })
+    set!("tg_config_set_latency_percentile", config, |b| b
+        .latency_percentile(quantile, ns(limit_ns)))
 }
 
 /// Removes the latency-percentile rule. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_latency_percentile(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_latency_percentile", config, |c| {
-        c.latency_percentile = None
-    })
+    set!("tg_config_clear_latency_percentile", config, |b| edit(
+        b,
+        |c| c.latency_percentile = None
+    ))
 }
 
 /// Weight of one failure kind (`TG_KIND_*`) in the weighted failure rate
@@ -304,18 +318,15 @@ pub extern "C" fn tg_config_set_failure_weight(
     kind: tg_failure_kind,
     weight: f64,
 ) -> tg_status {
-    const F: &str = "tg_config_set_failure_weight";
-    guard(F, || {
-        if config.is_null() {
-            return null(F, "config");
-        }
+    ffi_panic_boundary!("tg_config_set_failure_weight", {
+        let config = try_mut!(config);
         let Some(kind) = kind_from(kind) else {
             return fail(
                 TG_ERR_INVALID_ARG,
-                format!("{F}: unknown failure kind {kind}: allowed TG_KIND_TIMEOUT (0) ..= TG_KIND_OTHER (4)"),
+                format!("{FUNC}: unknown failure kind {kind}: allowed TG_KIND_TIMEOUT (0) ..= TG_KIND_OTHER (4)"),
             );
         };
-        set(F, config, |c| c.failure_weights.set(kind, weight))
+        rebuild(FUNC, config, |b| b.failure_weight(kind, weight))
     })
 }
 
@@ -326,10 +337,8 @@ pub extern "C" fn tg_config_set_open_duration_ns(
     config: *mut tg_config,
     duration_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_open_duration_ns", config, |c| {
-        c.open.duration = ns(duration_ns);
-        c.open.max_duration = c.open.max_duration.max(c.open.duration);
-    })
+    set!("tg_config_set_open_duration_ns", config, |b| b
+        .open_duration(ns(duration_ns)))
 }
 
 /// Exponential backoff of the open duration on consecutive re-trips: growth factor
@@ -341,17 +350,15 @@ pub extern "C" fn tg_config_set_backoff(
     multiplier: f64,
     max_duration_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_backoff", config, |c| {
-        c.open.multiplier = multiplier;
-        c.open.max_duration = ns(max_duration_ns);
-    })
+    set!("tg_config_set_backoff", config, |b| b
+        .backoff(multiplier, ns(max_duration_ns)))
 }
 
 /// Random extra fraction added to each open duration (`open.jitter`, 0.0..=1.0).
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_jitter(config: *mut tg_config, fraction: f64) -> tg_status {
-    set("tg_config_set_jitter", config, |c| c.open.jitter = fraction)
+    set!("tg_config_set_jitter", config, |b| b.jitter(fraction))
 }
 
 /// Healthy closed time that takes the backoff one step back down (`open.decay_after`,
@@ -361,18 +368,16 @@ pub extern "C" fn tg_config_set_backoff_decay_ns(
     config: *mut tg_config,
     after_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_backoff_decay_ns", config, |c| {
-        c.open.decay_after = ns(after_ns)
-    })
+    set!("tg_config_set_backoff_decay_ns", config, |b| b
+        .backoff_decay(ns(after_ns)))
 }
 
 /// Probes allowed in flight in half-open (`half_open.permits`, 1..=4095).
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_half_open_permits(config: *mut tg_config, n: u32) -> tg_status {
-    set("tg_config_set_half_open_permits", config, |c| {
-        c.half_open.permits = n
-    })
+    set!("tg_config_set_half_open_permits", config, |b| b
+        .half_open_permits(n))
 }
 
 /// Successful probes needed to close (`half_open.success_threshold`, 1..=4095).
@@ -382,9 +387,8 @@ pub extern "C" fn tg_config_set_half_open_success_threshold(
     config: *mut tg_config,
     n: u32,
 ) -> tg_status {
-    set("tg_config_set_half_open_success_threshold", config, |c| {
-        c.half_open.success_threshold = n
-    })
+    set!("tg_config_set_half_open_success_threshold", config, |b| b
+        .half_open_success_threshold(n))
 }
 
 /// Lease after which unreported probes are written off and their slots reclaimed
@@ -394,9 +398,8 @@ pub extern "C" fn tg_config_set_half_open_max_wait_ns(
     config: *mut tg_config,
     wait_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_half_open_max_wait_ns", config, |c| {
-        c.half_open.max_wait = ns(wait_ns)
-    })
+    set!("tg_config_set_half_open_max_wait_ns", config, |b| b
+        .half_open_max_wait(ns(wait_ns)))
 }
 
 /// Slow start after closing: admission ramps linearly from `initial_fraction` of calls
@@ -408,23 +411,19 @@ pub extern "C" fn tg_config_set_slow_start(
     initial_fraction: f64,
     duration_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_slow_start", config, |c| {
-        c.slow_start = Some(SlowStart {
-            initial_fraction,
-            duration: ns(duration_ns),
-        })
-    })
+    set!("tg_config_set_slow_start", config, |b| b
+        .slow_start(initial_fraction, ns(duration_ns)))
 }
 
 /// Removes slow start. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_slow_start(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_slow_start", config, |c| {
-        c.slow_start = None
-    })
+    set!("tg_config_clear_slow_start", config, |b| edit(b, |c| c
+        .slow_start =
+        None))
 }
 
-/// Fills `*out` with the default adaptive threshold (the tuning guide's numbers: 0.8x at
+/// Fills `*out` with the default adaptive threshold (0.8x at
 /// 1000 calls or more, 1.2x at 100 or fewer, 1.1x after 50 successes in a row, 0.9x after
 /// 10 failures in a row, clamped to 0.05..=1.0), to adjust before
 /// `tg_config_set_adaptive_threshold`.
@@ -432,12 +431,8 @@ pub extern "C" fn tg_config_clear_slow_start(config: *mut tg_config) -> tg_statu
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_adaptive_threshold_default(out: *mut tg_adaptive_threshold) -> tg_status {
-    const F: &str = "tg_adaptive_threshold_default";
-    guard(F, || {
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
-        out.set(tg_core::AdaptiveThreshold::default().into());
+    ffi_panic_boundary!("tg_adaptive_threshold_default", {
+        try_out!(out).set(tg_core::AdaptiveThreshold::default().into());
         TG_OK
     })
 }
@@ -449,21 +444,20 @@ pub extern "C" fn tg_config_set_adaptive_threshold(
     config: *mut tg_config,
     adaptive: *const tg_adaptive_threshold,
 ) -> tg_status {
-    const F: &str = "tg_config_set_adaptive_threshold";
-    guard(F, || {
-        let Some(adaptive) = raw::borrow(adaptive).copied() else {
-            return null(F, "adaptive");
-        };
-        set(F, config, |c| c.adaptive_threshold = Some(adaptive.into()))
+    ffi_panic_boundary!("tg_config_set_adaptive_threshold", {
+        let config = try_mut!(config);
+        let adaptive = *try_ref!(adaptive);
+        rebuild(FUNC, config, |b| b.adaptive_threshold(adaptive.into()))
     })
 }
 
 /// Removes the adaptive threshold. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_adaptive_threshold(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_adaptive_threshold", config, |c| {
-        c.adaptive_threshold = None
-    })
+    set!("tg_config_clear_adaptive_threshold", config, |b| edit(
+        b,
+        |c| c.adaptive_threshold = None
+    ))
 }
 
 /// Anti-thrash: after recovering, stay closed at least `min_closed_ns` before tripping
@@ -475,59 +469,53 @@ pub extern "C" fn tg_config_set_anti_thrash(
     min_closed_ns: u64,
     min_open_ns: u64,
 ) -> tg_status {
-    set("tg_config_set_anti_thrash", config, |c| {
-        c.anti_thrash = Some(AntiThrash {
-            min_closed: ns(min_closed_ns),
-            min_open: ns(min_open_ns),
-        })
-    })
+    set!("tg_config_set_anti_thrash", config, |b| b
+        .anti_thrash(ns(min_closed_ns), ns(min_open_ns)))
 }
 
 /// Removes anti-thrash. Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_anti_thrash(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_anti_thrash", config, |c| {
-        c.anti_thrash = None
-    })
+    set!("tg_config_clear_anti_thrash", config, |b| edit(b, |c| c
+        .anti_thrash =
+        None))
 }
 
 /// Whether to time calls and keep a latency histogram (`track_latency`; a slow-call or
 /// percentile rule implies it). Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_track_latency(config: *mut tg_config, on: bool) -> tg_status {
-    set("tg_config_set_track_latency", config, |c| {
-        c.track_latency = on
-    })
+    set!("tg_config_set_track_latency", config, |b| b
+        .track_latency(on))
 }
 
 /// Histogram precision in bits: relative error `2^-bits` (`histogram_precision`,
 /// 2..=7; 5 gives 3.125%). Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_histogram_precision(config: *mut tg_config, bits: u8) -> tg_status {
-    set("tg_config_set_histogram_precision", config, |c| {
-        c.histogram_precision = bits
-    })
+    set!("tg_config_set_histogram_precision", config, |b| b
+        .histogram_precision(bits))
 }
 
 /// Whether to count calls in flight (`track_in_flight`; one atomic add on admission and
 /// one on record). Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_track_in_flight(config: *mut tg_config, on: bool) -> tg_status {
-    set("tg_config_set_track_in_flight", config, |c| {
-        c.track_in_flight = on
-    })
+    set!("tg_config_set_track_in_flight", config, |b| b
+        .track_in_flight(on))
 }
 
 /// Seed for the jitter generator, for reproducible runs (`seed`).
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_seed(config: *mut tg_config, seed: u64) -> tg_status {
-    set("tg_config_set_seed", config, |c| c.seed = Some(seed))
+    set!("tg_config_set_seed", config, |b| b.seed(seed))
 }
 
 /// Seeds the jitter generator from the clock again (the default).
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_clear_seed(config: *mut tg_config) -> tg_status {
-    set("tg_config_clear_seed", config, |c| c.seed = None)
+    set!("tg_config_clear_seed", config, |b| edit(b, |c| c.seed =
+        None))
 }

@@ -4,14 +4,19 @@
 //! `tests/header.rs`. See `README.md` in this directory for building and linking.
 //!
 //! Layout, one concept per module:
-//! - `status`: `tg_status`, the panic boundary, the thread-local last error;
-//! - `types`: plain C types (permit, states, outcomes, metrics, transitions);
+//! - `status`: `tg_status`, the panic boundary and the argument-check macros
+//!   (`ffi_panic_boundary!`, `try_ref!`, `try_mut!`, `try_out!`, `try_str!`), the
+//!   thread-local last error;
+//! - `types`: plain C types (states, outcomes, metrics, transitions);
 //! - `config`: the `tg_config` builder;
-//! - `breaker`: the `tg_breaker` handle and every call on it;
+//! - `breaker`: the `tg_breaker` handle and the calls that operate it;
+//! - `permit`: `tg_permit` and the calls that issue and answer it (the one place that
+//!   knows the core's `RawPermit`);
 //! - `bulkhead`: `tg_bulkhead`, a concurrency limit per dependency, and its permits;
-//! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health)
-//!   and `tg_admin` (the embedded admin endpoint), through `tripgate-ops`;
-//! - `version`: version macros and functions;
+//! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health),
+//!   through `tripgate-ops`;
+//! - `admin`: `tg_admin`, the embedded admin endpoint (the `admin` feature);
+//! - `version`: version macros and functions, and the features a build has;
 //! - `raw`: every `unsafe` block of the crate.
 //!
 //! The exported functions are safe Rust functions taking raw pointers, as in
@@ -26,18 +31,22 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 // Declared in the order the header presents them.
+mod admin;
 mod breaker;
 mod bulkhead;
 mod config;
+mod permit;
 mod raw;
 mod registry;
 mod status;
 mod types;
 mod version;
 
+pub use admin::*;
 pub use breaker::*;
 pub use bulkhead::*;
 pub use config::*;
+pub use permit::*;
 pub use registry::*;
 pub use status::*;
 pub use types::*;

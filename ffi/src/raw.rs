@@ -5,7 +5,8 @@
 //! buffers. Each helper checks for NULL and states, in a `// SAFETY:` comment, the part
 //! of the C API contract (documented in `include/tripgate.h`) that makes it sound. The
 //! rest of the crate is safe code calling these helpers with pointers exactly as they
-//! came from C, as rustls-ffi does with its `try_ref_from_ptr!` family.
+//! came from C, through the `try_ref!` family of macros in `status`, as rustls-ffi
+//! does with its `try_ref_from_ptr!` family.
 //!
 //! The contract, once: a non-NULL pointer passed to a `tg_` function points to a live,
 //! properly aligned object of the documented type (a handle returned by the matching
@@ -32,9 +33,9 @@ pub(crate) fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {
 #[inline]
 pub(crate) fn borrow_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
     // SAFETY: a non-NULL pointer points to a live, aligned `T` that, by the contract of
-    // the functions taking `T *` (the non-thread-safe tg_config setters, and
-    // tg_bulkhead_release on the caller's own permit), no other thread or call uses for
-    // the duration of this call.
+    // the functions taking `T *` (the non-thread-safe tg_config setters and
+    // tg_breaker_set_listener, and tg_bulkhead_release on the caller's own permit), no
+    // other thread or call uses for the duration of this call.
     unsafe { ptr.as_mut() }
 }
 
@@ -111,6 +112,24 @@ pub(crate) fn copy_to_buf(buf: *mut c_char, len: usize, text: &str) -> (usize, b
         buf.add(text.len()).write(0);
     }
     (needed, true)
+}
+
+/// Copies as much of `text` as fits, with a terminating NUL, into the caller's buffer
+/// of `len` bytes, as `snprintf` does, and returns `text.len()`. Writes nothing when
+/// `buf` is NULL or `len` is 0.
+pub(crate) fn copy_truncated(buf: *mut c_char, len: usize, text: &str) -> usize {
+    if buf.is_null() || len == 0 {
+        return text.len();
+    }
+    let n = text.len().min(len - 1);
+    // SAFETY: `buf` is non-NULL and, by the C API contract, points to at least `len`
+    // writable bytes; we write `n + 1 <= len` bytes. `text` is a Rust string and cannot
+    // overlap a buffer C owns.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), n);
+        buf.add(n).write(0);
+    }
+    text.len()
 }
 
 /// A C listener: the function pointer and the caller's `userdata`.

@@ -1,14 +1,15 @@
-//! `tg_registry` and `tg_admin`: named breakers from a config file, Prometheus text and
-//! health reports, and the embedded admin endpoint, through the `tripgate-ops` crate.
+//! `tg_registry`: named breakers, from a config file with the `files` feature,
+//! Prometheus text and health reports, through the `tripgate-ops` crate.
 
 use crate::breaker::tg_breaker;
 use crate::config::tg_config;
 use crate::raw;
 use crate::status::*;
 use std::ffi::c_char;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 use tg_core::{AnyClock, Breaker, ManualClock};
-use tripgate_ops::{health, reload, AdminServer, EnvVars, HealthPolicy, Registry, Settings};
+use tripgate_ops::{health, HealthPolicy, Registry};
 
 /// A registry of named breakers sharing one clock and one set of settings (from a
 /// config file, see `tg_registry_load`). Create it with `tg_registry_new` and free it
@@ -18,25 +19,55 @@ use tripgate_ops::{health, reload, AdminServer, EnvVars, HealthPolicy, Registry,
 /// number of threads at once. Breaker handles it hands out stay valid after the
 /// registry is freed or the breaker removed (each handle shares the breaker).
 pub struct tg_registry {
-    inner: Arc<Registry<AnyClock>>,
+    pub(crate) inner: Arc<Registry<AnyClock>>,
+    /// Whether settings from a file are in force, or the built-in defaults are.
+    loaded: AtomicU8,
+    /// `tg_registry_allow_defaults`: make breakers from the built-in defaults even after
+    /// a failed load.
+    allow_defaults: AtomicBool,
 }
 
-/// A running admin endpoint (`/metrics`, `/health/live`, `/health/ready`), started by
-/// `tg_admin_serve` and stopped by `tg_admin_free`.
-pub struct tg_admin {
-    inner: AdminServer,
+/// `tg_registry::loaded`: no load was tried; the built-in defaults are in force.
+const NEVER_LOADED: u8 = 0;
+/// Loads were tried and all failed: the defaults in force were not asked for.
+const LOAD_FAILED: u8 = 1;
+/// A file loaded; its settings are in force (a later failed load keeps them).
+const LOADED: u8 = 2;
+
+impl tg_registry {
+    /// Records how a load went: a success is final, a failure counts only while no file
+    /// has loaded.
+    fn record_load(&self, status: tg_status) {
+        // ordering: Relaxed: a flag read on its own, guarding no other data.
+        if status == TG_OK {
+            self.loaded.store(LOADED, Ordering::Relaxed);
+        } else {
+            let _ = self.loaded.compare_exchange(
+                NEVER_LOADED,
+                LOAD_FAILED,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Whether a new breaker would come from defaults nobody asked for.
+    fn refuses_defaults(&self) -> bool {
+        // ordering: Relaxed: independent flags; a load racing this call may or may not
+        // be seen, as with any call racing a reload.
+        self.loaded.load(Ordering::Relaxed) == LOAD_FAILED
+            && !self.allow_defaults.load(Ordering::Relaxed)
+    }
 }
 
-fn new_registry(clock: AnyClock, out: *mut *mut tg_registry, func: &'static str) -> tg_status {
-    guard(func, || {
-        let Some(out) = raw::Out::new(out) else {
-            return null(func, "out");
-        };
-        out.set(raw::into_handle(tg_registry {
-            inner: Arc::new(Registry::with_clock(clock)),
-        }));
-        TG_OK
-    })
+/// Hands out a new, empty registry on `clock`.
+fn hand_out_registry(clock: AnyClock, out: raw::Out<*mut tg_registry>) -> tg_status {
+    out.set(raw::into_handle(tg_registry {
+        inner: Arc::new(Registry::with_clock(clock)),
+        loaded: AtomicU8::new(NEVER_LOADED),
+        allow_defaults: AtomicBool::new(false),
+    }));
+    TG_OK
 }
 
 /// Creates an empty registry on the system's monotonic clock, with built-in default
@@ -47,7 +78,9 @@ fn new_registry(clock: AnyClock, out: *mut *mut tg_registry, func: &'static str)
 /// Thread safety: may be called from any thread.
 #[no_mangle]
 pub extern "C" fn tg_registry_new(out: *mut *mut tg_registry) -> tg_status {
-    new_registry(AnyClock::default(), out, "tg_registry_new")
+    ffi_panic_boundary!("tg_registry_new", {
+        hand_out_registry(AnyClock::default(), try_out!(out))
+    })
 }
 
 /// Creates an empty registry whose breakers share one manual clock reading `start_ns`;
@@ -59,13 +92,12 @@ pub extern "C" fn tg_registry_new_with_manual_clock(
     start_ns: u64,
     out: *mut *mut tg_registry,
 ) -> tg_status {
-    let clock = ManualClock::new();
-    clock.set_nanos(start_ns);
-    new_registry(
-        AnyClock::Manual(clock),
-        out,
-        "tg_registry_new_with_manual_clock",
-    )
+    ffi_panic_boundary!("tg_registry_new_with_manual_clock", {
+        let out = try_out!(out);
+        let clock = ManualClock::new();
+        clock.set_nanos(start_ns);
+        hand_out_registry(AnyClock::Manual(clock), out)
+    })
 }
 
 /// Frees a registry. NULL is a no-op. Breaker handles obtained from it stay valid; an
@@ -74,15 +106,7 @@ pub extern "C" fn tg_registry_new_with_manual_clock(
 /// Thread safety: no other call may be using the registry.
 #[no_mangle]
 pub extern "C" fn tg_registry_free(registry: *mut tg_registry) {
-    guard_or("tg_registry_free", (), || raw::free_handle(registry));
-}
-
-fn name_arg<'a>(func: &str, arg: &str, ptr: *const c_char) -> Result<&'a str, tg_status> {
-    let Some(s) = raw::c_str(ptr) else {
-        return Err(null(func, arg));
-    };
-    s.to_str()
-        .map_err(|_| fail(TG_ERR_INVALID_ARG, format!("{func}: {arg} is not UTF-8")))
+    free_handle("tg_registry_free", registry);
 }
 
 /// Loads the config file at `path` (TOML, or YAML for `.yaml`/`.yml`, JSON for
@@ -93,7 +117,11 @@ fn name_arg<'a>(func: &str, arg: &str, ptr: *const c_char) -> Result<&'a str, tg
 ///
 /// All or nothing: an invalid file changes nothing and returns `TG_ERR_INVALID_ARG`;
 /// `tg_last_error_message` names the file, the service, the field and the allowed
-/// range of every problem, one per line.
+/// range of every problem, one per line. Until a file loads, a failed load keeps
+/// `tg_registry_breaker` from making breakers from the built-in defaults (see there).
+///
+/// Needs the `files` feature: without it, returns `TG_ERR_UNSUPPORTED` (and
+/// `tg_features()` lacks `TG_FEATURE_FILES`), which counts as a failed load.
 ///
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
@@ -102,29 +130,17 @@ pub extern "C" fn tg_registry_load(
     path: *const c_char,
     environment: *const c_char,
 ) -> tg_status {
-    const F: &str = "tg_registry_load";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let path = match name_arg(F, "path", path) {
-            Ok(p) => p,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_load", {
+        let r = try_ref!(registry);
+        let path = try_str!(path);
         let environment = if environment.is_null() {
             None
         } else {
-            match name_arg(F, "environment", environment) {
-                Ok(e) => Some(e),
-                Err(s) => return s,
-            }
+            Some(try_str!(environment))
         };
-        let loaded = Settings::load(path, environment, &EnvVars::from_process())
-            .and_then(|s| reload::apply(&r.inner, s));
-        match loaded {
-            Ok(_) => TG_OK,
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
-        }
+        let status = load(FUNC, r, path, environment);
+        r.record_load(status);
+        status
     })
 }
 
@@ -138,7 +154,14 @@ fn hand_out(b: Arc<Breaker<AnyClock>>, out: raw::Out<*mut tg_breaker>) -> tg_sta
 /// Every call hands out a new handle to the same breaker: free each with
 /// `tg_breaker_free` (the breaker lives on while the registry or another handle has it).
 ///
-/// Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (name not UTF-8).
+/// After a failed `tg_registry_load`, while no file has loaded, a breaker that does
+/// not exist yet is not made from the built-in defaults: the call returns
+/// `TG_ERR_NOT_LOADED` unless `tg_registry_allow_defaults(registry, true)` was called.
+/// (A reload that fails after a good one keeps the good file's settings, and breakers
+/// are made from those.)
+///
+/// Returns `TG_OK`, `TG_ERR_NULL`, `TG_ERR_NOT_LOADED`, or `TG_ERR_INVALID_ARG` (name
+/// not UTF-8).
 ///
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
@@ -147,22 +170,37 @@ pub extern "C" fn tg_registry_breaker(
     name: *const c_char,
     out: *mut *mut tg_breaker,
 ) -> tg_status {
-    const F: &str = "tg_registry_breaker";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_breaker", {
+        let (r, name, out) = (try_ref!(registry), try_str!(name), try_out!(out));
+        if r.refuses_defaults() && r.inner.get(name).is_none() {
+            return fail(
+                TG_ERR_NOT_LOADED,
+                format!("{FUNC}: {name:?}: the registry's config file failed to load (see the error of tg_registry_load); fix the file and load it again, or call tg_registry_allow_defaults(registry, true) to make breakers from the built-in defaults"),
+            );
+        }
         match r.inner.breaker(name) {
             Ok(b) => hand_out(b, out),
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
+    })
+}
+
+/// Whether `tg_registry_breaker` may make breakers from the built-in defaults after a
+/// failed `tg_registry_load` (default: no, it returns `TG_ERR_NOT_LOADED`). A service
+/// that would rather run with defaults than not at all opts in with `true`.
+///
+/// Thread safety: may be called from any thread, concurrently with every other call.
+#[no_mangle]
+pub extern "C" fn tg_registry_allow_defaults(
+    registry: *const tg_registry,
+    allow: bool,
+) -> tg_status {
+    ffi_panic_boundary!("tg_registry_allow_defaults", {
+        // ordering: Relaxed: a flag read on its own (see `refuses_defaults`).
+        try_ref!(registry)
+            .allow_defaults
+            .store(allow, Ordering::Relaxed);
+        TG_OK
     })
 }
 
@@ -178,24 +216,12 @@ pub extern "C" fn tg_registry_get_or_create(
     config: *const tg_config,
     out: *mut *mut tg_breaker,
 ) -> tg_status {
-    const F: &str = "tg_registry_get_or_create";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
-        let Some(config) = raw::borrow(config) else {
-            return null(F, "config");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_get_or_create", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
+        let (config, out) = (try_ref!(config), try_out!(out));
         match r.inner.get_or_create(name, &config.inner) {
             Ok(b) => hand_out(b, out),
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {e}")),
+            Err(e) => invalid(FUNC, e),
         }
     })
 }
@@ -209,21 +235,11 @@ pub extern "C" fn tg_registry_remove(
     registry: *const tg_registry,
     name: *const c_char,
 ) -> tg_status {
-    const F: &str = "tg_registry_remove";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_remove", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
         match r.inner.remove(name) {
             Some(_) => TG_OK,
-            None => fail(
-                TG_ERR_INVALID_ARG,
-                format!("{F}: no breaker named {name:?}"),
-            ),
+            None => invalid(FUNC, format_args!("no breaker named {name:?}")),
         }
     })
 }
@@ -238,22 +254,12 @@ pub extern "C" fn tg_registry_set_critical(
     name: *const c_char,
     critical: bool,
 ) -> tg_status {
-    const F: &str = "tg_registry_set_critical";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let name = match name_arg(F, "name", name) {
-            Ok(n) => n,
-            Err(s) => return s,
-        };
+    ffi_panic_boundary!("tg_registry_set_critical", {
+        let (r, name) = (try_ref!(registry), try_str!(name));
         if r.inner.set_critical(name, critical) {
             TG_OK
         } else {
-            fail(
-                TG_ERR_INVALID_ARG,
-                format!("{F}: no breaker named {name:?}"),
-            )
+            invalid(FUNC, format_args!("no breaker named {name:?}"))
         }
     })
 }
@@ -263,14 +269,8 @@ pub extern "C" fn tg_registry_set_critical(
 /// Thread safety: may be called from any thread, concurrently with every other call.
 #[no_mangle]
 pub extern "C" fn tg_registry_len(registry: *const tg_registry, out: *mut usize) -> tg_status {
-    const F: &str = "tg_registry_len";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
+    ffi_panic_boundary!("tg_registry_len", {
+        let (r, out) = (try_ref!(registry), try_out!(out));
         out.set(r.inner.len());
         TG_OK
     })
@@ -293,13 +293,10 @@ pub extern "C" fn tg_registry_prometheus(
     len: usize,
     needed: *mut usize,
 ) -> tg_status {
-    const F: &str = "tg_registry_prometheus";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
+    ffi_panic_boundary!("tg_registry_prometheus", {
+        let r = try_ref!(registry);
         fill_text(
-            F,
+            FUNC,
             &tripgate_ops::exposition::render(&r.inner),
             buf,
             len,
@@ -322,16 +319,10 @@ pub extern "C" fn tg_registry_readiness(
     len: usize,
     needed: *mut usize,
 ) -> tg_status {
-    const F: &str = "tg_registry_readiness";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let Some(status_out) = raw::Out::new(http_status) else {
-            return null(F, "http_status");
-        };
+    ffi_panic_boundary!("tg_registry_readiness", {
+        let (r, status_out) = (try_ref!(registry), try_out!(http_status));
         let report = health::readiness(&r.inner, &HealthPolicy::default());
-        let s = fill_text(F, &report.body_text(), buf, len, needed);
+        let s = fill_text(FUNC, &report.body_text(), buf, len, needed);
         if s == TG_OK {
             status_out.set(report.status);
         }
@@ -339,66 +330,20 @@ pub extern "C" fn tg_registry_readiness(
     })
 }
 
-/// Starts the admin endpoint on `addr` (`"127.0.0.1:0"` picks a free port; in a pod,
-/// `"0.0.0.0:9090"`), serving `GET /metrics`, `/health/live` and `/health/ready` for
-/// `registry` on a thread of its own. It only reads snapshots, never blocking the
-/// breakers. The endpoint keeps the registry alive until `tg_admin_free`.
-///
-/// Returns `TG_OK` and writes `*out`, `TG_ERR_NULL`, or `TG_ERR_INVALID_ARG` (the
-/// address cannot be parsed or bound; the message says why).
-///
-/// Thread safety: may be called from any thread.
-#[no_mangle]
-pub extern "C" fn tg_admin_serve(
-    registry: *const tg_registry,
-    addr: *const c_char,
-    out: *mut *mut tg_admin,
-) -> tg_status {
-    const F: &str = "tg_admin_serve";
-    guard(F, || {
-        let Some(r) = raw::borrow(registry) else {
-            return null(F, "registry");
-        };
-        let addr = match name_arg(F, "addr", addr) {
-            Ok(a) => a,
-            Err(s) => return s,
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
-        match AdminServer::start(addr, Arc::clone(&r.inner), HealthPolicy::default()) {
-            Ok(inner) => {
-                out.set(raw::into_handle(tg_admin { inner }));
-                TG_OK
-            }
-            Err(e) => fail(TG_ERR_INVALID_ARG, format!("{F}: {addr}: {e}")),
-        }
-    })
+/// Loads and applies a config file (the `files` feature).
+#[cfg(feature = "files")]
+fn load(func: &str, r: &tg_registry, path: &str, environment: Option<&str>) -> tg_status {
+    use tripgate_ops::{reload, EnvVars, Settings};
+    let loaded = Settings::load(path, environment, &EnvVars::from_process())
+        .and_then(|s| reload::apply(&r.inner, s));
+    match loaded {
+        Ok(_) => TG_OK,
+        Err(e) => invalid(func, e),
+    }
 }
 
-/// Writes the TCP port the admin endpoint listens on (the real one when started on
-/// port 0) to `*out`.
-///
-/// Thread safety: may be called from any thread.
-#[no_mangle]
-pub extern "C" fn tg_admin_port(admin: *const tg_admin, out: *mut u16) -> tg_status {
-    const F: &str = "tg_admin_port";
-    guard(F, || {
-        let Some(a) = raw::borrow(admin) else {
-            return null(F, "admin");
-        };
-        let Some(out) = raw::Out::new(out) else {
-            return null(F, "out");
-        };
-        out.set(a.inner.local_addr().port());
-        TG_OK
-    })
-}
-
-/// Stops the admin endpoint, waits for its thread, and frees it. NULL is a no-op.
-///
-/// Thread safety: no other call may be using the endpoint.
-#[no_mangle]
-pub extern "C" fn tg_admin_free(admin: *mut tg_admin) {
-    guard_or("tg_admin_free", (), || raw::free_handle(admin));
+/// Built without the `files` feature: no file parser is linked.
+#[cfg(not(feature = "files"))]
+fn load(func: &str, _: &tg_registry, _: &str, _: Option<&str>) -> tg_status {
+    unsupported(func, "files")
 }

@@ -31,11 +31,16 @@ pub enum tg_status {
     /// The caller's buffer is too small; the size needed was written to `*needed`.
     TG_ERR_BUFFER_TOO_SMALL = -4,
     /// The operation does not apply to this object (advancing the clock of a breaker
-    /// built on the system clock).
+    /// built on the system clock), or needs an optional feature this build of the
+    /// library lacks (`tg_features()` lists them).
     TG_ERR_UNSUPPORTED = -5,
     /// A bug: Rust code panicked. The panic was caught at the boundary; the object the
     /// call was given is still safe to free.
     TG_ERR_PANIC = -6,
+    /// The registry's last `tg_registry_load` failed and no file has loaded since: it
+    /// will not make a breaker from built-in defaults unless the caller allows it with
+    /// `tg_registry_allow_defaults`.
+    TG_ERR_NOT_LOADED = -7,
 }
 
 pub(crate) use tg_status::*;
@@ -87,7 +92,8 @@ pub(crate) fn fill_text(
     }
 }
 
-/// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`.
+/// Runs `f` behind the panic boundary: a panic becomes `TG_ERR_PANIC`. Use it through
+/// [`ffi_panic_boundary!`].
 #[inline(always)]
 pub(crate) fn guard(func: &'static str, f: impl FnOnce() -> tg_status) -> tg_status {
     match catch_unwind(AssertUnwindSafe(f)) {
@@ -108,6 +114,102 @@ pub(crate) fn guard_or<T>(func: &'static str, fallback: T, f: impl FnOnce() -> T
         }
     }
 }
+
+/// The body of every `tg_*_free`: drops the handle behind the panic boundary; NULL is a
+/// no-op.
+pub(crate) fn free_handle<T>(func: &'static str, handle: *mut T) {
+    guard_or(func, (), || raw::free_handle(handle));
+}
+
+/// `TG_ERR_INVALID_ARG` with `func: error`, for the errors the core and ops crates word
+/// themselves (a config field and its allowed range, a file problem).
+#[cold]
+pub(crate) fn invalid(func: &str, error: impl std::fmt::Display) -> tg_status {
+    fail(TG_ERR_INVALID_ARG, format!("{func}: {error}"))
+}
+
+/// `TG_ERR_UNSUPPORTED` for a function whose optional `feature` this build lacks.
+#[cold]
+#[cfg_attr(all(feature = "admin", feature = "files"), allow(dead_code))]
+pub(crate) fn unsupported(func: &str, feature: &str) -> tg_status {
+    fail(
+        TG_ERR_UNSUPPORTED,
+        format!("{func}: this libtripgate was built without the `{feature}` feature; build it with `ffi/install.sh --features {feature} PREFIX` (tg_features() lists a build's features)"),
+    )
+}
+
+/// The body of an exported function that returns a `tg_status`, behind the panic
+/// boundary:
+///
+/// ```ignore
+/// ffi_panic_boundary!("tg_state", {
+///     let b = try_ref!(breaker);
+///     let out = try_out!(out);
+///     out.set(b.inner.state().into());
+///     TG_OK
+/// })
+/// ```
+///
+/// The name is bound to `FUNC` inside the body, where the `try_*!` macros use it to
+/// word their errors (`tg_state: breaker is NULL`). `return` in the body returns the
+/// function's status.
+macro_rules! ffi_panic_boundary {
+    ($func:literal, $body:block) => {{
+        #[allow(dead_code)]
+        const FUNC: &str = $func;
+        $crate::status::guard(FUNC, || -> $crate::status::tg_status { $body })
+    }};
+}
+
+/// Borrows a `const T *` argument, or returns `TG_ERR_NULL` naming it.
+macro_rules! try_ref {
+    ($arg:ident) => {
+        match $crate::raw::borrow($arg) {
+            Some(r) => r,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Borrows a `T *` argument mutably, or returns `TG_ERR_NULL` naming it.
+macro_rules! try_mut {
+    ($arg:ident) => {
+        match $crate::raw::borrow_mut($arg) {
+            Some(r) => r,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Takes an out-parameter (a `raw::Out`, written only once the call has succeeded), or
+/// returns `TG_ERR_NULL` naming it.
+macro_rules! try_out {
+    ($arg:ident) => {
+        match $crate::raw::Out::new($arg) {
+            Some(out) => out,
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+/// Reads a NUL-terminated UTF-8 string argument, or returns `TG_ERR_NULL` or
+/// `TG_ERR_INVALID_ARG` naming it.
+macro_rules! try_str {
+    ($arg:ident) => {
+        match $crate::raw::c_str($arg).map(::std::ffi::CStr::to_str) {
+            Some(Ok(s)) => s,
+            Some(Err(_)) => {
+                return $crate::status::fail(
+                    $crate::status::tg_status::TG_ERR_INVALID_ARG,
+                    format!("{}: {} is not valid UTF-8", FUNC, stringify!($arg)),
+                )
+            }
+            None => return $crate::status::null(FUNC, stringify!($arg)),
+        }
+    };
+}
+
+pub(crate) use {ffi_panic_boundary, try_mut, try_out, try_ref, try_str};
 
 #[cold]
 #[inline(never)]
@@ -142,52 +244,44 @@ pub extern "C" fn tg_status_str(status: i32) -> *const c_char {
         -4 => c"TG_ERR_BUFFER_TOO_SMALL: the buffer is too small",
         -5 => c"TG_ERR_UNSUPPORTED: the operation does not apply to this object",
         -6 => c"TG_ERR_PANIC: internal error (a Rust panic was caught)",
+        -7 => c"TG_ERR_NOT_LOADED: the registry's config file failed to load",
         _ => c"unknown status",
     };
     s.as_ptr()
 }
 
-/// Copies this thread's last error message into `buf` (NUL-terminated).
+/// Copies this thread's last error message into `buf`, as `snprintf` does: at most
+/// `len - 1` bytes of it and a terminating NUL (a message longer than that is cut short,
+/// at a byte boundary), and returns the message's full length, NUL not included.
 ///
 /// The message describes the most recent call on this thread that returned a negative
 /// status; it is `""` if there was none. Successful calls do not clear it.
 ///
-/// - `*needed` receives the buffer size the message needs, terminating NUL included. It
-///   is written on `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL` (that is its purpose), and
-///   may be NULL if the caller does not want it.
-/// - With `buf == NULL` and `len == 0` nothing is copied: the call just reports the size
-///   in `*needed` and returns `TG_OK`.
-/// - If `len` is too small nothing is copied and `TG_ERR_BUFFER_TOO_SMALL` is returned.
-/// - `buf == NULL` with `len > 0` is `TG_ERR_NULL`.
+/// - A return value `>= len` means the message was truncated; a buffer of
+///   `return value + 1` bytes holds all of it.
+/// - With `len == 0` nothing is written (`buf` may then be NULL): a size query.
+/// - `buf == NULL` with `len > 0` writes nothing either.
 ///
-/// This function never changes the last error.
+/// Unlike the functions that return a document (`tg_config_to_toml`,
+/// `tg_registry_prometheus`), which refuse a short buffer with
+/// `TG_ERR_BUFFER_TOO_SMALL`, a message for people is worth showing in part.
+///
+/// This function never changes the last error, and never fails.
 ///
 /// Thread safety: may be called from any thread; each thread sees its own last error.
 #[no_mangle]
-pub extern "C" fn tg_last_error_message(
-    buf: *mut c_char,
-    len: usize,
-    needed: *mut usize,
-) -> tg_status {
+pub extern "C" fn tg_last_error_message(buf: *mut c_char, len: usize) -> usize {
     // Not via `guard`: a panic here must not overwrite the message being read.
-    catch_unwind(AssertUnwindSafe(|| {
-        let message = LAST_ERROR
-            .try_with(|e| e.borrow().clone())
-            .unwrap_or_default();
-        if buf.is_null() && len > 0 {
-            return TG_ERR_NULL;
-        }
-        let (size, copied) = raw::copy_to_buf(buf, len, &message);
-        if let Some(out) = raw::Out::new(needed) {
-            out.set(size);
-        }
-        if copied || (buf.is_null() && len == 0) {
-            TG_OK
-        } else {
-            TG_ERR_BUFFER_TOO_SMALL
-        }
-    }))
-    .unwrap_or(TG_ERR_PANIC)
+    guard_quietly(0, || {
+        LAST_ERROR
+            .try_with(|e| raw::copy_truncated(buf, len, &e.borrow()))
+            .unwrap_or(0)
+    })
+}
+
+/// Runs `f`, returning `fallback` if it panics, without recording anything.
+fn guard_quietly<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(fallback)
 }
 
 /// Panics on purpose behind the panic boundary: returns `TG_ERR_PANIC`. Built only with
@@ -197,7 +291,7 @@ pub extern "C" fn tg_last_error_message(
 #[cfg(feature = "testing")]
 #[no_mangle]
 pub extern "C" fn tg_testing_panic() -> tg_status {
-    guard("tg_testing_panic", || {
+    ffi_panic_boundary!("tg_testing_panic", {
         panic!("deliberate panic for the test")
     })
 }
@@ -207,16 +301,9 @@ mod tests {
     use super::*;
 
     fn last_error() -> String {
-        let mut needed = 0usize;
-        assert_eq!(
-            tg_last_error_message(std::ptr::null_mut(), 0, &mut needed),
-            TG_OK
-        );
-        let mut buf = vec![0 as c_char; needed];
-        assert_eq!(
-            tg_last_error_message(buf.as_mut_ptr(), buf.len(), &mut needed),
-            TG_OK
-        );
+        let size = tg_last_error_message(std::ptr::null_mut(), 0) + 1;
+        let mut buf = vec![0 as c_char; size];
+        assert_eq!(tg_last_error_message(buf.as_mut_ptr(), size), size - 1);
         raw::c_str(buf.as_ptr())
             .unwrap()
             .to_str()
@@ -231,5 +318,18 @@ mod tests {
         assert_eq!(last_error(), "f: internal panic: boom");
         assert_eq!(guard_or("g", 7, || panic!("{}", String::from("owned"))), 7);
         assert_eq!(last_error(), "g: internal panic: owned");
+    }
+
+    #[test]
+    fn the_last_error_is_truncated_like_snprintf() {
+        fail(TG_ERR_INVALID_ARG, "0123456789");
+        let mut buf = [b'x' as c_char; 6];
+        assert_eq!(tg_last_error_message(buf.as_mut_ptr(), 4), 10);
+        assert_eq!(raw::c_str(buf.as_ptr()).unwrap().to_bytes(), b"012");
+        assert_eq!(buf[4..], [b'x' as c_char; 2]); // nothing past `len`
+        assert_eq!(tg_last_error_message(buf.as_mut_ptr(), 1), 10);
+        assert_eq!(buf[0], 0);
+        assert_eq!(tg_last_error_message(std::ptr::null_mut(), 5), 10);
+        assert_eq!(last_error(), "0123456789");
     }
 }

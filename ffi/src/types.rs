@@ -1,4 +1,4 @@
-//! Plain C types: the permit, the state and reason enums, the outcome, failure-kind and
+//! Plain C types: the state and reason enums, the outcome, failure-kind and
 //! tier codes, the metrics snapshot and the transition event.
 //!
 //! Types C only receives (`tg_breaker_state`, `tg_reason`, `tg_status`) are C enums.
@@ -9,44 +9,7 @@
 #![allow(non_camel_case_types)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tg_core::{FailureKind, Outcome, RawPermit, Reason, Snapshot, State, Tier, Transition};
-
-/// Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
-/// allocation. Treat the fields as opaque. Hand it back exactly once, to the breaker
-/// that issued it, with `tg_record` or `tg_release`.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct tg_permit {
-    /// Generation of the breaker state the permit was issued in.
-    pub generation: u32,
-    /// Internal flags.
-    pub flags: u32,
-    /// Admission time on the breaker's clock, in nanoseconds (0 when calls are not
-    /// timed).
-    pub start_ns: u64,
-}
-
-impl From<RawPermit> for tg_permit {
-    #[inline(always)]
-    fn from(p: RawPermit) -> Self {
-        tg_permit {
-            generation: p.generation,
-            flags: p.flags,
-            start_ns: p.start_nanos,
-        }
-    }
-}
-
-impl From<tg_permit> for RawPermit {
-    #[inline(always)]
-    fn from(p: tg_permit) -> Self {
-        RawPermit {
-            generation: p.generation,
-            flags: p.flags,
-            start_nanos: p.start_ns,
-        }
-    }
-}
+use tg_core::{FailureKind, Outcome, Reason, Snapshot, State, Tier, Transition};
 
 /// A breaker's state.
 #[repr(i32)]
@@ -174,7 +137,7 @@ pub(crate) fn tier_from(code: tg_tier) -> Option<Tier> {
 
 /// How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
 /// condition that holds multiplies the configured threshold by its factor; the result is
-/// clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the tuning guide's
+/// clamped to `[min, max]`. `tg_adaptive_threshold_default` fills in the default
 /// numbers.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,4 +1,5 @@
-//! The library's version, as macros for compile time and a function for run time.
+//! The library's version, as macros for compile time and a function for run time, and
+//! the optional features a build of it has.
 
 /// Major version of the header.
 pub const TG_VERSION_MAJOR: u32 = 0;
@@ -27,6 +28,32 @@ pub extern "C" fn tg_version_number() -> u32 {
 #[no_mangle]
 pub extern "C" fn tg_version_string() -> *const std::ffi::c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// Bit of `tg_features()`: the admin endpoint (`tg_admin_serve`) is built in (Cargo
+/// feature `admin`).
+pub const TG_FEATURE_ADMIN: u32 = 1;
+/// Bit of `tg_features()`: config files (`tg_registry_load`: TOML, YAML, JSON, with
+/// environment overlays) are built in (Cargo feature `files`).
+pub const TG_FEATURE_FILES: u32 = 2;
+
+/// The optional features this build of the library has, as `TG_FEATURE_*` bits. A
+/// function that needs a missing feature returns `TG_ERR_UNSUPPORTED`.
+///
+/// Thread safety: may be called from any thread at any time.
+#[no_mangle]
+pub extern "C" fn tg_features() -> u32 {
+    let admin = if cfg!(feature = "admin") {
+        TG_FEATURE_ADMIN
+    } else {
+        0
+    };
+    let files = if cfg!(feature = "files") {
+        TG_FEATURE_FILES
+    } else {
+        0
+    };
+    admin | files
 }
 
 #[cfg(test)]

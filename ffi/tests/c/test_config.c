@@ -80,12 +80,12 @@ static void every_setter_validates_with_the_core_messages(void) {
     tg_config *c = NULL;
     CHECK_OK(tg_config_new(&c));
 
-    CHECK_OK(tg_config_set_count_window(c, 100, 10));
+    CHECK_OK(tg_config_set_count_window_buckets(c, 100, 10));
     CHECK(toml_mentions(c, "size = 100"));
-    CHECK_OK(tg_config_set_count_window(c, 50, 0));
-    CHECK_REJECTED(tg_config_set_count_window(c, 0, 0), "window.size", "1..=1000000");
-    CHECK_REJECTED(tg_config_set_count_window(c, 10, 3), "window.buckets", "divisor");
-    CHECK_REJECTED(tg_config_set_count_window(c, 1000001, 1), "window.size", "1..=1000000");
+    CHECK_OK(tg_config_set_count_window(c, 50));
+    CHECK_REJECTED(tg_config_set_count_window(c, 0), "window.size", "1..=1000000");
+    CHECK_REJECTED(tg_config_set_count_window_buckets(c, 10, 3), "window.buckets", "divisor");
+    CHECK_REJECTED(tg_config_set_count_window_buckets(c, 1000001, 1), "window.size", "1..=1000000");
 
     CHECK_OK(tg_config_set_time_window(c, 60 * SEC, 12));
     CHECK(toml_mentions(c, "duration = \"1m\""));
@@ -213,7 +213,7 @@ static void every_setter_validates_with_the_core_messages(void) {
 }
 
 static void every_setter_refuses_null(void) {
-    CHECK_STATUS(tg_config_set_count_window(NULL, 10, 0), TG_ERR_NULL);
+    CHECK_STATUS(tg_config_set_count_window(NULL, 10), TG_ERR_NULL);
     CHECK_ERROR_MENTIONS("tg_config_set_count_window: config is NULL");
     CHECK_STATUS(tg_config_set_time_window(NULL, SEC, 0), TG_ERR_NULL);
     CHECK_STATUS(tg_config_set_minimum_calls(NULL, 1), TG_ERR_NULL);

@@ -43,11 +43,25 @@ static tg_breaker_state state(const tg_breaker *b) {
     return s;
 }
 
+/* Whether this build has `feature`; if not, checks that `status` (the call that needs
+ * it) is TG_ERR_UNSUPPORTED with a message naming the feature, and the test ends. */
+static int has_feature(uint32_t feature, tg_status status, const char *name) {
+    if (tg_features() & feature) return 1;
+    CHECK_STATUS(status, TG_ERR_UNSUPPORTED);
+    CHECK_ERROR_MENTIONS(name);
+    CHECK_ERROR_MENTIONS("tg_features()");
+    return 0;
+}
+
 static void breakers_from_a_file_with_prometheus_and_readiness(void) {
     tg_registry *r = NULL;
     CHECK_OK(tg_registry_new_with_manual_clock(0, &r));
     write_config(CONFIG);
-    CHECK_OK(tg_registry_load(r, config_path, NULL));
+    if (!has_feature(TG_FEATURE_FILES, tg_registry_load(r, config_path, NULL),
+                     "tg_registry_load: this libtripgate was built without the `files` feature")) {
+        tg_registry_free(r);
+        return;
+    }
 
     tg_breaker *db = NULL, *db2 = NULL, *cache = NULL;
     CHECK_OK(tg_registry_breaker(r, "database", &db));
@@ -108,7 +122,10 @@ static void reload_keeps_an_open_breaker_open_and_refuses_bad_files(void) {
     tg_registry *r = NULL;
     CHECK_OK(tg_registry_new_with_manual_clock(0, &r));
     write_config(CONFIG);
-    CHECK_OK(tg_registry_load(r, config_path, "production"));
+    if (!has_feature(TG_FEATURE_FILES, tg_registry_load(r, config_path, "production"), "`files`")) {
+        tg_registry_free(r);
+        return;
+    }
     tg_breaker *db = NULL;
     CHECK_OK(tg_registry_breaker(r, "database", &db));
     trip(db);
@@ -141,6 +158,45 @@ static void reload_keeps_an_open_breaker_open_and_refuses_bad_files(void) {
     CHECK_STATUS(tg_registry_breaker(r, NULL, &other), TG_ERR_NULL);
     tg_breaker_free(other);
     tg_breaker_free(db);
+    tg_registry_free(r);
+}
+
+static void a_failed_load_refuses_default_breakers_unless_allowed(void) {
+    tg_registry *r = NULL;
+    CHECK_OK(tg_registry_new(&r));
+    tg_breaker *b = NULL;
+    CHECK_OK(tg_registry_breaker(r, "before", &b)); /* never loaded: defaults, as documented */
+    tg_breaker_free(b);
+    b = NULL;
+
+    CHECK(tg_registry_load(r, "/nonexistent/tripgate.toml", NULL) < 0);
+    CHECK_STATUS(tg_registry_breaker(r, "payments", &b), TG_ERR_NOT_LOADED);
+    CHECK(b == NULL);
+    CHECK_ERROR_MENTIONS("tg_registry_breaker: \"payments\": the registry's config file failed to load");
+    CHECK_ERROR_MENTIONS("tg_registry_allow_defaults(registry, true)");
+    CHECK_OK(tg_registry_breaker(r, "before", &b)); /* an existing breaker is handed out */
+    tg_breaker_free(b);
+    b = NULL;
+
+    CHECK_OK(tg_registry_allow_defaults(r, true));
+    CHECK_OK(tg_registry_breaker(r, "payments", &b));
+    tg_breaker_free(b);
+    b = NULL;
+    CHECK_OK(tg_registry_allow_defaults(r, false));
+    CHECK_STATUS(tg_registry_breaker(r, "search", &b), TG_ERR_NOT_LOADED);
+    CHECK_STATUS(tg_registry_allow_defaults(NULL, true), TG_ERR_NULL);
+
+    if (tg_features() & TG_FEATURE_FILES) {
+        write_config(CONFIG);
+        CHECK_OK(tg_registry_load(r, config_path, NULL));
+        CHECK_OK(tg_registry_breaker(r, "search", &b)); /* a file loaded */
+        tg_breaker_free(b);
+        b = NULL;
+        /* A failed reload keeps the good file's settings: breakers come from those. */
+        CHECK(tg_registry_load(r, "/nonexistent/tripgate.toml", NULL) < 0);
+        CHECK_OK(tg_registry_breaker(r, "other", &b));
+        tg_breaker_free(b);
+    }
     tg_registry_free(r);
 }
 
@@ -183,7 +239,17 @@ static void admin_endpoint_over_loopback(void) {
     tg_config_free(c);
 
     tg_admin *admin = NULL;
-    CHECK_STATUS(tg_admin_serve(r, "not an address", &admin), TG_ERR_INVALID_ARG);
+    tg_status bad_address = tg_admin_serve(r, "not an address", &admin);
+    if (!has_feature(TG_FEATURE_ADMIN, bad_address,
+                     "tg_admin_serve: this libtripgate was built without the `admin` feature")) {
+        CHECK(admin == NULL); /* not written */
+        tg_admin_free(admin);
+        tg_breaker_free(a);
+        tg_breaker_free(b);
+        tg_registry_free(r);
+        return;
+    }
+    CHECK_STATUS(bad_address, TG_ERR_INVALID_ARG);
     CHECK_OK(tg_admin_serve(r, "127.0.0.1:0", &admin));
     uint16_t port = 0;
     CHECK_OK(tg_admin_port(admin, &port));
@@ -220,6 +286,7 @@ int main(void) {
     snprintf(config_path, sizeof config_path, "/tmp/tg_test_registry_%ld.toml", (long)getpid());
     RUN(breakers_from_a_file_with_prometheus_and_readiness);
     RUN(reload_keeps_an_open_breaker_open_and_refuses_bad_files);
+    RUN(a_failed_load_refuses_default_breakers_unless_allowed);
     RUN(admin_endpoint_over_loopback);
     remove(config_path);
     return finish();

@@ -26,7 +26,7 @@ static int tg_tests_failed;
         tg_status tg_got_ = (expr);                                                      \
         if (tg_got_ != (expected)) {                                                     \
             char tg_msg_[512] = "";                                                      \
-            tg_last_error_message(tg_msg_, sizeof tg_msg_, NULL);                        \
+            tg_last_error_message(tg_msg_, sizeof tg_msg_);                              \
             fprintf(stderr, "  %s:%d: %s returned %d (%s), expected %s; last error: %s\n", \
                     __FILE__, __LINE__, #expr, (int)tg_got_, tg_status_str(tg_got_),     \
                     #expected, tg_msg_);                                                 \
@@ -40,7 +40,7 @@ static int tg_tests_failed;
 static inline const char *last_error(void) {
     static char buf[1024];
     buf[0] = '\0';
-    if (tg_last_error_message(buf, sizeof buf, NULL) != TG_OK) {
+    if (tg_last_error_message(buf, sizeof buf) >= sizeof buf) {
         return "(last error did not fit)";
     }
     return buf;
