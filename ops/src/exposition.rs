@@ -338,6 +338,7 @@ impl Family {
 }
 
 /// Every family, in exposition order (the latency summary last).
+#[cfg(feature = "otel")]
 pub(crate) fn families() -> impl Iterator<Item = &'static Family> {
     (0..).map_while(family)
 }
@@ -391,7 +392,8 @@ impl Cursor {
     fn write(&mut self, snaps: &[NamedSnapshot], out: &mut Out, limit: usize) {
         while let Some(f) = family(self.family) {
             if self.breaker == 0 {
-                out.header(f.name, f.kind, f.help);
+                let (name, kind, help) = f.describe();
+                out.header(name, kind, help);
             }
             while let Some(s) = snaps.get(self.breaker) {
                 f.write(out, s);
