@@ -17,10 +17,13 @@
 //!
 //! [`HttpStatus`] is the default classifier for `http::Response`s: 5xx is a server
 //! error, 429 and 503 are rejections by the dependency (it is shedding load), other 4xx
-//! are ignored (the caller's fault, not the dependency's), anything else is a success;
-//! an `Err` from the inner service (no response at all) is a failure of kind
-//! [`Other`](FailureKind::Other). Any `Fn(&Result<Response, Error>) -> Outcome` is a
-//! classifier too.
+//! are ignored (the caller's fault, not the dependency's), anything else is a success.
+//! An `Err` from the inner service (no response at all) is classified by
+//! [`HttpStatus::of_error`]: tower's own timeout (`tower::timeout::error::Elapsed`, as
+//! `TimeoutLayer` returns it) and an I/O timeout are timeouts, a refused, reset or
+//! aborted connection is a connection failure, anything else is
+//! [`Other`](FailureKind::Other); the error's `source()` chain is searched too. Any
+//! `Fn(&Result<Response, Error>) -> Outcome` is a classifier too.
 //!
 //! # Examples
 //!
@@ -89,11 +92,60 @@ impl HttpStatus {
     }
 }
 
-impl<B, E> Classify<http::Response<B>, E> for HttpStatus {
+impl HttpStatus {
+    /// The kind of failure an inner service's error is: a timeout for tower's
+    /// `Elapsed` or an I/O `TimedOut`; a connection failure for an I/O error that says
+    /// the connection was refused, reset, aborted or never made; `Other` otherwise. The
+    /// error's `source()` chain is searched, nearest first.
+    pub fn of_error(error: &(dyn std::error::Error + 'static)) -> FailureKind {
+        use std::io::ErrorKind;
+        let mut next = Some(error);
+        while let Some(e) = next {
+            if e.is::<::tower::timeout::error::Elapsed>() {
+                return FailureKind::Timeout;
+            }
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    ErrorKind::TimedOut => return FailureKind::Timeout,
+                    ErrorKind::ConnectionRefused
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::NotConnected
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::BrokenPipe => return FailureKind::Connection,
+                    _ => {}
+                }
+            }
+            next = e.source();
+        }
+        FailureKind::Other
+    }
+
+    /// [`of_error`](HttpStatus::of_error) of an inner service's error of any type: a
+    /// boxed error (tower's `BoxError`, what `TimeoutLayer` returns), tower's `Elapsed`
+    /// or an `std::io::Error` is looked into; another type is `Other`.
+    fn of_any_error<E: 'static>(error: &E) -> FailureKind {
+        type BoxError = Box<dyn std::error::Error + Send + Sync>;
+        let any = error as &dyn std::any::Any;
+        if let Some(boxed) = any.downcast_ref::<BoxError>() {
+            Self::of_error(&**boxed)
+        } else if let Some(boxed) = any.downcast_ref::<Box<dyn std::error::Error>>() {
+            Self::of_error(&**boxed)
+        } else if let Some(e) = any.downcast_ref::<::tower::timeout::error::Elapsed>() {
+            Self::of_error(e)
+        } else if let Some(e) = any.downcast_ref::<std::io::Error>() {
+            Self::of_error(e)
+        } else {
+            FailureKind::Other
+        }
+    }
+}
+
+impl<B, E: 'static> Classify<http::Response<B>, E> for HttpStatus {
     fn classify(&self, result: &Result<http::Response<B>, E>) -> Outcome {
         match result {
             Ok(response) => Self::of_status(response.status()),
-            Err(_) => Outcome::Failure(FailureKind::Other),
+            Err(e) => Outcome::Failure(Self::of_any_error(e)),
         }
     }
 }

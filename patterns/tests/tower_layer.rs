@@ -153,3 +153,65 @@ async fn unused_and_cancelled_permits_are_released() {
         Err(BreakerError::Rejected(_))
     ));
 }
+
+/// Never answers: the timeout layer around it must.
+#[derive(Clone)]
+struct Hangs;
+
+impl Service<u16> for Hangs {
+    type Response = http::Response<()>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Pending<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: u16) -> Self::Future {
+        std::future::pending()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn tower_timeouts_are_timeouts_by_default() {
+    let br = breaker();
+    let svc = BreakerLayer::new(br.clone())
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(50)).layer(Hangs));
+    let e = svc.oneshot(200).await.unwrap_err();
+    assert!(matches!(e, BreakerError::Inner(_)), "{e}");
+    let s = br.snapshot();
+    assert_eq!(
+        (s.failures_by_kind.timeout, s.failures_by_kind.other),
+        (1, 0)
+    );
+}
+
+#[test]
+fn io_errors_are_classified_through_their_source_chain() {
+    use std::io::{Error, ErrorKind};
+    #[derive(Debug)]
+    struct Wrapped(Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("request failed")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+    for (kind, expected) in [
+        (ErrorKind::TimedOut, FailureKind::Timeout),
+        (ErrorKind::ConnectionRefused, FailureKind::Connection),
+        (ErrorKind::ConnectionReset, FailureKind::Connection),
+        (ErrorKind::InvalidData, FailureKind::Other),
+    ] {
+        let e = Wrapped(Error::from(kind));
+        assert_eq!(HttpStatus::of_error(&e), expected, "{kind:?}");
+    }
+    assert_eq!(
+        HttpStatus::of_error(&tower::timeout::error::Elapsed::new()),
+        FailureKind::Timeout
+    );
+}
