@@ -2,12 +2,14 @@
 //! `/health/ready` and, when given a token, control actions
 //! (`POST /breakers/{name}/{action}`) over HTTP/1.1.
 //!
-//! The endpoint is hyper's HTTP/1 server on a single-threaded tokio runtime, on three
+//! The endpoint is hyper's HTTP/1 server on a single-threaded tokio runtime, on four
 //! threads of its own owned by the [`AdminServer`] handle: `tg-admin` serves every
-//! connection; `tg-admin-ready` computes readiness and `tg-admin-scrape` reads the
-//! registry for `/metrics`, each once for all the requests waiting on it, so that this
-//! O(breakers) work never holds up the connections' thread and never piles up. It is
-//! built to stay up for the Kubernetes probes whatever a client does (see [`Limits`]):
+//! connection and only moves bytes; `tg-admin-ready` computes readiness and
+//! `tg-admin-scrape` reads the registry for `/metrics`, each once for all the requests
+//! waiting on it; `tg-admin-render` renders `/metrics` pieces, in turn for every scrape
+//! being sent. This O(breakers) work never holds up the connections' thread and never
+//! piles up. The endpoint is built to stay up for the Kubernetes probes whatever a
+//! client does (see [`Limits`]):
 //!
 //! - at most [`Limits::max_connections`] connections; when full, the oldest connection
 //!   not in the middle of a request is closed to make room, so idle connections cannot

@@ -107,8 +107,8 @@ pub(super) type Action<C> = fn(&Breaker<C>);
 
 /// Every control action, by the name in `POST /breakers/{name}/{action}`. Adding one
 /// is one line here.
-pub(super) fn actions<C: Clock>() -> [(&'static str, Action<C>); 5] {
-    [
+pub(super) fn actions<C: Clock>() -> Vec<(&'static str, Action<C>)> {
+    vec![
         ("force-open", Breaker::force_open),
         ("force-closed", Breaker::force_closed),
         ("disable", Breaker::disable),
@@ -126,5 +126,6 @@ pub(super) fn action<C: Clock>(name: &str) -> Option<Action<C>> {
 
 /// The action names, for error messages: `force-open, force-closed, ...`.
 pub(super) fn action_names<C: Clock>() -> String {
-    actions::<C>().map(|(n, _)| n).join(", ")
+    let names: Vec<&str> = actions::<C>().into_iter().map(|(n, _)| n).collect();
+    names.join(", ")
 }

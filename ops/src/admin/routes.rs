@@ -1,7 +1,7 @@
 //! What each request gets: routing, the responses, and the control actions.
 
 use super::control::{self, ControlToken};
-use super::stall::DeadlineStream;
+use super::stall::{self, Job, RenderedBody};
 use super::worker::Worker;
 use super::Limits;
 use crate::exposition::{self, Chunks};
@@ -20,8 +20,7 @@ use tripgate::Clock;
 /// A response body: whole or streamed.
 pub(super) type Body = UnsyncBoxBody<Bytes, io::Error>;
 
-/// The size of each piece of a streamed `/metrics` body: rendering one takes the
-/// connections' thread about a millisecond.
+/// The size of each piece of a streamed `/metrics` body.
 const METRICS_CHUNK_BYTES: usize = 32 * 1024;
 
 /// A readiness answer: status and JSON body.
@@ -39,6 +38,8 @@ pub(super) struct Routes<C: Clock + Clone> {
     readiness: Worker<Readiness>,
     /// The registry's readings for `/metrics`, likewise.
     snapshots: Worker<Vec<NamedSnapshot>>,
+    /// Renders `/metrics` pieces, in turn for every scrape being sent.
+    render: std::sync::mpsc::Sender<Job>,
 }
 
 fn whole(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Response<Body> {
@@ -111,8 +112,8 @@ impl Iterator for Scrape {
 }
 
 impl<C: Clock + Clone> Routes<C> {
-    /// The routes of `registry`, starting their worker threads (named `tg-admin-ready`
-    /// and `tg-admin-scrape`).
+    /// The routes of `registry`, starting their worker threads (named `tg-admin-ready`,
+    /// `tg-admin-scrape` and `tg-admin-render`).
     pub(super) fn new(
         registry: Arc<Registry<C>>,
         policy: HealthPolicy,
@@ -127,6 +128,7 @@ impl<C: Clock + Clone> Routes<C> {
         })?;
         let r = Arc::clone(&registry);
         let snapshots = Worker::spawn("tg-admin-scrape", move || r.snapshots())?;
+        let render = stall::render_thread("tg-admin-render")?;
         Ok(Routes {
             registry,
             limits,
@@ -135,6 +137,7 @@ impl<C: Clock + Clone> Routes<C> {
             remote_control,
             readiness,
             snapshots,
+            render,
         })
     }
 
@@ -212,7 +215,8 @@ impl<C: Clock + Clone> Routes<C> {
             chunks: Chunks::shared(snaps, METRICS_CHUNK_BYTES),
             _permit: permit,
         };
-        let body = DeadlineStream::new(scrape, self.limits.response_timeout).boxed_unsync();
+        let body = RenderedBody::new(scrape, self.render.clone(), self.limits.response_timeout)
+            .boxed_unsync();
         let mut r = Response::new(body);
         r.headers_mut().insert(
             CONTENT_TYPE,

@@ -1,14 +1,17 @@
 //! Cutting connections that stop moving: a socket whose writes make no progress for
-//! `write_timeout`, and a streamed body still unfinished at its deadline.
+//! `write_timeout`, and a streamed body still unfinished at its deadline, whose pieces
+//! are rendered on a thread of their own.
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::mpsc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 
 /// A socket whose writes fail with `TimedOut` once they have been blocked (the peer
@@ -97,28 +100,50 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for WriteStallGuard<S> {
     }
 }
 
-/// A body of pieces made on demand (one per poll), failing once `deadline` has passed
-/// so that a client reading a large response a trickle at a time is cut off too.
-///
-/// After each piece it yields once to the other tasks of the thread, so that a client
-/// reading fast makes the health probes wait for one piece's rendering at most.
-pub(super) struct DeadlineStream<I> {
-    pieces: I,
-    deadline: Instant,
-    yield_next: bool,
+/// Work for the render thread.
+pub(super) type Job = Box<dyn FnOnce() + Send>;
+
+/// A thread that runs [`Job`]s in order; it ends once every sender is gone.
+pub(super) fn render_thread(name: &str) -> io::Result<mpsc::Sender<Job>> {
+    let (tx, rx) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            for job in rx {
+                job();
+            }
+        })?;
+    Ok(tx)
 }
 
-impl<I> DeadlineStream<I> {
-    pub(super) fn new(pieces: I, timeout: Duration) -> Self {
-        DeadlineStream {
-            pieces,
+enum Next<I> {
+    /// The pieces, none being rendered.
+    Idle(I),
+    /// The render thread has them, making the next piece.
+    Rendering(oneshot::Receiver<(I, Option<String>)>),
+    Done,
+}
+
+/// A body of pieces rendered one at a time on the render thread as the client reads,
+/// failing once its deadline has passed so that a client reading a large response a
+/// trickle at a time is cut off too. The connections' thread only moves bytes.
+pub(super) struct RenderedBody<I> {
+    next: Next<I>,
+    render: mpsc::Sender<Job>,
+    deadline: Instant,
+}
+
+impl<I> RenderedBody<I> {
+    pub(super) fn new(pieces: I, render: mpsc::Sender<Job>, timeout: Duration) -> Self {
+        RenderedBody {
+            next: Next::Idle(pieces),
+            render,
             deadline: Instant::now() + timeout,
-            yield_next: false,
         }
     }
 }
 
-impl<I: Iterator<Item = String> + Unpin> Body for DeadlineStream<I> {
+impl<I: Iterator<Item = String> + Send + Unpin + 'static> Body for RenderedBody<I> {
     type Data = Bytes;
     type Error = io::Error;
 
@@ -126,18 +151,50 @@ impl<I: Iterator<Item = String> + Unpin> Body for DeadlineStream<I> {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        if std::mem::take(&mut self.yield_next) {
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        self.yield_next = true;
         if Instant::now() >= self.deadline {
             return Poll::Ready(Some(Err(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "admin endpoint: response not sent within response_timeout",
             ))));
         }
-        Poll::Ready(self.pieces.next().map(|p| Ok(Frame::data(Bytes::from(p)))))
+        loop {
+            match std::mem::replace(&mut self.next, Next::Done) {
+                Next::Idle(mut pieces) => {
+                    let (tx, rx) = oneshot::channel();
+                    let job: Job = Box::new(move || {
+                        let piece = pieces.next();
+                        let _ = tx.send((pieces, piece)); // the client may have gone
+                    });
+                    if self.render.send(job).is_err() {
+                        return Poll::Ready(Some(Err(io::Error::other(
+                            "admin endpoint: the render thread has stopped",
+                        ))));
+                    }
+                    self.next = Next::Rendering(rx);
+                }
+                Next::Rendering(mut rx) => {
+                    return match Pin::new(&mut rx).poll(cx) {
+                        Poll::Pending => {
+                            self.next = Next::Rendering(rx);
+                            Poll::Pending
+                        }
+                        Poll::Ready(Ok((pieces, Some(piece)))) => {
+                            self.next = Next::Idle(pieces);
+                            Poll::Ready(Some(Ok(Frame::data(Bytes::from(piece)))))
+                        }
+                        Poll::Ready(Ok((_, None))) => Poll::Ready(None),
+                        Poll::Ready(Err(_)) => Poll::Ready(Some(Err(io::Error::other(
+                            "admin endpoint: a piece of the response was lost",
+                        )))),
+                    };
+                }
+                Next::Done => return Poll::Ready(None),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.next, Next::Done)
     }
 
     fn size_hint(&self) -> SizeHint {
