@@ -48,7 +48,7 @@ pub use config::{check_name, FleetConfig, FleetConfigError, Quorum, Secret, Stor
 pub use decide::{decide, own_vote, quorum_open, vetoes, Action, FleetView, Peer, Phase, Rules};
 pub use local::{LocalBreaker, LocalView, SharedBreaker};
 pub use metrics::FleetMetrics;
-pub use opinion::{lease_token, Keys, Opinion, Vote, MAX_MILLIS, MAX_VALUE_LEN};
+pub use opinion::{lease_token, read_peer, Keys, Opinion, Vote, MAX_MILLIS, MAX_VALUE_LEN};
 
 use metrics::Counters;
 use std::collections::HashSet;

@@ -15,6 +15,7 @@
 //! replica id that does not match its key) is refused.
 
 use crate::config::{is_name_byte, MAX_NAME_LEN};
+use crate::decide::Peer;
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -228,6 +229,36 @@ impl Keys {
         let s = std::str::from_utf8(message).ok()?;
         valid_name(s).then(|| s.to_string())
     }
+}
+
+/// One entry read under the namespace for `breaker`: its key, its value (`None` when
+/// the key vanished between the scan and the read) and its `PTTL` reply in
+/// milliseconds. `Ok(None)` for this replica's own opinion or a vanished key; `Err(())`
+/// for anything malformed or foreign, which the caller counts and ignores.
+#[allow(clippy::result_unit_err)]
+pub fn read_peer(
+    keys: &Keys,
+    breaker: &str,
+    own_replica: &str,
+    key: &[u8],
+    value: Option<&[u8]>,
+    pttl_ms: i64,
+) -> Result<Option<Peer>, ()> {
+    let key = std::str::from_utf8(key).map_err(|_| ())?;
+    let replica = keys.replica_of(breaker, key).ok_or(())?;
+    // -2: the key expired after the scan.
+    if replica == own_replica || value.is_none() || pttl_ms == -2 {
+        return Ok(None);
+    }
+    let ttl_left = u64::try_from(pttl_ms).map_err(|_| ())?;
+    let opinion = Opinion::parse(value.unwrap_or_default(), replica).ok_or(())?;
+    let open_remaining = opinion
+        .open_remaining(Duration::from_millis(ttl_left))
+        .ok_or(())?;
+    Ok(Some(Peer {
+        vote: opinion.vote,
+        open_remaining,
+    }))
 }
 
 /// A lease's value: the holder and the generation it probes from, plus a nonce so two

@@ -3,10 +3,10 @@
 //! caller's path: the breakers' listeners only `try_send` a wake-up.
 
 use crate::config::FleetConfig;
-use crate::decide::{decide, own_vote, Action, FleetView, Peer, Phase, Rules};
+use crate::decide::{decide, own_vote, Action, FleetView, Phase, Rules};
 use crate::local::SharedBreaker;
 use crate::metrics::Counters;
-use crate::opinion::{lease_token, Keys, Opinion, Vote};
+use crate::opinion::{lease_token, read_peer, Keys, Opinion, Vote};
 use crate::store::Store;
 use redis::{Connection, RedisResult, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -198,7 +198,23 @@ impl Worker {
         let mut peers = Vec::with_capacity(raw.len());
         let mut malformed = 0;
         for (key, (value, pttl)) in raw {
-            match self.peer(name, &key, value, pttl) {
+            let value = match value {
+                Value::Nil => None,
+                Value::BulkString(bytes) => Some(bytes),
+                _ => Some(Vec::new()),
+            };
+            let pttl = match pttl {
+                Value::Int(ms) => ms,
+                _ => i64::MIN,
+            };
+            match read_peer(
+                &self.keys,
+                name,
+                &self.config.replica,
+                &key,
+                value.as_deref(),
+                pttl,
+            ) {
                 Ok(Some(p)) => peers.push(p),
                 Ok(None) => {}
                 Err(()) => malformed += 1,
@@ -206,32 +222,6 @@ impl Worker {
         }
         Counters::bump(&self.counters.malformed, malformed);
         Some(FleetView { peers, recovered })
-    }
-
-    /// One scanned key: `Ok(None)` for our own or a vanished key, `Err` for anything
-    /// malformed or foreign.
-    fn peer(&self, name: &str, key: &[u8], value: Value, pttl: Value) -> Result<Option<Peer>, ()> {
-        let key = std::str::from_utf8(key).map_err(|_| ())?;
-        let replica = self.keys.replica_of(name, key).ok_or(())?;
-        if replica == self.config.replica {
-            return Ok(None);
-        }
-        let value = match value {
-            Value::Nil => return Ok(None),
-            Value::BulkString(bytes) => bytes,
-            _ => return Err(()),
-        };
-        let pttl = match pttl {
-            Value::Int(ms) if ms >= 0 => Duration::from_millis(ms as u64),
-            Value::Int(-2) => return Ok(None),
-            _ => return Err(()),
-        };
-        let opinion = Opinion::parse(&value, replica).ok_or(())?;
-        let open_remaining = opinion.open_remaining(pttl).ok_or(())?;
-        Ok(Some(Peer {
-            vote: opinion.vote,
-            open_remaining,
-        }))
     }
 
     /// Writes this replica's opinion of `name`; announces it when it changed.
@@ -357,6 +347,9 @@ fn scan(c: &mut Connection, pattern: &str, max: usize) -> RedisResult<Vec<Vec<u8
             .arg(pattern)
             .arg("COUNT")
             .arg(100)
+            // Keys of another type under the namespace are never read (GET would fail).
+            .arg("TYPE")
+            .arg("string")
             .query(c)?;
         keys.extend(batch);
         cursor = next;
