@@ -72,6 +72,10 @@ pub enum Phase {
         token: String,
         /// When the lease expires (breaker clock nanoseconds).
         lease_until: u64,
+        /// Whether the breaker had tripped on its own: its open vote stands until the
+        /// probe's result is known, so the quorum the other holds rest on does not
+        /// vanish because one of its members went probing.
+        own_vote: bool,
     },
 }
 
@@ -106,6 +110,9 @@ pub fn own_vote(phase: &Phase, view: &LocalView) -> (Vote, Duration) {
         Phase::Holding {
             own_vote: false, ..
         } => (Vote::Adopted, Duration::ZERO),
+        Phase::Probing { own_vote: true, .. } if view.state == State::Closed => {
+            (Vote::Open, Duration::ZERO)
+        }
         _ => match view.state {
             State::Open => (Vote::Open, view.open_for.unwrap_or_default()),
             State::HalfOpen => (Vote::HalfOpen, Duration::ZERO),
@@ -202,7 +209,9 @@ pub fn decide(
                 (phase.clone(), Action::TryLease)
             }
         }
-        Phase::Probing { token, lease_until } => {
+        Phase::Probing {
+            token, lease_until, ..
+        } => {
             if matches!(view.state, State::Open | State::HalfOpen) || now >= *lease_until {
                 (Phase::Idle, Action::None)
             } else if view.state == State::Closed && view.window_calls >= view.minimum_calls {
@@ -220,11 +229,12 @@ pub fn decide(
 }
 
 impl Phase {
-    /// The phase after winning the probe lease `token` at `now`.
-    pub fn leased(token: String, now: u64, lease: Duration) -> Phase {
+    /// The phase after this hold won the probe lease `token` at `now`.
+    pub fn leased(&self, token: String, now: u64, lease: Duration) -> Phase {
         Phase::Probing {
             token,
             lease_until: after(now, lease),
+            own_vote: matches!(self, Phase::Holding { own_vote: true, .. }),
         }
     }
 }
@@ -458,7 +468,22 @@ mod tests {
     #[test]
     fn a_probe_announces_only_within_its_lease() {
         let r = rules(Quorum::Count(2));
-        let probing = Phase::leased("t".into(), 0, r.probe_lease);
+        let hold = Phase::Holding {
+            until: 0,
+            own_vote: true,
+        };
+        let probing = hold.leased("t".into(), 0, r.probe_lease);
+        // While it probes, a replica that tripped on its own still counts as open.
+        assert_eq!(own_vote(&probing, &view(State::Closed, 1)).0, Vote::Open);
+        let adopted = Phase::Holding {
+            until: 0,
+            own_vote: false,
+        };
+        let adopted_probe = adopted.leased("u".into(), 0, r.probe_lease);
+        assert_eq!(
+            own_vote(&adopted_probe, &view(State::Closed, 1)).0,
+            Vote::Closed
+        );
         let mut v = view(State::Closed, 1);
         let f = fleet(vec![open(0), open(0)]);
         // Window not yet filled: wait (peers' open votes do not re-adopt a prober).

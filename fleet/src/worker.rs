@@ -152,7 +152,7 @@ impl Worker {
                 Action::Release => breaker.release(),
                 Action::TryLease => {
                     if let Some(token) = self.try_lease(&name, view.generation) {
-                        next = Phase::leased(token, view.now_nanos, rules.probe_lease);
+                        next = phase.leased(token, view.now_nanos, rules.probe_lease);
                         breaker.release();
                     }
                 }

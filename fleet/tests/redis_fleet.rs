@@ -1,0 +1,343 @@
+//! The fleet against a real Redis on 127.0.0.1 (started by `fleet/run_tests.sh`):
+//! replicas are threads, each with its own breaker, manual clock and fleet handle.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+use tripgate::State;
+use tripgate_fleet::{Keys, Quorum};
+
+fn replicas(tag: &str, url: &str, n: usize, quorum: Quorum) -> Vec<Replica> {
+    let svc = service(tag);
+    let rs: Vec<Replica> = (0..n)
+        .map(|i| Replica::start(fleet_config(&svc, &format!("r{i}"), url, quorum)))
+        .collect();
+    // Every replica reports once before anything happens: a share quorum counts the
+    // replicas whose opinions are present.
+    sync_all(&all(&rs), 1);
+    rs
+}
+
+fn all(rs: &[Replica]) -> Vec<&Replica> {
+    rs.iter().collect()
+}
+
+#[test]
+fn an_outage_seen_by_a_quorum_opens_the_others() {
+    let Some(url) = redis_url() else { return };
+    let rs = replicas("quorum", &url, 4, Quorum::Count(2));
+    rs[0].trip();
+    rs[1].trip();
+    sync_all(&all(&rs), 2);
+    for r in &rs[2..] {
+        assert_eq!(r.state(), State::ForcedOpen);
+        assert!(r.rejects(), "an adopting replica rejects calls");
+        assert_eq!(r.fleet.metrics().adoptions, 1);
+        assert!(r.fleet.metrics().store_up);
+    }
+    // The replicas that tripped on their own keep rejecting too.
+    assert!(rs[0].rejects() && rs[1].rejects());
+    assert!(rs[0].fleet.metrics().publishes >= 2);
+}
+
+#[test]
+fn a_replica_below_quorum_opens_nobody() {
+    let Some(url) = redis_url() else { return };
+    let rs = replicas("below", &url, 3, Quorum::Count(2));
+    rs[0].trip();
+    sync_all(&all(&rs), 2);
+    assert_eq!(rs[0].state(), State::Open);
+    for r in &rs[1..] {
+        assert_eq!(r.state(), State::Closed);
+        assert_eq!(r.fleet.metrics().adoptions, 0);
+    }
+}
+
+#[test]
+fn a_share_quorum_counts_the_live_reporters() {
+    let Some(url) = redis_url() else { return };
+    // 5 replicas, share 0.5: 3 needed. Two trips are not enough, three are.
+    let rs = replicas("share", &url, 5, Quorum::Share(0.5));
+    rs[0].trip();
+    rs[1].trip();
+    sync_all(&all(&rs), 2);
+    assert_eq!(rs[4].state(), State::Closed);
+    rs[2].trip();
+    sync_all(&all(&rs), 2);
+    assert_eq!(rs[3].state(), State::ForcedOpen);
+    assert_eq!(rs[4].state(), State::ForcedOpen);
+}
+
+#[test]
+fn a_healthy_busy_replica_vetoes_for_itself() {
+    let Some(url) = redis_url() else { return };
+    let rs = replicas("veto", &url, 4, Quorum::Count(2));
+    rs[3].succeed(30);
+    rs[0].trip();
+    rs[1].trip();
+    sync_all(&all(&rs), 2);
+    assert_eq!(rs[2].state(), State::ForcedOpen);
+    assert_eq!(rs[3].state(), State::Closed, "the veto holds");
+    assert!(!rs[3].rejects());
+    assert_eq!(rs[3].fleet.metrics().adoptions, 0);
+}
+
+#[test]
+fn one_probe_for_the_whole_fleet_then_everyone_is_released() {
+    let Some(url) = redis_url() else { return };
+    let rs = replicas("probe", &url, 4, Quorum::Count(2));
+    for r in &rs[..3] {
+        r.trip();
+    }
+    sync_all(&all(&rs), 2);
+    assert!(rs.iter().all(|r| r.state() == State::ForcedOpen));
+    // The open time passes on every replica.
+    for r in &rs {
+        r.clock.advance(OPEN + Duration::from_secs(1));
+    }
+    sync_all(&all(&rs), 2);
+    let probers: Vec<usize> = (0..rs.len())
+        .filter(|&i| rs[i].state() == State::Closed)
+        .collect();
+    assert_eq!(probers.len(), 1, "exactly one replica probes");
+    let leases: u64 = rs.iter().map(|r| r.fleet.metrics().leases).sum();
+    assert_eq!(leases, 1);
+    let prober = &rs[probers[0]];
+    for (i, r) in rs.iter().enumerate() {
+        if i != probers[0] {
+            assert!(
+                r.rejects(),
+                "replica {i} keeps rejecting while the probe runs"
+            );
+        }
+    }
+    // The probe's calls succeed: its window fills, the recovery is announced.
+    prober.succeed(4);
+    prober.sync();
+    sync_all(&all(&rs), 1);
+    for r in &rs {
+        assert_eq!(r.state(), State::Closed);
+        assert!(!r.rejects());
+    }
+}
+
+#[test]
+fn a_prober_that_vanishes_cannot_wedge_the_fleet_and_its_late_result_is_ignored() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("lease");
+    let rs: Vec<Replica> = (0..3)
+        .map(|i| {
+            let mut c = fleet_config(&svc, &format!("r{i}"), &url, Quorum::Count(2));
+            c.probe_lease = Duration::from_millis(300);
+            Replica::start(c)
+        })
+        .collect();
+    for r in &rs {
+        r.trip();
+    }
+    sync_all(&all(&rs), 2);
+    for r in &rs {
+        r.clock.advance(OPEN + Duration::from_secs(1));
+    }
+    sync_all(&all(&rs), 1);
+    let first: Vec<usize> = (0..3).filter(|&i| rs[i].state() == State::Closed).collect();
+    assert_eq!(first.len(), 1);
+    // The prober goes silent past its lease (its clock, and the store's expiry).
+    let lease_key = Keys::new(&svc, "test").lease("db");
+    let mut conn = connect(&url);
+    assert!(eventually(WAIT, || {
+        !redis::cmd("EXISTS")
+            .arg(&lease_key)
+            .query::<bool>(&mut conn)
+            .unwrap()
+    }));
+    // Another replica takes the expired lease: a second probe, not a stuck fleet.
+    let others: Vec<&Replica> = (0..3).filter(|&i| i != first[0]).map(|i| &rs[i]).collect();
+    sync_all(&others, 1);
+    let second = others.iter().filter(|r| r.state() == State::Closed).count();
+    assert_eq!(
+        second, 1,
+        "one of the others probes after the lease expired"
+    );
+    // The first prober's success arrives after its lease: not announced.
+    let late = &rs[first[0]];
+    late.clock.advance(Duration::from_secs(1));
+    late.succeed(4);
+    late.sync();
+    let recovered_key = Keys::new(&svc, "test").recovered("db");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(&recovered_key)
+        .query(&mut conn)
+        .unwrap();
+    assert!(!exists, "a result from an expired lease is ignored");
+    let still_held = others
+        .iter()
+        .filter(|r| r.state() == State::ForcedOpen)
+        .count();
+    assert_eq!(still_held, 1);
+}
+
+#[test]
+fn a_stopped_replica_withdraws_and_a_silent_one_expires() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("expiry");
+    let keys = Keys::new(&svc, "test");
+    let mut conn = connect(&url);
+    let a = Replica::start(fleet_config(&svc, "a", &url, Quorum::Count(2)));
+    a.trip();
+    a.sync();
+    let key_a = keys.opinion("db", "a");
+    let ttl: i64 = redis::cmd("PTTL").arg(&key_a).query(&mut conn).unwrap();
+    // The key outlives the open time it reports (30 s): an expiry cannot re-close early.
+    assert!(ttl > OPEN.as_millis() as i64, "PTTL {ttl}");
+    a.fleet.stop();
+    let exists: bool = redis::cmd("EXISTS").arg(&key_a).query(&mut conn).unwrap();
+    assert!(!exists, "a replica that stops withdraws its opinion");
+
+    // A replica cut off from the store (as if killed): its last opinion expires by
+    // itself. Closed opinions live three heartbeats (600 ms here).
+    let proxy = Proxy::start(url_port(&url));
+    let b = Replica::start(fleet_config(&svc, "b", &proxy.url(), Quorum::Count(2)));
+    b.sync();
+    let key_b = keys.opinion("db", "b");
+    assert!(redis::cmd("EXISTS")
+        .arg(&key_b)
+        .query::<bool>(&mut conn)
+        .unwrap());
+    proxy.set(Mode::Cut);
+    assert!(eventually(WAIT, || {
+        !redis::cmd("EXISTS")
+            .arg(&key_b)
+            .query::<bool>(&mut conn)
+            .unwrap()
+    }));
+    assert!(
+        !b.rejects(),
+        "the cut-off replica keeps serving on local state"
+    );
+}
+
+#[test]
+fn replicas_whose_clocks_differ_by_minutes_reach_the_same_decisions() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("skew");
+    let offsets = [0u64, 180, 420, 60];
+    let rs: Vec<Replica> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, &s)| {
+            Replica::start_at(
+                fleet_config(&svc, &format!("r{i}"), &url, Quorum::Count(2)),
+                Duration::from_secs(s),
+            )
+        })
+        .collect();
+    rs[0].trip();
+    rs[1].trip();
+    sync_all(&all(&rs), 2);
+    assert_eq!(rs[2].state(), State::ForcedOpen);
+    assert_eq!(rs[3].state(), State::ForcedOpen);
+    // Each holds for the open time it was told (a remaining duration), measured on its
+    // own clock: 1 s before the end every replica still holds ...
+    for r in &rs {
+        r.clock.advance(OPEN - Duration::from_secs(2));
+    }
+    sync_all(&all(&rs), 1);
+    assert!(rs.iter().all(|r| r.state() == State::ForcedOpen));
+    // ... and past it, exactly one probes, whatever its clock reads.
+    for r in &rs {
+        r.clock.advance(Duration::from_secs(3));
+    }
+    sync_all(&all(&rs), 1);
+    assert_eq!(rs.iter().filter(|r| r.state() == State::Closed).count(), 1);
+}
+
+#[test]
+fn malformed_and_foreign_values_are_counted_and_never_trusted() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("hostile");
+    let keys = Keys::new(&svc, "test");
+    let mut conn = connect(&url);
+    let op = |r: &str| keys.opinion("db", r);
+    let open = |r: &str| {
+        format!("tg1 replica={r} gen=1 state=open open_ms=30000 ttl_ms=60000 calls=9 failures=9")
+    };
+    // Open "votes" that must not count: garbage, a copy under another replica's key,
+    // no expiry, a longer life than written, a hash where a string belongs.
+    let _: () = redis::cmd("SET")
+        .arg(op("x1"))
+        .arg("garbage")
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(op("x2"))
+        .arg(open("x9"))
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(op("x3"))
+        .arg(open("x3"))
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(op("x4"))
+        .arg(open("x4"))
+        .arg("PX")
+        .arg(600_000)
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(op("x5"))
+        .arg("state")
+        .arg("open")
+        .query(&mut conn)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(op("x6"))
+        .arg(vec![0xffu8; 300])
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut conn)
+        .unwrap();
+    let r = Replica::start(fleet_config(&svc, "me", &url, Quorum::Count(1)));
+    r.sync();
+    assert_eq!(r.state(), State::Closed, "nothing refused is trusted");
+    assert!(r.fleet.metrics().malformed >= 5, "{:?}", r.fleet.metrics());
+    assert!(r.fleet.metrics().store_up);
+    // One real open opinion is trusted (quorum of one).
+    let _: () = redis::cmd("SET")
+        .arg(op("x7"))
+        .arg(open("x7"))
+        .arg("PX")
+        .arg(60_000)
+        .query(&mut conn)
+        .unwrap();
+    r.sync();
+    assert_eq!(r.state(), State::ForcedOpen);
+    let text = r.fleet.prometheus();
+    assert!(
+        text.contains("tripgate_fleet_adopt_total{replica=\"me\"} 1"),
+        "{text}"
+    );
+    let _: () = redis::cmd("DEL")
+        .arg(op("x3"))
+        .arg(op("x5"))
+        .query(&mut conn)
+        .unwrap();
+}
+
+fn url_port(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
