@@ -48,6 +48,10 @@ pub struct FleetConfig {
     /// When a replica with a healthy window of its own refuses to adopt; `None`: never.
     #[serde(default = "defaults::veto")]
     pub veto: Option<Veto>,
+    /// Optional: replicas too quiet to trip on their own trip at the fleet's summed
+    /// rate. `None` (the default): off.
+    #[serde(default)]
+    pub fleet_rate: Option<FleetRate>,
     /// How long the fleet's single recovery probe may take before another replica may
     /// try (the lease key's lifetime).
     #[serde(with = "humantime_serde", default = "defaults::probe_lease")]
@@ -92,6 +96,24 @@ pub struct Veto {
     pub minimum_calls: u64,
     /// Failure rate (0..1) under which the window counts as healthy.
     pub max_failure_rate: f64,
+}
+
+/// The fleet's summed windows as a trip rule for quiet replicas: a replica whose own
+/// window holds fewer calls than its breaker's `minimum_calls` opens for
+/// `open_duration` when every reporting replica's window added up (this one's
+/// included) holds at least `minimum_calls` calls failing at `failure_rate` or more.
+/// Such an opening is the replica's own vote, so a quiet fleet recovers through the
+/// same single probe as any other.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetRate {
+    /// Calls in the summed windows before the rule may fire.
+    pub minimum_calls: u64,
+    /// Failure rate (0..1] of the summed windows that trips.
+    pub failure_rate: f64,
+    /// How long a replica opened by this rule stays open.
+    #[serde(with = "humantime_serde")]
+    pub open_duration: Duration,
 }
 
 /// The Redis (or Valkey) server and how to reach it.
@@ -276,6 +298,7 @@ impl FleetConfig {
             heartbeat: defaults::heartbeat(),
             quorum: Quorum::default(),
             veto: defaults::veto(),
+            fleet_rate: None,
             probe_lease: defaults::probe_lease(),
             max_replicas: defaults::max_replicas(),
         }
@@ -318,6 +341,21 @@ impl FleetConfig {
                     "must be at least 1 (got 0)",
                 ));
             }
+        }
+        if let Some(r) = self.fleet_rate {
+            if r.minimum_calls == 0 {
+                return Err(FleetConfigError::new(
+                    "fleet_rate.minimum_calls",
+                    "must be at least 1 (got 0)",
+                ));
+            }
+            if !(r.failure_rate > 0.0 && r.failure_rate <= 1.0) {
+                return Err(FleetConfigError::new(
+                    "fleet_rate.failure_rate",
+                    format!("must be in (0, 1] (got {})", r.failure_rate),
+                ));
+            }
+            check_duration("fleet_rate.open_duration", r.open_duration, ms(1), hour)?;
         }
         if !(1..=10_000).contains(&self.max_replicas) {
             return Err(FleetConfigError::new(
@@ -424,6 +462,16 @@ mod tests {
                     c.veto = Some(Veto {
                         minimum_calls: 1,
                         max_failure_rate: 0.0,
+                    })
+                }),
+            ),
+            (
+                "fleet_rate.failure_rate",
+                Box::new(|c| {
+                    c.fleet_rate = Some(FleetRate {
+                        minimum_calls: 10,
+                        failure_rate: 2.0,
+                        open_duration: Duration::from_secs(1),
                     })
                 }),
             ),

@@ -18,7 +18,7 @@
 //! Closing is never propagated: a replica's breaker closes only by its own calls. The
 //! "recovered" marker only ends holds the fleet placed.
 
-use crate::config::{Quorum, Veto};
+use crate::config::{FleetRate, Quorum, Veto};
 use crate::local::LocalView;
 use crate::opinion::Vote;
 use std::time::Duration;
@@ -33,6 +33,8 @@ pub struct Rules {
     pub veto: Option<Veto>,
     /// The probe lease's lifetime.
     pub probe_lease: Duration,
+    /// The optional trip rule on the fleet's summed windows.
+    pub fleet_rate: Option<FleetRate>,
 }
 
 /// A peer's opinion as the decision needs it.
@@ -42,6 +44,10 @@ pub struct Peer {
     pub vote: Vote,
     /// How long its breaker stays open from now.
     pub open_remaining: Duration,
+    /// Calls in its window.
+    pub calls: u64,
+    /// Failures in its window.
+    pub failures: u64,
 }
 
 /// What the store said this round; `None` in [`decide`] when it could not be read.
@@ -158,6 +164,27 @@ pub fn vetoes(veto: Option<Veto>, view: &LocalView) -> bool {
     })
 }
 
+/// Whether the fleet's summed windows trip this quiet replica (see [`FleetRate`]).
+pub fn fleet_rate_trips(rule: Option<FleetRate>, view: &LocalView, peers: &[Peer]) -> bool {
+    let Some(rule) = rule else { return false };
+    if view.window_calls >= view.minimum_calls {
+        return false;
+    }
+    let (calls, failures) = peers.iter().fold(
+        (
+            view.window_calls,
+            view.window_failures.min(view.window_calls),
+        ),
+        |(c, f), p| {
+            (
+                c.saturating_add(p.calls),
+                f.saturating_add(p.failures.min(p.calls)),
+            )
+        },
+    );
+    calls >= rule.minimum_calls && failures as f64 >= rule.failure_rate * calls as f64
+}
+
 /// One round's decision: the next phase and the action that takes the breaker there.
 /// `held` says whether the breaker still shows the fleet's hold (an operator may have
 /// changed it since). `fleet` is `None` when the store could not be read: then the
@@ -196,6 +223,18 @@ pub fn decide(
                 },
                 Action::Hold { adopted: false },
             ),
+            (State::Closed, None)
+                if !fleet.recovered && fleet_rate_trips(rules.fleet_rate, view, &fleet.peers) =>
+            {
+                let d = rules.fleet_rate.map_or(Duration::ZERO, |r| r.open_duration);
+                (
+                    Phase::Holding {
+                        until: after(now, d),
+                        own_vote: true,
+                    },
+                    Action::Hold { adopted: false },
+                )
+            }
             _ => stay,
         },
         Phase::Holding { until, .. } => {
@@ -254,6 +293,7 @@ mod tests {
                 max_failure_rate: 0.2,
             }),
             probe_lease: 5 * S,
+            fleet_rate: None,
         }
     }
 
@@ -273,6 +313,8 @@ mod tests {
         Peer {
             vote: Vote::Open,
             open_remaining: Duration::from_secs(secs),
+            calls: 0,
+            failures: 0,
         }
     }
 
@@ -280,6 +322,8 @@ mod tests {
         Peer {
             vote: v,
             open_remaining: Duration::ZERO,
+            calls: 0,
+            failures: 0,
         }
     }
 
@@ -539,6 +583,63 @@ mod tests {
             decide(&r, &Phase::Idle, &view(State::Open, 0), false, None),
             (Phase::Idle, Action::None)
         );
+    }
+
+    #[test]
+    fn quiet_replicas_trip_at_the_fleets_summed_rate_and_busy_ones_judge_alone() {
+        let mut r = rules(Quorum::Count(3));
+        let rule = FleetRate {
+            minimum_calls: 10,
+            failure_rate: 0.5,
+            open_duration: 20 * S,
+        };
+        let quiet = |calls, failures| Peer {
+            vote: Vote::Closed,
+            open_remaining: Duration::ZERO,
+            calls,
+            failures,
+        };
+        let mut v = view(State::Closed, 0);
+        v.window_calls = 2;
+        v.window_failures = 2;
+        // 2 + 3 + 3 + 3 = 11 calls, 2 + 2 + 2 + 2 = 8 failures: 73% >= 50%.
+        let f = fleet(vec![quiet(3, 2), quiet(3, 2), quiet(3, 2)]);
+        assert_eq!(
+            decide(&r, &Phase::Idle, &v, false, Some(&f)).1,
+            Action::None
+        );
+        r.fleet_rate = Some(rule);
+        let (phase, action) = decide(&r, &Phase::Idle, &v, false, Some(&f));
+        assert_eq!(action, Action::Hold { adopted: false });
+        assert_eq!(
+            phase,
+            Phase::Holding {
+                until: 20_000_000_000,
+                own_vote: true
+            }
+        );
+        // Under the summed minimum, or under the rate: nothing.
+        let thin = fleet(vec![quiet(3, 3)]);
+        assert_eq!(
+            decide(&r, &Phase::Idle, &v, false, Some(&thin)).1,
+            Action::None
+        );
+        let healthy = fleet(vec![quiet(30, 2)]);
+        assert_eq!(
+            decide(&r, &Phase::Idle, &v, false, Some(&healthy)).1,
+            Action::None
+        );
+        // A replica busy enough to judge for itself is left to its own breaker.
+        v.window_calls = 4;
+        v.window_failures = 1;
+        assert_eq!(
+            decide(&r, &Phase::Idle, &v, false, Some(&f)).1,
+            Action::None
+        );
+        // Hostile counts cannot overflow or claim more failures than calls.
+        let wild = fleet(vec![quiet(u64::MAX, u64::MAX), quiet(u64::MAX, 0)]);
+        v.window_calls = 0;
+        let _ = decide(&r, &Phase::Idle, &v, false, Some(&wild));
     }
 
     #[test]

@@ -44,8 +44,12 @@ mod opinion;
 mod store;
 mod worker;
 
-pub use config::{check_name, FleetConfig, FleetConfigError, Quorum, Secret, StoreConfig, Veto};
-pub use decide::{decide, own_vote, quorum_open, vetoes, Action, FleetView, Peer, Phase, Rules};
+pub use config::{
+    check_name, FleetConfig, FleetConfigError, FleetRate, Quorum, Secret, StoreConfig, Veto,
+};
+pub use decide::{
+    decide, fleet_rate_trips, own_vote, quorum_open, vetoes, Action, FleetView, Peer, Phase, Rules,
+};
 pub use local::{LocalBreaker, LocalView, SharedBreaker};
 pub use metrics::FleetMetrics;
 pub use opinion::{lease_token, read_peer, Keys, Opinion, Vote, MAX_MILLIS, MAX_VALUE_LEN};

@@ -258,6 +258,8 @@ pub fn read_peer(
     Ok(Some(Peer {
         vote: opinion.vote,
         open_remaining,
+        calls: opinion.calls,
+        failures: opinion.failures,
     }))
 }
 

@@ -73,43 +73,50 @@ impl Worker {
             quorum: self.config.quorum,
             veto: self.config.veto,
             probe_lease: self.config.probe_lease,
+            fleet_rate: self.config.fleet_rate,
         }
     }
 
     pub(crate) fn run(mut self) {
         let heartbeat = self.config.heartbeat;
         let mut next_beat = Instant::now();
-        loop {
+        let mut replies = Vec::new();
+        'run: loop {
             let wait = next_beat.saturating_duration_since(Instant::now());
-            let mut reply = None;
-            match self.rx.recv_timeout(wait) {
-                Ok(Msg::Attach(name, breaker, listener)) => {
-                    self.tracked.push(Tracked {
+            let first = match self.rx.recv_timeout(wait) {
+                Ok(msg) => Some(msg),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            // Everything queued meanwhile is served by the same round: a burst of
+            // transitions or announcements costs one round of store I/O, not one each.
+            let queued = std::iter::from_fn(|| self.rx.try_recv().ok());
+            for msg in first.into_iter().chain(queued.collect::<Vec<_>>()) {
+                match msg {
+                    Msg::Attach(name, breaker, listener) => self.tracked.push(Tracked {
                         name,
                         breaker,
                         listener,
                         phase: Phase::Idle,
                         published: None,
-                    });
-                }
-                Ok(Msg::Detach(name)) => {
-                    if let Some(i) = self.tracked.iter().position(|t| t.name == name) {
-                        let t = self.tracked.swap_remove(i);
-                        self.withdraw(&t);
+                    }),
+                    Msg::Detach(name) => {
+                        if let Some(i) = self.tracked.iter().position(|t| t.name == name) {
+                            let t = self.tracked.swap_remove(i);
+                            self.withdraw(&t);
+                        }
                     }
-                    continue;
+                    Msg::Changed => {}
+                    Msg::Sync(ack) => replies.push(ack),
+                    Msg::Stop => break 'run,
                 }
-                Ok(Msg::Changed) => {}
-                Ok(Msg::Sync(ack)) => reply = Some(ack),
-                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => break,
-                Err(RecvTimeoutError::Timeout) => {}
             }
-            let beat = Instant::now() >= next_beat || reply.is_some();
+            let beat = Instant::now() >= next_beat || !replies.is_empty();
             if beat {
                 next_beat = Instant::now() + heartbeat;
             }
             self.round(beat);
-            if let Some(ack) = reply {
+            for ack in replies.drain(..) {
                 let _ = ack.try_send(());
             }
         }

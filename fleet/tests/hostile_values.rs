@@ -122,6 +122,7 @@ proptest! {
             quorum: Quorum::Count(1),
             veto: None,
             probe_lease: Duration::from_secs(1),
+            fleet_rate: None,
         };
         let accepted = peers.len();
         let fleet = FleetView { peers, recovered: false };

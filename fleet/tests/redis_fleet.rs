@@ -341,3 +341,41 @@ fn url_port(url: &str) -> u16 {
         .parse()
         .unwrap()
 }
+
+#[test]
+fn quiet_replicas_trip_together_at_the_fleets_summed_rate() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("rate");
+    let rs: Vec<Replica> = (0..4)
+        .map(|i| {
+            let mut c = fleet_config(&svc, &format!("r{i}"), &url, Quorum::Count(2));
+            c.fleet_rate = Some(tripgate_fleet::FleetRate {
+                minimum_calls: 6,
+                failure_rate: 0.5,
+                open_duration: OPEN,
+            });
+            Replica::start(c)
+        })
+        .collect();
+    sync_all(&all(&rs), 1);
+    // Two failures each: under every breaker's minimum of 4, nobody trips alone.
+    for r in &rs {
+        for _ in 0..2 {
+            r.breaker
+                .try_acquire()
+                .unwrap()
+                .failure(tripgate::FailureKind::Timeout);
+        }
+        assert_eq!(r.state(), State::Closed);
+    }
+    sync_all(&all(&rs), 2);
+    // 8 calls, 8 failures across the fleet: every quiet replica opens.
+    assert!(rs.iter().all(|r| r.state() == State::ForcedOpen));
+    assert!(rs.iter().all(|r| r.rejects()));
+    // And they recover through one probe, like any other opening.
+    for r in &rs {
+        r.clock.advance(OPEN + Duration::from_secs(1));
+    }
+    sync_all(&all(&rs), 1);
+    assert_eq!(rs.iter().filter(|r| r.state() == State::Closed).count(), 1);
+}
