@@ -12,7 +12,7 @@
 //!  Holding ──time up, quorum──▶ try the probe lease ──won──▶ Probing (released)
 //!                                                  └─lost─▶ Holding (keeps rejecting)
 //!  Probing ──window filled, still closed, lease ours──▶ Idle + announce recovery
-//!  Probing ──tripped again, or lease expired──▶ Idle (result not announced)
+//!  Probing ──tripped again, lease expired or no longer ours──▶ as from Idle (nothing announced)
 //! ```
 //!
 //! Closing is never propagated: a replica's breaker closes only by its own calls. The
@@ -57,6 +57,8 @@ pub struct FleetView {
     pub peers: Vec<Peer>,
     /// Whether a fleet probe recently succeeded (the marker is present).
     pub recovered: bool,
+    /// The probe lease's current value, if any.
+    pub lease: Option<String>,
 }
 
 /// Where the fleet stands with one breaker on this replica.
@@ -249,10 +251,27 @@ pub fn decide(
             }
         }
         Phase::Probing {
-            token, lease_until, ..
+            token,
+            lease_until,
+            own_vote,
         } => {
-            if matches!(view.state, State::Open | State::HalfOpen) || now >= *lease_until {
-                (Phase::Idle, Action::None)
+            let lost = fleet.lease.as_deref() != Some(token.as_str());
+            let tripped = matches!(view.state, State::Open | State::HalfOpen);
+            if !tripped && (now >= *lease_until || lost) && *own_vote {
+                // The lease ran out before the probe concluded: nothing was learned, so
+                // a replica that had tripped on its own keeps its vote and is held again
+                // (the next lease may go to anyone).
+                (
+                    Phase::Holding {
+                        until: now,
+                        own_vote: true,
+                    },
+                    Action::Hold { adopted: false },
+                )
+            } else if tripped || now >= *lease_until || lost {
+                // The probe failed, or an adopted replica's lease ran out: the breaker is
+                // judged as any other, at once.
+                decide(rules, &Phase::Idle, view, held, Some(fleet))
             } else if view.state == State::Closed && view.window_calls >= view.minimum_calls {
                 (
                     Phase::Idle,
@@ -331,6 +350,7 @@ mod tests {
         FleetView {
             peers,
             recovered: false,
+            lease: Some("t".into()),
         }
     }
 
@@ -469,6 +489,7 @@ mod tests {
         let f = FleetView {
             peers: vec![],
             recovered: true,
+            lease: None,
         };
         let (_, action) = decide(&r, &phase, &view(State::ForcedOpen, 29), true, Some(&f));
         assert_eq!(action, Action::None);
@@ -492,6 +513,7 @@ mod tests {
         let rec = FleetView {
             peers: f.peers.clone(),
             recovered: true,
+            lease: None,
         };
         assert_eq!(
             decide(&r, &hold, &v, true, Some(&rec)),
@@ -537,17 +559,49 @@ mod tests {
             decide(&r, &probing, &v, false, Some(&f)),
             (Phase::Idle, Action::AnnounceRecovery { token: "t".into() })
         );
-        // The same result after the lease expired is ignored.
-        v.now_nanos = 5_000_000_000;
+        // The same result after the lease expired is ignored: no announcement; the
+        // replica that had tripped on its own is held again with its vote.
+        let mut late = v;
+        late.now_nanos = 5_000_000_000;
+        let held_again = (
+            Phase::Holding {
+                until: 5_000_000_000,
+                own_vote: true,
+            },
+            Action::Hold { adopted: false },
+        );
+        assert_eq!(decide(&r, &probing, &late, false, Some(&f)), held_again);
+        // So is one whose lease the store no longer holds (expired there, or taken by
+        // another replica), whatever this replica's clock says.
+        for other in [None, Some("x".to_string())] {
+            let moved = FleetView {
+                lease: other,
+                ..f.clone()
+            };
+            assert_eq!(
+                decide(&r, &probing, &v, false, Some(&moved)).1,
+                Action::Hold { adopted: false }
+            );
+            // An adopted prober is judged afresh: adopted again while the quorum stands.
+            assert_eq!(
+                decide(&r, &adopted_probe, &v, false, Some(&moved)).1,
+                Action::Hold { adopted: true }
+            );
+        }
+        // Without a quorum any more, an adopted prober's breaker simply runs on.
+        let alone = FleetView {
+            peers: vec![],
+            ..f.clone()
+        };
         assert_eq!(
-            decide(&r, &probing, &v, false, Some(&f)),
+            decide(&r, &adopted_probe, &late, false, Some(&alone)),
             (Phase::Idle, Action::None)
         );
-        // Tripped again: the probe failed, nothing announced.
+        // Tripped again: the probe failed, nothing announced; held for its own time.
         let v = view(State::Open, 2);
         assert_eq!(
-            decide(&r, &probing, &v, false, Some(&f)),
-            (Phase::Idle, Action::None)
+            decide(&r, &probing, &v, false, Some(&f)).1,
+            Action::Hold { adopted: false }
         );
     }
 
@@ -557,6 +611,7 @@ mod tests {
         let f = FleetView {
             peers: vec![open(0), open(0)],
             recovered: true,
+            lease: None,
         };
         assert_eq!(
             decide(&r, &Phase::Idle, &view(State::Closed, 0), false, Some(&f)).1,

@@ -185,8 +185,9 @@ impl Worker {
     fn read_fleet(&mut self, name: &str) -> Option<FleetView> {
         let pattern = self.keys.opinion_pattern(name);
         let recovered_key = self.keys.recovered(name);
+        let lease_key = self.keys.lease(name);
         let max = self.config.max_replicas as usize;
-        let (raw, recovered) = self.store.run(|c| {
+        let (raw, recovered, lease) = self.store.run(|c| {
             let keys = scan(c, &pattern, max)?;
             let mut pipe = redis::pipe();
             for k in &keys {
@@ -194,12 +195,18 @@ impl Worker {
                 pipe.cmd("PTTL").arg(k.as_slice());
             }
             pipe.cmd("EXISTS").arg(&recovered_key);
+            pipe.cmd("GET").arg(&lease_key);
             let mut values: Vec<Value> = pipe.query(c)?;
+            // A lease that is not a string is no lease of ours: `None`.
+            let lease =
+                redis::from_redis_value::<Option<String>>(&values.pop().unwrap_or(Value::Nil))
+                    .unwrap_or(None);
             let recovered = redis::from_redis_value::<bool>(&values.pop().unwrap_or(Value::Nil))
                 .unwrap_or(false);
             Ok((
                 keys.into_iter().zip(pairs(values)).collect::<Vec<_>>(),
                 recovered,
+                lease,
             ))
         })?;
         let mut peers = Vec::with_capacity(raw.len());
@@ -228,7 +235,11 @@ impl Worker {
             }
         }
         Counters::bump(&self.counters.malformed, malformed);
-        Some(FleetView { peers, recovered })
+        Some(FleetView {
+            peers,
+            recovered,
+            lease,
+        })
     }
 
     /// Writes this replica's opinion of `name`; announces it when it changed.

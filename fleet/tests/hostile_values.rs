@@ -125,7 +125,11 @@ proptest! {
             fleet_rate: None,
         };
         let accepted = peers.len();
-        let fleet = FleetView { peers, recovered: false };
+        let fleet = FleetView {
+            peers,
+            recovered: false,
+            lease: None,
+        };
         let (_, action) = decide(&rules, &Phase::Idle, &closed_view(), false, Some(&fleet));
         prop_assert_eq!(action == Action::Hold { adopted: true }, canonical_open);
         prop_assert!(accepted + refused <= values.len());

@@ -46,7 +46,8 @@ pub fn breaker_config() -> Config {
 pub fn fleet_config(service: &str, replica: &str, url: &str, quorum: Quorum) -> FleetConfig {
     let mut c = FleetConfig::new(service, "test", replica, url);
     c.quorum = quorum;
-    c.heartbeat = Duration::from_millis(200);
+    // Opinions live three heartbeats: 1.5 s, room for a loaded machine's scheduler.
+    c.heartbeat = Duration::from_millis(500);
     c.veto = Some(Veto {
         minimum_calls: 20,
         max_failure_rate: 0.1,
