@@ -3,10 +3,10 @@
 //! traffic, while a thread per replica keeps calling its breaker and the longest
 //! admission-plus-record is measured.
 //!
-//! The bound asserted is 50 ms for the slowest call of the run: a call never waits on
-//! the store (its operations time out after 300 ms here, a reconnect after 300 ms), so
-//! anything near those figures would be a call waiting on the fleet. What remains is the
-//! scheduler on a shared two-core machine.
+//! The bound asserted is 250 ms for the slowest call of the run: the store's
+//! operations time out after 1 s here (connect and I/O), so a call that waited on the
+//! fleet would take at least that. What a call does take is the scheduler's doing on a
+//! shared two-core machine (20 ms at worst measured under a load average of 15).
 
 mod common;
 
@@ -15,7 +15,13 @@ use std::time::Duration;
 use tripgate::State;
 use tripgate_fleet::Quorum;
 
-const CALL_BOUND: Duration = Duration::from_millis(50);
+const CALL_BOUND: Duration = Duration::from_millis(250);
+
+/// Store timeouts of 1 s: four times the bound a call is held to.
+fn slow_timeouts(c: &mut tripgate_fleet::FleetConfig) {
+    c.store.connect_timeout = Duration::from_secs(1);
+    c.store.io_timeout = Duration::from_secs(1);
+}
 
 fn pause(ms: u64) {
     std::thread::sleep(Duration::from_millis(ms));
@@ -32,6 +38,7 @@ fn a_frozen_killed_and_restarted_store_blocks_no_call_and_the_fleet_resumes() {
     let mk = |i: usize| {
         let mut c = fleet_config(&svc, &format!("r{i}"), &url, Quorum::Count(2));
         c.heartbeat = Duration::from_millis(50);
+        slow_timeouts(&mut c);
         Replica::start(c)
     };
     // r2 carries the measured calls (its busy, healthy window will veto adoption);
@@ -132,6 +139,7 @@ fn a_slow_or_partitioned_link_blocks_no_call() {
     let svc = service("proxy");
     let mut c = fleet_config(&svc, "p", &proxy.url(), Quorum::Count(2));
     c.heartbeat = Duration::from_millis(50);
+    slow_timeouts(&mut c);
     let r = Replica::start(c);
     r.sync();
     assert!(r.fleet.metrics().store_up);

@@ -244,7 +244,7 @@ impl Drop for RedisProcess {
 pub enum Mode {
     /// Forwards everything.
     Pass = 0,
-    /// Holds every chunk 1 s before forwarding it.
+    /// Holds every chunk 2 s before forwarding it.
     Delay = 1,
     /// Reads and discards everything (a partition that keeps connections up).
     Swallow = 2,
@@ -322,7 +322,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, mode: Arc<AtomicU8>) {
             match mode.load(Ordering::Relaxed) {
                 m if m == Mode::Swallow as u8 => continue,
                 m if m == Mode::Cut as u8 => break,
-                m if m == Mode::Delay as u8 => std::thread::sleep(Duration::from_secs(1)),
+                m if m == Mode::Delay as u8 => std::thread::sleep(Duration::from_secs(2)),
                 _ => {}
             }
             if to.write_all(&buf[..n]).is_err() {
