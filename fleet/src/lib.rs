@@ -96,9 +96,9 @@ impl Fleet {
         let mut threads = vec![spawn("tripgate-fleet")
             .spawn(move || worker.run())
             .map_err(|e| FleetConfigError::new("fleet", format!("cannot start a thread: {e}")))?];
-        let (wake, flag) = (tx.clone(), Arc::clone(&stop));
+        let (wake, flag, figures) = (tx.clone(), Arc::clone(&stop), Arc::clone(&counters));
         if let Ok(t) = spawn("tripgate-fleet-sub")
-            .spawn(move || worker::subscribe(subscriber_store, channel, wake, flag))
+            .spawn(move || worker::subscribe(subscriber_store, channel, wake, flag, figures))
         {
             threads.push(t);
         }

@@ -17,12 +17,14 @@ pub struct FleetMetrics {
     pub malformed: u64,
     /// Recovery probe leases won by this replica.
     pub leases: u64,
+    /// Whether the subscriber listens to the fleet's announcements.
+    pub subscribed: bool,
 }
 
 impl FleetMetrics {
     /// Prometheus text exposition (format 0.0.4), `replica` as a label.
     pub fn prometheus(&self, replica: &str) -> String {
-        let families: [(&str, &str, &str, u64); 5] = [
+        let families: [(&str, &str, &str, u64); 6] = [
             (
                 "tripgate_fleet_store_up",
                 "gauge",
@@ -53,6 +55,12 @@ impl FleetMetrics {
                 "Recovery probe leases this replica won.",
                 self.leases,
             ),
+            (
+                "tripgate_fleet_subscribed",
+                "gauge",
+                "1 while the fleet's announcements are listened to.",
+                u64::from(self.subscribed),
+            ),
         ];
         let mut out = String::with_capacity(1024);
         for (name, kind, help, value) in families {
@@ -73,6 +81,7 @@ pub(crate) struct Counters {
     pub(crate) adoptions: AtomicU64,
     pub(crate) malformed: AtomicU64,
     pub(crate) leases: AtomicU64,
+    pub(crate) subscribed: AtomicBool,
 }
 
 impl Counters {
@@ -87,6 +96,7 @@ impl Counters {
             adoptions: self.adoptions.load(Ordering::Relaxed),
             malformed: self.malformed.load(Ordering::Relaxed),
             leases: self.leases.load(Ordering::Relaxed),
+            subscribed: self.subscribed.load(Ordering::Relaxed),
         }
     }
 }
@@ -103,6 +113,7 @@ mod tests {
             adoptions: 1,
             malformed: 2,
             leases: 0,
+            subscribed: false,
         };
         let text = m.prometheus("r1");
         for line in [
@@ -111,6 +122,7 @@ mod tests {
             "tripgate_fleet_adopt_total{replica=\"r1\"} 1",
             "tripgate_fleet_malformed_total{replica=\"r1\"} 2",
             "# TYPE tripgate_fleet_publish_total counter",
+            "tripgate_fleet_subscribed{replica=\"r1\"} 0",
         ] {
             assert!(
                 text.lines().any(|l| l == line),

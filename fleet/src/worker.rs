@@ -392,6 +392,7 @@ pub(crate) fn subscribe(
     channel: String,
     wake: SyncSender<Msg>,
     stop: Arc<AtomicBool>,
+    counters: Arc<Counters>,
 ) {
     const POLL: Duration = Duration::from_millis(100);
     // ordering: Relaxed, the flag carries no data; the thread only has to see it soon.
@@ -401,6 +402,7 @@ pub(crate) fn subscribe(
             continue;
         };
         let mut pubsub = conn.as_pubsub();
+        counters.subscribed.store(false, Ordering::Relaxed);
         if let Err(e) = pubsub
             .subscribe(&channel)
             .and_then(|_| pubsub.set_read_timeout(Some(POLL)))
@@ -409,6 +411,7 @@ pub(crate) fn subscribe(
             continue;
         }
         store.healthy();
+        counters.subscribed.store(true, Ordering::Relaxed);
         while !stop.load(Ordering::Relaxed) {
             match pubsub.get_message() {
                 Ok(msg) => {
@@ -419,6 +422,7 @@ pub(crate) fn subscribe(
                 Err(e) if e.is_timeout() => {}
                 Err(e) => {
                     store.failed(&e);
+                    counters.subscribed.store(false, Ordering::Relaxed);
                     break;
                 }
             }

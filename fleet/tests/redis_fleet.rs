@@ -385,3 +385,29 @@ fn quiet_replicas_trip_together_at_the_fleets_summed_rate() {
     sync_all(&all(&rs), 1);
     assert_eq!(rs.iter().filter(|r| r.state() == State::Closed).count(), 1);
 }
+
+#[test]
+fn transitions_and_announcements_drive_the_fleet_between_heartbeats() {
+    let Some(url) = redis_url() else { return };
+    let svc = service("wake");
+    // Heartbeats far apart: only a breaker's transition (its listener wakes its
+    // fleet, which publishes and announces) and the announcement (which wakes the
+    // others' subscribers) can move anything within the test's time.
+    let rs: Vec<Replica> = (0..3)
+        .map(|i| {
+            let mut c = fleet_config(&svc, &format!("r{i}"), &url, Quorum::Count(2));
+            c.heartbeat = Duration::from_secs(60);
+            Replica::start(c)
+        })
+        .collect();
+    sync_all(&all(&rs), 1);
+    assert!(eventually(WAIT, || rs
+        .iter()
+        .all(|r| r.fleet.metrics().subscribed)));
+    rs[0].trip();
+    rs[1].trip();
+    assert!(
+        eventually(WAIT, || rs[2].state() == State::ForcedOpen),
+        "adopted without a heartbeat or a sync"
+    );
+}
