@@ -61,7 +61,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use store::Store;
+use store::{Role, Store};
 use worker::{Msg, Worker};
 
 /// Wake-ups queued beyond this are dropped: the next heartbeat catches up.
@@ -84,8 +84,8 @@ impl Fleet {
     /// the breakers run on their own).
     pub fn start(config: FleetConfig) -> Result<Fleet, FleetConfigError> {
         config.validate()?;
-        let store = Store::new(&config.store, "store")?;
-        let subscriber_store = Store::new(&config.store, "subscriber")?;
+        let store = Store::new(&config.store, Role::Store)?;
+        let subscriber_store = Store::new(&config.store, Role::Subscriber)?;
         let (tx, rx) = sync_channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));

@@ -18,12 +18,38 @@ pub(crate) struct Store {
     delay: Duration,
     next_attempt: Option<Instant>,
     rng: u64,
-    /// Which connection this is, for the log (`store`, `subscriber`).
-    role: &'static str,
+    /// Which connection this is, for the log.
+    role: Role,
+}
+
+/// The two connections of a fleet. The store's health is logged at `warn`/`info`,
+/// once per change; the subscriber's at `debug` only, so an outage is one line, not two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The worker's connection: keys and the lease.
+    Store,
+    /// The subscriber's connection: announcements.
+    Subscriber,
+}
+
+impl Role {
+    fn name(self) -> &'static str {
+        match self {
+            Role::Store => "store",
+            Role::Subscriber => "subscriber",
+        }
+    }
+
+    fn level(self, normal: log::Level) -> log::Level {
+        match self {
+            Role::Store => normal,
+            Role::Subscriber => log::Level::Debug,
+        }
+    }
 }
 
 impl Store {
-    pub(crate) fn new(config: &StoreConfig, role: &'static str) -> Result<Store, FleetConfigError> {
+    pub(crate) fn new(config: &StoreConfig, role: Role) -> Result<Store, FleetConfigError> {
         let mut info = config
             .url
             .as_str()
@@ -105,21 +131,25 @@ impl Store {
     /// Marks a reply received: resets the backoff, logs a recovery once.
     pub(crate) fn healthy(&mut self) {
         if !self.up {
-            log::info!("tripgate fleet: {} connected", self.role);
+            log::log!(
+                self.role.level(log::Level::Info),
+                "tripgate fleet: {} connected",
+                self.role.name()
+            );
         }
         self.up = true;
         self.delay = self.reconnect_min;
         self.next_attempt = None;
     }
 
-    /// Drops the connection and schedules the next attempt; logs the loss once. The
-    /// error's text names no credential (the client never puts them in errors), and
-    /// the address is not logged.
+    /// Drops the connection and schedules the next attempt; logs the loss once. Only
+    /// the error's kind is logged: never its text, the address or a credential.
     pub(crate) fn failed(&mut self, e: &redis::RedisError) {
         if self.up || self.next_attempt.is_none() {
-            log::warn!(
+            log::log!(
+                self.role.level(log::Level::Warn),
                 "tripgate fleet: {} unavailable ({:?}); the breakers run on local state",
-                self.role,
+                self.role.name(),
                 e.kind()
             );
         }
@@ -137,5 +167,59 @@ impl Store {
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Every record logged by this test binary.
+    static LINES: Mutex<Vec<(log::Level, String)>> = Mutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record) {
+            let line = record.args().to_string();
+            LINES.lock().unwrap().push((record.level(), line));
+        }
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn an_unreachable_store_is_logged_once_without_its_address_or_password() {
+        let _ = log::set_logger(&Capture);
+        log::set_max_level(log::LevelFilter::Trace);
+        // A port nothing listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut config = StoreConfig::new(format!("redis://127.0.0.1:{port}/0"));
+        config.password = Some(crate::Secret::new("hunter2"));
+        config.reconnect_min = Duration::from_millis(1);
+        config.reconnect_max = Duration::from_millis(1);
+        let mut store = Store::new(&config, Role::Store).unwrap();
+        for _ in 0..20 {
+            assert!(store
+                .run(|c| redis::cmd("PING").query::<String>(c))
+                .is_none());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(!store.is_up());
+        let lines = LINES.lock().unwrap();
+        let ours: Vec<_> = lines
+            .iter()
+            .filter(|(_, l)| l.starts_with("tripgate fleet: store"))
+            .collect();
+        assert_eq!(ours.len(), 1, "{ours:?}");
+        assert_eq!(ours[0].0, log::Level::Warn);
+        assert!(!ours[0].1.contains("hunter2") && !ours[0].1.contains(&port.to_string()));
     }
 }
