@@ -7,12 +7,14 @@
 //! ```text
 //!  Idle ──quorum open, own window not vetoing──▶ Holding{adopted}   (adoption)
 //!  Idle ──own trip and quorum open────────────▶ Holding{own vote}
+//!  Idle ──quiet, and the fleet's summed windows trip (optional)──▶ Holding{own vote}
 //!  Holding ──time left──▶ Holding (calls rejected)
 //!  Holding ──time up, fleet recovered or no quorum──▶ Idle (released)
 //!  Holding ──time up, quorum──▶ try the probe lease ──won──▶ Probing (released)
 //!                                                  └─lost─▶ Holding (keeps rejecting)
 //!  Probing ──window filled, still closed, lease ours──▶ Idle + announce recovery
-//!  Probing ──tripped again, lease expired or no longer ours──▶ as from Idle (nothing announced)
+//!  Probing ──lease expired or no longer ours, own vote──▶ Holding{own vote} (nothing announced)
+//!  Probing ──tripped again, or an adopted prober's lease gone──▶ as from Idle
 //! ```
 //!
 //! Closing is never propagated: a replica's breaker closes only by its own calls. The
