@@ -49,6 +49,11 @@ if [ -f ops/run_tests.sh ]; then
   bash ops/run_tests.sh
 fi
 
+if [ -f fleet/run_tests.sh ]; then
+  step "Fleet: replicas sharing breaker state through a private Redis on 127.0.0.1"
+  bash fleet/run_tests.sh
+fi
+
 if [ -f fuzz/run.sh ]; then
   step "Fuzzing: every target for ${FUZZ_SECONDS:-30}s"
   bash fuzz/run.sh "${FUZZ_SECONDS:-30}"
