@@ -70,7 +70,7 @@ mod adaptive;
 mod backoff;
 mod breaker;
 mod clock;
-mod config;
+pub mod config;
 mod events;
 mod fastdiv;
 mod histogram;

@@ -113,10 +113,7 @@ impl ConfigBuilder {
 
     /// Base open duration (and the cap, if the cap was below it).
     pub fn open_duration(mut self, d: Duration) -> Self {
-        self.config.open.duration = d;
-        if self.config.open.max_duration < d {
-            self.config.open.max_duration = d;
-        }
+        self.config.open.set_duration(d);
         self
     }
 

@@ -7,7 +7,12 @@
 //! | `builder` | [`ConfigBuilder`] |
 //! | `validate` | [`Config::validate_all`]: every field against its allowed range |
 //! | `error` | [`ConfigError`] |
-//! | `text` | one config as TOML or JSON ([`Config::from_toml_str`], ...) |
+//! | `text`, `yaml`, `tree` | documents (TOML, YAML, JSON) parsed into a located tree; one config as TOML or JSON ([`Config::from_toml_str`], ...) |
+//! | `location` | [`Location`]: a byte offset as line and column |
+//! | `aliases` | [`ALIASES`]: other names for fields |
+//! | `env` | environment variables as a layer |
+//! | `layers` | [`Layers`]: defaults, tier, document, environment overlay, variables, options |
+//! | `error` | [`ConfigError`]; [`Problems`], every mistake in every source at once |
 //!
 //! Every invalid value is reported as a [`ConfigError::Invalid`] naming the field (as a
 //! dotted path, `window.buckets`), the value, and the allowed range. A `Config` that
@@ -43,17 +48,30 @@
 //! assert_eq!(parsed.window.buckets(), 12);
 //! ```
 
+mod aliases;
 mod builder;
+mod env;
 mod error;
+#[cfg(all(test, not(loom)))]
+mod layer_tests;
+mod layers;
+mod location;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod text;
 mod tier;
+mod tree;
 mod types;
 mod validate;
+mod yaml;
 
+pub use aliases::{Alias, AliasValue, ALIASES};
 pub use builder::ConfigBuilder;
-pub use error::ConfigError;
+pub use env::{service_token, ENV_PREFIX, RESERVED_VARS, SEED_PREFIX, SEED_VARS};
+pub use error::{ConfigError, Problem, Problems};
+pub use layers::{Layers, OptionValue, Resolved, ServiceConfig};
+pub use location::Location;
+pub use text::Format;
 pub use tier::Tier;
 pub use types::*;
 pub(crate) use validate::LiveLimits;

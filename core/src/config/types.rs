@@ -200,6 +200,17 @@ pub struct OpenConfig {
     pub decay_after: Duration,
 }
 
+impl OpenConfig {
+    /// Sets the base open duration, raising the cap to it when the cap was lower: the
+    /// one rule every way of setting the open duration follows.
+    pub fn set_duration(&mut self, duration: Duration) {
+        self.duration = duration;
+        if self.max_duration < duration {
+            self.max_duration = duration;
+        }
+    }
+}
+
 impl Default for OpenConfig {
     fn default() -> Self {
         OpenConfig {
