@@ -298,6 +298,21 @@ impl Layers {
         self
     }
 
+    /// The environments the document has an overlay for, in document order (none when
+    /// it has no document or does not parse).
+    pub fn overlays(&self) -> Vec<String> {
+        let Some((text, format, source)) = &self.document else {
+            return Vec::new();
+        };
+        match parse_document(text, *format) {
+            Ok(tree) => {
+                let doc = Document::read(tree, source, &mut Vec::new());
+                doc.environments.into_iter().map(|(name, _)| name).collect()
+            }
+            Err(_) => Vec::new(),
+        }
+    }
+
     /// Builds every service's config, or reports every mistake in every source.
     pub fn resolve(&self) -> Result<Resolved, Problems> {
         let mut problems = Vec::new();
