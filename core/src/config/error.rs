@@ -116,8 +116,8 @@ impl fmt::Debug for Problem {
     }
 }
 
-/// Every mistake found in the config sources, all at once: by source, then in line
-/// order. Nothing of the sources was applied.
+/// Every mistake found in the config sources, all at once: those in a document first,
+/// in line order, then the rest. Nothing of the sources was applied.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Problems {
     /// Every problem found.
@@ -143,8 +143,8 @@ impl Problems {
         }
     }
 
-    /// Orders the problems by source (in the order first seen), then by place (unplaced
-    /// ones first), keeping the order found among equals.
+    /// Orders the problems: those placed in a document first, by source (in the order
+    /// first seen), then by place; the order found is kept among equals.
     pub(crate) fn sort(&mut self) {
         let mut sources: Vec<String> = Vec::new();
         for p in &self.problems {
@@ -153,7 +153,8 @@ impl Problems {
             }
         }
         let rank = |p: &Problem| sources.iter().position(|s| *s == p.source);
-        self.problems.sort_by_key(|p| (rank(p), p.location));
+        self.problems
+            .sort_by_key(|p| (p.location.is_none(), rank(p), p.location));
     }
 }
 

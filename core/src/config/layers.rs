@@ -292,7 +292,8 @@ impl Layers {
     }
 
     /// Whether a variable naming a service the document does not have is an error
-    /// (else a warning in [`Resolved::warnings`], and the service is created).
+    /// (else a warning in [`Resolved::warnings`], and the service is created). Without
+    /// a document, variables name the services and none is unknown.
     pub fn strict(mut self, strict: bool) -> Self {
         self.strict = strict;
         self
@@ -364,7 +365,10 @@ impl Layers {
                     }
                 ),
             };
-            if self.strict {
+            if self.document.is_none() {
+                // Without a document, variables are the only way to name a service.
+                names.push(token.to_ascii_lowercase());
+            } else if self.strict {
                 problems.push(p);
             } else {
                 warnings.push(p);

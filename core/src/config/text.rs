@@ -77,9 +77,10 @@ pub(crate) fn parse_document(text: &str, format: Format) -> Result<Node, Vec<Syn
             // Syntax (and JSON's own rules) by serde_json; the located tree by the YAML
             // reader, JSON being YAML 1.2.
             if let Err(e) = serde_json::from_str::<de::IgnoredAny>(text) {
+                // serde_json counts from 1 but says column 0 for an empty text.
                 let at = Location {
-                    line: e.line(),
-                    column: e.column(),
+                    line: e.line().max(1),
+                    column: e.column().max(1),
                 };
                 let msg = e.to_string();
                 let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();

@@ -16,8 +16,12 @@ pub(crate) fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
     Parser::new_from_str(text)
         .load(&mut builder, false)
         .map_err(|e| {
+            // At the end of the text the parser may name the line after the last.
+            let last = text.bytes().filter(|b| matches!(b, b'\n' | b'\r')).count() + 1;
+            let mut at = location(*e.marker());
+            at.line = at.line.min(last);
             vec![SyntaxError {
-                at: Some(location(*e.marker())),
+                at: Some(at),
                 field: String::new(),
                 message: format!("invalid YAML: {}", e.info()),
             }]
