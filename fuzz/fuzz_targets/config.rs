@@ -16,9 +16,9 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use std::time::Duration;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
+use std::time::Duration;
 use tripgate::config::{Format, Layers};
 use tripgate::{
     Breaker, Config, ConfigBuilder, ConfigError, FailureKind, ManualClock, Outcome, Tier,
@@ -259,8 +259,12 @@ fn layering(data: &[u8]) {
         return;
     };
     let format = [Format::Toml, Format::Yaml, Format::Json][usize::from(*format % 3)];
-    let environment = [None, Some("development"), Some("staging"), Some("production")]
-        [usize::from(*environment % 4)];
+    let environment = [
+        None,
+        Some("development"),
+        Some("staging"),
+        Some("production"),
+    ][usize::from(*environment % 4)];
     let mut vars = Vec::new();
     let mut document = rest;
     while let Some(end) = document.iter().position(|&b| b == b'\n') {
