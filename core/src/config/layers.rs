@@ -49,6 +49,7 @@
 //! with its source and place (`tripgate.toml:12:3`), service, field as written, value
 //! and allowed range.
 
+use super::document::{Document, Overlay};
 use super::env::{service_token, Assignment, EnvLayers};
 use super::text::{parse_document, SyntaxError};
 use super::tree::{plain_key, Key, Node, Value};
@@ -216,24 +217,6 @@ struct Origin {
     /// The key as written (an alias, or a dotted path).
     written: String,
 }
-
-/// A document, sorted by shape (not yet checked for values).
-#[derive(Default)]
-struct Document {
-    source: String,
-    environment: Option<String>,
-    defaults: Vec<(Key, Node)>,
-    services: Vec<(Key, Vec<(Key, Node)>)>,
-    environments: Vec<(String, Overlay)>,
-}
-
-#[derive(Default)]
-struct Overlay {
-    defaults: Vec<(Key, Node)>,
-    services: Vec<(Key, Vec<(Key, Node)>)>,
-}
-
-const TOP_KEYS: [&str; 4] = ["environment", "defaults", "services", "environments"];
 
 impl Layers {
     /// No sources yet: resolves to the standard tier.
@@ -424,93 +407,6 @@ fn syntax(source: &str, e: SyntaxError) -> Problem {
         service: None,
         field: e.field,
         message: e.message,
-    }
-}
-
-impl Document {
-    fn read(tree: Node, source: &str, problems: &mut Vec<Problem>) -> Document {
-        let mut doc = Document {
-            source: source.to_string(),
-            ..Document::default()
-        };
-        let shape = |at: Option<Location>, field: &str, message: String| Problem {
-            source: source.to_string(),
-            location: at,
-            service: None,
-            field: field.to_string(),
-            message,
-        };
-        let Value::Map(top) = tree.value else {
-            problems.push(shape(
-                tree.at,
-                "",
-                format!("expected a table of settings, found {tree}"),
-            ));
-            return doc;
-        };
-        if !top.iter().any(|(k, _)| TOP_KEYS.contains(&k.name.as_str())) {
-            // One breaker's config: the whole document is the defaults.
-            doc.defaults = top;
-            return doc;
-        }
-        let table = |node: Node, field: &str, problems: &mut Vec<Problem>| match node.value {
-            Value::Map(m) => m,
-            Value::Null => Vec::new(),
-            _ => {
-                problems.push(shape(
-                    node.at,
-                    field,
-                    format!("expected a table of settings, found {node}"),
-                ));
-                Vec::new()
-            }
-        };
-        let tables = |node: Node, field: &str, problems: &mut Vec<Problem>| {
-            table(node, field, problems)
-                .into_iter()
-                .map(|(k, v)| {
-                    let t = table(v, &format!("{field}.{}", k.name), problems);
-                    (k, t)
-                })
-                .collect::<Vec<_>>()
-        };
-        for (key, v) in top {
-            match key.name.as_str() {
-                "environment" => match v.as_str() {
-                    Some(s) => doc.environment = Some(s.to_string()),
-                    None => problems.push(shape(key.at, "environment", format!("expected an environment name, found {v}"))),
-                },
-                "defaults" => doc.defaults = table(v, "defaults", problems),
-                "services" => doc.services = tables(v, "services", problems),
-                "environments" => {
-                    for (env, entries) in tables(v, "environments", problems) {
-                        let mut overlay = Overlay::default();
-                        for (k, v) in entries {
-                            let field = format!("environments.{}.{}", env.name, k.name);
-                            match k.name.as_str() {
-                                "defaults" => overlay.defaults = table(v, &field, problems),
-                                "services" => overlay.services = tables(v, &field, problems),
-                                _ => problems.push(shape(
-                                    k.at,
-                                    &field,
-                                    "unknown key: an environment holds `defaults` and `services`".into(),
-                                )),
-                            }
-                        }
-                        doc.environments.push((env.name, overlay));
-                    }
-                }
-                _ => problems.push(shape(
-                    key.at,
-                    &key.name,
-                    format!(
-                        "unknown top-level key: allowed {} (or config fields alone, for one breaker)",
-                        TOP_KEYS.join(", ")
-                    ),
-                )),
-            }
-        }
-        doc
     }
 }
 

@@ -12,6 +12,7 @@
 //! | `aliases` | [`ALIASES`]: other names for fields |
 //! | `env` | environment variables as a layer |
 //! | `layers` | [`Layers`]: defaults, tier, document, environment overlay, variables, options |
+//! | `document` | a document's shape: one breaker's config, or a service map |
 //! | `error` | [`ConfigError`]; [`Problems`], every mistake in every source at once |
 //!
 //! Every invalid value is reported as a [`ConfigError::Invalid`] naming the field (as a
@@ -50,6 +51,7 @@
 
 mod aliases;
 mod builder;
+mod document;
 mod env;
 mod error;
 #[cfg(all(test, not(loom)))]
