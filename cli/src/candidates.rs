@@ -1,21 +1,20 @@
 //! Candidate breaker configs: a tier preset and/or inline overrides of any
-//! [`tripgate::Config`] field, or a config file (TOML or JSON) plus overrides.
+//! [`tripgate::Config`] field (or alias), or a config file (TOML, YAML or JSON) plus
+//! overrides.
 //!
-//! Overrides are merged field by field into the base config (nested tables such as
-//! `open` merge key by key; a `window` with a different `kind` replaces the window),
-//! then parsed and validated by the engine's own `Config` rules.
+//! Built by the core crate's config layering ([`tripgate::config::Layers`]): the same
+//! merge (nested tables such as `open` key by key; a `window` of another `kind`
+//! replaced whole), aliases, derived rules and validation as every other config.
 
-use crate::location::{find_key_line, line_col, FileError};
+use crate::location::{file_errors, FileError};
 use crate::rng::splitmix64;
 use std::collections::BTreeMap;
 use std::path::Path;
+use tripgate::config::{Format, Layers, Location, OptionValue};
 use tripgate::{Config, Tier};
 
 /// A `[[candidate]]` table as written, each value with its place in the file.
 pub type RawCandidate = BTreeMap<String, toml::Spanned<toml::Value>>;
-
-/// The top-level fields of [`tripgate::Config`], the keys a candidate may override.
-pub const CONFIG_FIELDS: &[&str] = tripgate::Config::FIELDS;
 
 /// A resolved candidate.
 #[derive(Debug, Clone)]
@@ -37,35 +36,27 @@ pub fn derived_seed(scenario_seed: u64, index: usize) -> u64 {
     splitmix64(scenario_seed ^ splitmix64(index as u64 + 1)) >> 1
 }
 
-fn merge(base: &mut toml::Value, over: &toml::Value, key: &str) {
-    match (base, over) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            let kind_changes =
-                key == "window" && o.get("kind").is_some_and(|k| Some(k) != b.get("kind"));
-            if kind_changes {
-                *b = o.clone();
-                return;
-            }
-            for (k, v) in o {
-                match b.get_mut(k) {
-                    Some(slot) => merge(slot, v, k),
-                    None => {
-                        b.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (b, o) => *b = o.clone(),
+/// A scenario file's TOML value as an explicit option of the config layering.
+fn option_value(v: &toml::Value) -> OptionValue {
+    match v {
+        toml::Value::String(s) => OptionValue::Str(s.clone()),
+        toml::Value::Integer(i) => OptionValue::Int(*i),
+        toml::Value::Float(f) => OptionValue::Float(*f),
+        toml::Value::Boolean(b) => OptionValue::Bool(*b),
+        toml::Value::Datetime(d) => OptionValue::Str(d.to_string()),
+        // No config field takes a list: the layering names the field and its type.
+        toml::Value::Array(_) => OptionValue::Str(v.to_string()),
+        toml::Value::Table(t) => OptionValue::Table(
+            t.iter()
+                .map(|(k, v)| (k.clone(), option_value(v)))
+                .collect(),
+        ),
     }
 }
 
-fn de_config(table: &toml::Table) -> Result<Config, String> {
-    toml::Value::Table(table.clone())
-        .try_into::<Config>()
-        .map_err(|e| e.message().trim_end().to_string())
-}
-
-/// Resolves the `index`th `[[candidate]]` of a scenario file.
+/// Resolves the `index`th `[[candidate]]` of a scenario file: the tier preset or the
+/// config file, then the candidate's own keys (any config field or alias), through
+/// the config layering. Every mistake is listed; the error points at the first.
 pub fn resolve(
     raw: &RawCandidate,
     index: usize,
@@ -75,9 +66,9 @@ pub fn resolve(
     dir: &Path,
 ) -> Result<Candidate, FileError> {
     let table = format!("candidate[{index}]");
-    let line_of = |v: &toml::Spanned<toml::Value>| line_col(text, v.span().start).0;
+    let at = |v: &toml::Spanned<toml::Value>| Location::of(text, v.span().start);
     let err_at = |key: &str, v: &toml::Spanned<toml::Value>, msg: String| {
-        FileError::at_line(file, Some(line_of(v)), &format!("{table}.{key}"), msg)
+        FileError::at_line(file, Some(at(v).line), &format!("{table}.{key}"), msg)
     };
     let string = |key: &str| -> Result<Option<String>, FileError> {
         match raw.get(key) {
@@ -105,7 +96,8 @@ pub fn resolve(
     };
     let path = string("config")?;
     let mut sources = Vec::new();
-    let base = match (&tier, &path) {
+    let mut layers = Layers::new();
+    match (&tier, &path) {
         (Some(_), Some(_)) => {
             return Err(err_at(
                 "config",
@@ -115,7 +107,7 @@ pub fn resolve(
         }
         (Some(t), None) => {
             sources.push(format!("tier {}", t.name()));
-            Config::preset(*t)
+            layers = layers.tier(*t);
         }
         (None, Some(p)) => {
             let full = dir.join(p);
@@ -127,42 +119,20 @@ pub fn resolve(
                 )
             })?;
             sources.push(format!("file {p}"));
-            Config::from_str_auto(&body).map_err(|e| {
-                err_at(
-                    "config",
-                    &raw["config"],
-                    format!("in {}: {e}", full.display()),
-                )
-            })?
+            let format = Format::detect(&full, &body);
+            layers = layers.document(&body, format, &full.display().to_string());
         }
-        (None, None) => {
-            sources.push("defaults (standard tier)".to_string());
-            Config::default()
-        }
-    };
-    let mut merged = match toml::Value::try_from(&base) {
-        Ok(toml::Value::Table(t)) => t,
-        _ => unreachable!("a Config serializes to a table"),
-    };
+        (None, None) => sources.push("defaults (standard tier)".to_string()),
+    }
     let mut overrides: Vec<(&String, &toml::Spanned<toml::Value>)> = raw
         .iter()
         .filter(|(k, _)| !matches!(k.as_str(), "name" | "tier" | "config"))
         .collect();
     overrides.sort_by_key(|(_, v)| v.span().start);
+    let overrides_source = format!("{file} {table}");
     for (key, value) in &overrides {
-        if !CONFIG_FIELDS.contains(&key.as_str()) {
-            return Err(err_at(key, value, format!(
-                "unknown field `{key}`: a candidate takes name, tier, config, or a tripgate config field ({})",
-                CONFIG_FIELDS.join(", ")
-            )));
-        }
-        match merged.get_mut(key.as_str()) {
-            Some(slot) => merge(slot, value.get_ref(), key),
-            None => {
-                merged.insert(key.to_string(), value.get_ref().clone());
-            }
-        }
-        de_config(&merged).map_err(|m| err_at(key, value, m))?;
+        let value_of = option_value(value.get_ref());
+        layers = layers.located_option(key, value_of, &overrides_source, Some(at(value)));
     }
     if !overrides.is_empty() {
         sources.push(format!(
@@ -171,30 +141,29 @@ pub fn resolve(
             if overrides.len() == 1 { "" } else { "s" }
         ));
     }
-    let mut config = de_config(&merged).map_err(|m| FileError::at_line(file, None, &table, m))?;
-    let errors = config.validate_all();
-    if !errors.is_empty() {
-        let line_for = |field: &str| {
-            let top = field.split('.').next().unwrap_or(field);
-            raw.get(top)
-                .map(line_of)
-                .or_else(|| find_key_line(text, &table, top))
-        };
-        let first = errors[0].field().to_string();
-        let list: Vec<String> = errors
-            .iter()
-            .map(|e| match line_for(e.field()) {
-                Some(l) => format!("{e} (line {l})"),
-                None => e.to_string(),
+    let resolved = layers.resolve().map_err(|problems| {
+        let errors: Vec<FileError> = file_errors(&problems)
+            .into_iter()
+            .map(|mut e| {
+                // An override's source is the scenario file, its field in this table.
+                if e.file == overrides_source {
+                    e.file = file.to_string();
+                    e.field = e.field.map(|f| format!("{table}.{f}"));
+                }
+                e
             })
             .collect();
-        return Err(FileError::at_line(
-            file,
-            line_for(&first),
-            &format!("{table}.{first}"),
-            format!("candidate config is invalid:\n  {}", list.join("\n  ")),
-        ));
+        let mut first = errors[0].clone();
+        if errors.len() > 1 {
+            let list: Vec<String> = errors.iter().map(FileError::to_string).collect();
+            first.message = format!("candidate config is invalid:\n  {}", list.join("\n  "));
+        }
+        first
+    })?;
+    for w in &resolved.warnings {
+        eprintln!("warning: {w}");
     }
+    let mut config = resolved.defaults.config;
     let seed_derived = config.seed.is_none();
     if seed_derived {
         config.seed = Some(derived_seed(scenario_seed, index));
@@ -233,17 +202,20 @@ pub fn from_tier(name: &str, index: usize, seed: u64) -> Result<Candidate, Strin
     })
 }
 
-/// A candidate from the command line: a config file (TOML or JSON).
+/// A candidate from the command line: a config file (TOML, YAML or JSON; one
+/// breaker's config, or a service map whose defaults are taken).
 pub fn from_file(path: &Path, index: usize, seed: u64) -> Result<Candidate, String> {
-    let body = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
-    let mut config =
-        Config::from_str_auto(&body).map_err(|e| format!("{}: {e}", path.display()))?;
+    let p = path.display().to_string();
+    let body = std::fs::read_to_string(path).map_err(|e| format!("{p}: cannot read: {e}"))?;
+    let resolved = Layers::new()
+        .document(&body, Format::detect(path, &body), &p)
+        .resolve()
+        .map_err(|e| e.to_string())?;
+    let mut config = resolved.defaults.config;
     let seed_derived = config.seed.is_none();
     if seed_derived {
         config.seed = Some(derived_seed(seed, index));
     }
-    let p = path.display().to_string();
     Ok(Candidate {
         name: file_stem(&p),
         source: format!("file {p}"),

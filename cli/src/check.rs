@@ -1,7 +1,12 @@
-//! `tripgate check`: validates a config file and prints the effective config, or every
-//! error with its field, value, allowed range and line.
+//! `tripgate check`: validates a config file — one breaker's config, or a service map
+//! (`defaults`, `services`, `environments`) — in TOML, YAML or JSON, and prints the
+//! effective config, or every error with its line, field, value and allowed range.
+//! A service map is checked in its default environment and in every environment it
+//! has an overlay for.
 
-use crate::location::{find_key_line, line_col, FileError};
+use crate::location::{file_errors, FileError};
+use std::path::Path;
+use tripgate::config::{Format, Layers, Resolved, ServiceConfig};
 use tripgate::Config;
 
 /// The result of checking a config file.
@@ -12,57 +17,73 @@ pub enum Checked {
     Invalid(Vec<FileError>),
 }
 
-/// Checks config `text` (JSON when it starts with `{`, TOML otherwise).
+/// Checks config `text` read from `file` (format from the extension; without a known
+/// one, JSON when the text starts with `{`, else TOML).
 pub fn check(text: &str, file: &str) -> Checked {
-    let json = text.trim_start().starts_with('{');
-    let parsed: Result<Config, FileError> = if json {
-        serde_json::from_str(text).map_err(|e| FileError {
-            file: file.to_string(),
-            line: Some(e.line()),
-            column: Some(e.column()),
-            field: None,
-            message: format!("invalid JSON: {e}"),
-        })
-    } else {
-        toml::from_str(text).map_err(|e| {
-            let msg = format!("invalid TOML: {}", e.message().trim_end());
-            match e.span() {
-                Some(s) => FileError::at_offset(file, text, s.start, msg),
-                None => FileError::whole(file, msg),
+    let format = Format::detect(Path::new(file), text);
+    let layers = Layers::new().document(text, format, file);
+    let mut errors: Vec<FileError> = Vec::new();
+    let mut first = None;
+    let environments = layers.overlays();
+    let runs = std::iter::once(None).chain(environments.iter().map(|e| Some(e.as_str())));
+    for environment in runs {
+        let run = match environment {
+            None => layers.clone(),
+            Some(e) => layers.clone().environment(Some(e)),
+        };
+        match run.resolve() {
+            Ok(r) => {
+                first.get_or_insert(r);
             }
-        })
-    };
-    let config = match parsed {
-        Ok(c) => c,
-        Err(e) => return Checked::Invalid(vec![e]),
-    };
-    let errors = config.validate_all();
-    if errors.is_empty() {
-        return Checked::Valid(config.to_toml_string());
-    }
-    Checked::Invalid(
-        errors
-            .iter()
-            .map(|e| {
-                let field = e.field();
-                let line = if json {
-                    let leaf = field.rsplit('.').next().unwrap_or(field);
-                    text.find(&format!("\"{leaf}\""))
-                        .map(|off| line_col(text, off).0)
-                } else {
-                    let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
-                    find_key_line(text, table, key).or_else(|| find_key_line(text, "", table))
-                };
-                let message = match e {
-                    tripgate::ConfigError::Invalid { value, allowed, .. } => {
-                        format!("value {value} is out of range: allowed {allowed}")
+            Err(p) => {
+                for e in file_errors(&p) {
+                    if !errors.contains(&e) {
+                        errors.push(e);
                     }
-                    other => other.to_string(),
-                };
-                FileError::at_line(file, line, field, message)
-            })
-            .collect(),
-    )
+                }
+            }
+        }
+    }
+    // In line order, the file's own first (a variable or option has no line).
+    errors.sort_by_key(|e| (e.file != file, e.line, e.column));
+    match first {
+        Some(r) if errors.is_empty() => Checked::Valid(effective(&r, !environments.is_empty())),
+        _ => Checked::Invalid(errors),
+    }
+}
+
+/// The effective settings as TOML: one config, or `[defaults]` and `[services.NAME]`.
+fn effective(r: &Resolved, service_map: bool) -> String {
+    if r.services.is_empty() && !service_map {
+        return r.defaults.config.to_toml_string();
+    }
+    let mut root = toml::Table::new();
+    if let Some(e) = &r.environment {
+        root.insert("environment".into(), e.clone().into());
+    }
+    root.insert("defaults".into(), table(&r.defaults).into());
+    let services: toml::Table = r
+        .services
+        .iter()
+        .map(|(name, s)| (name.clone(), table(s).into()))
+        .collect();
+    root.insert("services".into(), services.into());
+    toml::to_string_pretty(&root).expect("settings always serialize")
+}
+
+fn table(s: &ServiceConfig) -> toml::Table {
+    let mut t = match toml::Value::try_from(&s.config) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => unreachable!("a Config serializes to a table"),
+    };
+    if s.config.failure_rate_threshold.is_none() {
+        // TOML has no null; leaving the key out would bring the default back.
+        t.insert("failure_rate_threshold".into(), "off".into());
+    }
+    if s.critical {
+        t.insert("critical".into(), true.into());
+    }
+    t
 }
 
 /// The effective config of a tier preset, as TOML.

@@ -1,7 +1,9 @@
-//! Errors that point into a file: byte offset to line and column, and the dotted field
-//! path (`traffic.rate`, `phase[2].kind`) written on a line of a TOML document.
+//! Errors that point into a file, and the dotted field path (`traffic.rate`,
+//! `phase[2].kind`) written on a line of a TOML document. Line and column come from
+//! [`tripgate::config::Location`], the one place a byte offset becomes them.
 
 use std::fmt;
+use tripgate::config::{Location, Problem, Problems};
 
 /// An error at a place in an input file, naming the field when it is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +34,7 @@ impl FileError {
 
     /// An error at byte `offset` of `text`; the field is read from that line.
     pub fn at_offset(file: &str, text: &str, offset: usize, message: impl Into<String>) -> Self {
-        let (line, column) = line_col(text, offset);
+        let Location { line, column } = Location::of(text, offset);
         FileError {
             file: file.to_string(),
             line: Some(line),
@@ -78,16 +80,27 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// 1-based line and column of byte `offset`.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
+impl From<&Problem> for FileError {
+    /// A config problem as a file error: its source, place and field; the service (a
+    /// service map's) leads the message.
+    fn from(p: &Problem) -> Self {
+        let message = match p.service.as_deref() {
+            Some(s) if s != "defaults" => format!("service {s:?}: {}", p.message),
+            _ => p.message.clone(),
+        };
+        FileError {
+            file: p.source.clone(),
+            line: p.location.map(|l| l.line),
+            column: p.location.map(|l| l.column),
+            field: (!p.field.is_empty()).then(|| p.field.clone()),
+            message,
+        }
     }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-    (line, column)
+}
+
+/// Every problem as a file error, in order.
+pub fn file_errors(problems: &Problems) -> Vec<FileError> {
+    problems.problems.iter().map(FileError::from).collect()
 }
 
 /// The table header in force at each line: `traffic`, `phase[1]`, `candidate[0].open`.
@@ -180,6 +193,5 @@ mod tests {
         );
         assert_eq!(find_key_line(DOC, "phase[1]", "kind"), Some(7));
         assert_eq!(find_key_line(DOC, "traffic", "concurrency"), Some(2));
-        assert_eq!(line_col(DOC, 9), (2, 1));
     }
 }

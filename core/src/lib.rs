@@ -69,7 +69,7 @@
 mod backoff;
 mod breaker;
 mod clock;
-mod config;
+pub mod config;
 mod events;
 mod fastdiv;
 mod histogram;

@@ -3,15 +3,23 @@
 //! every `ConfigBuilder` setter, then `build()`, `Breaker::new` and a short drive of
 //! the breaker on success, and a live `reconfigure` to a second arbitrary config.
 //!
+//! A third mode feeds a config document in TOML, YAML or JSON, an environment overlay
+//! and environment variables (raw bytes, so not always UTF-8) through the layering
+//! (`tripgate::config::Layers`).
+//!
 //! Promises checked: never a panic, only typed errors; every `ConfigError::Invalid`
 //! names a non-empty field and a non-empty allowed range; a config that parsed or built
-//! validates, makes a breaker, prints to TOML and parses back to itself.
+//! validates, makes a breaker, prints to TOML and parses back to itself; every layering
+//! problem names its source and says what is wrong, at a place inside the document.
 
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::time::Duration;
+use tripgate::config::{Format, Layers};
 use tripgate::{
     Breaker, Config, ConfigBuilder, ConfigError, FailureKind, ManualClock, Outcome, Tier,
 };
@@ -243,13 +251,73 @@ fn build_numbers(data: &[u8]) -> arbitrary::Result<()> {
     Ok(())
 }
 
+/// Layout: a format byte, an environment byte, a flags byte (bit 0: strict), then
+/// `NAME=VALUE` lines of variables (raw bytes: names starting with an upper-case
+/// letter), then the document.
+fn layering(data: &[u8]) {
+    let [format, environment, flags, rest @ ..] = data else {
+        return;
+    };
+    let format = [Format::Toml, Format::Yaml, Format::Json][usize::from(*format % 3)];
+    let environment = [
+        None,
+        Some("development"),
+        Some("staging"),
+        Some("production"),
+    ][usize::from(*environment % 4)];
+    let mut vars = Vec::new();
+    let mut document = rest;
+    while let Some(end) = document.iter().position(|&b| b == b'\n') {
+        let line = &document[..end];
+        let Some(eq) = line.iter().position(|&b| b == b'=') else {
+            break;
+        };
+        if !line.first().is_some_and(u8::is_ascii_uppercase) {
+            break;
+        }
+        vars.push((
+            OsString::from_vec(line[..eq].to_vec()),
+            OsString::from_vec(line[eq + 1..].to_vec()),
+        ));
+        document = &document[end + 1..];
+    }
+    let text = String::from_utf8_lossy(document);
+    let layers = Layers::new()
+        .document(&text, format, "doc")
+        .environment(environment)
+        .env_vars(vars)
+        .strict(flags & 1 == 1);
+    match layers.resolve() {
+        Ok(resolved) => {
+            check_accepted(&resolved.defaults.config, document);
+            for s in resolved.services.values() {
+                assert!(s.config.validate_all().is_empty());
+            }
+        }
+        Err(problems) => {
+            assert!(!problems.problems.is_empty(), "an error with no problem");
+            // YAML also breaks lines at a lone `\r`.
+            let lines = text.bytes().filter(|b| matches!(b, b'\n' | b'\r')).count() + 1;
+            for p in &problems.problems {
+                assert!(!p.source.is_empty() && !p.message.is_empty(), "{p}");
+                if let Some(at) = p.location {
+                    assert!(p.source == "doc", "only the document has places: {p}");
+                    assert!(at.line >= 1 && at.line <= lines && at.column >= 1, "{p}");
+                }
+            }
+            assert!(!problems.to_string().is_empty());
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
-    // The first byte picks the mode, so one corpus serves both.
+    // The first byte picks the mode, so one corpus serves all three.
     match data.split_first() {
-        Some((m, rest)) if m % 2 == 0 => parse_text(rest),
-        Some((_, rest)) => {
+        Some((m, rest)) if m % 3 == 0 => parse_text(rest),
+        Some((m, rest)) if m % 3 == 1 => {
             let _ = build_numbers(rest);
         }
+        Some((_, rest)) => layering(rest),
         None => {}
     }
 });

@@ -146,6 +146,7 @@ pub fn apply<C: Clock + Clone>(
         if let Err((field, message)) = check_live(&entry.built_with, &spec.config) {
             problems.push(Problem {
                 source: settings.source.clone(),
+                location: None,
                 service: Some(name.clone()),
                 field,
                 message,

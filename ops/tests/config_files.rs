@@ -254,7 +254,9 @@ fn errors_name_the_file_the_service_the_field_and_the_range() {
     assert_eq!(p.field, "minimum_calls");
     let text = e.to_string();
     assert!(
-        text.contains("/etc/tripgate/tripgate.toml: service \"database\": field minimum_calls"),
+        text.contains(
+            "/etc/tripgate/tripgate.toml:12:1: service \"database\": field minimum_calls"
+        ),
         "{text}"
     );
     assert!(text.contains("1..="), "{text}");
@@ -298,7 +300,7 @@ fn errors_name_the_file_the_service_the_field_and_the_range() {
     )
     .unwrap_err();
     assert!(
-        e.to_string().starts_with("f.toml: invalid TOML at line 1"),
+        e.to_string().starts_with("f.toml:1:") && e.to_string().contains("invalid TOML"),
         "{e}"
     );
     let e = Settings::parse(
@@ -345,5 +347,76 @@ services:
     assert_eq!(
         s.spec("redis").config.open.duration,
         Duration::from_secs(15)
+    );
+}
+
+#[test]
+fn a_file_with_five_mistakes_reports_all_five_in_one_load() {
+    let bad = TOML
+        .replace("minimum_calls = 8", "minimum_calls = 0")
+        .replace("consecutive_failures = 5", "consecutive_failures = 0")
+        .replace("success_threshold = 2", "success_threshold = 0")
+        .replace("failure_threshold = 0.8", "failure_threshold = 1.5")
+        .replace(
+            "open = { duration = \"60s\" }",
+            "open = { duration = \"60s\", jitter = 3.0 }",
+        );
+    let dir = common::temp_dir("five");
+    let path = dir.join("tripgate.toml");
+    std::fs::write(&path, &bad).unwrap();
+    let e = Settings::load(&path, None, &EnvVars::empty()).unwrap_err();
+    let found: Vec<(usize, &str)> = e
+        .problems
+        .iter()
+        .map(|p| (p.location.expect("placed").line, p.field.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (6, "minimum_calls"),
+            (11, "consecutive_failures"),
+            (18, "success_threshold"),
+            (23, "failure_threshold"),
+            (32, "open.jitter"),
+        ],
+        "{e}"
+    );
+    let text = e.to_string();
+    assert_eq!(text.lines().count(), 5, "{text}");
+    let file = path.display().to_string();
+    assert!(text.starts_with(&format!("{file}:6:")), "{text}");
+    assert!(text.contains("allowed 0.0..=1.0"), "{text}");
+    // A main returning the error prints the same lines, not the structure.
+    assert_eq!(format!("{e:?}"), text);
+}
+
+#[test]
+fn json_files_load_like_toml_and_duplicate_keys_are_refused() {
+    let json = r#"{"defaults": {"tier": "standard", "minimum_calls": 8},
+ "services": {"database": {"tier": "critical", "critical": true}}}"#;
+    let s = Settings::parse(json, Format::Json, "t.json", None, &EnvVars::empty()).unwrap();
+    assert!(s.spec("database").critical);
+    assert_eq!(s.defaults.config.minimum_calls, 8);
+    let yaml = "services:\n  database:\n    minimum_calls: 3\n    minimum_calls: 4\n";
+    let e = Settings::parse(yaml, Format::Yaml, "t.yaml", None, &EnvVars::empty()).unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("t.yaml:4:5: field services.database.minimum_calls: duplicate key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_variable_naming_an_unknown_service_warns_or_is_refused_when_strict() {
+    let vars = EnvVars::from_pairs([("TRIPGATE_DATABSE_MINIMUM_CALLS", "4")]);
+    let s = parse(TOML, Format::Toml, None, &vars);
+    // Applied to a service of that name, and logged.
+    assert_eq!(s.spec("databse").config.minimum_calls, 4);
+    assert_eq!(s.spec("database").config.minimum_calls, 20);
+    let e = Settings::parse(TOML, Format::Toml, "f.toml", None, &vars.strict(true)).unwrap_err();
+    assert_eq!(e.problems[0].source, "env TRIPGATE_DATABSE_MINIMUM_CALLS");
+    assert!(
+        e.to_string().contains("no service's name matches DATABSE"),
+        "{e}"
     );
 }
