@@ -98,9 +98,7 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
-        // ordering: Acquire pairs with the winner's Release store of the deadline.
-        let until = self.hot.open_until.load(Ordering::Acquire);
-        match unstamp(until, w.generation()) {
+        match self.hot.open_until.get(w.generation()) {
             // The opening's winner has not written its deadline yet: just opened.
             None => {
                 let base = self.hot.base_open_nanos.load(Ordering::Relaxed);
@@ -116,7 +114,7 @@ impl<C: Clock> Breaker<C> {
         let next = w.next(State::HalfOpen).with_probes(1);
         match self.cas(w, next) {
             Ok(()) => {
-                self.start_lease(next, now);
+                self.start_lease(next, now, true);
                 self.published(w, next, Reason::OpenElapsed, now, None);
                 Ok(self.issue(next, true))
             }
@@ -152,7 +150,7 @@ impl<C: Clock> Breaker<C> {
             };
             match self.cas(w, next) {
                 Ok(()) => {
-                    self.start_lease(next, now);
+                    self.start_lease(next, now, next.generation() != w.generation());
                     if reclaim {
                         self.published(w, next, Reason::ProbeLeaseExpired, now, None);
                     }
@@ -172,33 +170,33 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
-    /// The newest probe of generation `w` was admitted at `now`: its lease runs from here.
-    pub(super) fn start_lease(&self, w: Word, now: u64) {
-        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        // ordering: Release pairs with the Acquire load in `lease_deadline`.
-        self.rare.lease_until.store(
-            stamp(w.generation(), now.saturating_add(lease)),
-            Ordering::Release,
-        );
+    /// A probe of generation `w` was admitted at `now`: the lease runs from the newest
+    /// probe. `first` is the generation's first probe, whose admission won the
+    /// transition into it.
+    pub(super) fn start_lease(&self, w: Word, now: u64, first: bool) {
+        if first {
+            self.rare.lease_start.set(w.generation(), now);
+        }
+        // ordering: Relaxed, a time; `lease_start` tells which generation it serves.
+        self.rare.last_probe.fetch_max(now, Ordering::Relaxed);
     }
 
-    /// When the probe slots of `w`'s generation may be reclaimed. A lease stamped with
-    /// another generation is one this generation's first probe has not written yet: it
-    /// is fresh, not expired.
+    /// When the probe slots of `w`'s generation may be reclaimed: `max_wait` after its
+    /// newest probe. A generation whose first probe has not written its start yet is
+    /// fresh, not expired.
     pub(super) fn lease_deadline(&self, w: Word, now: u64) -> u64 {
         let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        unstamp(
-            self.rare.lease_until.load(Ordering::Acquire),
-            w.generation(),
-        )
-        .unwrap_or(now.saturating_add(lease))
+        let newest = match self.rare.lease_start.get(w.generation()) {
+            Some(start) => start.max(self.rare.last_probe.load(Ordering::Relaxed)),
+            None => now,
+        };
+        newest.saturating_add(lease)
     }
 
     pub(super) fn ramp_admits(&self, w: Word) -> bool {
         let now = self.clock.coarse_nanos();
         let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
-        let start =
-            unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation()).unwrap_or(now);
+        let start = self.hot.ramp_start.get(w.generation()).unwrap_or(now);
         let elapsed = now.saturating_sub(start);
         if ramp == 0 || elapsed >= ramp {
             // Ramp over: clear the flag (one attempt; a later call retries).

@@ -15,9 +15,10 @@
 //!
 //! Every transition is one compare-and-swap on the state word. The winner alone then
 //! writes what depends on it (open deadline, window restart, backoff) and emits the
-//! event, outside every lock. Words it writes after the swap that admission reads (the
-//! open deadline) carry the generation they belong to, so a reader never mistakes the
-//! previous opening's deadline for the current one.
+//! event, outside every lock. Times it writes after the swap that admission reads (the
+//! open deadline, the half-open lease's start, the slow-start ramp's start) are kept
+//! with the generation they belong to, so a reader never mistakes the previous
+//! opening's deadline for the current one.
 
 mod admission;
 mod call;
@@ -100,7 +101,8 @@ impl<C: Clock> Breaker<C> {
             hot: CachePadded::new(Hot::new(&config)),
             consecutive: CachePadded::new(AtomicU32::new(0)),
             rare: CachePadded::new(Rare {
-                lease_until: AtomicU64::new(0),
+                lease_start: GenerationTime::new(),
+                last_probe: AtomicU64::new(0),
                 ramp_ticket: AtomicU64::new(0),
             }),
             window,

@@ -10,7 +10,9 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.coarse_nanos();
         match w.state() {
             State::Open => Some(Duration::from_nanos(
-                unstamp(self.hot.open_until.load(Ordering::Acquire), w.generation())
+                self.hot
+                    .open_until
+                    .get(w.generation())
                     .map_or(self.hot.base_open_nanos.load(Ordering::Relaxed), |d| {
                         d.saturating_sub(now)
                     }),

@@ -10,23 +10,78 @@ pub(super) const IGNORED: usize = 1;
 pub(super) const ABANDONED: usize = 2;
 pub(super) const IN_FLIGHT: usize = 3;
 
-/// A deadline tagged with the generation it belongs to: 16 bits of generation, 48 bits
-/// of microseconds (8.9 years of clock).
-pub(super) fn stamp(generation: u32, nanos: u64) -> u64 {
-    ((generation as u64 & 0xFFFF) << 48) | (nanos.div_ceil(1000) & ((1 << 48) - 1))
+/// A time (a deadline, a start) that belongs to one generation of the state word,
+/// exact to the nanosecond over the clock's whole range.
+///
+/// Only the winner of a generation's transition writes that generation's time, once;
+/// a reader asks for the time of the generation it loaded from the state word and gets
+/// `None` until that winner has written it. The value is split into two halves, each
+/// word tagged with the generation it belongs to: a reader that sees both halves tagged
+/// with its generation has both halves of that generation's one value, so a read never
+/// tears. A write never replaces a newer generation's half (a winner delayed past later
+/// transitions leaves their times alone); generations are compared with wrap-around,
+/// which is exact while fewer than 2^31 transitions separate them.
+pub(super) struct GenerationTime {
+    high: AtomicU64,
+    low: AtomicU64,
 }
 
-pub(super) fn unstamp(word: u64, generation: u32) -> Option<u64> {
-    ((word >> 48) == (generation as u64 & 0xFFFF)).then_some((word & ((1 << 48) - 1)) * 1000)
+impl GenerationTime {
+    /// Tagged "generation -1": older than generation 0, so every generation reads `None`.
+    pub(super) fn new() -> GenerationTime {
+        let none = (u32::MAX as u64) << 32;
+        GenerationTime {
+            high: AtomicU64::new(none),
+            low: AtomicU64::new(none),
+        }
+    }
+
+    /// The time of `generation`, once its winner has written it.
+    #[inline]
+    pub(super) fn get(&self, generation: u32) -> Option<u64> {
+        // ordering: Acquire pairs with `set`'s Release: a reader that sees the value
+        // also sees what its writer did before (the transition it belongs to).
+        let high = self.high.load(Ordering::Acquire);
+        let low = self.low.load(Ordering::Acquire);
+        let tag = generation as u64;
+        ((high >> 32) == tag && (low >> 32) == tag).then_some((high << 32) | (low & 0xFFFF_FFFF))
+    }
+
+    /// Writes the time of `generation`, unless a newer generation has written its own.
+    pub(super) fn set(&self, generation: u32, nanos: u64) {
+        let tag = (generation as u64) << 32;
+        for (word, half) in [(&self.high, nanos >> 32), (&self.low, nanos & 0xFFFF_FFFF)] {
+            let mut current = word.load(Ordering::Relaxed);
+            // Lock-free: a retry means another generation's writer moved this word on.
+            while generation_is_older((current >> 32) as u32, generation) {
+                // ordering: Release pairs with `get`'s Acquire loads.
+                match word.compare_exchange_weak(
+                    current,
+                    tag | half,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => current = actual,
+                }
+            }
+        }
+    }
+}
+
+/// Whether generation `tag` came before `than` (or is `than`), counting with
+/// wrap-around. Equal generations count as older so that a writer may rewrite its own.
+fn generation_is_older(tag: u32, than: u32) -> bool {
+    (than.wrapping_sub(tag) as i32) >= 0
 }
 
 /// Read-mostly copies of the options the record path needs, so it never loads the
 /// config. Written on reconfiguration.
 pub(super) struct Hot {
-    pub(super) open_until: AtomicU64,
+    pub(super) open_until: GenerationTime,
     /// When the breaker last recovered (half-open to closed), plus one; 0: never.
     pub(super) closed_at: AtomicU64,
-    pub(super) ramp_start: AtomicU64,
+    pub(super) ramp_start: GenerationTime,
     pub(super) needs_eval: AtomicBool,
     pub(super) slow_nanos: AtomicU64,
     pub(super) limit_nanos: AtomicU64,
@@ -42,9 +97,9 @@ pub(super) struct Hot {
 impl Hot {
     pub(super) fn new(c: &Config) -> Hot {
         let h = Hot {
-            open_until: AtomicU64::new(0),
+            open_until: GenerationTime::new(),
             closed_at: AtomicU64::new(0),
-            ramp_start: AtomicU64::new(0),
+            ramp_start: GenerationTime::new(),
             needs_eval: AtomicBool::new(false),
             slow_nanos: AtomicU64::new(0),
             limit_nanos: AtomicU64::new(0),
@@ -125,7 +180,10 @@ impl Totals {
 
 /// Words written only while half-open or ramping up.
 pub(super) struct Rare {
-    pub(super) lease_until: AtomicU64,
+    /// When the first probe of the current half-open generation was admitted.
+    pub(super) lease_start: GenerationTime,
+    /// When the latest probe was admitted, whatever its generation.
+    pub(super) last_probe: AtomicU64,
     pub(super) ramp_ticket: AtomicU64,
 }
 
@@ -138,3 +196,32 @@ pub(super) struct Cold {
 
 /// Transitions remembered for the flapping figure.
 pub(super) const RECENT_TRANSITIONS: usize = 128;
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::GenerationTime;
+
+    /// A winner delayed past a later transition writes its time while the later
+    /// generation's winner writes its own and a reader of the later generation looks:
+    /// the reader sees nothing or exactly the later time, never a mix, and the later
+    /// time stays.
+    #[test]
+    fn a_late_winner_never_tears_or_replaces_a_newer_time() {
+        loom::model(|| {
+            let cell = loom::sync::Arc::new(GenerationTime::new());
+            let (late, newer) = (0x1111_1111_2222_2222u64, 0x3333_3333_4444_4444u64);
+            let c = cell.clone();
+            let t = loom::thread::spawn(move || c.set(1, late));
+            let c = cell.clone();
+            let r = loom::thread::spawn(move || {
+                let seen = c.get(2);
+                assert!(seen.is_none() || seen == Some(newer), "{seen:x?}");
+            });
+            cell.set(2, newer);
+            t.join().unwrap();
+            r.join().unwrap();
+            assert_eq!(cell.get(2), Some(newer));
+            assert_eq!(cell.get(1), None);
+        });
+    }
+}

@@ -840,3 +840,79 @@ fn a_success_that_opens_a_count_bucket_can_trip() {
     ok(&b);
     assert_eq!(b.state(), State::Open);
 }
+
+/// A breaker on a manual clock set to `start`, tripping on one failure, open for `open`.
+fn one_failure_trips(start: u64, open: Duration) -> (Breaker<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    clock.set_nanos(start);
+    let config = Config::builder()
+        .no_failure_rate()
+        .consecutive_failures(1)
+        .open_duration(open)
+        .build()
+        .unwrap();
+    (Breaker::with_clock(config, clock.clone()).unwrap(), clock)
+}
+
+#[test]
+fn the_open_deadline_is_exact_to_the_nanosecond() {
+    let (b, clock) = one_failure_trips(1, 5 * SEC);
+    fail(&b);
+    clock.advance(5 * SEC - Duration::from_nanos(1));
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.retry_after, Some(Duration::from_nanos(1)));
+    clock.advance_nanos(1);
+    assert!(b.try_acquire().expect("the deadline admits").is_probe());
+}
+
+#[test]
+fn deadlines_saturate_at_any_clock_value() {
+    // Unix-epoch nanoseconds: far past 48 bits of microseconds.
+    let (b, clock) = one_failure_trips(1_700_000_000_000_000_000, 5 * SEC);
+    fail(&b);
+    assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(5 * SEC));
+    clock.advance(5 * SEC);
+    b.try_acquire().expect("probe").success();
+    assert_eq!(b.state(), State::Closed);
+    // Near the end of the clock the deadline saturates at its last nanosecond.
+    let (b, clock) = one_failure_trips(u64::MAX - 10, 5 * SEC);
+    fail(&b);
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Some(Duration::from_nanos(10))
+    );
+    clock.set_nanos(u64::MAX);
+    assert!(b.try_acquire().expect("saturated deadline").is_probe());
+}
+
+#[test]
+fn the_lease_and_the_ramp_are_exact_at_any_clock_value() {
+    for start in [1, 1_700_000_000_000_000_001] {
+        let clock = ManualClock::new();
+        clock.set_nanos(start);
+        let config = Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(1)
+            .open_duration(SEC)
+            .half_open_max_wait(5 * SEC)
+            .slow_start(0.25, 10 * SEC)
+            .build()
+            .unwrap();
+        let b = Breaker::with_clock(config, clock.clone()).unwrap();
+        fail(&b);
+        clock.advance(SEC);
+        let _lost = b.try_acquire().unwrap().into_raw();
+        clock.advance(5 * SEC - Duration::from_nanos(1));
+        assert_eq!(
+            b.try_acquire().unwrap_err().retry_after,
+            Some(Duration::from_nanos(1)),
+            "start {start}"
+        );
+        clock.advance_nanos(1);
+        b.try_acquire().expect("lease over").success();
+        assert_eq!(b.state(), State::Closed);
+        // The ramp starts at 25% of calls.
+        let admitted = (0..1000).filter(|_| b.try_acquire().is_ok()).count();
+        assert!((200..=300).contains(&admitted), "start {start}: {admitted}");
+    }
+}

@@ -33,11 +33,9 @@ impl<C: Clock> Breaker<C> {
                 .lock()
                 .backoff
                 .next_open_at_least(&config.open, now, retrip, min_open);
-        // ordering: Release pairs with the Acquire load in `acquire_open`.
-        self.hot.open_until.store(
-            stamp(to.generation(), now.saturating_add(duration)),
-            Ordering::Release,
-        );
+        self.hot
+            .open_until
+            .set(to.generation(), now.saturating_add(duration));
         self.hot.needs_eval.store(false, Ordering::Relaxed);
         self.published(from, to, reason, now, Some(Duration::from_nanos(duration)));
     }
@@ -92,9 +90,7 @@ impl<C: Clock> Breaker<C> {
         self.hot
             .closed_at
             .store(now.saturating_add(1), Ordering::Relaxed);
-        self.hot
-            .ramp_start
-            .store(stamp(to.generation(), now), Ordering::Release);
+        self.hot.ramp_start.set(to.generation(), now);
         let shape = Shape::of(&self.config.load().window);
         self.window.restart(shape, now);
         self.hot.needs_eval.store(false, Ordering::Relaxed);

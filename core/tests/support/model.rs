@@ -178,7 +178,7 @@ impl Model {
         let base = self.c.open.duration.as_nanos() as f64;
         let cap = self.c.open.max_duration.as_nanos() as f64;
         let d = (base * self.c.open.multiplier.powi(self.level as i32)).min(cap) as u64;
-        self.open_until = (self.now + d).div_ceil(1000) * 1000;
+        self.open_until = self.now.saturating_add(d);
     }
 
     fn close(&mut self) {
