@@ -23,25 +23,36 @@ impl<C: Clock> Breaker<C> {
         self.set_manual(State::MetricsOnly);
     }
 
-    /// Back to Closed with an empty window, no failure streak and no backoff; lifetime
-    /// totals are kept.
+    /// Back to Closed with an empty window, no failure streak, no slow-start ramp and no
+    /// backoff; lifetime totals are kept.
+    ///
+    /// A breaker already Closed stays in its generation and publishes no transition: the
+    /// window, streak, ramp and backoff are cleared in place, and calls admitted before
+    /// the reset count in the fresh window when they report.
     pub fn reset(&self) {
         let now = self.clock.coarse_nanos();
         let mut w = self.load_word();
         loop {
-            let next = w.next(State::Closed).with_flags(w.flags() & !FLAG_RAMP);
-            match self.cas(w, next) {
-                Ok(()) => {
-                    self.consecutive.store(0, Ordering::Relaxed);
-                    self.cold.lock().backoff.reset(now);
-                    self.window
-                        .restart(Shape::of(&self.config.load().window), now);
-                    self.hot.needs_eval.store(false, Ordering::Relaxed);
-                    self.published(w, next, Reason::Manual, now, None);
-                    return;
-                }
-                Err(actual) => w = actual,
+            let in_place = w.state() == State::Closed;
+            let next = if in_place {
+                w.with_flags(w.flags() & !FLAG_RAMP)
+            } else {
+                w.next(State::Closed).with_flags(w.flags() & !FLAG_RAMP)
+            };
+            let won = next == w || self.cas(w, next).is_ok();
+            if !won {
+                w = self.load_word();
+                continue;
             }
+            self.consecutive.store(0, Ordering::Relaxed);
+            self.cold.lock().backoff.reset(now);
+            self.window
+                .restart(Shape::of(&self.config.load().window), now);
+            self.hot.needs_eval.store(false, Ordering::Relaxed);
+            if !in_place {
+                self.published(w, next, Reason::Manual, now, None);
+            }
+            return;
         }
     }
 

@@ -916,3 +916,37 @@ fn the_lease_and_the_ramp_are_exact_at_any_clock_value() {
         assert!((200..=300).contains(&admitted), "start {start}: {admitted}");
     }
 }
+
+#[test]
+fn reset_of_a_closed_breaker_publishes_nothing_and_clears_the_window_and_streak() {
+    let (b, _) = breaker(
+        count_config(10, 5, 0.5)
+            .consecutive_failures(5)
+            .build()
+            .unwrap(),
+    );
+    let events = record_events(&b);
+    fail(&b);
+    fail(&b);
+    ok(&b);
+    fail(&b);
+    b.reset();
+    let s = b.snapshot();
+    assert_eq!(
+        (
+            s.state,
+            s.generation,
+            s.transitions,
+            s.window_calls,
+            s.consecutive_failures
+        ),
+        (State::Closed, 0, 0, 0, 0)
+    );
+    assert_eq!(s.calls, 4, "lifetime totals survive");
+    assert!(events.lock().unwrap().is_empty());
+    // Held open twice: one transition.
+    b.force_open();
+    b.force_open();
+    assert_eq!(events.lock().unwrap().len(), 1);
+    assert_eq!(b.snapshot().transitions, 1);
+}

@@ -391,7 +391,9 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             }
             Op::Reset => {
                 b.reset();
-                m.transition(State::Closed);
+                if m.state != State::Closed {
+                    m.transition(State::Closed);
+                }
                 m.restart_window();
                 m.consecutive = 0;
                 m.level = 0;
