@@ -58,8 +58,12 @@
 //! - the call whose failure trips the breaker gets its own error; later calls are
 //!   rejected;
 //! - ignored outcomes count neither way, reset no streak and free a half-open slot;
-//! - lifetime counters and the failure streak survive transitions; the window restarts
-//!   when the breaker closes;
+//! - lifetime counters survive transitions; the window restarts when the breaker
+//!   closes;
+//! - the failure streak counts the outcomes of calls admitted in the current
+//!   generation only (each transition starts one): a call admitted before a trip and
+//!   recorded after it neither lengthens nor ends the streak of the state that
+//!   followed;
 //! - deadlines use the clock's coarse reading (on [`SystemClock`] the same precise
 //!   reading; a custom [`Clock`] may make it cheaper and a few milliseconds late).
 

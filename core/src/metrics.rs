@@ -78,7 +78,7 @@ pub struct Snapshot {
     pub failure_rate: f64,
     /// Slow-call rate over the window.
     pub slow_call_rate: f64,
-    /// Failures in a row, up to now.
+    /// Failures in a row among the calls admitted since the last transition.
     pub consecutive_failures: u32,
     /// Wall time of the last failure.
     pub last_failure: Option<SystemTime>,

@@ -44,7 +44,7 @@ impl<C: Clock> Breaker<C> {
                 w = self.load_word();
                 continue;
             }
-            self.consecutive.store(0, Ordering::Relaxed);
+            self.streak.clear(next.generation());
             self.cold.lock().backoff.reset(now);
             self.window
                 .restart(Shape::of(&self.config.load().window), now);

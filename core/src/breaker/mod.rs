@@ -65,7 +65,7 @@ use transitions::ProbeResult;
 pub struct Breaker<C: Clock = SystemClock> {
     word: CachePadded<AtomicU64>,
     hot: CachePadded<Hot>,
-    consecutive: CachePadded<AtomicU32>,
+    streak: CachePadded<Streak>,
     /// Half-open lease and slow-start tickets: written only in those states.
     rare: CachePadded<Rare>,
     window: Window,
@@ -99,7 +99,7 @@ impl<C: Clock> Breaker<C> {
         Ok(Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
             hot: CachePadded::new(Hot::new(&config)),
-            consecutive: CachePadded::new(AtomicU32::new(0)),
+            streak: CachePadded::new(Streak::new()),
             rare: CachePadded::new(Rare {
                 lease_start: GenerationTime::new(),
                 last_probe: AtomicU64::new(0),

@@ -71,11 +71,8 @@ impl<C: Clock> Breaker<C> {
     /// if the window may trip.
     #[inline(always)]
     pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
-        // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
-        // shared.
-        if self.consecutive.load(Ordering::Relaxed) != 0 {
-            self.consecutive.store(0, Ordering::Relaxed);
-        }
+        // One load while there is no streak: a healthy breaker's line stays shared.
+        self.streak.success(generation);
         if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
             self.recheck_after_success(generation);
         }
@@ -177,15 +174,10 @@ impl<C: Clock> Breaker<C> {
                 self.totals
                     .last_failure
                     .store(now.saturating_add(1), Ordering::Relaxed);
-                self.consecutive
-                    .fetch_add(1, Ordering::Relaxed)
-                    .saturating_add(1)
+                self.streak.failure(permit.generation)
             }
             None => {
-                // Load first: a success in a healthy breaker leaves the line shared.
-                if self.consecutive.load(Ordering::Relaxed) != 0 {
-                    self.consecutive.store(0, Ordering::Relaxed);
-                }
+                self.streak.success(permit.generation);
                 0
             }
         };

@@ -75,7 +75,7 @@ impl<C: Clock> Breaker<C> {
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),
-            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            consecutive_failures: self.streak.get(w.generation()),
             last_failure,
             retry_after: self.retry_after(),
             backoff_level: cold.backoff.level(),
@@ -87,7 +87,7 @@ impl<C: Clock> Breaker<C> {
             effective_failure_rate_threshold: self.failure_threshold(
                 &config,
                 &sums,
-                self.consecutive.load(Ordering::Relaxed),
+                self.streak.get(w.generation()),
                 false,
             ),
             latency: self.window.latency(now),

@@ -69,6 +69,75 @@ impl GenerationTime {
     }
 }
 
+/// The failure streak of one generation: the generation (high 32 bits) and its failures
+/// in a row (low 32 bits) in one word. A record of an older generation leaves it alone;
+/// the first record of a newer one starts the newer one's streak, so no transition has
+/// to reset it, and a reader of another generation than the word's sees no streak.
+pub(super) struct Streak(AtomicU64);
+
+impl Streak {
+    pub(super) fn new() -> Streak {
+        Streak(AtomicU64::new(0))
+    }
+
+    /// Failures in a row among the outcomes of `generation` so far.
+    #[inline]
+    pub(super) fn get(&self, generation: u32) -> u32 {
+        // ordering: Relaxed, a count; no memory is published through it.
+        let word = self.0.load(Ordering::Relaxed);
+        if (word >> 32) as u32 == generation {
+            word as u32
+        } else {
+            0
+        }
+    }
+
+    /// A failure of `generation`; returns the streak it makes (0 for an outcome of an
+    /// older generation, which counts in no current streak).
+    pub(super) fn failure(&self, generation: u32) -> u32 {
+        self.update(generation, |n| n.saturating_add(1))
+    }
+
+    /// A success of `generation`: its streak ends. One load when there is none.
+    #[inline]
+    pub(super) fn success(&self, generation: u32) {
+        if self.get(generation) != 0 {
+            self.update(generation, |_| 0);
+        }
+    }
+
+    /// Ends the streak of `generation` whatever the outcome (a reset in place).
+    pub(super) fn clear(&self, generation: u32) {
+        self.update(generation, |_| 0);
+    }
+
+    /// Applies `f` to the streak of `generation`, if that generation is not older than
+    /// the word's; returns the new streak (0 when left alone).
+    fn update(&self, generation: u32, f: impl Fn(u32) -> u32) -> u32 {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            let tag = (word >> 32) as u32;
+            let count = if tag == generation {
+                f(word as u32)
+            } else if generation_is_older(tag, generation) {
+                f(0)
+            } else {
+                return 0;
+            };
+            let next = ((generation as u64) << 32) | count as u64;
+            // ordering: Relaxed, as in `get`. Lock-free: a retry means another record
+            // changed the streak.
+            match self
+                .0
+                .compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return count,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+}
+
 /// Whether generation `tag` came before `than` (or is `than`), counting with
 /// wrap-around. Equal generations count as older so that a writer may rewrite its own.
 fn generation_is_older(tag: u32, than: u32) -> bool {

@@ -950,3 +950,40 @@ fn reset_of_a_closed_breaker_publishes_nothing_and_clears_the_window_and_streak(
     assert_eq!(events.lock().unwrap().len(), 1);
     assert_eq!(b.snapshot().transitions, 1);
 }
+
+#[test]
+fn the_failure_streak_counts_outcomes_of_the_current_generation_only() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    // A failure admitted before the trip and recorded after it adds nothing.
+    let late = b.try_acquire().unwrap();
+    fail(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    late.failure(FailureKind::Timeout);
+    assert_eq!(
+        b.snapshot().consecutive_failures,
+        0,
+        "nothing failed while open"
+    );
+    // Held closed: a late success of an earlier generation does not end the streak.
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    let late = b.try_acquire().unwrap();
+    b.force_closed();
+    fail(&b);
+    late.success();
+    fail(&b);
+    assert_eq!(b.snapshot().consecutive_failures, 2);
+}

@@ -85,7 +85,9 @@ struct Model {
     level: u32,
     opened_before: bool,
     closed_at: u64,
+    /// Failures in a row among the outcomes of generation `streak_generation`.
     consecutive: u32,
+    streak_generation: u32,
     // window
     origin: u64,
     seq: u64,
@@ -113,6 +115,7 @@ impl Model {
             opened_before: false,
             closed_at: 0,
             consecutive: 0,
+            streak_generation: 0,
             origin: now,
             seq: 0,
             recs: vec![],
@@ -292,9 +295,19 @@ impl Model {
         self.calls += 1;
         if failure.is_some() {
             self.failures += 1;
-            self.consecutive += 1;
-        } else {
-            self.consecutive = 0;
+        }
+        // The streak counts outcomes of one generation: an older one's leaves it alone,
+        // a newer one's starts afresh.
+        if p.generation.wrapping_sub(self.streak_generation) as i32 >= 0 {
+            if p.generation != self.streak_generation {
+                self.streak_generation = p.generation;
+                self.consecutive = 0;
+            }
+            self.consecutive = if failure.is_some() {
+                self.consecutive + 1
+            } else {
+                0
+            };
         }
         if p.probe {
             self.settle(p, Some(failure.is_none()));
@@ -396,6 +409,7 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                 }
                 m.restart_window();
                 m.consecutive = 0;
+                m.streak_generation = m.generation;
                 m.level = 0;
                 m.opened_before = false;
                 m.closed_at = m.now;
@@ -423,7 +437,12 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             "step {}",
             step
         );
-        check_eq!(s.consecutive_failures, m.consecutive);
+        let streak = if m.streak_generation == m.generation {
+            m.consecutive
+        } else {
+            0
+        };
+        check_eq!(s.consecutive_failures, streak, "step {}: streak", step);
         let w = m.window();
         check_eq!(s.window_calls, w.len() as u64, "step {}: window", step);
         let wf: u64 = w.iter().map(|r| r.weight).sum();
