@@ -1,15 +1,31 @@
 //! Transition events and their listeners.
 //!
 //! The thread whose compare-and-swap wins a transition builds one [`Transition`] and
-//! calls every listener with it, after the new state is published and outside every
-//! lock, so a listener may call back into the breaker. With no listener registered
-//! nothing is allocated. A listener that panics is caught; the breaker carries on.
+//! queues it; events are delivered to listeners in generation order, after the new
+//! state is published and outside every lock, so a listener may call back into the
+//! breaker. A listener that panics is caught; the breaker carries on.
+//!
+//! # Who runs listeners
+//!
+//! Admission never runs a listener and never waits for one: a caller of `try_acquire`
+//! that wins a transition (open to half-open, or a half-open lease reclaim) only queues
+//! its event. Every other call that can publish or observe a transition (recording an
+//! outcome, releasing a permit, manual control, reconfiguration, a snapshot) and
+//! [`Breaker::dispatch_events`](crate::Breaker::dispatch_events) delivers what is
+//! queued, on the calling thread, oldest first. One thread delivers at a time: a call
+//! that finds another thread delivering leaves its events to that thread and returns
+//! without waiting. An admission that wins a transition always holds a probe permit,
+//! and that permit's outcome or release delivers the event if nothing else has.
+//!
+//! The queue is allocated when the first listener is registered (until then events
+//! are discarded) and is bounded: events that find it full are dropped and
+//! counted in [`Snapshot::events_dropped`](crate::Snapshot::events_dropped).
 
 use crate::state::State;
-use crate::sync::{AtomicU64, Ordering};
+use crate::sync::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use arc_swap::ArcSwap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// Why a transition happened.
@@ -142,6 +158,211 @@ impl ListenerId {
     }
 }
 
+/// Events waiting for delivery, at most this many.
+pub(crate) const QUEUED_EVENTS: usize = 32;
+
+#[cfg(not(loom))]
+type Queue = crossbeam_queue::ArrayQueue<Transition>;
+
+/// Under loom the queue is a mutex loom can see (`ArrayQueue` spins on atomics loom
+/// does not see); the models check what is built on the queue, not the queue.
+#[cfg(loom)]
+struct Queue(loom::sync::Mutex<std::collections::VecDeque<Transition>>);
+
+#[cfg(loom)]
+impl Queue {
+    fn new(capacity: usize) -> Queue {
+        Queue(loom::sync::Mutex::new(
+            std::collections::VecDeque::with_capacity(capacity),
+        ))
+    }
+    fn push(&self, t: Transition) -> Result<(), Transition> {
+        let mut q = self.0.lock().unwrap();
+        if q.len() == QUEUED_EVENTS {
+            return Err(t);
+        }
+        q.push_back(t);
+        Ok(())
+    }
+    fn pop(&self) -> Option<Transition> {
+        self.0.lock().unwrap().pop_front()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
+}
+
+/// Transition events on their way to the listeners: queued by the transition's
+/// winner, delivered in generation order by one thread at a time.
+pub(crate) struct Events {
+    listeners: Listeners,
+    /// Boxed: the queue's head and tail sit on lines of their own, 256 bytes a
+    /// breaker without listeners would carry for nothing.
+    queue: OnceLock<Box<Queue>>,
+    /// Threads between the start of a transition's swap and the queueing of its event:
+    /// while none is, a generation missing from the queue was dropped, not late.
+    publishing: AtomicU32,
+    dropped: AtomicU64,
+    /// Held by the one thread delivering (a token others skip, never wait for).
+    delivering: AtomicBool,
+    /// Touched only by the holder of `delivering`, so never contended.
+    delivery: parking_lot::Mutex<Delivery>,
+}
+
+struct Delivery {
+    /// The generation whose event is delivered next.
+    next: u32,
+    /// Events taken from the queue and not delivered yet, in generation order.
+    pending: Vec<Transition>,
+}
+
+/// A transition in progress: from before its swap until its event is queued (or the
+/// swap is lost). Dropping it ends it.
+pub(crate) struct Publishing<'a>(&'a AtomicU32);
+
+impl Drop for Publishing<'_> {
+    fn drop(&mut self) {
+        // ordering: Release, so that a deliverer that reads no transition in progress
+        // (Acquire) sees the event this one queued. The fence pairs with the one in
+        // `take_ready`: either that deliverer sees this end, or this thread's next
+        // look at `waiting` sees the deliverer's call for help.
+        self.0.fetch_sub(1, Ordering::Release);
+        fence(Ordering::SeqCst);
+    }
+}
+
+impl Events {
+    /// `generation`: the state word's first generation.
+    pub(crate) fn new(generation: u32) -> Events {
+        Events {
+            listeners: Listeners::new(),
+            queue: OnceLock::new(),
+            publishing: AtomicU32::new(0),
+            dropped: AtomicU64::new(0),
+            delivering: AtomicBool::new(false),
+            delivery: parking_lot::Mutex::new(Delivery {
+                next: generation.wrapping_add(1),
+                pending: Vec::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn listeners(&self) -> &Listeners {
+        &self.listeners
+    }
+
+    /// Registers `f`; `generation` is the state word's now: the first listener's
+    /// queue starts delivering after it (earlier events were discarded).
+    pub(crate) fn add(&self, f: Listener, generation: u32) -> ListenerId {
+        self.queue.get_or_init(|| {
+            self.delivery.lock().next = generation.wrapping_add(1);
+            Box::new(Queue::new(QUEUED_EVENTS))
+        });
+        self.listeners.add(f)
+    }
+
+    /// Call before a swap that starts a new generation; keep until its event is queued.
+    pub(crate) fn begin(&self) -> Publishing<'_> {
+        // ordering: Relaxed; the swap that follows (AcqRel) orders it for deliverers,
+        // which reach it through the winners of later generations.
+        self.publishing.fetch_add(1, Ordering::Relaxed);
+        Publishing(&self.publishing)
+    }
+
+    /// Queues the event of a transition this thread won. Never blocks or allocates.
+    pub(crate) fn queue(&self, t: Transition, publishing: Publishing<'_>) {
+        // With no queue no listener was ever registered: nothing to deliver to.
+        let full = self.queue.get().is_some_and(|q| q.push(t).is_err());
+        if full {
+            // ordering: Relaxed, a statistic.
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        drop(publishing);
+    }
+
+    /// Events dropped because the queue was full.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Delivers every queued event whose turn has come, unless another thread is
+    /// delivering (it delivers them). `waiting` is the breaker's flag that asks the
+    /// next record to deliver: set when a delivery stops at a transition in progress.
+    pub(crate) fn dispatch(&self, waiting: &AtomicBool) {
+        let Some(queue) = self.queue.get() else {
+            return;
+        };
+        loop {
+            // ordering: AcqRel on both swaps of the token: a thread that queued an
+            // event and found the token held either hands it over (the holder's
+            // release swap reads this thread's swap and sees the event) or finds it
+            // free.
+            if self.delivering.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            loop {
+                let ready = self.take_ready(queue, waiting);
+                if ready.is_empty() {
+                    break;
+                }
+                for t in &ready {
+                    self.listeners.emit(t);
+                }
+            }
+            self.delivering.swap(false, Ordering::AcqRel);
+            if queue.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// The events whose turn has come, oldest first. Holder of `delivering` only.
+    fn take_ready(&self, queue: &Queue, waiting: &AtomicBool) -> Vec<Transition> {
+        let mut d = self.delivery.lock();
+        let mut ready = Vec::new();
+        let mut drained = false;
+        loop {
+            if !drained {
+                while let Some(t) = queue.pop() {
+                    d.pending.push(t);
+                }
+                let next = d.next;
+                d.pending.sort_by_key(|t| t.generation.wrapping_sub(next));
+                drained = true;
+            }
+            let Some(first) = d.pending.first() else {
+                break;
+            };
+            if first.generation != d.next {
+                // A gap: a winner between its swap and its queueing (it, or the next
+                // call, delivers), or a dropped event. None in progress (and nothing
+                // new queued since the look) means dropped: skip it.
+                // ordering: Acquire pairs with `Publishing`'s Release.
+                if self.publishing.load(Ordering::Acquire) != 0 {
+                    // Ask the next record to deliver, then look once more: a swap that
+                    // ended in between either sees the request or is seen here.
+                    waiting.store(true, Ordering::Relaxed);
+                    fence(Ordering::SeqCst);
+                    if self.publishing.load(Ordering::Acquire) != 0 {
+                        break;
+                    }
+                    drained = false;
+                    continue;
+                }
+                if !queue.is_empty() {
+                    drained = false;
+                    continue;
+                }
+                d.next = first.generation;
+            }
+            let t = d.pending.remove(0);
+            d.next = t.generation.wrapping_add(1);
+            ready.push(t);
+        }
+        ready
+    }
+}
+
 /// The registered listeners. Registration is rare; emission loads a snapshot.
 pub(crate) struct Listeners {
     list: ArcSwap<Vec<(ListenerId, Listener)>>,
@@ -158,7 +379,7 @@ impl Listeners {
         }
     }
 
-    pub(crate) fn add(&self, f: Listener) -> ListenerId {
+    fn add(&self, f: Listener) -> ListenerId {
         // ordering: Relaxed, ids only need to be distinct.
         let id = ListenerId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.list.rcu(|old| {

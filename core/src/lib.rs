@@ -4,7 +4,9 @@
 //! flow, outcomes counted) → **Open** (calls rejected at once) → **Half-Open** (a few
 //! probes decide) → Closed, or Open again.
 //!
-//! - Admission is wait-free in every state; in Closed it is one atomic load.
+//! - Admission is wait-free in every state (in Closed one atomic load), takes no lock
+//!   and never runs a listener: a transition it wins only queues its event (see
+//!   [`Breaker::dispatch_events`]).
 //! - Count- and time-based sliding windows with striped counters; trips on weighted
 //!   failure rate, slow-call rate, consecutive failures or a latency percentile.
 //! - Bounded half-open probing with leases, exponential backoff with jitter and decay,

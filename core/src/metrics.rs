@@ -86,7 +86,7 @@ pub struct Snapshot {
     pub retry_after: Option<Duration>,
     /// Consecutive re-trips the open duration is currently grown by.
     pub backoff_level: u32,
-    /// Transitions in the last minute: a high figure is flapping.
+    /// Transitions in the last minute, up to 32: a high figure is flapping.
     pub transitions_last_minute: u32,
     /// The failure-rate threshold in force (adapted when `adaptive_threshold` is set).
     pub effective_failure_rate_threshold: Option<f64>,
@@ -94,4 +94,7 @@ pub struct Snapshot {
     pub latency: Option<LatencySummary>,
     /// Listener calls that panicked (and were caught).
     pub listener_panics: u64,
+    /// Transition events never delivered: they found the delivery queue full (a
+    /// listener that blocks for long, on a breaker that keeps changing state).
+    pub events_dropped: u64,
 }

@@ -112,10 +112,10 @@ impl<C: Clock> Breaker<C> {
         // The deadline has passed: whoever moves the breaker to half-open takes the
         // first probe slot in the same swap.
         let next = w.next(State::HalfOpen).with_probes(1);
-        match self.cas(w, next) {
-            Ok(()) => {
+        match self.transition(w, next) {
+            Ok(publishing) => {
                 self.start_lease(next, now, true);
-                self.published(w, next, Reason::OpenElapsed, now, None);
+                self.queued(w, next, Reason::OpenElapsed, now, publishing);
                 Ok(self.issue(next, true))
             }
             Err(actual) => match actual.state() {
@@ -148,11 +148,12 @@ impl<C: Clock> Breaker<C> {
                 // new half-open generation with this call as its only probe.
                 (w.next(State::HalfOpen).with_probes(1), true)
             };
+            let publishing = reclaim.then(|| self.events.begin());
             match self.cas(w, next) {
                 Ok(()) => {
-                    self.start_lease(next, now, next.generation() != w.generation());
-                    if reclaim {
-                        self.published(w, next, Reason::ProbeLeaseExpired, now, None);
+                    self.start_lease(next, now, reclaim);
+                    if let Some(p) = publishing {
+                        self.queued(w, next, Reason::ProbeLeaseExpired, now, p);
                     }
                     return Ok(self.issue(next, true));
                 }
@@ -213,6 +214,17 @@ impl<C: Clock> Breaker<C> {
         u < fraction
     }
 
+    /// A swap that starts a new generation: on success, the caller publishes it with
+    /// the returned token ([`published`](Breaker::published) or
+    /// [`queued`](Breaker::queued)).
+    pub(super) fn transition(&self, from: Word, to: Word) -> Result<Publishing<'_>, Word> {
+        debug_assert_ne!(from.generation(), to.generation());
+        let publishing = self.events.begin();
+        self.cas(from, to).map(|()| publishing)
+    }
+
+    /// A swap within a generation (probe slots, flags), or one a
+    /// [`Publishing`] token already covers.
     pub(super) fn cas(&self, from: Word, to: Word) -> Result<(), Word> {
         // ordering: AcqRel; Release publishes the transition, Acquire on failure lets
         // the caller act on the word it lost to.

@@ -39,18 +39,31 @@ impl<C: Clock> Breaker<C> {
             } else {
                 w.next(State::Closed).with_flags(w.flags() & !FLAG_RAMP)
             };
-            let won = next == w || self.cas(w, next).is_ok();
-            if !won {
-                w = self.load_word();
-                continue;
-            }
+            let publishing = if in_place {
+                if next != w {
+                    if let Err(actual) = self.cas(w, next) {
+                        w = actual;
+                        continue;
+                    }
+                }
+                None
+            } else {
+                match self.transition(w, next) {
+                    Ok(p) => Some(p),
+                    Err(actual) => {
+                        w = actual;
+                        continue;
+                    }
+                }
+            };
             self.streak.clear(next.generation());
             self.cold.lock().backoff.reset(now);
             self.window
                 .restart(Shape::of(&self.config.load().window), now);
             self.hot.needs_eval.store(false, Ordering::Relaxed);
-            if !in_place {
-                self.published(w, next, Reason::Manual, now, None);
+            match publishing {
+                Some(p) => self.published(w, next, Reason::Manual, now, None, p),
+                None => self.dispatch_events(),
             }
             return;
         }
@@ -61,12 +74,12 @@ impl<C: Clock> Breaker<C> {
         let mut w = self.load_word();
         loop {
             if w.state() == to {
-                return;
+                return self.dispatch_events();
             }
             let next = w.next(to).with_flags(w.flags() & !FLAG_RAMP);
-            match self.cas(w, next) {
-                Ok(()) => {
-                    self.published(w, next, Reason::Manual, now, None);
+            match self.transition(w, next) {
+                Ok(p) => {
+                    self.published(w, next, Reason::Manual, now, None, p);
                     return;
                 }
                 Err(actual) => w = actual,
@@ -122,19 +135,37 @@ impl<C: Clock> Breaker<C> {
             self.window.restart(shape, now);
         }
         self.hot.needs_eval.store(true, Ordering::Relaxed);
+        drop(_cold);
+        self.dispatch_events();
         Ok(())
     }
 
     // --------------------------------------------------------------- listeners
 
-    /// Registers a transition listener. It runs on the thread that won the transition,
-    /// after the new state is published and outside every lock.
+    /// Registers a transition listener. It runs after the new state is published,
+    /// outside every lock, on the thread that delivers the event: the one that won the
+    /// transition, except on admission (see [`dispatch_events`](Breaker::dispatch_events)).
     pub fn add_listener(&self, f: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
-        self.listeners.add(Arc::new(f) as Listener)
+        self.events
+            .add(Arc::new(f) as Listener, self.load_word().generation())
+    }
+
+    /// Delivers the events of transitions won on admission that no later call has
+    /// delivered yet, on this thread (unless another thread is delivering: it delivers
+    /// them, and this call returns at once).
+    ///
+    /// Admission (`try_acquire`, `acquire_raw`) never runs listeners: a caller that
+    /// moves the breaker from Open to Half-Open, or reclaims expired probe slots, only
+    /// queues the event. Any later call that records, releases, controls, reconfigures
+    /// or takes a snapshot delivers it first, and the winner's own probe permit is such
+    /// a call.
+    pub fn dispatch_events(&self) {
+        self.hot.events_waiting.store(false, Ordering::Relaxed);
+        self.events.dispatch(&self.hot.events_waiting);
     }
 
     /// Removes a listener; returns whether it was registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.listeners.remove(id)
+        self.events.listeners().remove(id)
     }
 }

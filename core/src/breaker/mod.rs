@@ -36,7 +36,7 @@ use crate::adaptive::Signals;
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, LiveLimits};
-use crate::events::{Listener, ListenerId, Listeners, Reason, Transition};
+use crate::events::{Events, Listener, ListenerId, Publishing, Reason, Transition};
 use crate::histogram::Layout;
 use crate::metrics::{FailureCounts, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
@@ -71,7 +71,7 @@ pub struct Breaker<C: Clock = SystemClock> {
     window: Window,
     totals: Totals,
     config: ArcSwap<Config>,
-    listeners: Listeners,
+    events: Events,
     cold: parking_lot::Mutex<Cold>,
     clock: C,
 }
@@ -108,10 +108,9 @@ impl<C: Clock> Breaker<C> {
             window,
             totals: Totals::new(now),
             config: ArcSwap::from_pointee(config),
-            listeners: Listeners::new(),
+            events: Events::new(word.generation()),
             cold: parking_lot::Mutex::new(Cold {
                 backoff: Backoff::new(seed),
-                recent_transitions: std::collections::VecDeque::new(),
             }),
             clock,
         })

@@ -73,6 +73,7 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
         // One load while there is no streak: a healthy breaker's line stays shared.
         self.streak.success(generation);
+        self.deliver_waiting_events();
         if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
             self.recheck_after_success(generation);
         }
@@ -147,8 +148,8 @@ impl<C: Clock> Breaker<C> {
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump(IGNORED, 1);
-                if permit.is_probe() {
-                    self.settle_probe(permit, ProbeResult::Released, now);
+                if !(permit.is_probe() && self.settle_probe(permit, ProbeResult::Released, now)) {
+                    self.deliver_waiting_events();
                 }
                 return;
             }
@@ -195,6 +196,7 @@ impl<C: Clock> Breaker<C> {
         if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
             self.recheck(permit, now, consecutive);
         }
+        self.deliver_waiting_events();
     }
 
     /// The outcome just recorded may change the verdict: evaluate the rules if it may
@@ -219,8 +221,9 @@ impl<C: Clock> Breaker<C> {
             self.totals.bump(IN_FLIGHT, u64::MAX);
         }
         self.totals.bump(ABANDONED, 1);
-        if permit.is_probe() {
-            self.settle_probe(permit, ProbeResult::Released, self.clock.coarse_nanos());
+        let now = self.clock.coarse_nanos();
+        if !(permit.is_probe() && self.settle_probe(permit, ProbeResult::Released, now)) {
+            self.deliver_waiting_events();
         }
     }
 }

@@ -32,6 +32,7 @@ impl<C: Clock> Breaker<C> {
 
     /// A reading of every figure. Costs O(window); takes no lock writers need.
     pub fn snapshot(&self) -> Snapshot {
+        self.dispatch_events();
         let w = self.load_word();
         let now = self.clock.now_nanos();
         let sums = self.window.sums(now, Needed::ALL);
@@ -79,11 +80,7 @@ impl<C: Clock> Breaker<C> {
             last_failure,
             retry_after: self.retry_after(),
             backoff_level: cold.backoff.level(),
-            transitions_last_minute: cold
-                .recent_transitions
-                .iter()
-                .filter(|&&t| now.saturating_sub(t) < 60_000_000_000)
-                .count() as u32,
+            transitions_last_minute: self.totals.recent.within(now, 60_000_000_000),
             effective_failure_rate_threshold: self.failure_threshold(
                 &config,
                 &sums,
@@ -91,7 +88,8 @@ impl<C: Clock> Breaker<C> {
                 false,
             ),
             latency: self.window.latency(now),
-            listener_panics: self.listeners.panics(),
+            listener_panics: self.events.listeners().panics(),
+            events_dropped: self.events.dropped(),
         };
         drop(cold);
         snapshot

@@ -152,6 +152,8 @@ pub(super) struct Hot {
     pub(super) closed_at: AtomicU64,
     pub(super) ramp_start: GenerationTime,
     pub(super) needs_eval: AtomicBool,
+    /// A transition won on admission queued its event: the next record delivers it.
+    pub(super) events_waiting: AtomicBool,
     pub(super) slow_nanos: AtomicU64,
     pub(super) limit_nanos: AtomicU64,
     pub(super) weights: [AtomicU32; 5],
@@ -170,6 +172,7 @@ impl Hot {
             closed_at: AtomicU64::new(0),
             ramp_start: GenerationTime::new(),
             needs_eval: AtomicBool::new(false),
+            events_waiting: AtomicBool::new(false),
             slow_nanos: AtomicU64::new(0),
             limit_nanos: AtomicU64::new(0),
             weights: std::array::from_fn(|_| AtomicU32::new(0)),
@@ -213,6 +216,7 @@ pub(super) struct Totals {
     pub(super) failures: [AtomicU64; 5],
     pub(super) striped: [CachePadded<[AtomicU64; 4]>; STRIPES],
     pub(super) transitions: AtomicU64,
+    pub(super) recent: RecentTransitions,
     pub(super) state_since: AtomicU64,
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
@@ -228,6 +232,7 @@ impl Totals {
                 CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
             }),
             transitions: AtomicU64::new(0),
+            recent: RecentTransitions::new(),
             state_since: AtomicU64::new(now),
             last_failure: AtomicU64::new(0),
             streak_base: AtomicU64::new(0),
@@ -259,12 +264,42 @@ pub(super) struct Rare {
 /// Cold state behind one lock: backoff memory, and reconfiguration.
 pub(super) struct Cold {
     pub(super) backoff: Backoff,
-    /// Times of the most recent transitions, oldest first, for the flapping figure.
-    pub(super) recent_transitions: std::collections::VecDeque<u64>,
 }
 
-/// Transitions remembered for the flapping figure.
-pub(super) const RECENT_TRANSITIONS: usize = 128;
+/// Transitions remembered for the flapping figure (which therefore reads at most this).
+pub(super) const RECENT_TRANSITIONS: usize = 32;
+
+/// Times of the most recent transitions, for the flapping figure: a ring of atomics,
+/// so that a transition won on admission records its time without a lock.
+pub(super) struct RecentTransitions {
+    /// Each a transition's time plus one; 0: empty.
+    times: [AtomicU64; RECENT_TRANSITIONS],
+    next: AtomicU64,
+}
+
+impl RecentTransitions {
+    pub(super) fn new() -> RecentTransitions {
+        RecentTransitions {
+            times: std::array::from_fn(|_| AtomicU64::new(0)),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn push(&self, now: u64) {
+        // ordering: Relaxed, a statistic; the index only needs to be distinct.
+        let i = self.next.fetch_add(1, Ordering::Relaxed) as usize % RECENT_TRANSITIONS;
+        self.times[i].store(now.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Transitions less than `window` before `now`.
+    pub(super) fn within(&self, now: u64, window: u64) -> u32 {
+        self.times
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .filter(|&t| t != 0 && now.saturating_sub(t - 1) < window)
+            .count() as u32
+    }
+}
 
 #[cfg(all(test, loom))]
 mod loom_tests {

@@ -282,6 +282,11 @@ fn unreported_probes_are_reclaimed_after_their_lease() {
     assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(SEC));
     clock.advance(SEC);
     let fresh = b.try_acquire().expect("lease expired: slot reclaimed");
+    // Both transitions were won on admission: queued, delivered by the next call that
+    // delivers.
+    assert!(events.lock().unwrap().is_empty());
+    b.dispatch_events();
+    assert_eq!(events.lock().unwrap().len(), 2);
     assert_eq!(
         events.lock().unwrap().last().unwrap().reason,
         Reason::ProbeLeaseExpired
@@ -986,4 +991,49 @@ fn the_failure_streak_counts_outcomes_of_the_current_generation_only() {
     late.success();
     fail(&b);
     assert_eq!(b.snapshot().consecutive_failures, 2);
+}
+
+#[test]
+fn admission_that_wins_open_to_half_open_never_waits_for_a_listener() {
+    use std::sync::mpsc;
+    let (b, clock) = tripped(count_config(10, 1, 0.5).build().unwrap());
+    let b = Arc::new(b);
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let gate_rx = Mutex::new(gate_rx);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    b.add_listener(move |t| {
+        if t.to == State::HalfOpen {
+            // Blocks until the test opens the gate.
+            let _ = gate_rx.lock().unwrap().recv();
+        }
+        s.lock().unwrap().push((t.to, std::thread::current().id()));
+    });
+    clock.advance(10 * SEC);
+    let (done_tx, done_rx) = mpsc::channel();
+    let b2 = b.clone();
+    let acquirer = std::thread::spawn(move || {
+        let probe = b2.acquire_raw();
+        done_tx.send(probe).unwrap();
+    });
+    // A bound only for the old behaviour, where this never arrives until the gate opens.
+    let probe = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("try_acquire returned while the listener would block")
+        .expect("probe");
+    assert!(probe.is_probe());
+    assert_eq!(b.state(), State::HalfOpen);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no listener ran on admission"
+    );
+    gate_tx.send(()).unwrap();
+    acquirer.join().unwrap();
+    // The probe's answer delivers the queued event, then its own, in order, here.
+    b.record_raw(probe, Outcome::Success, None);
+    let here = std::thread::current().id();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(State::HalfOpen, here), (State::Closed, here)]
+    );
 }

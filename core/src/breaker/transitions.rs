@@ -7,8 +7,8 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn trip(&self, mut w: Word, reason: Reason, now: u64) {
         loop {
             let next = w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP);
-            match self.cas(w, next) {
-                Ok(()) => return self.opened(w, next, reason, now, false),
+            match self.transition(w, next) {
+                Ok(p) => return self.opened(w, next, reason, now, false, p),
                 // Only a flag changed (the ramp ended, a reconfiguration): same state,
                 // same generation, so the verdict still stands.
                 Err(actual)
@@ -23,7 +23,15 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// After winning a transition to Open: deadline, then event.
-    pub(super) fn opened(&self, from: Word, to: Word, reason: Reason, now: u64, retrip: bool) {
+    pub(super) fn opened(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        retrip: bool,
+        publishing: Publishing<'_>,
+    ) {
         let config = self.config.load();
         let min_open = config.anti_thrash.map_or(0, |a| {
             u64::try_from(a.min_open.as_nanos()).unwrap_or(u64::MAX)
@@ -37,7 +45,8 @@ impl<C: Clock> Breaker<C> {
             .open_until
             .set(to.generation(), now.saturating_add(duration));
         self.hot.needs_eval.store(false, Ordering::Relaxed);
-        self.published(from, to, reason, now, Some(Duration::from_nanos(duration)));
+        let open_for = Some(Duration::from_nanos(duration));
+        self.published(from, to, reason, now, open_for, publishing);
     }
 
     /// Applies a probe's result to the half-open state. Returns false for a probe of an
@@ -61,15 +70,18 @@ impl<C: Clock> Breaker<C> {
                     }
                 }
             };
+            let publishing = (next.generation() != w.generation()).then(|| self.events.begin());
             match self.cas(w, next) {
                 Ok(()) => {
-                    match next.state() {
-                        State::Open => self.opened(w, next, Reason::ProbeFailed, now, true),
-                        State::Closed => {
-                            let successes = w.probe_successes() + 1;
-                            self.closed(w, next, Reason::ProbesSucceeded { successes }, now)
+                    match (next.state(), publishing) {
+                        (State::Open, Some(p)) => {
+                            self.opened(w, next, Reason::ProbeFailed, now, true, p)
                         }
-                        _ => {}
+                        (State::Closed, Some(p)) => {
+                            let successes = w.probe_successes() + 1;
+                            self.closed(w, next, Reason::ProbesSucceeded { successes }, now, p)
+                        }
+                        _ => self.deliver_waiting_events(),
                     }
                     return true;
                 }
@@ -86,7 +98,14 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// After winning a transition to Closed: fresh window, backoff clock, ramp start.
-    pub(super) fn closed(&self, from: Word, to: Word, reason: Reason, now: u64) {
+    pub(super) fn closed(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        publishing: Publishing<'_>,
+    ) {
         self.hot
             .closed_at
             .store(now.saturating_add(1), Ordering::Relaxed);
@@ -95,10 +114,12 @@ impl<C: Clock> Breaker<C> {
         self.window.restart(shape, now);
         self.hot.needs_eval.store(false, Ordering::Relaxed);
         self.cold.lock().backoff.closed(now);
-        self.published(from, to, reason, now, None);
+        self.published(from, to, reason, now, None, publishing);
     }
 
-    /// Bookkeeping and event for a transition this thread won.
+    /// Bookkeeping and event for a transition this thread won off the admission path:
+    /// the event is queued behind any older one and delivered (see
+    /// [`dispatch_events`](Breaker::dispatch_events)).
     pub(super) fn published(
         &self,
         from: Word,
@@ -106,17 +127,42 @@ impl<C: Clock> Breaker<C> {
         reason: Reason,
         now: u64,
         open_for: Option<Duration>,
+        publishing: Publishing<'_>,
     ) {
+        self.announce(from, to, reason, now, open_for, publishing);
+        self.dispatch_events();
+    }
+
+    /// [`published`](Breaker::published) for a transition won on admission: the event
+    /// is only queued, for the next call that delivers (no lock, no listener here).
+    pub(super) fn queued(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        publishing: Publishing<'_>,
+    ) {
+        self.announce(from, to, reason, now, None, publishing);
+        // ordering: Release, so that a record that sees the flag (Relaxed, then the
+        // queue's own synchronisation) finds the event queued.
+        self.hot.events_waiting.store(true, Ordering::Release);
+    }
+
+    fn announce(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        open_for: Option<Duration>,
+        publishing: Publishing<'_>,
+    ) {
+        // ordering: Relaxed, statistics.
         self.totals.state_since.store(now, Ordering::Relaxed);
         self.totals.transitions.fetch_add(1, Ordering::Relaxed);
-        {
-            let mut cold = self.cold.lock();
-            if cold.recent_transitions.len() == RECENT_TRANSITIONS {
-                cold.recent_transitions.pop_front();
-            }
-            cold.recent_transitions.push_back(now);
-        }
-        self.listeners.emit(&Transition {
+        self.totals.recent.push(now);
+        let event = Transition {
             from: from.state(),
             to: to.state(),
             reason,
@@ -124,7 +170,18 @@ impl<C: Clock> Breaker<C> {
             at_nanos: now,
             at: self.clock.wall_time(now),
             open_for,
-        });
+        };
+        self.events.queue(event, publishing);
+    }
+
+    /// What a record or release does about events queued on admission: one load while
+    /// there are none.
+    #[inline]
+    pub(super) fn deliver_waiting_events(&self) {
+        // ordering: Relaxed; the queue synchronises what it holds.
+        if self.hot.events_waiting.load(Ordering::Relaxed) {
+            self.dispatch_events();
+        }
     }
 }
 
