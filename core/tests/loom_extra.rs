@@ -1,15 +1,13 @@
 //! loom models of the concurrency paths `loom.rs` does not cover: the slow-start ramp
-//! flag being cleared while other threads admit and trip, and live reconfiguration
-//! racing with records. (Only one thread may take the breaker's `cold` or window
-//! geometry lock in a model: they are `parking_lot` mutexes, invisible to loom.) Run
-//! with
+//! flag being cleared while other threads admit and trip, live reconfiguration racing
+//! with records, and transition events won on admission. (Only one thread may take the
+//! breaker's backoff, reconfiguration or window geometry lock in a model: they are
+//! `parking_lot` mutexes, invisible to loom.) Run with
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!     cargo test -p tripgate --release --test loom_extra
 //! ```
-//!
-//! (add `-- --ignored` for the models of known bugs, which fail today).
 
 #![cfg(loom)]
 
@@ -78,12 +76,9 @@ fn racing_ramp_clears_admit_both_and_change_nothing_else() {
 /// A failure that meets `consecutive_failures` must trip the breaker even if another
 /// thread clears the ramp flag at the same moment.
 ///
-/// Known bug D: `Breaker::trip` (core/src/breaker.rs) makes one compare-and-swap from
-/// the word `recheck` loaded and gives up if it fails. The ramp clear in `ramp_admits`
-/// changes only a flag bit, but that is enough to fail the swap: the breaker stays
-/// Closed with `consecutive_failures` already at its limit, and trips only on a later
-/// failure. loom finds the interleaving: recheck loads the word, the other thread
-/// clears the flag, the trip's swap fails.
+/// The interleaving: `recheck` loads the word, the other thread clears the ramp flag
+/// (a flag-only swap), the trip's swap fails; `trip` must retry on a word that differs
+/// only in its flags.
 #[test]
 fn a_ramp_clear_never_loses_a_trip() {
     model(|| {
@@ -105,11 +100,10 @@ fn a_ramp_clear_never_loses_a_trip() {
     });
 }
 
-// Bug D through `reconfigure` (its flag-only swap racing with a trip's swap: same
-// `trip`, same loss) cannot be modelled here: both paths then take the breaker's `cold`
-// lock, a `parking_lot::Mutex` that loom does not see, and the model deadlocks when loom
-// pauses the holder. A real-thread stress loop did not hit the narrow window in 200,000
-// tries on two cores either; the reading of `trip` is the evidence.
+// The same race through `reconfigure` (its flag-only swap racing with a trip's swap)
+// cannot be modelled here: both paths then take a `parking_lot` lock (reconfiguration,
+// backoff) that loom does not see, and the model deadlocks when loom pauses the holder.
+// `trip` retries on any word of the same state and generation, whoever changed a flag.
 
 /// Reconfiguration racing with records that do not trip: the new config is in force
 /// afterwards, nothing is lost from the lifetime totals, the in-flight count (switched

@@ -98,10 +98,10 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
-        match self.hot.open_until.get(w.generation()) {
+        match self.timeline.open_until.get(w.generation()) {
             // The opening's winner has not written its deadline yet: just opened.
             None => {
-                let base = self.hot.base_open_nanos.load(Ordering::Relaxed);
+                let base = self.options.base_open_nanos.load(Ordering::Relaxed);
                 return Err(self.reject(State::Open, Some(Duration::from_nanos(base))));
             }
             Some(deadline) if now < deadline => {
@@ -130,7 +130,7 @@ impl<C: Clock> Breaker<C> {
     /// wait-free; losing both to other probes is a rejection.
     pub(super) fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
-        let permits = self.hot.permits.load(Ordering::Relaxed);
+        let permits = self.options.permits.load(Ordering::Relaxed);
         for _ in 0..2 {
             if w.state() != State::HalfOpen {
                 break;
@@ -176,19 +176,19 @@ impl<C: Clock> Breaker<C> {
     /// transition into it.
     pub(super) fn start_lease(&self, w: Word, now: u64, first: bool) {
         if first {
-            self.rare.lease_start.set(w.generation(), now);
+            self.timeline.lease_start.set(w.generation(), now);
         }
         // ordering: Relaxed, a time; `lease_start` tells which generation it serves.
-        self.rare.last_probe.fetch_max(now, Ordering::Relaxed);
+        self.timeline.last_probe.fetch_max(now, Ordering::Relaxed);
     }
 
     /// When the probe slots of `w`'s generation may be reclaimed: `max_wait` after its
     /// newest probe. A generation whose first probe has not written its start yet is
     /// fresh, not expired.
     pub(super) fn lease_deadline(&self, w: Word, now: u64) -> u64 {
-        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        let newest = match self.rare.lease_start.get(w.generation()) {
-            Some(start) => start.max(self.rare.last_probe.load(Ordering::Relaxed)),
+        let lease = self.options.lease_nanos.load(Ordering::Relaxed);
+        let newest = match self.timeline.lease_start.get(w.generation()) {
+            Some(start) => start.max(self.timeline.last_probe.load(Ordering::Relaxed)),
             None => now,
         };
         newest.saturating_add(lease)
@@ -196,20 +196,20 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn ramp_admits(&self, w: Word) -> bool {
         let now = self.clock.coarse_nanos();
-        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
-        let start = self.hot.ramp_start.get(w.generation()).unwrap_or(now);
+        let ramp = self.options.ramp_nanos.load(Ordering::Relaxed);
+        let start = self.timeline.ramp_start.get(w.generation()).unwrap_or(now);
         let elapsed = now.saturating_sub(start);
         if ramp == 0 || elapsed >= ramp {
             // Ramp over: clear the flag (one attempt; a later call retries).
             let _ = self.cas(w, w.with_flags(w.flags() & !FLAG_RAMP));
             return true;
         }
-        let initial = f64::from_bits(self.hot.ramp_initial.load(Ordering::Relaxed));
+        let initial = f64::from_bits(self.options.ramp_initial.load(Ordering::Relaxed));
         let fraction = initial + (1.0 - initial) * elapsed as f64 / ramp as f64;
         // A Weyl sequence spreads admissions evenly: over any run of calls the share
         // admitted is the fraction, without a random generator on the hot path.
         // ordering: Relaxed, the ticket only needs to be distinct.
-        let ticket = self.rare.ramp_ticket.fetch_add(1, Ordering::Relaxed);
+        let ticket = self.timeline.ramp_ticket.fetch_add(1, Ordering::Relaxed);
         let u = (ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
         u < fraction
     }

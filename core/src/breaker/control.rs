@@ -56,11 +56,11 @@ impl<C: Clock> Breaker<C> {
                     }
                 }
             };
-            self.streak.clear(next.generation());
-            self.cold.lock().backoff.reset(now);
+            self.attention.streak.clear(next.generation());
+            self.backoff.lock().reset(now);
             self.window
                 .restart(Shape::of(&self.config.load().window), now);
-            self.hot.needs_eval.store(false, Ordering::Relaxed);
+            self.attention.look_again.store(false, Ordering::Relaxed);
             match publishing {
                 Some(p) => self.published(w, next, Reason::Manual, now, None, p),
                 None => self.dispatch_events(),
@@ -113,10 +113,10 @@ impl<C: Clock> Breaker<C> {
         .check(&config)?;
         let shape = Shape::of(&config.window);
         let now = self.clock.coarse_nanos();
-        let _cold = self.cold.lock();
+        let reconfiguring = self.reconfiguring.lock();
         let reshaped = Shape::of(&old.window) != shape;
         self.config.store(Arc::new(config.clone()));
-        self.hot.load_from(&config);
+        self.options.load_from(&config);
         let mut w = self.load_word();
         loop {
             let mut flags = Self::flags_for(&config) | (w.flags() & FLAG_RAMP);
@@ -134,8 +134,8 @@ impl<C: Clock> Breaker<C> {
         if reshaped {
             self.window.restart(shape, now);
         }
-        self.hot.needs_eval.store(true, Ordering::Relaxed);
-        drop(_cold);
+        self.attention.look_again.store(true, Ordering::Relaxed);
+        drop(reconfiguring);
         self.dispatch_events();
         Ok(())
     }
@@ -160,8 +160,10 @@ impl<C: Clock> Breaker<C> {
     /// or takes a snapshot delivers it first, and the winner's own probe permit is such
     /// a call.
     pub fn dispatch_events(&self) {
-        self.hot.events_waiting.store(false, Ordering::Relaxed);
-        self.events.dispatch(&self.hot.events_waiting);
+        self.attention
+            .events_waiting
+            .store(false, Ordering::Relaxed);
+        self.events.dispatch(&self.attention.events_waiting);
     }
 
     /// Removes a listener; returns whether it was registered.

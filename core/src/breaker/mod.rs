@@ -5,8 +5,9 @@
 //!
 //! Admission in `Closed` is one `Acquire` load of the state word (which lives alone on
 //! its cache line) and, only when calls are timed, one clock read. Recording a success
-//! is one clock read, a handful of loads of read-mostly lines and one `fetch_add` on the
-//! calling thread's own window stripe. Rules are evaluated only when an outcome can
+//! is one clock read, loads of read-mostly lines (the options; the streak and the calls
+//! for attention, together on one line) and one `fetch_add` on the calling thread's own
+//! window stripe. Rules are evaluated only when an outcome can
 //! change the verdict: a failure, a slow call, a call over the percentile limit, the
 //! first call of a new bucket (old buckets may have left the window), or a success
 //! while a rule is waiting only for `minimum_calls`.
@@ -63,16 +64,20 @@ use transitions::ProbeResult;
 /// pair), so a binding that places it in memory it allocates itself (a Python object,
 /// a C struct) should box it: `Box`/`Arc` honour the alignment.
 pub struct Breaker<C: Clock = SystemClock> {
+    /// The state word, alone on its line: admission reads nothing else in Closed.
     word: CachePadded<AtomicU64>,
-    hot: CachePadded<Hot>,
-    streak: CachePadded<Streak>,
-    /// Half-open lease and slow-start tickets: written only in those states.
-    rare: CachePadded<Rare>,
+    options: CachePadded<Options>,
+    attention: CachePadded<Attention>,
+    /// Written on transitions and during half-open and slow start.
+    timeline: CachePadded<Timeline>,
     window: Window,
     totals: Totals,
     config: ArcSwap<Config>,
     events: Events,
-    cold: parking_lot::Mutex<Cold>,
+    /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
+    backoff: parking_lot::Mutex<Backoff>,
+    /// Serialises reconfigurations.
+    reconfiguring: parking_lot::Mutex<()>,
     clock: C,
 }
 
@@ -98,20 +103,15 @@ impl<C: Clock> Breaker<C> {
         let word = Word::new(State::Closed, 0, Self::flags_for(&config));
         Ok(Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
-            hot: CachePadded::new(Hot::new(&config)),
-            streak: CachePadded::new(Streak::new()),
-            rare: CachePadded::new(Rare {
-                lease_start: GenerationTime::new(),
-                last_probe: AtomicU64::new(0),
-                ramp_ticket: AtomicU64::new(0),
-            }),
+            options: CachePadded::new(Options::new(&config)),
+            attention: CachePadded::new(Attention::new()),
+            timeline: CachePadded::new(Timeline::new(now)),
             window,
-            totals: Totals::new(now),
+            totals: Totals::new(),
             config: ArcSwap::from_pointee(config),
             events: Events::new(word.generation()),
-            cold: parking_lot::Mutex::new(Cold {
-                backoff: Backoff::new(seed),
-            }),
+            backoff: parking_lot::Mutex::new(Backoff::new(seed)),
+            reconfiguring: parking_lot::Mutex::new(()),
             clock,
         })
     }

@@ -72,9 +72,9 @@ impl<C: Clock> Breaker<C> {
     #[inline(always)]
     pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
         // One load while there is no streak: a healthy breaker's line stays shared.
-        self.streak.success(generation);
+        self.attention.streak.success(generation);
         self.deliver_waiting_events();
-        if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
+        if must_look(recorded, self.attention.look_again.load(Ordering::Relaxed)) {
             self.recheck_after_success(generation);
         }
     }
@@ -89,8 +89,8 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.now_nanos();
         let latency = now.saturating_sub(start_nanos);
         // ordering: Relaxed, options (see `Hot::load_from`).
-        let slow = self.hot.slow_nanos.load(Ordering::Relaxed);
-        let limit = self.hot.limit_nanos.load(Ordering::Relaxed);
+        let slow = self.options.slow_nanos.load(Ordering::Relaxed);
+        let limit = self.options.limit_nanos.load(Ordering::Relaxed);
         if latency >= slow.min(limit) {
             let permit = RawPermit {
                 generation,
@@ -159,14 +159,15 @@ impl<C: Clock> Breaker<C> {
         let lat = latency.unwrap_or(0);
         let delta = Delta {
             weighted_failures: kind.map_or(0, |k| {
-                self.hot.weights[k as usize].load(Ordering::Relaxed) as u64
+                self.options.weights[k as usize].load(Ordering::Relaxed) as u64
             }),
             slow: kind.is_none()
                 && latency.is_some()
-                && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
-            over_limit: latency.is_some() && lat >= self.hot.limit_nanos.load(Ordering::Relaxed),
+                && lat >= self.options.slow_nanos.load(Ordering::Relaxed),
+            over_limit: latency.is_some()
+                && lat >= self.options.limit_nanos.load(Ordering::Relaxed),
         };
-        let look_again = self.hot.needs_eval.load(Ordering::Relaxed);
+        let look_again = self.attention.look_again.load(Ordering::Relaxed);
         let recorded = self.window.record(now, delta, latency);
         let consecutive = match kind {
             Some(k) => {
@@ -175,10 +176,10 @@ impl<C: Clock> Breaker<C> {
                 self.totals
                     .last_failure
                     .store(now.saturating_add(1), Ordering::Relaxed);
-                self.streak.failure(permit.generation)
+                self.attention.streak.failure(permit.generation)
             }
             None => {
-                self.streak.success(permit.generation);
+                self.attention.streak.success(permit.generation);
                 0
             }
         };
@@ -210,7 +211,7 @@ impl<C: Clock> Breaker<C> {
             } else {
                 // A late outcome may not trip the breaker itself, but it changed the
                 // window: the next current outcome must look.
-                self.hot.needs_eval.store(true, Ordering::Relaxed);
+                self.attention.look_again.store(true, Ordering::Relaxed);
             }
         }
     }

@@ -10,14 +10,14 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.coarse_nanos();
         match w.state() {
             State::Open => Some(Duration::from_nanos(
-                self.hot
+                self.timeline
                     .open_until
                     .get(w.generation())
-                    .map_or(self.hot.base_open_nanos.load(Ordering::Relaxed), |d| {
+                    .map_or(self.options.base_open_nanos.load(Ordering::Relaxed), |d| {
                         d.saturating_sub(now)
                     }),
             )),
-            State::HalfOpen if w.probes() >= self.hot.permits.load(Ordering::Relaxed) => Some(
+            State::HalfOpen if w.probes() >= self.options.permits.load(Ordering::Relaxed) => Some(
                 Duration::from_nanos(self.lease_deadline(w, now).saturating_sub(now)),
             ),
             _ => None,
@@ -51,14 +51,13 @@ impl<C: Clock> Breaker<C> {
             0 => None,
             t => Some(self.clock.wall_time(t - 1)),
         };
-        let cold = self.cold.lock();
-        let snapshot = Snapshot {
+        Snapshot {
             state: w.state(),
             generation: w.generation(),
             time_in_state: Duration::from_nanos(
-                now.saturating_sub(self.totals.state_since.load(Ordering::Relaxed)),
+                now.saturating_sub(self.timeline.state_since.load(Ordering::Relaxed)),
             ),
-            transitions: self.totals.transitions.load(Ordering::Relaxed),
+            transitions: self.timeline.transitions.load(Ordering::Relaxed),
             calls,
             successes: calls.saturating_sub(failures),
             failures,
@@ -76,23 +75,21 @@ impl<C: Clock> Breaker<C> {
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),
-            consecutive_failures: self.streak.get(w.generation()),
+            consecutive_failures: self.attention.streak.get(w.generation()),
             last_failure,
             retry_after: self.retry_after(),
-            backoff_level: cold.backoff.level(),
-            transitions_last_minute: self.totals.recent.within(now, 60_000_000_000),
+            backoff_level: self.backoff.lock().level(),
+            transitions_last_minute: self.timeline.recent.within(now, 60_000_000_000),
             effective_failure_rate_threshold: self.failure_threshold(
                 &config,
                 &sums,
-                self.streak.get(w.generation()),
+                self.attention.streak.get(w.generation()),
                 false,
             ),
             latency: self.window.latency(now),
             listener_panics: self.events.listeners().panics(),
             events_dropped: self.events.dropped(),
-        };
-        drop(cold);
-        snapshot
+        }
     }
 
     /// Bytes this breaker occupies, heap included.

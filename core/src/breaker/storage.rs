@@ -1,6 +1,7 @@
-//! The breaker's storage besides the state word and the window: copies of the options
-//! the record path reads, lifetime totals, half-open and slow-start words, and the
-//! backoff memory.
+//! The breaker's storage besides the state word, the window and the backoff memory,
+//! grouped by meaning: copies of the options, what every record looks at (the
+//! streak and the calls for attention), the timeline (deadlines, lease, ramp,
+//! transition history) and the lifetime totals.
 
 use super::*;
 
@@ -144,16 +145,9 @@ fn generation_is_older(tag: u32, than: u32) -> bool {
     (than.wrapping_sub(tag) as i32) >= 0
 }
 
-/// Read-mostly copies of the options the record path needs, so it never loads the
-/// config. Written on reconfiguration.
-pub(super) struct Hot {
-    pub(super) open_until: GenerationTime,
-    /// When the breaker last recovered (half-open to closed), plus one; 0: never.
-    pub(super) closed_at: AtomicU64,
-    pub(super) ramp_start: GenerationTime,
-    pub(super) needs_eval: AtomicBool,
-    /// A transition won on admission queued its event: the next record delivers it.
-    pub(super) events_waiting: AtomicBool,
+/// Copies of the options the record and admission paths need, so that they never load
+/// the config. Read-mostly: written only on reconfiguration.
+pub(super) struct Options {
     pub(super) slow_nanos: AtomicU64,
     pub(super) limit_nanos: AtomicU64,
     pub(super) weights: [AtomicU32; 5],
@@ -165,14 +159,9 @@ pub(super) struct Hot {
     pub(super) ramp_initial: AtomicU64,
 }
 
-impl Hot {
-    pub(super) fn new(c: &Config) -> Hot {
-        let h = Hot {
-            open_until: GenerationTime::new(),
-            closed_at: AtomicU64::new(0),
-            ramp_start: GenerationTime::new(),
-            needs_eval: AtomicBool::new(false),
-            events_waiting: AtomicBool::new(false),
+impl Options {
+    pub(super) fn new(c: &Config) -> Options {
+        let o = Options {
             slow_nanos: AtomicU64::new(0),
             limit_nanos: AtomicU64::new(0),
             weights: std::array::from_fn(|_| AtomicU32::new(0)),
@@ -183,18 +172,17 @@ impl Hot {
             ramp_nanos: AtomicU64::new(0),
             ramp_initial: AtomicU64::new(0),
         };
-        h.load_from(c);
-        h
+        o.load_from(c);
+        o
     }
 
     pub(super) fn load_from(&self, c: &Config) {
-        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         // ordering: Relaxed, each option is read on its own; a record racing with a
         // reconfiguration may use a mix of old and new values, which are all valid.
         let o = Ordering::Relaxed;
-        self.slow_nanos.store(ns(c.slow_call_duration), o);
+        self.slow_nanos.store(nanos(c.slow_call_duration), o);
         self.limit_nanos
-            .store(c.latency_percentile.map_or(u64::MAX, |p| ns(p.limit)), o);
+            .store(c.latency_percentile.map_or(u64::MAX, |p| nanos(p.limit)), o);
         for kind in FailureKind::ALL {
             let w = (c.failure_weights.get(kind) * WEIGHT_SCALE as f64).round() as u32;
             self.weights[kind as usize].store(w, o);
@@ -202,22 +190,85 @@ impl Hot {
         self.permits.store(c.half_open.permits, o);
         self.success_threshold
             .store(c.half_open.success_threshold, o);
-        self.lease_nanos.store(ns(c.half_open.max_wait), o);
-        self.base_open_nanos.store(ns(c.open.duration), o);
+        self.lease_nanos.store(nanos(c.half_open.max_wait), o);
+        self.base_open_nanos.store(nanos(c.open.duration), o);
         let (ramp, initial) = c
             .slow_start
-            .map_or((0, 1.0), |s| (ns(s.duration), s.initial_fraction));
+            .map_or((0, 1.0), |s| (nanos(s.duration), s.initial_fraction));
         self.ramp_nanos.store(ramp, o);
         self.ramp_initial.store(initial.to_bits(), o);
     }
 }
 
+/// A duration in nanoseconds, saturating.
+pub(super) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What every record looks at, together on one line: the failure streak, and whether
+/// the rules or the event queue want the next record's attention. A healthy breaker
+/// only reads it.
+pub(super) struct Attention {
+    pub(super) streak: Streak,
+    /// The rules must look at the next outcome (a late outcome changed the window, a
+    /// rule waits for `minimum_calls`, anti-thrash held a trip, a reconfiguration).
+    pub(super) look_again: AtomicBool,
+    /// A transition won on admission queued its event: the next record delivers it.
+    pub(super) events_waiting: AtomicBool,
+}
+
+impl Attention {
+    pub(super) fn new() -> Attention {
+        Attention {
+            streak: Streak::new(),
+            look_again: AtomicBool::new(false),
+            events_waiting: AtomicBool::new(false),
+        }
+    }
+}
+
+/// When things happened and when they end: the times transitions write and admission
+/// reads (deadlines, lease, ramp), and the transition history.
+pub(super) struct Timeline {
+    /// When the current opening ends.
+    pub(super) open_until: GenerationTime,
+    /// When the first probe of the current half-open generation was admitted.
+    pub(super) lease_start: GenerationTime,
+    /// When the latest probe was admitted, whatever its generation.
+    pub(super) last_probe: AtomicU64,
+    /// When the slow-start ramp of the current closed generation began.
+    pub(super) ramp_start: GenerationTime,
+    /// Admissions during the ramp so far (spreads them evenly).
+    pub(super) ramp_ticket: AtomicU64,
+    /// When the breaker last recovered (half-open to closed), plus one; 0: never.
+    pub(super) closed_at: AtomicU64,
+    /// When the current state began.
+    pub(super) state_since: AtomicU64,
+    /// Transitions so far.
+    pub(super) transitions: AtomicU64,
+    pub(super) recent: RecentTransitions,
+}
+
+impl Timeline {
+    pub(super) fn new(now: u64) -> Timeline {
+        Timeline {
+            open_until: GenerationTime::new(),
+            lease_start: GenerationTime::new(),
+            last_probe: AtomicU64::new(0),
+            ramp_start: GenerationTime::new(),
+            ramp_ticket: AtomicU64::new(0),
+            closed_at: AtomicU64::new(0),
+            state_since: AtomicU64::new(now),
+            transitions: AtomicU64::new(0),
+            recent: RecentTransitions::new(),
+        }
+    }
+}
+
+/// Lifetime counters: failures by kind, the striped counters, the last failure.
 pub(super) struct Totals {
     pub(super) failures: [AtomicU64; 5],
     pub(super) striped: [CachePadded<[AtomicU64; 4]>; STRIPES],
-    pub(super) transitions: AtomicU64,
-    pub(super) recent: RecentTransitions,
-    pub(super) state_since: AtomicU64,
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
     /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).
@@ -225,15 +276,12 @@ pub(super) struct Totals {
 }
 
 impl Totals {
-    pub(super) fn new(now: u64) -> Totals {
+    pub(super) fn new() -> Totals {
         Totals {
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
             striped: std::array::from_fn(|_| {
                 CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
             }),
-            transitions: AtomicU64::new(0),
-            recent: RecentTransitions::new(),
-            state_since: AtomicU64::new(now),
             last_failure: AtomicU64::new(0),
             streak_base: AtomicU64::new(0),
         }
@@ -250,20 +298,6 @@ impl Totals {
             a.wrapping_add(s[which].load(Ordering::Relaxed))
         })
     }
-}
-
-/// Words written only while half-open or ramping up.
-pub(super) struct Rare {
-    /// When the first probe of the current half-open generation was admitted.
-    pub(super) lease_start: GenerationTime,
-    /// When the latest probe was admitted, whatever its generation.
-    pub(super) last_probe: AtomicU64,
-    pub(super) ramp_ticket: AtomicU64,
-}
-
-/// Cold state behind one lock: backoff memory, and reconfiguration.
-pub(super) struct Cold {
-    pub(super) backoff: Backoff,
 }
 
 /// Transitions remembered for the flapping figure (which therefore reads at most this).

@@ -33,18 +33,15 @@ impl<C: Clock> Breaker<C> {
         publishing: Publishing<'_>,
     ) {
         let config = self.config.load();
-        let min_open = config.anti_thrash.map_or(0, |a| {
-            u64::try_from(a.min_open.as_nanos()).unwrap_or(u64::MAX)
-        });
-        let duration =
-            self.cold
-                .lock()
-                .backoff
-                .next_open_at_least(&config.open, now, retrip, min_open);
-        self.hot
+        let min_open = config.anti_thrash.map_or(0, |a| nanos(a.min_open));
+        let duration = self
+            .backoff
+            .lock()
+            .next_open_at_least(&config.open, now, retrip, min_open);
+        self.timeline
             .open_until
             .set(to.generation(), now.saturating_add(duration));
-        self.hot.needs_eval.store(false, Ordering::Relaxed);
+        self.attention.look_again.store(false, Ordering::Relaxed);
         let open_for = Some(Duration::from_nanos(duration));
         self.published(from, to, reason, now, open_for, publishing);
     }
@@ -63,7 +60,7 @@ impl<C: Clock> Breaker<C> {
                 ProbeResult::Failed => w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP),
                 ProbeResult::Succeeded => {
                     let ok = w.probe_successes() + 1;
-                    if ok >= self.hot.success_threshold.load(Ordering::Relaxed) {
+                    if ok >= self.options.success_threshold.load(Ordering::Relaxed) {
                         self.close_word(w)
                     } else {
                         w.with_probes(probes).with_probe_successes(ok)
@@ -92,7 +89,7 @@ impl<C: Clock> Breaker<C> {
 
     /// The Closed word that follows `w`, with the slow-start ramp flag when configured.
     pub(super) fn close_word(&self, w: Word) -> Word {
-        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed) > 0;
+        let ramp = self.options.ramp_nanos.load(Ordering::Relaxed) > 0;
         let flags = (w.flags() & !FLAG_RAMP) | if ramp { FLAG_RAMP } else { 0 };
         w.next(State::Closed).with_flags(flags)
     }
@@ -106,14 +103,14 @@ impl<C: Clock> Breaker<C> {
         now: u64,
         publishing: Publishing<'_>,
     ) {
-        self.hot
+        self.timeline
             .closed_at
             .store(now.saturating_add(1), Ordering::Relaxed);
-        self.hot.ramp_start.set(to.generation(), now);
+        self.timeline.ramp_start.set(to.generation(), now);
         let shape = Shape::of(&self.config.load().window);
         self.window.restart(shape, now);
-        self.hot.needs_eval.store(false, Ordering::Relaxed);
-        self.cold.lock().backoff.closed(now);
+        self.attention.look_again.store(false, Ordering::Relaxed);
+        self.backoff.lock().closed(now);
         self.published(from, to, reason, now, None, publishing);
     }
 
@@ -146,7 +143,7 @@ impl<C: Clock> Breaker<C> {
         self.announce(from, to, reason, now, None, publishing);
         // ordering: Release, so that a record that sees the flag (Relaxed, then the
         // queue's own synchronisation) finds the event queued.
-        self.hot.events_waiting.store(true, Ordering::Release);
+        self.attention.events_waiting.store(true, Ordering::Release);
     }
 
     fn announce(
@@ -159,9 +156,9 @@ impl<C: Clock> Breaker<C> {
         publishing: Publishing<'_>,
     ) {
         // ordering: Relaxed, statistics.
-        self.totals.state_since.store(now, Ordering::Relaxed);
-        self.totals.transitions.fetch_add(1, Ordering::Relaxed);
-        self.totals.recent.push(now);
+        self.timeline.state_since.store(now, Ordering::Relaxed);
+        self.timeline.transitions.fetch_add(1, Ordering::Relaxed);
+        self.timeline.recent.push(now);
         let event = Transition {
             from: from.state(),
             to: to.state(),
@@ -179,7 +176,7 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub(super) fn deliver_waiting_events(&self) {
         // ordering: Relaxed; the queue synchronises what it holds.
-        if self.hot.events_waiting.load(Ordering::Relaxed) {
+        if self.attention.events_waiting.load(Ordering::Relaxed) {
             self.dispatch_events();
         }
     }
