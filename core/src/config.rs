@@ -37,6 +37,7 @@
 
 pub use crate::adaptive::AdaptiveThreshold;
 use crate::outcome::FailureKind;
+use crate::state::State;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
@@ -325,7 +326,18 @@ pub struct Config {
     pub adaptive_threshold: Option<AdaptiveThreshold>,
     /// Damping against flapping: minimum closed and open times.
     pub anti_thrash: Option<AntiThrash>,
+    /// The state a new breaker starts in (`open` and `half_open` as after a trip).
+    pub initial_state: State,
+    /// A call the breaker runs itself that takes this long or longer is a timeout
+    /// failure; every permit carries the deadline.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Option<Duration>,
+    /// The breaker's name, for rejections and reports (at most 256 bytes).
+    pub name: String,
 }
+
+/// Longest breaker name.
+pub const MAX_NAME_LEN: usize = 256;
 
 /// Protection against thrashing (opening and closing in quick succession).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -408,6 +420,9 @@ impl Config {
         "seed",
         "adaptive_threshold",
         "anti_thrash",
+        "initial_state",
+        "call_timeout",
+        "name",
     ];
 
     fn tier(rate: f64, minimum_calls: u32, open_secs: u64) -> Config {
@@ -433,6 +448,9 @@ impl Config {
             seed: None,
             adaptive_threshold: None,
             anti_thrash: None,
+            initial_state: State::Closed,
+            call_timeout: None,
+            name: String::new(),
         }
     }
 
@@ -699,6 +717,16 @@ impl Config {
             if t.min_open > MAX_DURATION {
                 v.duration("anti_thrash.min_open", t.min_open, Duration::ZERO);
             }
+        }
+        if let Some(t) = self.call_timeout {
+            v.duration("call_timeout", t, Duration::from_micros(1));
+        }
+        if self.name.len() > MAX_NAME_LEN {
+            v.push(
+                "name",
+                format!("{} bytes", self.name.len()),
+                format!("at most {MAX_NAME_LEN} bytes"),
+            );
         }
         v.errors
     }
@@ -1101,6 +1129,24 @@ impl ConfigBuilder {
             min_closed,
             min_open,
         });
+        self
+    }
+
+    /// The state a new breaker starts in.
+    pub fn initial_state(mut self, state: State) -> Self {
+        self.config.initial_state = state;
+        self
+    }
+
+    /// Calls the breaker runs itself time out after `timeout` (a timeout failure).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = Some(timeout);
+        self
+    }
+
+    /// The breaker's name, for rejections and reports.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
         self
     }
 
@@ -1536,5 +1582,31 @@ mod tests {
         assert!(err.to_string().contains("line 1"), "{err}");
         let err = Config::from_toml_str("minimum_calls = 0").unwrap_err();
         assert_eq!(err.field(), "minimum_calls");
+    }
+
+    #[test]
+    fn initial_state_call_timeout_and_name_parse_validate_and_round_trip() {
+        let c = Config::from_toml_str(
+            "initial_state = \"forced_open\"\ncall_timeout = \"250ms\"\nname = \"inventory\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.initial_state, State::ForcedOpen);
+        assert_eq!(c.call_timeout, Some(Duration::from_millis(250)));
+        assert_eq!(c.name, "inventory");
+        assert_eq!(Config::from_toml_str(&c.to_toml_string()).unwrap(), c);
+        let d = Config::default();
+        assert_eq!(
+            (d.initial_state, d.call_timeout, d.name.as_str()),
+            (State::Closed, None, "")
+        );
+        assert_eq!(Config::from_toml_str(&d.to_toml_string()).unwrap(), d);
+        let err = Config::builder()
+            .call_timeout(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "call_timeout");
+        let err = Config::builder().name("x".repeat(257)).build().unwrap_err();
+        assert_eq!(err.field(), "name");
+        assert!(err.to_string().contains("at most 256 bytes"), "{err}");
     }
 }
