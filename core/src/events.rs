@@ -72,6 +72,12 @@ pub enum Reason {
     ProbeLeaseExpired,
     /// An operator call: force, disable, metrics-only or reset.
     Manual,
+    /// An operator opened the breaker (`open`, `open_for`, `open_until`).
+    ManualOpen,
+    /// An operator moved the breaker to half-open.
+    ManualHalfOpen,
+    /// An operator closed the breaker.
+    ManualClose,
 }
 
 impl fmt::Display for Reason {
@@ -104,6 +110,9 @@ impl fmt::Display for Reason {
             Reason::ProbeFailed => f.write_str("probe failed"),
             Reason::ProbeLeaseExpired => f.write_str("probe lease expired"),
             Reason::Manual => f.write_str("manual"),
+            Reason::ManualOpen => f.write_str("opened manually"),
+            Reason::ManualHalfOpen => f.write_str("half-opened manually"),
+            Reason::ManualClose => f.write_str("closed manually"),
         }
     }
 }
@@ -121,6 +130,9 @@ impl Reason {
             Reason::ProbeFailed => "probe_failed",
             Reason::ProbeLeaseExpired => "probe_lease_expired",
             Reason::Manual => "manual",
+            Reason::ManualOpen => "manual_open",
+            Reason::ManualHalfOpen => "manual_half_open",
+            Reason::ManualClose => "manual_close",
         }
     }
 }

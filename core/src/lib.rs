@@ -95,7 +95,8 @@ pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};
 pub use config::{
     AdaptiveThreshold, AntiThrash, Config, ConfigBuilder, ConfigError, FailureWeights,
     HalfOpenConfig, OpenConfig, PercentileRule, Quantile, SlowStart, Tier, WindowConfig,
-    MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+    MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_NAME_LEN,
+    MAX_WINDOW_SIZE,
 };
 pub use events::{Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};

@@ -3,6 +3,83 @@
 use super::*;
 
 impl<C: Clock> Breaker<C> {
+    /// Opens the breaker as a trip would: for the configured open duration (with
+    /// backoff), then half-open probes decide. Does nothing if it is already open.
+    pub fn open(&self) {
+        self.open_manually(None);
+    }
+
+    /// Opens the breaker for `duration` (exactly: no backoff, no jitter), then
+    /// half-open probes decide. An open breaker starts a new opening.
+    pub fn open_for(&self, duration: Duration) {
+        let now = self.clock.coarse_nanos();
+        self.open_manually(Some(now.saturating_add(nanos(duration))));
+    }
+
+    /// Opens the breaker until `deadline_nanos` on its clock
+    /// ([`Clock::now_nanos`]), then half-open probes decide. A deadline already past
+    /// admits the next call as a probe. An open breaker starts a new opening.
+    pub fn open_until(&self, deadline_nanos: u64) {
+        self.open_manually(Some(deadline_nanos));
+    }
+
+    /// Moves the breaker to Half-Open from any state: the next calls are probes.
+    /// Does nothing if it is already half-open.
+    pub fn half_open(&self) {
+        let now = self.clock.coarse_nanos();
+        self.transition_manually(State::HalfOpen, |w, next, p| {
+            self.timeline.lease_start.set(next.generation(), now);
+            self.published(w, next, Reason::ManualHalfOpen, now, None, p);
+        });
+    }
+
+    /// Closes the breaker as recovering probes would: fresh window, slow start if
+    /// configured. Does nothing if it is already closed.
+    pub fn close(&self) {
+        let now = self.clock.coarse_nanos();
+        self.transition_manually(State::Closed, |w, next, p| {
+            self.closed(w, next, Reason::ManualClose, now, p)
+        });
+    }
+
+    fn open_manually(&self, until: Option<u64>) {
+        let now = self.clock.coarse_nanos();
+        let mut w = self.load_word();
+        loop {
+            if until.is_none() && w.state() == State::Open {
+                return self.dispatch_events();
+            }
+            let next = w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP);
+            match self.transition(w, next) {
+                Ok(p) => {
+                    return match until {
+                        None => self.opened(w, next, Reason::ManualOpen, now, false, p),
+                        Some(t) => self.opened_until(w, next, Reason::ManualOpen, now, t, p),
+                    }
+                }
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    /// Moves the breaker to `to` unless it is there; `won` publishes the transition.
+    fn transition_manually(&self, to: State, won: impl Fn(Word, Word, Publishing<'_>)) {
+        let mut w = self.load_word();
+        loop {
+            if w.state() == to {
+                return self.dispatch_events();
+            }
+            let next = match to {
+                State::Closed => self.close_word(w),
+                _ => w.next(to).with_flags(w.flags() & !FLAG_RAMP),
+            };
+            match self.transition(w, next) {
+                Ok(p) => return won(w, next, p),
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
     /// Holds the breaker open: every call is rejected until another manual call.
     pub fn force_open(&self) {
         self.set_manual(State::ForcedOpen);
@@ -71,20 +148,9 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn set_manual(&self, to: State) {
         let now = self.clock.coarse_nanos();
-        let mut w = self.load_word();
-        loop {
-            if w.state() == to {
-                return self.dispatch_events();
-            }
-            let next = w.next(to).with_flags(w.flags() & !FLAG_RAMP);
-            match self.transition(w, next) {
-                Ok(p) => {
-                    self.published(w, next, Reason::Manual, now, None, p);
-                    return;
-                }
-                Err(actual) => w = actual,
-            }
-        }
+        self.transition_manually(to, |w, next, p| {
+            self.published(w, next, Reason::Manual, now, None, p)
+        });
     }
 
     // ---------------------------------------------------------- reconfiguration

@@ -89,7 +89,8 @@ impl Breaker<SystemClock> {
 }
 
 impl<C: Clock> Breaker<C> {
-    /// A breaker on `clock`.
+    /// A breaker on `clock`, in the config's `initial_state` (no event is published for
+    /// it).
     pub fn with_clock(config: Config, clock: C) -> Result<Self, ConfigError> {
         config.validate()?;
         let now = clock.now_nanos();
@@ -100,8 +101,8 @@ impl<C: Clock> Breaker<C> {
         let seed = config
             .seed
             .unwrap_or_else(|| now ^ (&window as *const Window as u64).rotate_left(32));
-        let word = Word::new(State::Closed, 0, Self::flags_for(&config));
-        Ok(Breaker {
+        let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
+        let breaker = Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
             options: CachePadded::new(Options::new(&config)),
             attention: CachePadded::new(Attention::new()),
@@ -113,7 +114,19 @@ impl<C: Clock> Breaker<C> {
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
-        })
+        };
+        // An initial state of Open or Half-Open starts as after a trip; the times that
+        // state reads belong to generation 0.
+        match word.state() {
+            State::Open => {
+                let config = breaker.config.load();
+                let d = breaker.backoff.lock().next_open(&config.open, now, false);
+                breaker.timeline.open_until.set(0, now.saturating_add(d));
+            }
+            State::HalfOpen => breaker.timeline.lease_start.set(0, now),
+            _ => {}
+        }
+        Ok(breaker)
     }
 
     fn flags_for(config: &Config) -> u64 {

@@ -1037,3 +1037,95 @@ fn admission_that_wins_open_to_half_open_never_waits_for_a_listener() {
         vec![(State::HalfOpen, here), (State::Closed, here)]
     );
 }
+
+#[test]
+fn manual_open_half_open_and_close_behave_as_the_automatic_ones() {
+    let (b, clock) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let events = record_events(&b);
+    b.open();
+    b.open(); // already open: nothing
+    assert_eq!(b.retry_after(), Some(10 * SEC));
+    clock.advance(10 * SEC);
+    let probe = b.try_acquire().expect("open duration over: a probe");
+    assert!(probe.is_probe());
+    probe.success();
+    assert_eq!(b.state(), State::Closed);
+    b.open_for(3 * SEC);
+    assert_eq!(b.retry_after(), Some(3 * SEC));
+    b.open_for(SEC); // a new opening
+    assert_eq!(b.retry_after(), Some(SEC));
+    let deadline = clock.now_nanos() + 5;
+    b.open_until(deadline);
+    assert_eq!(b.retry_after(), Some(Duration::from_nanos(5)));
+    clock.advance_nanos(5);
+    assert!(b.try_acquire().unwrap().is_probe());
+    b.close();
+    assert_eq!((b.state(), b.snapshot().window_calls), (State::Closed, 0));
+    b.half_open();
+    assert_eq!(b.state(), State::HalfOpen);
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    assert_eq!(b.state(), State::Open);
+    b.force_open();
+    b.half_open();
+    b.half_open(); // already half-open: nothing
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    b.close(); // already closed: nothing
+    let reasons: Vec<&str> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.reason.name())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "manual_open",
+            "open_elapsed",
+            "probes_succeeded",
+            "manual_open",
+            "manual_open",
+            "manual_open",
+            "open_elapsed",
+            "manual_close",
+            "manual_half_open",
+            "probe_failed",
+            "manual",
+            "manual_half_open",
+            "probes_succeeded",
+        ]
+    );
+    assert_eq!(Reason::ManualOpen.to_string(), "opened manually");
+}
+
+#[test]
+fn a_breaker_starts_in_its_initial_state() {
+    for state in State::ALL {
+        let (b, clock) = breaker(
+            count_config(10, 1, 0.5)
+                .initial_state(state)
+                .build()
+                .unwrap(),
+        );
+        let events = record_events(&b);
+        let s = b.snapshot();
+        assert_eq!((s.state, s.generation, s.transitions), (state, 0, 0));
+        match state {
+            State::Open => {
+                assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(10 * SEC));
+                clock.advance(10 * SEC);
+                assert!(b.try_acquire().unwrap().is_probe());
+            }
+            State::HalfOpen => {
+                let p = b.try_acquire().unwrap();
+                assert!(p.is_probe());
+                p.success();
+                assert_eq!(b.state(), State::Closed);
+            }
+            State::ForcedOpen => assert!(b.try_acquire().is_err()),
+            _ => b.try_acquire().unwrap().success(),
+        }
+        b.dispatch_events();
+        assert!(events.lock().unwrap().len() <= 2);
+    }
+}

@@ -38,11 +38,23 @@ impl<C: Clock> Breaker<C> {
             .backoff
             .lock()
             .next_open_at_least(&config.open, now, retrip, min_open);
-        self.timeline
-            .open_until
-            .set(to.generation(), now.saturating_add(duration));
+        let until = now.saturating_add(duration);
+        self.opened_until(from, to, reason, now, until, publishing);
+    }
+
+    /// After winning a transition to Open that lasts until `until`: deadline, event.
+    pub(super) fn opened_until(
+        &self,
+        from: Word,
+        to: Word,
+        reason: Reason,
+        now: u64,
+        until: u64,
+        publishing: Publishing<'_>,
+    ) {
+        self.timeline.open_until.set(to.generation(), until);
         self.attention.look_again.store(false, Ordering::Relaxed);
-        let open_for = Some(Duration::from_nanos(duration));
+        let open_for = Some(Duration::from_nanos(until.saturating_sub(now)));
         self.published(from, to, reason, now, open_for, publishing);
     }
 
