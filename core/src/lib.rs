@@ -54,8 +54,9 @@
 //!
 //! Where the well-known breakers disagree, tripgate picks one rule and keeps it:
 //! - every threshold comparison is `>=`: a rate exactly at its threshold trips, and `N`
-//!   consecutive failures with a limit of `N` trip; a success at least
-//!   `slow_call_duration` long is slow;
+//!   consecutive failures with a limit of `N` trip; a call at least
+//!   `slow_call_duration` long is slow whatever its outcome (a slow failure counts
+//!   as a failure and as a slow call);
 //! - an open breaker admits its first probe when `now >= opened_at + open_duration`;
 //! - the call whose failure trips the breaker gets its own error; later calls are
 //!   rejected;

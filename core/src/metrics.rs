@@ -62,7 +62,7 @@ pub struct Snapshot {
     pub failures_by_kind: FailureCounts,
     /// Outcomes recorded as ignored.
     pub ignored: u64,
-    /// Slow successes.
+    /// Slow calls, successes and failures alike.
     pub slow_calls: u64,
     /// Calls rejected by the breaker.
     pub rejected: u64,

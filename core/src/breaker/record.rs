@@ -161,9 +161,8 @@ impl<C: Clock> Breaker<C> {
             weighted_failures: kind.map_or(0, |k| {
                 self.options.weights[k as usize].load(Ordering::Relaxed) as u64
             }),
-            slow: kind.is_none()
-                && latency.is_some()
-                && lat >= self.options.slow_nanos.load(Ordering::Relaxed),
+            // Slow whatever the outcome: a slow failure is failed and slow.
+            slow: latency.is_some() && lat >= self.options.slow_nanos.load(Ordering::Relaxed),
             over_limit: latency.is_some()
                 && lat >= self.options.limit_nanos.load(Ordering::Relaxed),
         };

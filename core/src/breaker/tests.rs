@@ -1129,3 +1129,30 @@ fn a_breaker_starts_in_its_initial_state() {
         assert!(events.lock().unwrap().len() <= 2);
     }
 }
+
+#[test]
+fn a_slow_failure_counts_as_failed_and_as_slow() {
+    let (b, clock) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .count_window(4)
+            .minimum_calls(2)
+            .slow_call_rate_threshold(0.5, 100 * MS)
+            .build()
+            .unwrap(),
+    );
+    ok(&b);
+    // Measured by the breaker: held 100 ms, then failed.
+    let p = b.try_acquire().unwrap();
+    clock.advance(100 * MS);
+    p.failure(FailureKind::Timeout);
+    let s = b.snapshot();
+    assert_eq!((s.failures, s.slow_calls), (1, 1));
+    assert_eq!(s.state, State::Open, "1 slow of 2 calls reaches 50%");
+    // Reported by the caller: the same.
+    let (b, _) = breaker(count_config(10, 10, 0.9).build().unwrap());
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Other), 5 * SEC);
+    assert_eq!(b.snapshot().slow_calls, 1);
+}

@@ -285,7 +285,7 @@ impl Model {
         let weight = failure.map_or(0, |k| {
             (self.c.failure_weights.get(k) * 100.0).round() as u64
         });
-        let slow = failure.is_none() && latency >= self.c.slow_call_duration.as_nanos() as u64;
+        let slow = latency >= self.c.slow_call_duration.as_nanos() as u64;
         self.recs.push(Rec {
             bucket,
             weight,
