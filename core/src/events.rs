@@ -29,7 +29,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 /// Why a transition happened.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// Equality compares rates and quantiles bit for bit, so that `Reason` (and
+/// [`Rejected`](crate::Rejected), which carries one) is `Eq`.
+#[derive(Debug, Clone, Copy)]
 pub enum Reason {
     /// The weighted failure rate reached its threshold.
     FailureRate {
@@ -103,7 +106,8 @@ impl fmt::Display for Reason {
                 write!(f, "{count} consecutive failures >= {limit}")
             }
             Reason::LatencyPercentile { quantile, limit } => {
-                write!(f, "p{} latency >= {limit:?}", quantile * 100.0)
+                let limit = crate::breaker::Rounded(limit);
+                write!(f, "p{} latency >= {limit}", quantile * 100.0)
             }
             Reason::OpenElapsed => f.write_str("open duration elapsed"),
             Reason::ProbesSucceeded { successes } => write!(f, "{successes} probes succeeded"),
@@ -116,6 +120,63 @@ impl fmt::Display for Reason {
         }
     }
 }
+
+impl PartialEq for Reason {
+    fn eq(&self, other: &Reason) -> bool {
+        use Reason::*;
+        let same = |a: f64, b: f64| a.to_bits() == b.to_bits();
+        match (*self, *other) {
+            (
+                FailureRate {
+                    rate: a,
+                    threshold: b,
+                },
+                FailureRate {
+                    rate: c,
+                    threshold: d,
+                },
+            )
+            | (
+                SlowCallRate {
+                    rate: a,
+                    threshold: b,
+                },
+                SlowCallRate {
+                    rate: c,
+                    threshold: d,
+                },
+            ) => same(a, c) && same(b, d),
+            (
+                LatencyPercentile {
+                    quantile: a,
+                    limit: b,
+                },
+                LatencyPercentile {
+                    quantile: c,
+                    limit: d,
+                },
+            ) => same(a, c) && b == d,
+            (
+                ConsecutiveFailures { count: a, limit: b },
+                ConsecutiveFailures { count: c, limit: d },
+            ) => (a, b) == (c, d),
+            (ProbesSucceeded { successes: a }, ProbesSucceeded { successes: b }) => a == b,
+            (a, b) => {
+                std::mem::discriminant(&a) == std::mem::discriminant(&b)
+                    && !matches!(
+                        a,
+                        FailureRate { .. }
+                            | SlowCallRate { .. }
+                            | LatencyPercentile { .. }
+                            | ConsecutiveFailures { .. }
+                            | ProbesSucceeded { .. }
+                    )
+            }
+        }
+    }
+}
+
+impl Eq for Reason {}
 
 impl Reason {
     /// A short stable name: `failure_rate`, `probe_failed`, ...

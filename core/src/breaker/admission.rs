@@ -93,7 +93,18 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.totals.bump(REJECTED, 1);
-        Rejected { state, retry_after }
+        let opened_by = match state {
+            State::Open | State::HalfOpen | State::ForcedOpen => {
+                self.opened_by.load().as_deref().copied()
+            }
+            _ => None,
+        };
+        Rejected {
+            state,
+            retry_after,
+            name: self.name.clone(),
+            opened_by,
+        }
     }
 
     pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {

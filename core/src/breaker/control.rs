@@ -149,6 +149,9 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn set_manual(&self, to: State) {
         let now = self.clock.coarse_nanos();
         self.transition_manually(to, |w, next, p| {
+            if to == State::ForcedOpen {
+                self.opened_by.store(Some(Arc::new(Reason::Manual)));
+            }
             self.published(w, next, Reason::Manual, now, None, p)
         });
     }
@@ -158,7 +161,8 @@ impl<C: Clock> Breaker<C> {
     /// Replaces the config while the breaker runs. An invalid config is refused and
     /// the old one keeps running.
     ///
-    /// State, backoff and counters always survive. The window's contents survive when
+    /// State, backoff and counters always survive; rejections keep the name the breaker
+    /// was built with. The window's contents survive when
     /// its shape (kind, size or duration, buckets) is unchanged; otherwise the window
     /// restarts empty in the new shape. A window can never grow past the buckets it
     /// was built with, a window built count-based cannot become time-based (it keeps

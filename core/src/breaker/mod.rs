@@ -31,6 +31,7 @@ mod snapshot;
 mod storage;
 mod transitions;
 
+pub(crate) use errors::Rounded;
 pub use errors::{CallError, Rejected};
 
 use crate::adaptive::Signals;
@@ -76,6 +77,10 @@ pub struct Breaker<C: Clock = SystemClock> {
     events: Events,
     /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
     backoff: parking_lot::Mutex<Backoff>,
+    /// The name rejections carry (`Config::name`).
+    name: Arc<str>,
+    /// Why the breaker last opened, for rejections. Written on openings.
+    opened_by: arc_swap::ArcSwapOption<Reason>,
     /// Serialises reconfigurations.
     reconfiguring: parking_lot::Mutex<()>,
     clock: C,
@@ -102,6 +107,7 @@ impl<C: Clock> Breaker<C> {
             .seed
             .unwrap_or_else(|| now ^ (&window as *const Window as u64).rotate_left(32));
         let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
+        let name = Arc::from(config.name.as_str());
         let breaker = Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
             options: CachePadded::new(Options::new(&config)),
@@ -112,6 +118,8 @@ impl<C: Clock> Breaker<C> {
             config: ArcSwap::from_pointee(config),
             events: Events::new(word.generation()),
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
+            name,
+            opened_by: arc_swap::ArcSwapOption::empty(),
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
         };

@@ -325,7 +325,9 @@ fn manual_states_do_what_they_say() {
         b.try_acquire().unwrap_err(),
         Rejected {
             state: State::ForcedOpen,
-            retry_after: None
+            retry_after: None,
+            name: Arc::from(""),
+            opened_by: Some(Reason::Manual),
         }
     );
     b.force_closed();
@@ -1155,4 +1157,31 @@ fn a_slow_failure_counts_as_failed_and_as_slow() {
         .unwrap()
         .record(Outcome::Failure(FailureKind::Other), 5 * SEC);
     assert_eq!(b.snapshot().slow_calls, 1);
+}
+
+#[test]
+fn a_rejection_carries_the_name_and_the_reason_of_the_last_opening() {
+    let (b, clock) = breaker(count_config(4, 2, 0.5).name("inventory").build().unwrap());
+    ok(&b);
+    fail(&b);
+    clock.advance(9 * SEC + 147 * MS);
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(&*r.name, "inventory");
+    assert_eq!(
+        r.opened_by,
+        Some(Reason::FailureRate {
+            rate: 0.5,
+            threshold: 0.5
+        })
+    );
+    assert_eq!(
+        r.to_string(),
+        "circuit breaker 'inventory' is open (failure rate 50.0% >= 50.0%): call rejected, \
+         retry after 853ms"
+    );
+    b.open_for(SEC);
+    assert_eq!(
+        b.try_acquire().unwrap_err().opened_by,
+        Some(Reason::ManualOpen)
+    );
 }
