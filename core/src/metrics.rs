@@ -72,6 +72,9 @@ pub struct Snapshot {
     pub in_flight: Option<u64>,
     /// Half-open probes in flight.
     pub half_open_probes: u32,
+    /// Successful probes so far in the current half-open state (it closes at
+    /// `half_open.success_threshold`).
+    pub half_open_successes: u32,
     /// Calls in the window.
     pub window_calls: u64,
     /// Weighted failure rate over the window.

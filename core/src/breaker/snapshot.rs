@@ -72,6 +72,11 @@ impl<C: Clock> Breaker<C> {
             } else {
                 0
             },
+            half_open_successes: if w.state() == State::HalfOpen {
+                w.probe_successes()
+            } else {
+                0
+            },
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),

@@ -231,10 +231,13 @@ fn half_open_never_admits_more_than_its_slots_and_released_slots_come_back() {
     assert_eq!(b.snapshot().abandoned, 1);
     let p3 = b.try_acquire().unwrap();
     p2.ignore(); // neutral
+    assert_eq!(b.snapshot().half_open_successes, 0);
     p3.success();
     assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.snapshot().half_open_successes, 1);
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.snapshot().half_open_successes, 2);
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::Closed);
 }

@@ -428,6 +428,16 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             }
         );
         check_eq!(
+            s.half_open_successes,
+            if m.state == State::HalfOpen {
+                m.probe_ok
+            } else {
+                0
+            },
+            "step {}: probe successes",
+            step
+        );
+        check_eq!(
             (s.calls, s.failures, s.ignored),
             (m.calls, m.failures, m.ignored)
         );
