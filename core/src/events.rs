@@ -21,6 +21,7 @@
 //! are discarded) and is bounded: events that find it full are dropped and
 //! counted in [`Snapshot::events_dropped`](crate::Snapshot::events_dropped).
 
+use crate::outcome::FailureKind;
 use crate::state::State;
 use crate::sync::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use arc_swap::ArcSwap;
@@ -231,6 +232,11 @@ impl ListenerId {
     }
 }
 
+/// Attention bit: events are queued for the next record to deliver.
+pub(crate) const EVENTS_WAITING: u32 = 1;
+/// Attention bit: call listeners are registered.
+pub(crate) const CALL_LISTENERS: u32 = 2;
+
 /// Events waiting for delivery, at most this many.
 pub(crate) const QUEUED_EVENTS: usize = 32;
 
@@ -268,7 +274,7 @@ impl Queue {
 /// Transition events on their way to the listeners: queued by the transition's
 /// winner, delivered in generation order by one thread at a time.
 pub(crate) struct Events {
-    listeners: Listeners,
+    listeners: Listeners<Transition>,
     /// Boxed: the queue's head and tail sit on lines of their own, 256 bytes a
     /// breaker without listeners would carry for nothing.
     queue: OnceLock<Box<Queue>>,
@@ -320,7 +326,7 @@ impl Events {
         }
     }
 
-    pub(crate) fn listeners(&self) -> &Listeners {
+    pub(crate) fn listeners(&self) -> &Listeners<Transition> {
         &self.listeners
     }
 
@@ -359,9 +365,10 @@ impl Events {
     }
 
     /// Delivers every queued event whose turn has come, unless another thread is
-    /// delivering (it delivers them). `waiting` is the breaker's flag that asks the
-    /// next record to deliver: set when a delivery stops at a transition in progress.
-    pub(crate) fn dispatch(&self, waiting: &AtomicBool) {
+    /// delivering (it delivers them). `waiting` holds the breaker's
+    /// [`EVENTS_WAITING`] bit, which asks the next record to deliver: set when a
+    /// delivery stops at a transition in progress.
+    pub(crate) fn dispatch(&self, waiting: &AtomicU32) {
         let Some(queue) = self.queue.get() else {
             return;
         };
@@ -390,7 +397,7 @@ impl Events {
     }
 
     /// The events whose turn has come, oldest first. Holder of `delivering` only.
-    fn take_ready(&self, queue: &Queue, waiting: &AtomicBool) -> Vec<Transition> {
+    fn take_ready(&self, queue: &Queue, waiting: &AtomicU32) -> Vec<Transition> {
         let mut d = self.delivery.lock();
         let mut ready = Vec::new();
         let mut drained = false;
@@ -414,7 +421,7 @@ impl Events {
                 if self.publishing.load(Ordering::Acquire) != 0 {
                     // Ask the next record to deliver, then look once more: a swap that
                     // ended in between either sees the request or is seen here.
-                    waiting.store(true, Ordering::Relaxed);
+                    waiting.fetch_or(EVENTS_WAITING, Ordering::Relaxed);
                     fence(Ordering::SeqCst);
                     if self.publishing.load(Ordering::Acquire) != 0 {
                         break;
@@ -436,15 +443,19 @@ impl Events {
     }
 }
 
-/// The registered listeners. Registration is rare; emission loads a snapshot.
-pub(crate) struct Listeners {
-    list: ArcSwap<Vec<(ListenerId, Listener)>>,
+/// A listener of events of type `T`.
+pub(crate) type AnyListener<T> = Arc<dyn Fn(&T) + Send + Sync>;
+
+/// The registered listeners of one kind of event (transitions, calls). Registration
+/// is rare; emission loads a snapshot.
+pub(crate) struct Listeners<T: 'static> {
+    list: ArcSwap<Vec<(ListenerId, AnyListener<T>)>>,
     next_id: AtomicU64,
     panics: AtomicU64,
 }
 
-impl Listeners {
-    pub(crate) fn new() -> Listeners {
+impl<T: 'static> Listeners<T> {
+    pub(crate) fn new() -> Listeners<T> {
         Listeners {
             list: ArcSwap::from_pointee(Vec::new()),
             next_id: AtomicU64::new(1),
@@ -452,7 +463,7 @@ impl Listeners {
         }
     }
 
-    fn add(&self, f: Listener) -> ListenerId {
+    pub(crate) fn add(&self, f: AnyListener<T>) -> ListenerId {
         // ordering: Relaxed, ids only need to be distinct.
         let id = ListenerId(self.next_id.fetch_add(1, Ordering::Relaxed));
         self.list.rcu(|old| {
@@ -463,19 +474,22 @@ impl Listeners {
         id
     }
 
-    pub(crate) fn remove(&self, id: ListenerId) -> bool {
+    /// Removes `id`; returns whether it was registered, and whether any is left.
+    pub(crate) fn remove(&self, id: ListenerId) -> (bool, bool) {
         let mut found = false;
+        let mut left = false;
         self.list.rcu(|old| {
             let mut v = Vec::clone(old);
             let before = v.len();
             v.retain(|(i, _)| *i != id);
             found = v.len() != before;
+            left = !v.is_empty();
             v
         });
-        found
+        (found, left)
     }
 
-    pub(crate) fn emit(&self, t: &Transition) {
+    pub(crate) fn emit(&self, t: &T) {
         let list = self.list.load();
         if list.is_empty() {
             return;
@@ -485,6 +499,7 @@ impl Listeners {
         for (_, f) in list.iter() {
             let call = std::panic::AssertUnwindSafe(|| f(t));
             if std::panic::catch_unwind(call).is_err() {
+                // ordering: Relaxed, a statistic.
                 self.panics.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -493,5 +508,42 @@ impl Listeners {
     /// Listener calls that panicked.
     pub(crate) fn panics(&self) -> u64 {
         self.panics.load(Ordering::Relaxed)
+    }
+}
+
+/// One call's fate, as call listeners see it
+/// ([`Breaker::add_call_listener`](crate::Breaker::add_call_listener)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallEvent {
+    /// The call succeeded.
+    Success {
+        /// Its latency, when measured or reported.
+        latency: Option<Duration>,
+    },
+    /// The call failed.
+    Failure {
+        /// How.
+        kind: FailureKind,
+        /// Its latency, when measured or reported.
+        latency: Option<Duration>,
+    },
+    /// The call's outcome was ignored.
+    Ignored,
+    /// The breaker rejected the call in `state`.
+    Rejected {
+        /// The state that rejected it.
+        state: State,
+    },
+}
+
+impl CallEvent {
+    /// A short stable name: `success`, `failure`, `ignored`, `rejected`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CallEvent::Success { .. } => "success",
+            CallEvent::Failure { .. } => "failure",
+            CallEvent::Ignored => "ignored",
+            CallEvent::Rejected { .. } => "rejected",
+        }
     }
 }

@@ -99,7 +99,7 @@ pub use config::{
     MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_NAME_LEN,
     MAX_WINDOW_SIZE,
 };
-pub use events::{Listener, ListenerId, Reason, Transition};
+pub use events::{CallEvent, Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
 pub use metrics::{FailureCounts, Snapshot};
 pub use outcome::{FailureKind, Outcome};

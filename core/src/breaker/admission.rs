@@ -99,6 +99,11 @@ impl<C: Clock> Breaker<C> {
             }
             _ => None,
         };
+        // Call listeners only: admission delivers no transition event.
+        // ordering: Relaxed, as in `attend`.
+        if self.attention.flags.load(Ordering::Relaxed) & CALL_LISTENERS != 0 {
+            self.call_listeners.emit(&CallEvent::Rejected { state });
+        }
         Rejected {
             state,
             retry_after,

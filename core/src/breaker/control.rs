@@ -230,14 +230,38 @@ impl<C: Clock> Breaker<C> {
     /// or takes a snapshot delivers it first, and the winner's own probe permit is such
     /// a call.
     pub fn dispatch_events(&self) {
+        // ordering: Relaxed; the queue synchronises what it holds.
         self.attention
-            .events_waiting
-            .store(false, Ordering::Relaxed);
-        self.events.dispatch(&self.attention.events_waiting);
+            .flags
+            .fetch_and(!EVENTS_WAITING, Ordering::Relaxed);
+        self.events.dispatch(&self.attention.flags);
     }
 
     /// Removes a listener; returns whether it was registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.events.listeners().remove(id)
+        self.events.listeners().remove(id).0
+    }
+
+    /// Registers a call listener: it sees every counted outcome (success, failure,
+    /// ignored) and every rejection, inline on the thread that records or is
+    /// rejected, so it must be quick. With none registered, a record pays one load.
+    pub fn add_call_listener(&self, f: impl Fn(&CallEvent) + Send + Sync + 'static) -> ListenerId {
+        let id = self.call_listeners.add(Arc::new(f));
+        // ordering: Relaxed; a record racing with the registration may miss it.
+        self.attention
+            .flags
+            .fetch_or(CALL_LISTENERS, Ordering::Relaxed);
+        id
+    }
+
+    /// Removes a call listener; returns whether it was registered.
+    pub fn remove_call_listener(&self, id: ListenerId) -> bool {
+        let (found, left) = self.call_listeners.remove(id);
+        if !left {
+            self.attention
+                .flags
+                .fetch_and(!CALL_LISTENERS, Ordering::Relaxed);
+        }
+        found
     }
 }

@@ -38,7 +38,10 @@ use crate::adaptive::Signals;
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, LiveLimits};
-use crate::events::{Events, Listener, ListenerId, Publishing, Reason, Transition};
+use crate::events::{
+    CallEvent, Events, Listener, ListenerId, Listeners, Publishing, Reason, Transition,
+    CALL_LISTENERS, EVENTS_WAITING,
+};
 use crate::histogram::Layout;
 use crate::metrics::{FailureCounts, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
@@ -75,6 +78,7 @@ pub struct Breaker<C: Clock = SystemClock> {
     totals: Totals,
     config: ArcSwap<Config>,
     events: Events,
+    call_listeners: Listeners<CallEvent>,
     /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
     backoff: parking_lot::Mutex<Backoff>,
     /// The name rejections carry (`Config::name`).
@@ -117,6 +121,7 @@ impl<C: Clock> Breaker<C> {
             totals: Totals::new(),
             config: ArcSwap::from_pointee(config),
             events: Events::new(word.generation()),
+            call_listeners: Listeners::new(),
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
             name,
             opened_by: arc_swap::ArcSwapOption::empty(),

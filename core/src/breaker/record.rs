@@ -56,7 +56,7 @@ impl<C: Clock> Breaker<C> {
         // across a clock that may be a call (fewer registers to save). A time-built
         // window that is count-based now reads it for nothing; that is rare.
         let recorded = self.window.record_success(self.clock.coarse_nanos());
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, None);
     }
 
     /// [`record_plain_success`](Breaker::record_plain_success) on a window built
@@ -64,16 +64,25 @@ impl<C: Clock> Breaker<C> {
     #[inline(never)]
     pub(super) fn record_plain_count_success(&self, generation: u32) {
         let recorded = self.window.record_count_success();
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, None);
     }
 
-    /// What follows the count of a plain success: the streak ends, and the rules run
-    /// if the window may trip.
+    /// What follows the count of a plain success (of `latency`, when timed): the
+    /// streak ends, calls for attention are answered, and the rules run if the window
+    /// may trip.
     #[inline(always)]
-    pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
-        // One load while there is no streak: a healthy breaker's line stays shared.
+    pub(super) fn after_plain_success(
+        &self,
+        recorded: Recorded,
+        generation: u32,
+        latency: Option<u64>,
+    ) {
+        // One load each while there is no streak and nothing calls for attention: a
+        // healthy breaker's line stays shared.
         self.attention.streak.success(generation);
-        self.deliver_waiting_events();
+        self.attend(|| CallEvent::Success {
+            latency: latency.map(Duration::from_nanos),
+        });
         if must_look(recorded, self.attention.look_again.load(Ordering::Relaxed)) {
             self.recheck_after_success(generation);
         }
@@ -100,7 +109,7 @@ impl<C: Clock> Breaker<C> {
             return self.record_measured(permit, Outcome::Success, now, Some(latency));
         }
         let recorded = self.window.record_timed_success(now, latency);
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, Some(latency));
     }
 
     #[inline(never)]
@@ -148,9 +157,12 @@ impl<C: Clock> Breaker<C> {
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump(IGNORED, 1);
-                if !(permit.is_probe() && self.settle_probe(permit, ProbeResult::Released, now)) {
-                    self.deliver_waiting_events();
+                self.attend(|| CallEvent::Ignored);
+                if permit.is_probe() {
+                    self.settle_probe(permit, ProbeResult::Released, now);
                 }
+                // A transition this record lost may have left events to deliver.
+                self.deliver_waiting_events();
                 return;
             }
             Outcome::Success => None,
@@ -182,6 +194,13 @@ impl<C: Clock> Breaker<C> {
                 0
             }
         };
+        self.attend(|| {
+            let latency = latency.map(Duration::from_nanos);
+            match kind {
+                Some(kind) => CallEvent::Failure { kind, latency },
+                None => CallEvent::Success { latency },
+            }
+        });
         if permit.is_probe() {
             let result = if kind.is_some() {
                 ProbeResult::Failed
@@ -196,6 +215,7 @@ impl<C: Clock> Breaker<C> {
         if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
             self.recheck(permit, now, consecutive);
         }
+        // A transition this record lost may have left events to deliver.
         self.deliver_waiting_events();
     }
 

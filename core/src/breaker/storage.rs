@@ -213,8 +213,10 @@ pub(super) struct Attention {
     /// The rules must look at the next outcome (a late outcome changed the window, a
     /// rule waits for `minimum_calls`, anti-thrash held a trip, a reconfiguration).
     pub(super) look_again: AtomicBool,
-    /// A transition won on admission queued its event: the next record delivers it.
-    pub(super) events_waiting: AtomicBool,
+    /// Calls for the next record's attention: [`EVENTS_WAITING`] (a transition won on
+    /// admission queued its event; the next record delivers it) and
+    /// [`CALL_LISTENERS`] (call listeners are registered). Zero in a quiet breaker.
+    pub(super) flags: AtomicU32,
 }
 
 impl Attention {
@@ -222,7 +224,7 @@ impl Attention {
         Attention {
             streak: Streak::new(),
             look_again: AtomicBool::new(false),
-            events_waiting: AtomicBool::new(false),
+            flags: AtomicU32::new(0),
         }
     }
 }

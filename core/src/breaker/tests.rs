@@ -1,7 +1,7 @@
 //! Unit tests of every transition, driven by a manual clock.
 
 use super::*;
-use crate::{ConfigBuilder, ManualClock, Tier};
+use crate::{CallEvent, ConfigBuilder, ManualClock, Tier};
 use std::sync::Mutex;
 
 const MS: Duration = Duration::from_millis(1);
@@ -1187,4 +1187,51 @@ fn a_rejection_carries_the_name_and_the_reason_of_the_last_opening() {
         b.try_acquire().unwrap_err().opened_by,
         Some(Reason::ManualOpen)
     );
+}
+
+#[test]
+fn call_listeners_see_every_outcome_and_rejection_with_its_payload() {
+    let (b, clock) = breaker(
+        count_config(10, 3, 0.5)
+            .slow_call_rate_threshold(1.0, SEC)
+            .build()
+            .unwrap(),
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let id = b.add_call_listener(move |e| s.lock().unwrap().push(*e));
+    let p = b.try_acquire().unwrap();
+    clock.advance(3 * MS);
+    p.success();
+    b.try_acquire().unwrap().record(Outcome::Success, 7 * MS);
+    b.try_acquire().unwrap().ignore();
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Timeout), 9 * MS);
+    b.try_acquire().unwrap().failure(FailureKind::Connection);
+    assert_eq!(b.state(), State::Open);
+    assert!(b.try_acquire().is_err());
+    let ms = |n| Some(n * MS);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            CallEvent::Success { latency: ms(3) },
+            CallEvent::Success { latency: ms(7) },
+            CallEvent::Ignored,
+            CallEvent::Failure {
+                kind: FailureKind::Timeout,
+                latency: ms(9)
+            },
+            CallEvent::Failure {
+                kind: FailureKind::Connection,
+                latency: ms(0)
+            },
+            CallEvent::Rejected { state: State::Open },
+        ]
+    );
+    assert!(b.remove_call_listener(id));
+    assert!(!b.remove_call_listener(id));
+    assert!(b.try_acquire().is_err());
+    assert_eq!(seen.lock().unwrap().len(), 6, "removed: nothing more");
+    assert_eq!(b.attention.flags.load(Ordering::Relaxed), 0);
 }

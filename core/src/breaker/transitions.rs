@@ -156,7 +156,9 @@ impl<C: Clock> Breaker<C> {
         self.announce(from, to, reason, now, None, publishing);
         // ordering: Release, so that a record that sees the flag (Relaxed, then the
         // queue's own synchronisation) finds the event queued.
-        self.attention.events_waiting.store(true, Ordering::Release);
+        self.attention
+            .flags
+            .fetch_or(EVENTS_WAITING, Ordering::Release);
     }
 
     fn announce(
@@ -189,8 +191,29 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub(super) fn deliver_waiting_events(&self) {
         // ordering: Relaxed; the queue synchronises what it holds.
-        if self.attention.events_waiting.load(Ordering::Relaxed) {
+        if self.attention.flags.load(Ordering::Relaxed) & EVENTS_WAITING != 0 {
             self.dispatch_events();
+        }
+    }
+
+    /// What a record does after counting its outcome: deliver queued transition events
+    /// and tell call listeners. One load while there is nothing to do.
+    #[inline]
+    pub(super) fn attend(&self, call: impl FnOnce() -> CallEvent) {
+        // ordering: Relaxed; the queue and the listener list synchronise themselves.
+        let flags = self.attention.flags.load(Ordering::Relaxed);
+        if flags != 0 {
+            self.attend_flags(flags, call());
+        }
+    }
+
+    #[inline(never)]
+    fn attend_flags(&self, flags: u32, call: CallEvent) {
+        if flags & EVENTS_WAITING != 0 {
+            self.dispatch_events();
+        }
+        if flags & CALL_LISTENERS != 0 {
+            self.call_listeners.emit(&call);
         }
     }
 }
