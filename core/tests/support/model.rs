@@ -54,6 +54,16 @@ pub enum Op {
     ForceOpen,
     /// Operator: reset.
     Reset,
+    /// Operator: open as a trip would.
+    Open,
+    /// Operator: open for exactly this long.
+    OpenFor {
+        ms: u64,
+    },
+    /// Operator: half-open.
+    HalfOpen,
+    /// Operator: close.
+    Close,
 }
 
 /// One outcome as the model keeps it.
@@ -70,6 +80,8 @@ struct ModelPermit {
     generation: u32,
     probe: bool,
     start: u64,
+    /// Issued while disabled: its outcome is not counted.
+    uncounted: bool,
 }
 
 /// The reference: plain fields, a list of outcomes, everything recomputed.
@@ -102,6 +114,17 @@ struct Model {
 
 impl Model {
     fn new(c: Config, now: u64) -> Model {
+        let mut m = Model::closed(c, now);
+        m.state = m.c.initial_state;
+        if m.state == State::Open {
+            // As after a first trip: level 0.
+            m.opened_before = true;
+            m.open_until = now.saturating_add(m.c.open.duration.as_nanos() as u64);
+        }
+        m
+    }
+
+    fn closed(c: Config, now: u64) -> Model {
         Model {
             c,
             now,
@@ -195,6 +218,7 @@ impl Model {
             generation: self.generation,
             probe: false,
             start: self.now,
+            uncounted: self.state == State::Disabled,
         };
         match self.state {
             State::Closed | State::ForcedClosed | State::MetricsOnly | State::Disabled => {
@@ -216,6 +240,7 @@ impl Model {
                     generation: self.generation,
                     probe: true,
                     start: self.now,
+                    uncounted: false,
                 })
             }
             State::HalfOpen => {
@@ -233,6 +258,7 @@ impl Model {
                     generation: self.generation,
                     probe: true,
                     start: self.now,
+                    uncounted: false,
                 })
             }
         }
@@ -263,6 +289,9 @@ impl Model {
     }
 
     fn record(&mut self, p: ModelPermit, outcome: Outcome, latency: Option<u64>) {
+        if p.uncounted {
+            return;
+        }
         let latency = latency.unwrap_or(self.now - p.start);
         let failure = match outcome {
             Outcome::Ignored => {
@@ -400,6 +429,29 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                 b.force_open();
                 if m.state != State::ForcedOpen {
                     m.transition(State::ForcedOpen);
+                }
+            }
+            Op::Open => {
+                b.open();
+                if m.state != State::Open {
+                    m.open(false);
+                }
+            }
+            Op::OpenFor { ms } => {
+                b.open_for(Duration::from_millis(ms));
+                m.transition(State::Open);
+                m.open_until = m.now.saturating_add(ms * MS);
+            }
+            Op::HalfOpen => {
+                b.half_open();
+                if m.state != State::HalfOpen {
+                    m.transition(State::HalfOpen);
+                }
+            }
+            Op::Close => {
+                b.close();
+                if m.state != State::Closed {
+                    m.close();
                 }
             }
             Op::Reset => {
