@@ -157,6 +157,8 @@ pub(super) struct Options {
     pub(super) base_open_nanos: AtomicU64,
     pub(super) ramp_nanos: AtomicU64,
     pub(super) ramp_initial: AtomicU64,
+    /// `call_timeout`, in ns; `u64::MAX` without one.
+    pub(super) call_timeout_nanos: AtomicU64,
 }
 
 impl Options {
@@ -171,6 +173,7 @@ impl Options {
             base_open_nanos: AtomicU64::new(0),
             ramp_nanos: AtomicU64::new(0),
             ramp_initial: AtomicU64::new(0),
+            call_timeout_nanos: AtomicU64::new(u64::MAX),
         };
         o.load_from(c);
         o
@@ -197,6 +200,8 @@ impl Options {
             .map_or((0, 1.0), |s| (nanos(s.duration), s.initial_fraction));
         self.ramp_nanos.store(ramp, o);
         self.ramp_initial.store(initial.to_bits(), o);
+        self.call_timeout_nanos
+            .store(c.call_timeout.map_or(u64::MAX, nanos), o);
     }
 }
 

@@ -1235,3 +1235,30 @@ fn call_listeners_see_every_outcome_and_rejection_with_its_payload() {
     assert_eq!(seen.lock().unwrap().len(), 6, "removed: nothing more");
     assert_eq!(b.attention.flags.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn a_call_that_outlives_its_timeout_is_recorded_as_a_timeout() {
+    let (b, clock) = breaker(
+        count_config(10, 10, 0.9)
+            .call_timeout(100 * MS)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        b.call(|| {
+            clock.advance(100 * MS);
+            Ok::<_, ()>(1)
+        }),
+        Ok(1),
+        "the result is still returned"
+    );
+    assert_eq!(
+        b.call(|| {
+            clock.advance(99 * MS);
+            Ok::<_, ()>(2)
+        }),
+        Ok(2)
+    );
+    let s = b.snapshot();
+    assert_eq!((s.failures_by_kind.timeout, s.successes), (1, 1));
+}
