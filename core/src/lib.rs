@@ -4,7 +4,9 @@
 //! flow, outcomes counted) → **Open** (calls rejected at once) → **Half-Open** (a few
 //! probes decide) → Closed, or Open again.
 //!
-//! - Admission is wait-free in every state; in Closed it is one atomic load.
+//! - Admission is wait-free in every state (in Closed one atomic load), takes no lock
+//!   and never runs a listener: a transition it wins only queues its event (see
+//!   [`Breaker::dispatch_events`]).
 //! - Count- and time-based sliding windows with striped counters; trips on weighted
 //!   failure rate, slow-call rate, consecutive failures or a latency percentile.
 //! - Bounded half-open probing with leases, exponential backoff with jitter and decay,
@@ -52,14 +54,19 @@
 //!
 //! Where the well-known breakers disagree, tripgate picks one rule and keeps it:
 //! - every threshold comparison is `>=`: a rate exactly at its threshold trips, and `N`
-//!   consecutive failures with a limit of `N` trip; a success at least
-//!   `slow_call_duration` long is slow;
+//!   consecutive failures with a limit of `N` trip; a call at least
+//!   `slow_call_duration` long is slow whatever its outcome (a slow failure counts
+//!   as a failure and as a slow call);
 //! - an open breaker admits its first probe when `now >= opened_at + open_duration`;
 //! - the call whose failure trips the breaker gets its own error; later calls are
 //!   rejected;
 //! - ignored outcomes count neither way, reset no streak and free a half-open slot;
-//! - lifetime counters and the failure streak survive transitions; the window restarts
-//!   when the breaker closes;
+//! - lifetime counters survive transitions; the window restarts when the breaker
+//!   closes;
+//! - the failure streak counts the outcomes of calls admitted in the current
+//!   generation only (each transition starts one): a call admitted before a trip and
+//!   recorded after it neither lengthens nor ends the streak of the state that
+//!   followed;
 //! - deadlines use the clock's coarse reading (on [`SystemClock`] the same precise
 //!   reading; a custom [`Clock`] may make it cheaper and a few milliseconds late).
 
@@ -89,9 +96,10 @@ pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};
 pub use config::{
     AdaptiveThreshold, AntiThrash, Config, ConfigBuilder, ConfigError, FailureWeights,
     HalfOpenConfig, OpenConfig, PercentileRule, Quantile, SlowStart, Tier, WindowConfig,
-    MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+    MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT, MAX_HALF_OPEN_PERMITS, MAX_NAME_LEN,
+    MAX_WINDOW_SIZE,
 };
-pub use events::{Listener, ListenerId, Reason, Transition};
+pub use events::{CallEvent, Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
 pub use metrics::{FailureCounts, Snapshot};
 pub use outcome::{FailureKind, Outcome};

@@ -62,7 +62,7 @@ pub struct Snapshot {
     pub failures_by_kind: FailureCounts,
     /// Outcomes recorded as ignored.
     pub ignored: u64,
-    /// Slow successes.
+    /// Slow calls, successes and failures alike.
     pub slow_calls: u64,
     /// Calls rejected by the breaker.
     pub rejected: u64,
@@ -72,13 +72,16 @@ pub struct Snapshot {
     pub in_flight: Option<u64>,
     /// Half-open probes in flight.
     pub half_open_probes: u32,
+    /// Successful probes so far in the current half-open state (it closes at
+    /// `half_open.success_threshold`).
+    pub half_open_successes: u32,
     /// Calls in the window.
     pub window_calls: u64,
     /// Weighted failure rate over the window.
     pub failure_rate: f64,
     /// Slow-call rate over the window.
     pub slow_call_rate: f64,
-    /// Failures in a row, up to now.
+    /// Failures in a row among the calls admitted since the last transition.
     pub consecutive_failures: u32,
     /// Wall time of the last failure.
     pub last_failure: Option<SystemTime>,
@@ -86,7 +89,7 @@ pub struct Snapshot {
     pub retry_after: Option<Duration>,
     /// Consecutive re-trips the open duration is currently grown by.
     pub backoff_level: u32,
-    /// Transitions in the last minute: a high figure is flapping.
+    /// Transitions in the last minute, up to 32: a high figure is flapping.
     pub transitions_last_minute: u32,
     /// The failure-rate threshold in force (adapted when `adaptive_threshold` is set).
     pub effective_failure_rate_threshold: Option<f64>,
@@ -94,4 +97,7 @@ pub struct Snapshot {
     pub latency: Option<LatencySummary>,
     /// Listener calls that panicked (and were caught).
     pub listener_panics: u64,
+    /// Transition events never delivered: they found the delivery queue full (a
+    /// listener that blocks for long, on a breaker that keeps changing state).
+    pub events_dropped: u64,
 }

@@ -1,4 +1,5 @@
-//! Property test: random operation sequences against a plain single-threaded reference
+//! Property test: random operation sequences (calls, time, and every manual
+//! transition, from any initial state) against a plain single-threaded reference
 //! model (`support/model.rs`). State, generation, counts, rates and retry times must
 //! match exactly.
 //!
@@ -14,7 +15,7 @@ mod model;
 use model::Op;
 use proptest::prelude::*;
 use std::time::Duration;
-use tripgate::{Config, FailureKind, Outcome, WindowConfig};
+use tripgate::{Config, FailureKind, Outcome, State, WindowConfig};
 
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
@@ -34,6 +35,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => prop_oneof![0u64..100, 500u64..3000, 5000u64..15_000].prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::ForceOpen),
         1 => Just(Op::Reset),
+        1 => Just(Op::Open),
+        1 => prop_oneof![0u64..10, 1000u64..20_000].prop_map(|ms| Op::OpenFor { ms }),
+        1 => Just(Op::HalfOpen),
+        1 => Just(Op::Close),
     ]
 }
 
@@ -69,11 +74,14 @@ fn config() -> impl Strategy<Value = Config> {
         any::<bool>(),
         any::<bool>(),
         (1u32..4, 1u32..4),
-        prop_oneof![Just(1.0), Just(2.0)],
+        (prop_oneof![Just(1.0), Just(2.0)], 0usize..10),
     )
         .prop_map(
-            |(window, min, rate, consec, slow, pct, (permits, successes), mult)| {
+            |(window, min, rate, consec, slow, pct, (permits, successes), (mult, initial))| {
+                // Closed most of the time; each other state now and then.
+                let initial = State::ALL.get(initial).copied().unwrap_or(State::Closed);
                 let mut b = Config::builder()
+                    .initial_state(initial)
                     .minimum_calls(min)
                     .open_duration(Duration::from_secs(10))
                     .backoff(mult, Duration::from_secs(40))

@@ -142,3 +142,50 @@ fn sixty_four_threads_never_exceed_the_probe_limit() {
     assert_eq!(s.state, State::HalfOpen);
     assert_eq!(s.half_open_probes, 0, "every slot came back");
 }
+
+#[test]
+fn racing_failures_trip_once_and_the_open_generation_has_no_streak() {
+    const LIMIT: u32 = 3000;
+    const THREADS: u32 = 4;
+    let config = Config::builder()
+        .no_failure_rate()
+        .consecutive_failures(LIMIT)
+        .open_duration(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let b = Breaker::with_clock(config, ManualClock::new()).unwrap();
+    let counts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = counts.clone();
+    b.add_listener(move |t| {
+        if let tripgate::Reason::ConsecutiveFailures { count, .. } = t.reason {
+            seen.lock().unwrap().push(count);
+        }
+    });
+    let barrier = Barrier::new(THREADS as usize);
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            s.spawn(|| {
+                barrier.wait();
+                // Hold a permit across the trip: its failure is recorded after it.
+                let mut held = b.try_acquire().ok();
+                while let Ok(p) = b.try_acquire() {
+                    p.failure(FailureKind::Other);
+                }
+                if let Some(p) = held.take() {
+                    p.failure(FailureKind::Other);
+                }
+            });
+        }
+    });
+    let s = b.snapshot();
+    assert_eq!(s.state, State::Open);
+    assert_eq!(
+        s.consecutive_failures, 0,
+        "no outcome of the open generation"
+    );
+    let counts = counts.lock().unwrap().clone();
+    // The trip is decided by a failure that brought the streak to between the limit
+    // and the limit plus the other threads' failures racing with it.
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!((LIMIT..LIMIT + THREADS).contains(&counts[0]), "{counts:?}");
+}

@@ -439,7 +439,10 @@ impl From<&Transition> for tg_transition {
             }
             Reason::ProbeFailed => TG_REASON_PROBE_FAILED,
             Reason::ProbeLeaseExpired => TG_REASON_PROBE_LEASE_EXPIRED,
-            Reason::Manual => TG_REASON_MANUAL,
+            // The C ABI reports every operator call as one reason.
+            Reason::Manual | Reason::ManualOpen | Reason::ManualHalfOpen | Reason::ManualClose => {
+                TG_REASON_MANUAL
+            }
         };
         out
     }

@@ -1,7 +1,8 @@
 //! Operation sequences against the plain reference model of `core/tests/support/model.rs`
 //! (the file the property test uses, included here by path, not copied): acquire,
 //! record success / failure / ignore with latencies, release, advance the manual clock,
-//! force open, reset. Any disagreement between engine and model panics.
+//! force open, reset, open, open for a time, half-open, close, from any initial state.
+//! Any disagreement between engine and model panics.
 
 #![no_main]
 
@@ -13,7 +14,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use model::Op;
 use std::time::Duration;
-use tripgate::{Config, FailureKind, Outcome};
+use tripgate::{Config, FailureKind, Outcome, State};
 
 /// Longest sequence tried: long enough to trip, probe, re-trip and decay many times.
 const MAX_OPS: usize = 512;
@@ -42,6 +43,7 @@ struct RawConfig {
     max_wait_ms: u16,
     track_latency: bool,
     track_in_flight: bool,
+    initial_state: u8,
 }
 
 impl RawConfig {
@@ -61,7 +63,8 @@ impl RawConfig {
             .backoff_decay(ms(self.decay_ms))
             .half_open_permits(u32::from(self.permits % 6).max(1))
             .half_open_success_threshold(u32::from(self.successes % 6).max(1))
-            .half_open_max_wait(ms(self.max_wait_ms));
+            .half_open_max_wait(ms(self.max_wait_ms))
+            .initial_state(State::ALL[usize::from(self.initial_state) % State::ALL.len()]);
         b = if self.count {
             let buckets = u32::from(self.buckets % 8).max(1);
             let per = u32::from(self.size % 16).max(1);
@@ -115,6 +118,12 @@ enum RawOp {
     },
     ForceOpen,
     Reset,
+    Open,
+    OpenFor {
+        ms: u16,
+    },
+    HalfOpen,
+    Close,
 }
 
 fn outcome(v: u8) -> Outcome {
@@ -153,6 +162,10 @@ fn ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<Op>> {
             }
             RawOp::ForceOpen => Op::ForceOpen,
             RawOp::Reset => Op::Reset,
+            RawOp::Open => Op::Open,
+            RawOp::OpenFor { ms } => Op::OpenFor { ms: u64::from(ms) },
+            RawOp::HalfOpen => Op::HalfOpen,
+            RawOp::Close => Op::Close,
         });
     }
     Ok(out)

@@ -93,17 +93,31 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.totals.bump(REJECTED, 1);
-        Rejected { state, retry_after }
+        let opened_by = match state {
+            State::Open | State::HalfOpen | State::ForcedOpen => {
+                self.opened_by.load().as_deref().copied()
+            }
+            _ => None,
+        };
+        // Call listeners only: admission delivers no transition event.
+        // ordering: Relaxed, as in `attend`.
+        if self.attention.flags.load(Ordering::Relaxed) & CALL_LISTENERS != 0 {
+            self.call_listeners.emit(&CallEvent::Rejected { state });
+        }
+        Rejected {
+            state,
+            retry_after,
+            name: self.name.clone(),
+            opened_by,
+        }
     }
 
     pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
-        // ordering: Acquire pairs with the winner's Release store of the deadline.
-        let until = self.hot.open_until.load(Ordering::Acquire);
-        match unstamp(until, w.generation()) {
+        match self.timeline.open_until.get(w.generation()) {
             // The opening's winner has not written its deadline yet: just opened.
             None => {
-                let base = self.hot.base_open_nanos.load(Ordering::Relaxed);
+                let base = self.options.base_open_nanos.load(Ordering::Relaxed);
                 return Err(self.reject(State::Open, Some(Duration::from_nanos(base))));
             }
             Some(deadline) if now < deadline => {
@@ -114,10 +128,10 @@ impl<C: Clock> Breaker<C> {
         // The deadline has passed: whoever moves the breaker to half-open takes the
         // first probe slot in the same swap.
         let next = w.next(State::HalfOpen).with_probes(1);
-        match self.cas(w, next) {
-            Ok(()) => {
-                self.start_lease(next, now);
-                self.published(w, next, Reason::OpenElapsed, now, None);
+        match self.transition(w, next) {
+            Ok(publishing) => {
+                self.start_lease(next, now, true);
+                self.queued(w, next, Reason::OpenElapsed, now, publishing);
                 Ok(self.issue(next, true))
             }
             Err(actual) => match actual.state() {
@@ -132,7 +146,7 @@ impl<C: Clock> Breaker<C> {
     /// wait-free; losing both to other probes is a rejection.
     pub(super) fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
         let now = self.clock.coarse_nanos();
-        let permits = self.hot.permits.load(Ordering::Relaxed);
+        let permits = self.options.permits.load(Ordering::Relaxed);
         for _ in 0..2 {
             if w.state() != State::HalfOpen {
                 break;
@@ -150,11 +164,12 @@ impl<C: Clock> Breaker<C> {
                 // new half-open generation with this call as its only probe.
                 (w.next(State::HalfOpen).with_probes(1), true)
             };
+            let publishing = reclaim.then(|| self.events.begin());
             match self.cas(w, next) {
                 Ok(()) => {
-                    self.start_lease(next, now);
-                    if reclaim {
-                        self.published(w, next, Reason::ProbeLeaseExpired, now, None);
+                    self.start_lease(next, now, reclaim);
+                    if let Some(p) = publishing {
+                        self.queued(w, next, Reason::ProbeLeaseExpired, now, p);
                     }
                     return Ok(self.issue(next, true));
                 }
@@ -172,49 +187,60 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
-    /// The newest probe of generation `w` was admitted at `now`: its lease runs from here.
-    pub(super) fn start_lease(&self, w: Word, now: u64) {
-        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        // ordering: Release pairs with the Acquire load in `lease_deadline`.
-        self.rare.lease_until.store(
-            stamp(w.generation(), now.saturating_add(lease)),
-            Ordering::Release,
-        );
+    /// A probe of generation `w` was admitted at `now`: the lease runs from the newest
+    /// probe. `first` is the generation's first probe, whose admission won the
+    /// transition into it.
+    pub(super) fn start_lease(&self, w: Word, now: u64, first: bool) {
+        if first {
+            self.timeline.lease_start.set(w.generation(), now);
+        }
+        // ordering: Relaxed, a time; `lease_start` tells which generation it serves.
+        self.timeline.last_probe.fetch_max(now, Ordering::Relaxed);
     }
 
-    /// When the probe slots of `w`'s generation may be reclaimed. A lease stamped with
-    /// another generation is one this generation's first probe has not written yet: it
-    /// is fresh, not expired.
+    /// When the probe slots of `w`'s generation may be reclaimed: `max_wait` after its
+    /// newest probe. A generation whose first probe has not written its start yet is
+    /// fresh, not expired.
     pub(super) fn lease_deadline(&self, w: Word, now: u64) -> u64 {
-        let lease = self.hot.lease_nanos.load(Ordering::Relaxed);
-        unstamp(
-            self.rare.lease_until.load(Ordering::Acquire),
-            w.generation(),
-        )
-        .unwrap_or(now.saturating_add(lease))
+        let lease = self.options.lease_nanos.load(Ordering::Relaxed);
+        let newest = match self.timeline.lease_start.get(w.generation()) {
+            Some(start) => start.max(self.timeline.last_probe.load(Ordering::Relaxed)),
+            None => now,
+        };
+        newest.saturating_add(lease)
     }
 
     pub(super) fn ramp_admits(&self, w: Word) -> bool {
         let now = self.clock.coarse_nanos();
-        let ramp = self.hot.ramp_nanos.load(Ordering::Relaxed);
-        let start =
-            unstamp(self.hot.ramp_start.load(Ordering::Acquire), w.generation()).unwrap_or(now);
+        let ramp = self.options.ramp_nanos.load(Ordering::Relaxed);
+        let start = self.timeline.ramp_start.get(w.generation()).unwrap_or(now);
         let elapsed = now.saturating_sub(start);
         if ramp == 0 || elapsed >= ramp {
             // Ramp over: clear the flag (one attempt; a later call retries).
             let _ = self.cas(w, w.with_flags(w.flags() & !FLAG_RAMP));
             return true;
         }
-        let initial = f64::from_bits(self.hot.ramp_initial.load(Ordering::Relaxed));
+        let initial = f64::from_bits(self.options.ramp_initial.load(Ordering::Relaxed));
         let fraction = initial + (1.0 - initial) * elapsed as f64 / ramp as f64;
         // A Weyl sequence spreads admissions evenly: over any run of calls the share
         // admitted is the fraction, without a random generator on the hot path.
         // ordering: Relaxed, the ticket only needs to be distinct.
-        let ticket = self.rare.ramp_ticket.fetch_add(1, Ordering::Relaxed);
+        let ticket = self.timeline.ramp_ticket.fetch_add(1, Ordering::Relaxed);
         let u = (ticket.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
         u < fraction
     }
 
+    /// A swap that starts a new generation: on success, the caller publishes it with
+    /// the returned token ([`published`](Breaker::published) or
+    /// [`queued`](Breaker::queued)).
+    pub(super) fn transition(&self, from: Word, to: Word) -> Result<Publishing<'_>, Word> {
+        debug_assert_ne!(from.generation(), to.generation());
+        let publishing = self.events.begin();
+        self.cas(from, to).map(|()| publishing)
+    }
+
+    /// A swap within a generation (probe slots, flags), or one a
+    /// [`Publishing`] token already covers.
     pub(super) fn cas(&self, from: Word, to: Word) -> Result<(), Word> {
         // ordering: AcqRel; Release publishes the transition, Acquire on failure lets
         // the caller act on the word it lost to.

@@ -14,14 +14,27 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Runs `f` if admitted and records what `classify` makes of its result.
+    ///
+    /// With a `call_timeout`, a call that returns at or after it is recorded as a
+    /// [`FailureKind::Timeout`] whatever its result (the result is still returned: a
+    /// synchronous call cannot be cut short).
     pub fn call_classified<T, E>(
         &self,
         f: impl FnOnce() -> Result<T, E>,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, CallError<E>> {
         let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        // ordering: Relaxed, an option (see `Options::load_from`).
+        let timeout = self.options.call_timeout_nanos.load(Ordering::Relaxed);
+        let start = (timeout != u64::MAX).then(|| self.clock.now_nanos());
         let result = f();
-        finish(permit, classify(&result));
+        let timed_out = start.is_some_and(|s| self.clock.now_nanos().saturating_sub(s) >= timeout);
+        let outcome = if timed_out {
+            Outcome::Failure(FailureKind::Timeout)
+        } else {
+            classify(&result)
+        };
+        finish(permit, outcome);
         result.map_err(CallError::Failed)
     }
 

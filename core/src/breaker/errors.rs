@@ -1,26 +1,84 @@
 //! What a caller gets back when the breaker says no: [`Rejected`], and [`CallError`]
 //! for the calls the breaker runs itself.
 
+use crate::events::Reason;
 use crate::state::State;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Why a call was not admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why a call was not admitted: which breaker, in which state, why it opened, and
+/// when to come back.
+///
+/// Displays as, for example, `circuit breaker 'inventory' is open (failure rate
+/// 55.0% >= 50.0%): call rejected, retry after 853ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejected {
     /// The state that rejected the call.
     pub state: State,
     /// How long until a call may be admitted, when known.
     pub retry_after: Option<Duration>,
+    /// The breaker's name (`Config::name`; empty when unnamed). Shared with the
+    /// breaker: a rejection does not allocate.
+    pub name: Arc<str>,
+    /// Why the breaker last opened (held open, for `ForcedOpen`), when the state is
+    /// one of the open ones.
+    pub opened_by: Option<Reason>,
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "circuit breaker is {}: call rejected", self.state)?;
+        f.write_str("circuit breaker ")?;
+        if !self.name.is_empty() {
+            write!(f, "'{}' ", self.name)?;
+        }
+        write!(f, "is {}", self.state)?;
+        if let Some(reason) = &self.opened_by {
+            write!(f, " ({reason})")?;
+        }
+        f.write_str(": call rejected")?;
         if let Some(d) = self.retry_after {
-            write!(f, " (retry after {d:?})")?;
+            write!(f, ", retry after {}", Rounded(d))?;
         }
         Ok(())
+    }
+}
+
+/// A duration rounded for people: at most three significant digits in the largest
+/// unit that keeps it at least one (`1.23s`, `853ms`, `40us`, `7ns`).
+pub(crate) struct Rounded(pub(crate) Duration);
+
+impl fmt::Display for Rounded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const UNITS: [(f64, &str); 4] = [(1.0, "ns"), (1e3, "us"), (1e6, "ms"), (1e9, "s")];
+        let nanos = self.0.as_nanos() as f64;
+        let mut unit = UNITS
+            .iter()
+            .rposition(|&(scale, _)| nanos >= scale)
+            .unwrap_or(0);
+        loop {
+            let (scale, name) = UNITS[unit];
+            let value = nanos / scale;
+            let decimals = if value >= 100.0 || unit == 0 {
+                0
+            } else if value >= 10.0 {
+                1
+            } else {
+                2
+            };
+            let text = format!("{value:.decimals$}");
+            // 999.6ms rounds to 1000ms: say 1s instead.
+            if unit + 1 < UNITS.len() && text.parse::<f64>().unwrap_or(0.0) >= 1000.0 {
+                unit += 1;
+                continue;
+            }
+            let text = if text.contains('.') {
+                text.trim_end_matches('0').trim_end_matches('.')
+            } else {
+                &text
+            };
+            return write!(f, "{text}{name}");
+        }
     }
 }
 
@@ -52,3 +110,51 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
 }
 
 impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_to_three_significant_digits() {
+        let r = |nanos: u64| Rounded(Duration::from_nanos(nanos)).to_string();
+        assert_eq!(r(0), "0ns");
+        assert_eq!(r(7), "7ns");
+        assert_eq!(r(999), "999ns");
+        assert_eq!(r(40_000), "40us");
+        assert_eq!(r(1_234), "1.23us");
+        assert_eq!(r(853_400_000), "853ms");
+        assert_eq!(r(999_600_000), "1s");
+        assert_eq!(r(1_200_000_000), "1.2s");
+        assert_eq!(r(12_345_000_000), "12.3s");
+        assert_eq!(r(3_600_000_000_000), "3600s");
+    }
+
+    #[test]
+    fn a_rejection_says_who_and_why() {
+        let r = Rejected {
+            state: State::Open,
+            retry_after: Some(Duration::from_millis(853)),
+            name: Arc::from("inventory"),
+            opened_by: Some(Reason::FailureRate {
+                rate: 0.55,
+                threshold: 0.5,
+            }),
+        };
+        assert_eq!(
+            r.to_string(),
+            "circuit breaker 'inventory' is open (failure rate 55.0% >= 50.0%): \
+             call rejected, retry after 853ms"
+        );
+        let r = Rejected {
+            state: State::ForcedOpen,
+            retry_after: None,
+            name: Arc::from(""),
+            opened_by: None,
+        };
+        assert_eq!(
+            r.to_string(),
+            "circuit breaker is forced_open: call rejected"
+        );
+    }
+}

@@ -26,8 +26,8 @@ impl<C: Clock> Breaker<C> {
         let threshold = self.failure_threshold(&config, &sums, consecutive, true);
         let verdict = verdict(&config, threshold, &sums);
         let waiting = verdict.waiting_for_minimum;
-        if self.hot.needs_eval.load(Ordering::Relaxed) != waiting {
-            self.hot.needs_eval.store(waiting, Ordering::Relaxed);
+        if self.attention.look_again.load(Ordering::Relaxed) != waiting {
+            self.attention.look_again.store(waiting, Ordering::Relaxed);
         }
         if let Some(reason) = verdict.trip {
             self.trip_unless_damped(&config, w, reason, now);
@@ -71,10 +71,10 @@ impl<C: Clock> Breaker<C> {
     /// the next outcome looks again.
     pub(super) fn trip_unless_damped(&self, config: &Config, w: Word, reason: Reason, now: u64) {
         if let Some(damping) = config.anti_thrash {
-            let closed = self.hot.closed_at.load(Ordering::Relaxed);
-            let min = u64::try_from(damping.min_closed.as_nanos()).unwrap_or(u64::MAX);
+            let closed = self.timeline.closed_at.load(Ordering::Relaxed);
+            let min = nanos(damping.min_closed);
             if closed != 0 && now < (closed - 1).saturating_add(min) {
-                self.hot.needs_eval.store(true, Ordering::Relaxed);
+                self.attention.look_again.store(true, Ordering::Relaxed);
                 return;
             }
         }

@@ -5,8 +5,9 @@
 //!
 //! Admission in `Closed` is one `Acquire` load of the state word (which lives alone on
 //! its cache line) and, only when calls are timed, one clock read. Recording a success
-//! is one clock read, a handful of loads of read-mostly lines and one `fetch_add` on the
-//! calling thread's own window stripe. Rules are evaluated only when an outcome can
+//! is one clock read, loads of read-mostly lines (the options; the streak and the calls
+//! for attention, together on one line) and one `fetch_add` on the calling thread's own
+//! window stripe. Rules are evaluated only when an outcome can
 //! change the verdict: a failure, a slow call, a call over the percentile limit, the
 //! first call of a new bucket (old buckets may have left the window), or a success
 //! while a rule is waiting only for `minimum_calls`.
@@ -15,9 +16,10 @@
 //!
 //! Every transition is one compare-and-swap on the state word. The winner alone then
 //! writes what depends on it (open deadline, window restart, backoff) and emits the
-//! event, outside every lock. Words it writes after the swap that admission reads (the
-//! open deadline) carry the generation they belong to, so a reader never mistakes the
-//! previous opening's deadline for the current one.
+//! event, outside every lock. Times it writes after the swap that admission reads (the
+//! open deadline, the half-open lease's start, the slow-start ramp's start) are kept
+//! with the generation they belong to, so a reader never mistakes the previous
+//! opening's deadline for the current one.
 
 mod admission;
 mod call;
@@ -29,13 +31,17 @@ mod snapshot;
 mod storage;
 mod transitions;
 
+pub(crate) use errors::Rounded;
 pub use errors::{CallError, Rejected};
 
 use crate::adaptive::Signals;
 use crate::backoff::Backoff;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, LiveLimits};
-use crate::events::{Listener, ListenerId, Listeners, Reason, Transition};
+use crate::events::{
+    CallEvent, Events, Listener, ListenerId, Listeners, Publishing, Reason, Transition,
+    CALL_LISTENERS, EVENTS_WAITING,
+};
 use crate::histogram::Layout;
 use crate::metrics::{FailureCounts, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
@@ -62,16 +68,25 @@ use transitions::ProbeResult;
 /// pair), so a binding that places it in memory it allocates itself (a Python object,
 /// a C struct) should box it: `Box`/`Arc` honour the alignment.
 pub struct Breaker<C: Clock = SystemClock> {
+    /// The state word, alone on its line: admission reads nothing else in Closed.
     word: CachePadded<AtomicU64>,
-    hot: CachePadded<Hot>,
-    consecutive: CachePadded<AtomicU32>,
-    /// Half-open lease and slow-start tickets: written only in those states.
-    rare: CachePadded<Rare>,
+    options: CachePadded<Options>,
+    attention: CachePadded<Attention>,
+    /// Written on transitions and during half-open and slow start.
+    timeline: CachePadded<Timeline>,
     window: Window,
     totals: Totals,
     config: ArcSwap<Config>,
-    listeners: Listeners,
-    cold: parking_lot::Mutex<Cold>,
+    events: Events,
+    call_listeners: Listeners<CallEvent>,
+    /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
+    backoff: parking_lot::Mutex<Backoff>,
+    /// The name rejections carry (`Config::name`).
+    name: Arc<str>,
+    /// Why the breaker last opened, for rejections. Written on openings.
+    opened_by: arc_swap::ArcSwapOption<Reason>,
+    /// Serialises reconfigurations.
+    reconfiguring: parking_lot::Mutex<()>,
     clock: C,
 }
 
@@ -83,7 +98,8 @@ impl Breaker<SystemClock> {
 }
 
 impl<C: Clock> Breaker<C> {
-    /// A breaker on `clock`.
+    /// A breaker on `clock`, in the config's `initial_state` (no event is published for
+    /// it).
     pub fn with_clock(config: Config, clock: C) -> Result<Self, ConfigError> {
         config.validate()?;
         let now = clock.now_nanos();
@@ -94,25 +110,36 @@ impl<C: Clock> Breaker<C> {
         let seed = config
             .seed
             .unwrap_or_else(|| now ^ (&window as *const Window as u64).rotate_left(32));
-        let word = Word::new(State::Closed, 0, Self::flags_for(&config));
-        Ok(Breaker {
+        let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
+        let name = Arc::from(config.name.as_str());
+        let breaker = Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
-            hot: CachePadded::new(Hot::new(&config)),
-            consecutive: CachePadded::new(AtomicU32::new(0)),
-            rare: CachePadded::new(Rare {
-                lease_until: AtomicU64::new(0),
-                ramp_ticket: AtomicU64::new(0),
-            }),
+            options: CachePadded::new(Options::new(&config)),
+            attention: CachePadded::new(Attention::new()),
+            timeline: CachePadded::new(Timeline::new(now)),
             window,
-            totals: Totals::new(now),
+            totals: Totals::new(),
             config: ArcSwap::from_pointee(config),
-            listeners: Listeners::new(),
-            cold: parking_lot::Mutex::new(Cold {
-                backoff: Backoff::new(seed),
-                recent_transitions: std::collections::VecDeque::new(),
-            }),
+            events: Events::new(word.generation()),
+            call_listeners: Listeners::new(),
+            backoff: parking_lot::Mutex::new(Backoff::new(seed)),
+            name,
+            opened_by: arc_swap::ArcSwapOption::empty(),
+            reconfiguring: parking_lot::Mutex::new(()),
             clock,
-        })
+        };
+        // An initial state of Open or Half-Open starts as after a trip; the times that
+        // state reads belong to generation 0.
+        match word.state() {
+            State::Open => {
+                let config = breaker.config.load();
+                let d = breaker.backoff.lock().next_open(&config.open, now, false);
+                breaker.timeline.open_until.set(0, now.saturating_add(d));
+            }
+            State::HalfOpen => breaker.timeline.lease_start.set(0, now),
+            _ => {}
+        }
+        Ok(breaker)
     }
 
     fn flags_for(config: &Config) -> u64 {

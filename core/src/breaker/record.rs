@@ -56,7 +56,7 @@ impl<C: Clock> Breaker<C> {
         // across a clock that may be a call (fewer registers to save). A time-built
         // window that is count-based now reads it for nothing; that is rare.
         let recorded = self.window.record_success(self.clock.coarse_nanos());
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, None);
     }
 
     /// [`record_plain_success`](Breaker::record_plain_success) on a window built
@@ -64,19 +64,26 @@ impl<C: Clock> Breaker<C> {
     #[inline(never)]
     pub(super) fn record_plain_count_success(&self, generation: u32) {
         let recorded = self.window.record_count_success();
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, None);
     }
 
-    /// What follows the count of a plain success: the streak ends, and the rules run
-    /// if the window may trip.
+    /// What follows the count of a plain success (of `latency`, when timed): the
+    /// streak ends, calls for attention are answered, and the rules run if the window
+    /// may trip.
     #[inline(always)]
-    pub(super) fn after_plain_success(&self, recorded: Recorded, generation: u32) {
-        // ordering: Relaxed, a streak; load first so a healthy breaker's line stays
-        // shared.
-        if self.consecutive.load(Ordering::Relaxed) != 0 {
-            self.consecutive.store(0, Ordering::Relaxed);
-        }
-        if must_look(recorded, self.hot.needs_eval.load(Ordering::Relaxed)) {
+    pub(super) fn after_plain_success(
+        &self,
+        recorded: Recorded,
+        generation: u32,
+        latency: Option<u64>,
+    ) {
+        // One load each while there is no streak and nothing calls for attention: a
+        // healthy breaker's line stays shared.
+        self.attention.streak.success(generation);
+        self.attend(|| CallEvent::Success {
+            latency: latency.map(Duration::from_nanos),
+        });
+        if must_look(recorded, self.attention.look_again.load(Ordering::Relaxed)) {
             self.recheck_after_success(generation);
         }
     }
@@ -91,8 +98,8 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.now_nanos();
         let latency = now.saturating_sub(start_nanos);
         // ordering: Relaxed, options (see `Hot::load_from`).
-        let slow = self.hot.slow_nanos.load(Ordering::Relaxed);
-        let limit = self.hot.limit_nanos.load(Ordering::Relaxed);
+        let slow = self.options.slow_nanos.load(Ordering::Relaxed);
+        let limit = self.options.limit_nanos.load(Ordering::Relaxed);
         if latency >= slow.min(limit) {
             let permit = RawPermit {
                 generation,
@@ -102,7 +109,7 @@ impl<C: Clock> Breaker<C> {
             return self.record_measured(permit, Outcome::Success, now, Some(latency));
         }
         let recorded = self.window.record_timed_success(now, latency);
-        self.after_plain_success(recorded, generation);
+        self.after_plain_success(recorded, generation, Some(latency));
     }
 
     #[inline(never)]
@@ -150,9 +157,12 @@ impl<C: Clock> Breaker<C> {
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump(IGNORED, 1);
+                self.attend(|| CallEvent::Ignored);
                 if permit.is_probe() {
                     self.settle_probe(permit, ProbeResult::Released, now);
                 }
+                // A transition this record lost may have left events to deliver.
+                self.deliver_waiting_events();
                 return;
             }
             Outcome::Success => None,
@@ -161,14 +171,14 @@ impl<C: Clock> Breaker<C> {
         let lat = latency.unwrap_or(0);
         let delta = Delta {
             weighted_failures: kind.map_or(0, |k| {
-                self.hot.weights[k as usize].load(Ordering::Relaxed) as u64
+                self.options.weights[k as usize].load(Ordering::Relaxed) as u64
             }),
-            slow: kind.is_none()
-                && latency.is_some()
-                && lat >= self.hot.slow_nanos.load(Ordering::Relaxed),
-            over_limit: latency.is_some() && lat >= self.hot.limit_nanos.load(Ordering::Relaxed),
+            // Slow whatever the outcome: a slow failure is failed and slow.
+            slow: latency.is_some() && lat >= self.options.slow_nanos.load(Ordering::Relaxed),
+            over_limit: latency.is_some()
+                && lat >= self.options.limit_nanos.load(Ordering::Relaxed),
         };
-        let look_again = self.hot.needs_eval.load(Ordering::Relaxed);
+        let look_again = self.attention.look_again.load(Ordering::Relaxed);
         let recorded = self.window.record(now, delta, latency);
         let consecutive = match kind {
             Some(k) => {
@@ -177,18 +187,20 @@ impl<C: Clock> Breaker<C> {
                 self.totals
                     .last_failure
                     .store(now.saturating_add(1), Ordering::Relaxed);
-                self.consecutive
-                    .fetch_add(1, Ordering::Relaxed)
-                    .saturating_add(1)
+                self.attention.streak.failure(permit.generation)
             }
             None => {
-                // Load first: a success in a healthy breaker leaves the line shared.
-                if self.consecutive.load(Ordering::Relaxed) != 0 {
-                    self.consecutive.store(0, Ordering::Relaxed);
-                }
+                self.attention.streak.success(permit.generation);
                 0
             }
         };
+        self.attend(|| {
+            let latency = latency.map(Duration::from_nanos);
+            match kind {
+                Some(kind) => CallEvent::Failure { kind, latency },
+                None => CallEvent::Success { latency },
+            }
+        });
         if permit.is_probe() {
             let result = if kind.is_some() {
                 ProbeResult::Failed
@@ -203,6 +215,8 @@ impl<C: Clock> Breaker<C> {
         if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
             self.recheck(permit, now, consecutive);
         }
+        // A transition this record lost may have left events to deliver.
+        self.deliver_waiting_events();
     }
 
     /// The outcome just recorded may change the verdict: evaluate the rules if it may
@@ -216,7 +230,7 @@ impl<C: Clock> Breaker<C> {
             } else {
                 // A late outcome may not trip the breaker itself, but it changed the
                 // window: the next current outcome must look.
-                self.hot.needs_eval.store(true, Ordering::Relaxed);
+                self.attention.look_again.store(true, Ordering::Relaxed);
             }
         }
     }
@@ -227,8 +241,9 @@ impl<C: Clock> Breaker<C> {
             self.totals.bump(IN_FLIGHT, u64::MAX);
         }
         self.totals.bump(ABANDONED, 1);
-        if permit.is_probe() {
-            self.settle_probe(permit, ProbeResult::Released, self.clock.coarse_nanos());
+        let now = self.clock.coarse_nanos();
+        if !(permit.is_probe() && self.settle_probe(permit, ProbeResult::Released, now)) {
+            self.deliver_waiting_events();
         }
     }
 }

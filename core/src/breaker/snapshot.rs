@@ -10,12 +10,14 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.coarse_nanos();
         match w.state() {
             State::Open => Some(Duration::from_nanos(
-                unstamp(self.hot.open_until.load(Ordering::Acquire), w.generation())
-                    .map_or(self.hot.base_open_nanos.load(Ordering::Relaxed), |d| {
+                self.timeline
+                    .open_until
+                    .get(w.generation())
+                    .map_or(self.options.base_open_nanos.load(Ordering::Relaxed), |d| {
                         d.saturating_sub(now)
                     }),
             )),
-            State::HalfOpen if w.probes() >= self.hot.permits.load(Ordering::Relaxed) => Some(
+            State::HalfOpen if w.probes() >= self.options.permits.load(Ordering::Relaxed) => Some(
                 Duration::from_nanos(self.lease_deadline(w, now).saturating_sub(now)),
             ),
             _ => None,
@@ -30,6 +32,7 @@ impl<C: Clock> Breaker<C> {
 
     /// A reading of every figure. Costs O(window); takes no lock writers need.
     pub fn snapshot(&self) -> Snapshot {
+        self.dispatch_events();
         let w = self.load_word();
         let now = self.clock.now_nanos();
         let sums = self.window.sums(now, Needed::ALL);
@@ -48,14 +51,13 @@ impl<C: Clock> Breaker<C> {
             0 => None,
             t => Some(self.clock.wall_time(t - 1)),
         };
-        let cold = self.cold.lock();
-        let snapshot = Snapshot {
+        Snapshot {
             state: w.state(),
             generation: w.generation(),
             time_in_state: Duration::from_nanos(
-                now.saturating_sub(self.totals.state_since.load(Ordering::Relaxed)),
+                now.saturating_sub(self.timeline.state_since.load(Ordering::Relaxed)),
             ),
-            transitions: self.totals.transitions.load(Ordering::Relaxed),
+            transitions: self.timeline.transitions.load(Ordering::Relaxed),
             calls,
             successes: calls.saturating_sub(failures),
             failures,
@@ -70,29 +72,29 @@ impl<C: Clock> Breaker<C> {
             } else {
                 0
             },
+            half_open_successes: if w.state() == State::HalfOpen {
+                w.probe_successes()
+            } else {
+                0
+            },
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),
-            consecutive_failures: self.consecutive.load(Ordering::Relaxed),
+            consecutive_failures: self.attention.streak.get(w.generation()),
             last_failure,
             retry_after: self.retry_after(),
-            backoff_level: cold.backoff.level(),
-            transitions_last_minute: cold
-                .recent_transitions
-                .iter()
-                .filter(|&&t| now.saturating_sub(t) < 60_000_000_000)
-                .count() as u32,
+            backoff_level: self.backoff.lock().level(),
+            transitions_last_minute: self.timeline.recent.within(now, 60_000_000_000),
             effective_failure_rate_threshold: self.failure_threshold(
                 &config,
                 &sums,
-                self.consecutive.load(Ordering::Relaxed),
+                self.attention.streak.get(w.generation()),
                 false,
             ),
             latency: self.window.latency(now),
-            listener_panics: self.listeners.panics(),
-        };
-        drop(cold);
-        snapshot
+            listener_panics: self.events.listeners().panics(),
+            events_dropped: self.events.dropped(),
+        }
     }
 
     /// Bytes this breaker occupies, heap included.

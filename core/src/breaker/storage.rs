@@ -1,6 +1,7 @@
-//! The breaker's storage besides the state word and the window: copies of the options
-//! the record path reads, lifetime totals, half-open and slow-start words, and the
-//! backoff memory.
+//! The breaker's storage besides the state word, the window and the backoff memory,
+//! grouped by meaning: copies of the options, what every record looks at (the
+//! streak and the calls for attention), the timeline (deadlines, lease, ramp,
+//! transition history) and the lifetime totals.
 
 use super::*;
 
@@ -10,24 +11,143 @@ pub(super) const IGNORED: usize = 1;
 pub(super) const ABANDONED: usize = 2;
 pub(super) const IN_FLIGHT: usize = 3;
 
-/// A deadline tagged with the generation it belongs to: 16 bits of generation, 48 bits
-/// of microseconds (8.9 years of clock).
-pub(super) fn stamp(generation: u32, nanos: u64) -> u64 {
-    ((generation as u64 & 0xFFFF) << 48) | (nanos.div_ceil(1000) & ((1 << 48) - 1))
+/// A time (a deadline, a start) that belongs to one generation of the state word,
+/// exact to the nanosecond over the clock's whole range.
+///
+/// Only the winner of a generation's transition writes that generation's time, once;
+/// a reader asks for the time of the generation it loaded from the state word and gets
+/// `None` until that winner has written it. The value is split into two halves, each
+/// word tagged with the generation it belongs to: a reader that sees both halves tagged
+/// with its generation has both halves of that generation's one value, so a read never
+/// tears. A write never replaces a newer generation's half (a winner delayed past later
+/// transitions leaves their times alone); generations are compared with wrap-around,
+/// which is exact while fewer than 2^31 transitions separate them.
+pub(super) struct GenerationTime {
+    high: AtomicU64,
+    low: AtomicU64,
 }
 
-pub(super) fn unstamp(word: u64, generation: u32) -> Option<u64> {
-    ((word >> 48) == (generation as u64 & 0xFFFF)).then_some((word & ((1 << 48) - 1)) * 1000)
+impl GenerationTime {
+    /// Tagged "generation -1": older than generation 0, so every generation reads `None`.
+    pub(super) fn new() -> GenerationTime {
+        let none = (u32::MAX as u64) << 32;
+        GenerationTime {
+            high: AtomicU64::new(none),
+            low: AtomicU64::new(none),
+        }
+    }
+
+    /// The time of `generation`, once its winner has written it.
+    #[inline]
+    pub(super) fn get(&self, generation: u32) -> Option<u64> {
+        // ordering: Acquire pairs with `set`'s Release: a reader that sees the value
+        // also sees what its writer did before (the transition it belongs to).
+        let high = self.high.load(Ordering::Acquire);
+        let low = self.low.load(Ordering::Acquire);
+        let tag = generation as u64;
+        ((high >> 32) == tag && (low >> 32) == tag).then_some((high << 32) | (low & 0xFFFF_FFFF))
+    }
+
+    /// Writes the time of `generation`, unless a newer generation has written its own.
+    pub(super) fn set(&self, generation: u32, nanos: u64) {
+        let tag = (generation as u64) << 32;
+        for (word, half) in [(&self.high, nanos >> 32), (&self.low, nanos & 0xFFFF_FFFF)] {
+            let mut current = word.load(Ordering::Relaxed);
+            // Lock-free: a retry means another generation's writer moved this word on.
+            while generation_is_older((current >> 32) as u32, generation) {
+                // ordering: Release pairs with `get`'s Acquire loads.
+                match word.compare_exchange_weak(
+                    current,
+                    tag | half,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(actual) => current = actual,
+                }
+            }
+        }
+    }
 }
 
-/// Read-mostly copies of the options the record path needs, so it never loads the
-/// config. Written on reconfiguration.
-pub(super) struct Hot {
-    pub(super) open_until: AtomicU64,
-    /// When the breaker last recovered (half-open to closed), plus one; 0: never.
-    pub(super) closed_at: AtomicU64,
-    pub(super) ramp_start: AtomicU64,
-    pub(super) needs_eval: AtomicBool,
+/// The failure streak of one generation: the generation (high 32 bits) and its failures
+/// in a row (low 32 bits) in one word. A record of an older generation leaves it alone;
+/// the first record of a newer one starts the newer one's streak, so no transition has
+/// to reset it, and a reader of another generation than the word's sees no streak.
+pub(super) struct Streak(AtomicU64);
+
+impl Streak {
+    pub(super) fn new() -> Streak {
+        Streak(AtomicU64::new(0))
+    }
+
+    /// Failures in a row among the outcomes of `generation` so far.
+    #[inline]
+    pub(super) fn get(&self, generation: u32) -> u32 {
+        // ordering: Relaxed, a count; no memory is published through it.
+        let word = self.0.load(Ordering::Relaxed);
+        if (word >> 32) as u32 == generation {
+            word as u32
+        } else {
+            0
+        }
+    }
+
+    /// A failure of `generation`; returns the streak it makes (0 for an outcome of an
+    /// older generation, which counts in no current streak).
+    pub(super) fn failure(&self, generation: u32) -> u32 {
+        self.update(generation, |n| n.saturating_add(1))
+    }
+
+    /// A success of `generation`: its streak ends. One load when there is none.
+    #[inline]
+    pub(super) fn success(&self, generation: u32) {
+        if self.get(generation) != 0 {
+            self.update(generation, |_| 0);
+        }
+    }
+
+    /// Ends the streak of `generation` whatever the outcome (a reset in place).
+    pub(super) fn clear(&self, generation: u32) {
+        self.update(generation, |_| 0);
+    }
+
+    /// Applies `f` to the streak of `generation`, if that generation is not older than
+    /// the word's; returns the new streak (0 when left alone).
+    fn update(&self, generation: u32, f: impl Fn(u32) -> u32) -> u32 {
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            let tag = (word >> 32) as u32;
+            let count = if tag == generation {
+                f(word as u32)
+            } else if generation_is_older(tag, generation) {
+                f(0)
+            } else {
+                return 0;
+            };
+            let next = ((generation as u64) << 32) | count as u64;
+            // ordering: Relaxed, as in `get`. Lock-free: a retry means another record
+            // changed the streak.
+            match self
+                .0
+                .compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return count,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+}
+
+/// Whether generation `tag` came before `than` (or is `than`), counting with
+/// wrap-around. Equal generations count as older so that a writer may rewrite its own.
+fn generation_is_older(tag: u32, than: u32) -> bool {
+    (than.wrapping_sub(tag) as i32) >= 0
+}
+
+/// Copies of the options the record and admission paths need, so that they never load
+/// the config. Read-mostly: written only on reconfiguration.
+pub(super) struct Options {
     pub(super) slow_nanos: AtomicU64,
     pub(super) limit_nanos: AtomicU64,
     pub(super) weights: [AtomicU32; 5],
@@ -37,15 +157,13 @@ pub(super) struct Hot {
     pub(super) base_open_nanos: AtomicU64,
     pub(super) ramp_nanos: AtomicU64,
     pub(super) ramp_initial: AtomicU64,
+    /// `call_timeout`, in ns; `u64::MAX` without one.
+    pub(super) call_timeout_nanos: AtomicU64,
 }
 
-impl Hot {
-    pub(super) fn new(c: &Config) -> Hot {
-        let h = Hot {
-            open_until: AtomicU64::new(0),
-            closed_at: AtomicU64::new(0),
-            ramp_start: AtomicU64::new(0),
-            needs_eval: AtomicBool::new(false),
+impl Options {
+    pub(super) fn new(c: &Config) -> Options {
+        let o = Options {
             slow_nanos: AtomicU64::new(0),
             limit_nanos: AtomicU64::new(0),
             weights: std::array::from_fn(|_| AtomicU32::new(0)),
@@ -55,19 +173,19 @@ impl Hot {
             base_open_nanos: AtomicU64::new(0),
             ramp_nanos: AtomicU64::new(0),
             ramp_initial: AtomicU64::new(0),
+            call_timeout_nanos: AtomicU64::new(u64::MAX),
         };
-        h.load_from(c);
-        h
+        o.load_from(c);
+        o
     }
 
     pub(super) fn load_from(&self, c: &Config) {
-        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         // ordering: Relaxed, each option is read on its own; a record racing with a
         // reconfiguration may use a mix of old and new values, which are all valid.
         let o = Ordering::Relaxed;
-        self.slow_nanos.store(ns(c.slow_call_duration), o);
+        self.slow_nanos.store(nanos(c.slow_call_duration), o);
         self.limit_nanos
-            .store(c.latency_percentile.map_or(u64::MAX, |p| ns(p.limit)), o);
+            .store(c.latency_percentile.map_or(u64::MAX, |p| nanos(p.limit)), o);
         for kind in FailureKind::ALL {
             let w = (c.failure_weights.get(kind) * WEIGHT_SCALE as f64).round() as u32;
             self.weights[kind as usize].store(w, o);
@@ -75,21 +193,89 @@ impl Hot {
         self.permits.store(c.half_open.permits, o);
         self.success_threshold
             .store(c.half_open.success_threshold, o);
-        self.lease_nanos.store(ns(c.half_open.max_wait), o);
-        self.base_open_nanos.store(ns(c.open.duration), o);
+        self.lease_nanos.store(nanos(c.half_open.max_wait), o);
+        self.base_open_nanos.store(nanos(c.open.duration), o);
         let (ramp, initial) = c
             .slow_start
-            .map_or((0, 1.0), |s| (ns(s.duration), s.initial_fraction));
+            .map_or((0, 1.0), |s| (nanos(s.duration), s.initial_fraction));
         self.ramp_nanos.store(ramp, o);
         self.ramp_initial.store(initial.to_bits(), o);
+        self.call_timeout_nanos
+            .store(c.call_timeout.map_or(u64::MAX, nanos), o);
     }
 }
 
+/// A duration in nanoseconds, saturating.
+pub(super) fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// What every record looks at, together on one line: the failure streak, and whether
+/// the rules or the event queue want the next record's attention. A healthy breaker
+/// only reads it.
+pub(super) struct Attention {
+    pub(super) streak: Streak,
+    /// The rules must look at the next outcome (a late outcome changed the window, a
+    /// rule waits for `minimum_calls`, anti-thrash held a trip, a reconfiguration).
+    pub(super) look_again: AtomicBool,
+    /// Calls for the next record's attention: [`EVENTS_WAITING`] (a transition won on
+    /// admission queued its event; the next record delivers it) and
+    /// [`CALL_LISTENERS`] (call listeners are registered). Zero in a quiet breaker.
+    pub(super) flags: AtomicU32,
+}
+
+impl Attention {
+    pub(super) fn new() -> Attention {
+        Attention {
+            streak: Streak::new(),
+            look_again: AtomicBool::new(false),
+            flags: AtomicU32::new(0),
+        }
+    }
+}
+
+/// When things happened and when they end: the times transitions write and admission
+/// reads (deadlines, lease, ramp), and the transition history.
+pub(super) struct Timeline {
+    /// When the current opening ends.
+    pub(super) open_until: GenerationTime,
+    /// When the first probe of the current half-open generation was admitted.
+    pub(super) lease_start: GenerationTime,
+    /// When the latest probe was admitted, whatever its generation.
+    pub(super) last_probe: AtomicU64,
+    /// When the slow-start ramp of the current closed generation began.
+    pub(super) ramp_start: GenerationTime,
+    /// Admissions during the ramp so far (spreads them evenly).
+    pub(super) ramp_ticket: AtomicU64,
+    /// When the breaker last recovered (half-open to closed), plus one; 0: never.
+    pub(super) closed_at: AtomicU64,
+    /// When the current state began.
+    pub(super) state_since: AtomicU64,
+    /// Transitions so far.
+    pub(super) transitions: AtomicU64,
+    pub(super) recent: RecentTransitions,
+}
+
+impl Timeline {
+    pub(super) fn new(now: u64) -> Timeline {
+        Timeline {
+            open_until: GenerationTime::new(),
+            lease_start: GenerationTime::new(),
+            last_probe: AtomicU64::new(0),
+            ramp_start: GenerationTime::new(),
+            ramp_ticket: AtomicU64::new(0),
+            closed_at: AtomicU64::new(0),
+            state_since: AtomicU64::new(now),
+            transitions: AtomicU64::new(0),
+            recent: RecentTransitions::new(),
+        }
+    }
+}
+
+/// Lifetime counters: failures by kind, the striped counters, the last failure.
 pub(super) struct Totals {
     pub(super) failures: [AtomicU64; 5],
     pub(super) striped: [CachePadded<[AtomicU64; 4]>; STRIPES],
-    pub(super) transitions: AtomicU64,
-    pub(super) state_since: AtomicU64,
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
     /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).
@@ -97,14 +283,12 @@ pub(super) struct Totals {
 }
 
 impl Totals {
-    pub(super) fn new(now: u64) -> Totals {
+    pub(super) fn new() -> Totals {
         Totals {
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
             striped: std::array::from_fn(|_| {
                 CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
             }),
-            transitions: AtomicU64::new(0),
-            state_since: AtomicU64::new(now),
             last_failure: AtomicU64::new(0),
             streak_base: AtomicU64::new(0),
         }
@@ -123,18 +307,66 @@ impl Totals {
     }
 }
 
-/// Words written only while half-open or ramping up.
-pub(super) struct Rare {
-    pub(super) lease_until: AtomicU64,
-    pub(super) ramp_ticket: AtomicU64,
+/// Transitions remembered for the flapping figure (which therefore reads at most this).
+pub(super) const RECENT_TRANSITIONS: usize = 32;
+
+/// Times of the most recent transitions, for the flapping figure: a ring of atomics,
+/// so that a transition won on admission records its time without a lock.
+pub(super) struct RecentTransitions {
+    /// Each a transition's time plus one; 0: empty.
+    times: [AtomicU64; RECENT_TRANSITIONS],
+    next: AtomicU64,
 }
 
-/// Cold state behind one lock: backoff memory, and reconfiguration.
-pub(super) struct Cold {
-    pub(super) backoff: Backoff,
-    /// Times of the most recent transitions, oldest first, for the flapping figure.
-    pub(super) recent_transitions: std::collections::VecDeque<u64>,
+impl RecentTransitions {
+    pub(super) fn new() -> RecentTransitions {
+        RecentTransitions {
+            times: std::array::from_fn(|_| AtomicU64::new(0)),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn push(&self, now: u64) {
+        // ordering: Relaxed, a statistic; the index only needs to be distinct.
+        let i = self.next.fetch_add(1, Ordering::Relaxed) as usize % RECENT_TRANSITIONS;
+        self.times[i].store(now.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// Transitions less than `window` before `now`.
+    pub(super) fn within(&self, now: u64, window: u64) -> u32 {
+        self.times
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .filter(|&t| t != 0 && now.saturating_sub(t - 1) < window)
+            .count() as u32
+    }
 }
 
-/// Transitions remembered for the flapping figure.
-pub(super) const RECENT_TRANSITIONS: usize = 128;
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::GenerationTime;
+
+    /// A winner delayed past a later transition writes its time while the later
+    /// generation's winner writes its own and a reader of the later generation looks:
+    /// the reader sees nothing or exactly the later time, never a mix, and the later
+    /// time stays.
+    #[test]
+    fn a_late_winner_never_tears_or_replaces_a_newer_time() {
+        loom::model(|| {
+            let cell = loom::sync::Arc::new(GenerationTime::new());
+            let (late, newer) = (0x1111_1111_2222_2222u64, 0x3333_3333_4444_4444u64);
+            let c = cell.clone();
+            let t = loom::thread::spawn(move || c.set(1, late));
+            let c = cell.clone();
+            let r = loom::thread::spawn(move || {
+                let seen = c.get(2);
+                assert!(seen.is_none() || seen == Some(newer), "{seen:x?}");
+            });
+            cell.set(2, newer);
+            t.join().unwrap();
+            r.join().unwrap();
+            assert_eq!(cell.get(2), Some(newer));
+            assert_eq!(cell.get(1), None);
+        });
+    }
+}

@@ -1,7 +1,7 @@
 //! Unit tests of every transition, driven by a manual clock.
 
 use super::*;
-use crate::{ConfigBuilder, ManualClock, Tier};
+use crate::{CallEvent, ConfigBuilder, ManualClock, Tier};
 use std::sync::Mutex;
 
 const MS: Duration = Duration::from_millis(1);
@@ -231,10 +231,13 @@ fn half_open_never_admits_more_than_its_slots_and_released_slots_come_back() {
     assert_eq!(b.snapshot().abandoned, 1);
     let p3 = b.try_acquire().unwrap();
     p2.ignore(); // neutral
+    assert_eq!(b.snapshot().half_open_successes, 0);
     p3.success();
     assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.snapshot().half_open_successes, 1);
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::HalfOpen);
+    assert_eq!(b.snapshot().half_open_successes, 2);
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::Closed);
 }
@@ -282,6 +285,11 @@ fn unreported_probes_are_reclaimed_after_their_lease() {
     assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(SEC));
     clock.advance(SEC);
     let fresh = b.try_acquire().expect("lease expired: slot reclaimed");
+    // Both transitions were won on admission: queued, delivered by the next call that
+    // delivers.
+    assert!(events.lock().unwrap().is_empty());
+    b.dispatch_events();
+    assert_eq!(events.lock().unwrap().len(), 2);
     assert_eq!(
         events.lock().unwrap().last().unwrap().reason,
         Reason::ProbeLeaseExpired
@@ -320,7 +328,9 @@ fn manual_states_do_what_they_say() {
         b.try_acquire().unwrap_err(),
         Rejected {
             state: State::ForcedOpen,
-            retry_after: None
+            retry_after: None,
+            name: Arc::from(""),
+            opened_by: Some(Reason::Manual),
         }
     );
     b.force_closed();
@@ -839,4 +849,416 @@ fn a_success_that_opens_a_count_bucket_can_trip() {
     assert_eq!(b.state(), State::Closed);
     ok(&b);
     assert_eq!(b.state(), State::Open);
+}
+
+/// A breaker on a manual clock set to `start`, tripping on one failure, open for `open`.
+fn one_failure_trips(start: u64, open: Duration) -> (Breaker<ManualClock>, ManualClock) {
+    let clock = ManualClock::new();
+    clock.set_nanos(start);
+    let config = Config::builder()
+        .no_failure_rate()
+        .consecutive_failures(1)
+        .open_duration(open)
+        .build()
+        .unwrap();
+    (Breaker::with_clock(config, clock.clone()).unwrap(), clock)
+}
+
+#[test]
+fn the_open_deadline_is_exact_to_the_nanosecond() {
+    let (b, clock) = one_failure_trips(1, 5 * SEC);
+    fail(&b);
+    clock.advance(5 * SEC - Duration::from_nanos(1));
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(r.retry_after, Some(Duration::from_nanos(1)));
+    clock.advance_nanos(1);
+    assert!(b.try_acquire().expect("the deadline admits").is_probe());
+}
+
+#[test]
+fn deadlines_saturate_at_any_clock_value() {
+    // Unix-epoch nanoseconds: far past 48 bits of microseconds.
+    let (b, clock) = one_failure_trips(1_700_000_000_000_000_000, 5 * SEC);
+    fail(&b);
+    assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(5 * SEC));
+    clock.advance(5 * SEC);
+    b.try_acquire().expect("probe").success();
+    assert_eq!(b.state(), State::Closed);
+    // Near the end of the clock the deadline saturates at its last nanosecond.
+    let (b, clock) = one_failure_trips(u64::MAX - 10, 5 * SEC);
+    fail(&b);
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Some(Duration::from_nanos(10))
+    );
+    clock.set_nanos(u64::MAX);
+    assert!(b.try_acquire().expect("saturated deadline").is_probe());
+}
+
+#[test]
+fn the_lease_and_the_ramp_are_exact_at_any_clock_value() {
+    for start in [1, 1_700_000_000_000_000_001] {
+        let clock = ManualClock::new();
+        clock.set_nanos(start);
+        let config = Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(1)
+            .open_duration(SEC)
+            .half_open_max_wait(5 * SEC)
+            .slow_start(0.25, 10 * SEC)
+            .build()
+            .unwrap();
+        let b = Breaker::with_clock(config, clock.clone()).unwrap();
+        fail(&b);
+        clock.advance(SEC);
+        let _lost = b.try_acquire().unwrap().into_raw();
+        clock.advance(5 * SEC - Duration::from_nanos(1));
+        assert_eq!(
+            b.try_acquire().unwrap_err().retry_after,
+            Some(Duration::from_nanos(1)),
+            "start {start}"
+        );
+        clock.advance_nanos(1);
+        b.try_acquire().expect("lease over").success();
+        assert_eq!(b.state(), State::Closed);
+        // The ramp starts at 25% of calls.
+        let admitted = (0..1000).filter(|_| b.try_acquire().is_ok()).count();
+        assert!((200..=300).contains(&admitted), "start {start}: {admitted}");
+    }
+}
+
+#[test]
+fn reset_of_a_closed_breaker_publishes_nothing_and_clears_the_window_and_streak() {
+    let (b, _) = breaker(
+        count_config(10, 5, 0.5)
+            .consecutive_failures(5)
+            .build()
+            .unwrap(),
+    );
+    let events = record_events(&b);
+    fail(&b);
+    fail(&b);
+    ok(&b);
+    fail(&b);
+    b.reset();
+    let s = b.snapshot();
+    assert_eq!(
+        (
+            s.state,
+            s.generation,
+            s.transitions,
+            s.window_calls,
+            s.consecutive_failures
+        ),
+        (State::Closed, 0, 0, 0, 0)
+    );
+    assert_eq!(s.calls, 4, "lifetime totals survive");
+    assert!(events.lock().unwrap().is_empty());
+    // Held open twice: one transition.
+    b.force_open();
+    b.force_open();
+    assert_eq!(events.lock().unwrap().len(), 1);
+    assert_eq!(b.snapshot().transitions, 1);
+}
+
+#[test]
+fn the_failure_streak_counts_outcomes_of_the_current_generation_only() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    // A failure admitted before the trip and recorded after it adds nothing.
+    let late = b.try_acquire().unwrap();
+    fail(&b);
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    late.failure(FailureKind::Timeout);
+    assert_eq!(
+        b.snapshot().consecutive_failures,
+        0,
+        "nothing failed while open"
+    );
+    // Held closed: a late success of an earlier generation does not end the streak.
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    let late = b.try_acquire().unwrap();
+    b.force_closed();
+    fail(&b);
+    late.success();
+    fail(&b);
+    assert_eq!(b.snapshot().consecutive_failures, 2);
+}
+
+#[test]
+fn admission_that_wins_open_to_half_open_never_waits_for_a_listener() {
+    use std::sync::mpsc;
+    let (b, clock) = tripped(count_config(10, 1, 0.5).build().unwrap());
+    let b = Arc::new(b);
+    let (gate_tx, gate_rx) = mpsc::channel::<()>();
+    let gate_rx = Mutex::new(gate_rx);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    b.add_listener(move |t| {
+        if t.to == State::HalfOpen {
+            // Blocks until the test opens the gate.
+            let _ = gate_rx.lock().unwrap().recv();
+        }
+        s.lock().unwrap().push((t.to, std::thread::current().id()));
+    });
+    clock.advance(10 * SEC);
+    let (done_tx, done_rx) = mpsc::channel();
+    let b2 = b.clone();
+    let acquirer = std::thread::spawn(move || {
+        let probe = b2.acquire_raw();
+        done_tx.send(probe).unwrap();
+    });
+    // A bound only for the old behaviour, where this never arrives until the gate opens.
+    let probe = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("try_acquire returned while the listener would block")
+        .expect("probe");
+    assert!(probe.is_probe());
+    assert_eq!(b.state(), State::HalfOpen);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no listener ran on admission"
+    );
+    gate_tx.send(()).unwrap();
+    acquirer.join().unwrap();
+    // The probe's answer delivers the queued event, then its own, in order, here.
+    b.record_raw(probe, Outcome::Success, None);
+    let here = std::thread::current().id();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(State::HalfOpen, here), (State::Closed, here)]
+    );
+}
+
+#[test]
+fn manual_open_half_open_and_close_behave_as_the_automatic_ones() {
+    let (b, clock) = breaker(count_config(10, 1, 0.5).build().unwrap());
+    let events = record_events(&b);
+    b.open();
+    b.open(); // already open: nothing
+    assert_eq!(b.retry_after(), Some(10 * SEC));
+    clock.advance(10 * SEC);
+    let probe = b.try_acquire().expect("open duration over: a probe");
+    assert!(probe.is_probe());
+    probe.success();
+    assert_eq!(b.state(), State::Closed);
+    b.open_for(3 * SEC);
+    assert_eq!(b.retry_after(), Some(3 * SEC));
+    b.open_for(SEC); // a new opening
+    assert_eq!(b.retry_after(), Some(SEC));
+    let deadline = clock.now_nanos() + 5;
+    b.open_until(deadline);
+    assert_eq!(b.retry_after(), Some(Duration::from_nanos(5)));
+    clock.advance_nanos(5);
+    assert!(b.try_acquire().unwrap().is_probe());
+    b.close();
+    assert_eq!((b.state(), b.snapshot().window_calls), (State::Closed, 0));
+    b.half_open();
+    assert_eq!(b.state(), State::HalfOpen);
+    b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    assert_eq!(b.state(), State::Open);
+    b.force_open();
+    b.half_open();
+    b.half_open(); // already half-open: nothing
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+    b.close(); // already closed: nothing
+    let reasons: Vec<&str> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|t| t.reason.name())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "manual_open",
+            "open_elapsed",
+            "probes_succeeded",
+            "manual_open",
+            "manual_open",
+            "manual_open",
+            "open_elapsed",
+            "manual_close",
+            "manual_half_open",
+            "probe_failed",
+            "manual",
+            "manual_half_open",
+            "probes_succeeded",
+        ]
+    );
+    assert_eq!(Reason::ManualOpen.to_string(), "opened manually");
+}
+
+#[test]
+fn a_breaker_starts_in_its_initial_state() {
+    for state in State::ALL {
+        let (b, clock) = breaker(
+            count_config(10, 1, 0.5)
+                .initial_state(state)
+                .build()
+                .unwrap(),
+        );
+        let events = record_events(&b);
+        let s = b.snapshot();
+        assert_eq!((s.state, s.generation, s.transitions), (state, 0, 0));
+        match state {
+            State::Open => {
+                assert_eq!(b.try_acquire().unwrap_err().retry_after, Some(10 * SEC));
+                clock.advance(10 * SEC);
+                assert!(b.try_acquire().unwrap().is_probe());
+            }
+            State::HalfOpen => {
+                let p = b.try_acquire().unwrap();
+                assert!(p.is_probe());
+                p.success();
+                assert_eq!(b.state(), State::Closed);
+            }
+            State::ForcedOpen => assert!(b.try_acquire().is_err()),
+            _ => b.try_acquire().unwrap().success(),
+        }
+        b.dispatch_events();
+        assert!(events.lock().unwrap().len() <= 2);
+    }
+}
+
+#[test]
+fn a_slow_failure_counts_as_failed_and_as_slow() {
+    let (b, clock) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .count_window(4)
+            .minimum_calls(2)
+            .slow_call_rate_threshold(0.5, 100 * MS)
+            .build()
+            .unwrap(),
+    );
+    ok(&b);
+    // Measured by the breaker: held 100 ms, then failed.
+    let p = b.try_acquire().unwrap();
+    clock.advance(100 * MS);
+    p.failure(FailureKind::Timeout);
+    let s = b.snapshot();
+    assert_eq!((s.failures, s.slow_calls), (1, 1));
+    assert_eq!(s.state, State::Open, "1 slow of 2 calls reaches 50%");
+    // Reported by the caller: the same.
+    let (b, _) = breaker(count_config(10, 10, 0.9).build().unwrap());
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Other), 5 * SEC);
+    assert_eq!(b.snapshot().slow_calls, 1);
+}
+
+#[test]
+fn a_rejection_carries_the_name_and_the_reason_of_the_last_opening() {
+    let (b, clock) = breaker(count_config(4, 2, 0.5).name("inventory").build().unwrap());
+    ok(&b);
+    fail(&b);
+    clock.advance(9 * SEC + 147 * MS);
+    let r = b.try_acquire().unwrap_err();
+    assert_eq!(&*r.name, "inventory");
+    assert_eq!(
+        r.opened_by,
+        Some(Reason::FailureRate {
+            rate: 0.5,
+            threshold: 0.5
+        })
+    );
+    assert_eq!(
+        r.to_string(),
+        "circuit breaker 'inventory' is open (failure rate 50.0% >= 50.0%): call rejected, \
+         retry after 853ms"
+    );
+    b.open_for(SEC);
+    assert_eq!(
+        b.try_acquire().unwrap_err().opened_by,
+        Some(Reason::ManualOpen)
+    );
+}
+
+#[test]
+fn call_listeners_see_every_outcome_and_rejection_with_its_payload() {
+    let (b, clock) = breaker(
+        count_config(10, 3, 0.5)
+            .slow_call_rate_threshold(1.0, SEC)
+            .build()
+            .unwrap(),
+    );
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let id = b.add_call_listener(move |e| s.lock().unwrap().push(*e));
+    let p = b.try_acquire().unwrap();
+    clock.advance(3 * MS);
+    p.success();
+    b.try_acquire().unwrap().record(Outcome::Success, 7 * MS);
+    b.try_acquire().unwrap().ignore();
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Timeout), 9 * MS);
+    b.try_acquire().unwrap().failure(FailureKind::Connection);
+    assert_eq!(b.state(), State::Open);
+    assert!(b.try_acquire().is_err());
+    let ms = |n| Some(n * MS);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            CallEvent::Success { latency: ms(3) },
+            CallEvent::Success { latency: ms(7) },
+            CallEvent::Ignored,
+            CallEvent::Failure {
+                kind: FailureKind::Timeout,
+                latency: ms(9)
+            },
+            CallEvent::Failure {
+                kind: FailureKind::Connection,
+                latency: ms(0)
+            },
+            CallEvent::Rejected { state: State::Open },
+        ]
+    );
+    assert!(b.remove_call_listener(id));
+    assert!(!b.remove_call_listener(id));
+    assert!(b.try_acquire().is_err());
+    assert_eq!(seen.lock().unwrap().len(), 6, "removed: nothing more");
+    assert_eq!(b.attention.flags.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn a_call_that_outlives_its_timeout_is_recorded_as_a_timeout() {
+    let (b, clock) = breaker(
+        count_config(10, 10, 0.9)
+            .call_timeout(100 * MS)
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(
+        b.call(|| {
+            clock.advance(100 * MS);
+            Ok::<_, ()>(1)
+        }),
+        Ok(1),
+        "the result is still returned"
+    );
+    assert_eq!(
+        b.call(|| {
+            clock.advance(99 * MS);
+            Ok::<_, ()>(2)
+        }),
+        Ok(2)
+    );
+    let s = b.snapshot();
+    assert_eq!((s.failures_by_kind.timeout, s.successes), (1, 1));
 }

@@ -202,6 +202,24 @@ impl ConfigBuilder {
         self
     }
 
+    /// The state a new breaker starts in.
+    pub fn initial_state(mut self, state: crate::State) -> Self {
+        self.config.initial_state = state;
+        self
+    }
+
+    /// Calls the breaker runs itself time out after `timeout` (a timeout failure).
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.config.call_timeout = Some(timeout);
+        self
+    }
+
+    /// The breaker's name, for rejections and reports.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.config.name = name.into();
+        self
+    }
+
     /// Returns the config without validating it ([`Breaker::new`](crate::Breaker::new)
     /// and [`reconfigure`](crate::Breaker::reconfigure) validate).
     pub fn build_unchecked(self) -> Config {

@@ -417,3 +417,30 @@ fn parse_errors_name_line_and_field() {
     let err = Config::from_toml_str("minimum_calls = 0").unwrap_err();
     assert_eq!(err.field(), "minimum_calls");
 }
+
+#[test]
+fn initial_state_call_timeout_and_name_parse_validate_and_round_trip() {
+    use crate::State;
+    let c = Config::from_toml_str(
+        "initial_state = \"forced_open\"\ncall_timeout = \"250ms\"\nname = \"inventory\"\n",
+    )
+    .unwrap();
+    assert_eq!(c.initial_state, State::ForcedOpen);
+    assert_eq!(c.call_timeout, Some(Duration::from_millis(250)));
+    assert_eq!(c.name, "inventory");
+    assert_eq!(Config::from_toml_str(&c.to_toml_string()).unwrap(), c);
+    let d = Config::default();
+    assert_eq!(
+        (d.initial_state, d.call_timeout, d.name.as_str()),
+        (State::Closed, None, "")
+    );
+    assert_eq!(Config::from_toml_str(&d.to_toml_string()).unwrap(), d);
+    let err = Config::builder()
+        .call_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "call_timeout");
+    let err = Config::builder().name("x".repeat(257)).build().unwrap_err();
+    assert_eq!(err.field(), "name");
+    assert!(err.to_string().contains("at most 256 bytes"), "{err}");
+}

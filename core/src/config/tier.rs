@@ -62,6 +62,9 @@ impl Config {
             seed: None,
             adaptive_threshold: None,
             anti_thrash: None,
+            initial_state: crate::State::Closed,
+            call_timeout: None,
+            name: String::new(),
         }
     }
 

@@ -332,8 +332,23 @@ impl<'de> de::Deserializer<'de> for NodeDe<'_> {
         v.visit_newtype_struct(self)
     }
 
+    /// A unit variant named by a string (`initial_state = "open"`); any other shape
+    /// goes the generic way, which refuses it with the expected enum.
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        v: V,
+    ) -> Result<V::Value, DeError> {
+        match &self.0.value {
+            Value::Str(s) => v.visit_enum(s.as_str().into_deserializer()),
+            Value::Text(t) => v.visit_enum(t.trim().into_deserializer()),
+            _ => self.deserialize_any_inner(v),
+        }
+    }
+
     forward_to_deserialize_any! {
         i128 u128 char bytes byte_buf unit unit_struct seq tuple tuple_struct map struct
-        enum identifier ignored_any
+        identifier ignored_any
     }
 }

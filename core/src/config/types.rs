@@ -3,6 +3,7 @@
 
 pub use crate::adaptive::AdaptiveThreshold;
 use crate::outcome::FailureKind;
+use crate::state::State;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
@@ -301,7 +302,18 @@ pub struct Config {
     pub adaptive_threshold: Option<AdaptiveThreshold>,
     /// Damping against flapping: minimum closed and open times.
     pub anti_thrash: Option<AntiThrash>,
+    /// The state a new breaker starts in (`open` and `half_open` as after a trip).
+    pub initial_state: State,
+    /// A call the breaker runs itself that takes this long or longer is a timeout
+    /// failure; every permit carries the deadline.
+    #[serde(with = "humantime_serde")]
+    pub call_timeout: Option<Duration>,
+    /// The breaker's name, for rejections and reports (at most 256 bytes).
+    pub name: String,
 }
+
+/// Longest breaker name.
+pub const MAX_NAME_LEN: usize = 256;
 
 /// Protection against thrashing (opening and closing in quick succession).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -351,6 +363,9 @@ impl Config {
         "seed",
         "adaptive_threshold",
         "anti_thrash",
+        "initial_state",
+        "call_timeout",
+        "name",
     ];
 
     /// Whether calls are timed (explicitly, or because a latency rule needs it).

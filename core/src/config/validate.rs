@@ -4,7 +4,7 @@
 
 use super::{
     Config, ConfigError, WindowConfig, MAX_BUCKETS, MAX_DURATION, MAX_FAILURE_WEIGHT,
-    MAX_HALF_OPEN_PERMITS, MAX_WINDOW_SIZE,
+    MAX_HALF_OPEN_PERMITS, MAX_NAME_LEN, MAX_WINDOW_SIZE,
 };
 use crate::outcome::FailureKind;
 use std::fmt;
@@ -178,6 +178,16 @@ impl Config {
             if t.min_open > MAX_DURATION {
                 v.duration("anti_thrash.min_open", t.min_open, Duration::ZERO);
             }
+        }
+        if let Some(t) = self.call_timeout {
+            v.duration("call_timeout", t, Duration::from_micros(1));
+        }
+        if self.name.len() > MAX_NAME_LEN {
+            v.push(
+                "name",
+                format!("{} bytes", self.name.len()),
+                format!("at most {MAX_NAME_LEN} bytes"),
+            );
         }
         v.errors
     }

@@ -54,6 +54,16 @@ pub enum Op {
     ForceOpen,
     /// Operator: reset.
     Reset,
+    /// Operator: open as a trip would.
+    Open,
+    /// Operator: open for exactly this long.
+    OpenFor {
+        ms: u64,
+    },
+    /// Operator: half-open.
+    HalfOpen,
+    /// Operator: close.
+    Close,
 }
 
 /// One outcome as the model keeps it.
@@ -70,6 +80,8 @@ struct ModelPermit {
     generation: u32,
     probe: bool,
     start: u64,
+    /// Issued while disabled: its outcome is not counted.
+    uncounted: bool,
 }
 
 /// The reference: plain fields, a list of outcomes, everything recomputed.
@@ -85,7 +97,9 @@ struct Model {
     level: u32,
     opened_before: bool,
     closed_at: u64,
+    /// Failures in a row among the outcomes of generation `streak_generation`.
     consecutive: u32,
+    streak_generation: u32,
     // window
     origin: u64,
     seq: u64,
@@ -100,6 +114,17 @@ struct Model {
 
 impl Model {
     fn new(c: Config, now: u64) -> Model {
+        let mut m = Model::closed(c, now);
+        m.state = m.c.initial_state;
+        if m.state == State::Open {
+            // As after a first trip: level 0.
+            m.opened_before = true;
+            m.open_until = now.saturating_add(m.c.open.duration.as_nanos() as u64);
+        }
+        m
+    }
+
+    fn closed(c: Config, now: u64) -> Model {
         Model {
             c,
             now,
@@ -113,6 +138,7 @@ impl Model {
             opened_before: false,
             closed_at: 0,
             consecutive: 0,
+            streak_generation: 0,
             origin: now,
             seq: 0,
             recs: vec![],
@@ -178,7 +204,7 @@ impl Model {
         let base = self.c.open.duration.as_nanos() as f64;
         let cap = self.c.open.max_duration.as_nanos() as f64;
         let d = (base * self.c.open.multiplier.powi(self.level as i32)).min(cap) as u64;
-        self.open_until = (self.now + d).div_ceil(1000) * 1000;
+        self.open_until = self.now.saturating_add(d);
     }
 
     fn close(&mut self) {
@@ -192,6 +218,7 @@ impl Model {
             generation: self.generation,
             probe: false,
             start: self.now,
+            uncounted: self.state == State::Disabled,
         };
         match self.state {
             State::Closed | State::ForcedClosed | State::MetricsOnly | State::Disabled => {
@@ -213,6 +240,7 @@ impl Model {
                     generation: self.generation,
                     probe: true,
                     start: self.now,
+                    uncounted: false,
                 })
             }
             State::HalfOpen => {
@@ -230,6 +258,7 @@ impl Model {
                     generation: self.generation,
                     probe: true,
                     start: self.now,
+                    uncounted: false,
                 })
             }
         }
@@ -260,6 +289,9 @@ impl Model {
     }
 
     fn record(&mut self, p: ModelPermit, outcome: Outcome, latency: Option<u64>) {
+        if p.uncounted {
+            return;
+        }
         let latency = latency.unwrap_or(self.now - p.start);
         let failure = match outcome {
             Outcome::Ignored => {
@@ -282,7 +314,7 @@ impl Model {
         let weight = failure.map_or(0, |k| {
             (self.c.failure_weights.get(k) * 100.0).round() as u64
         });
-        let slow = failure.is_none() && latency >= self.c.slow_call_duration.as_nanos() as u64;
+        let slow = latency >= self.c.slow_call_duration.as_nanos() as u64;
         self.recs.push(Rec {
             bucket,
             weight,
@@ -292,9 +324,19 @@ impl Model {
         self.calls += 1;
         if failure.is_some() {
             self.failures += 1;
-            self.consecutive += 1;
-        } else {
-            self.consecutive = 0;
+        }
+        // The streak counts outcomes of one generation: an older one's leaves it alone,
+        // a newer one's starts afresh.
+        if p.generation.wrapping_sub(self.streak_generation) as i32 >= 0 {
+            if p.generation != self.streak_generation {
+                self.streak_generation = p.generation;
+                self.consecutive = 0;
+            }
+            self.consecutive = if failure.is_some() {
+                self.consecutive + 1
+            } else {
+                0
+            };
         }
         if p.probe {
             self.settle(p, Some(failure.is_none()));
@@ -389,11 +431,37 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                     m.transition(State::ForcedOpen);
                 }
             }
+            Op::Open => {
+                b.open();
+                if m.state != State::Open {
+                    m.open(false);
+                }
+            }
+            Op::OpenFor { ms } => {
+                b.open_for(Duration::from_millis(ms));
+                m.transition(State::Open);
+                m.open_until = m.now.saturating_add(ms * MS);
+            }
+            Op::HalfOpen => {
+                b.half_open();
+                if m.state != State::HalfOpen {
+                    m.transition(State::HalfOpen);
+                }
+            }
+            Op::Close => {
+                b.close();
+                if m.state != State::Closed {
+                    m.close();
+                }
+            }
             Op::Reset => {
                 b.reset();
-                m.transition(State::Closed);
+                if m.state != State::Closed {
+                    m.transition(State::Closed);
+                }
                 m.restart_window();
                 m.consecutive = 0;
+                m.streak_generation = m.generation;
                 m.level = 0;
                 m.opened_before = false;
                 m.closed_at = m.now;
@@ -412,6 +480,16 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             }
         );
         check_eq!(
+            s.half_open_successes,
+            if m.state == State::HalfOpen {
+                m.probe_ok
+            } else {
+                0
+            },
+            "step {}: probe successes",
+            step
+        );
+        check_eq!(
             (s.calls, s.failures, s.ignored),
             (m.calls, m.failures, m.ignored)
         );
@@ -421,7 +499,12 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             "step {}",
             step
         );
-        check_eq!(s.consecutive_failures, m.consecutive);
+        let streak = if m.streak_generation == m.generation {
+            m.consecutive
+        } else {
+            0
+        };
+        check_eq!(s.consecutive_failures, streak, "step {}: streak", step);
         let w = m.window();
         check_eq!(s.window_calls, w.len() as u64, "step {}: window", step);
         let wf: u64 = w.iter().map(|r| r.weight).sum();
