@@ -95,5 +95,5 @@ pub use events::{Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
 pub use metrics::{FailureCounts, Snapshot};
 pub use outcome::{FailureKind, Outcome};
-pub use permit::{Permit, RawPermit};
+pub use permit::{Permit, PermitError, RawPermit};
 pub use state::State;
