@@ -189,6 +189,11 @@ enum tg_status
      */
     TG_ERR_UNSUPPORTED = -5,
     /**
+     * A permit was refused: answered already (spent), issued by another breaker, or
+     * altered. Nothing was recorded; do not answer it again.
+     */
+    TG_ERR_INVALID_PERMIT = -7,
+    /**
      * A bug: Rust code panicked. The panic was caught at the boundary; the object the
      * call was given is still safe to free.
      */
@@ -254,24 +259,17 @@ typedef struct tg_config tg_config;
 typedef struct tg_registry tg_registry;
 
 /**
- * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
- * allocation. Treat the fields as opaque. Hand it back exactly once, to the breaker
- * that issued it, with `tg_record` or `tg_release`.
+ * Proof of admission returned by `tg_try_acquire`: a small value, no allocation.
+ * Opaque: never read or change its words. Hand it back exactly once, to the breaker
+ * that issued it, by address: `tg_record` or `tg_release` marks it spent, and a spent,
+ * altered or foreign permit is refused with `TG_ERR_INVALID_PERMIT`. A zeroed
+ * `tg_permit` is a spent one.
  */
 typedef struct {
     /**
-     * Generation of the breaker state the permit was issued in.
+     * Opaque: the permit sealed by the breaker that issued it.
      */
-    uint32_t generation;
-    /**
-     * Internal flags.
-     */
-    uint32_t flags;
-    /**
-     * Admission time on the breaker's clock, in nanoseconds (0 when calls are not
-     * timed).
-     */
-    uint64_t start_ns;
+    uint64_t words[3];
 } tg_permit;
 
 /**
@@ -767,30 +765,38 @@ void tg_breaker_free(tg_breaker *breaker);
 tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
 
 /**
- * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
- * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
- * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+ * Reports how an admitted call went, consuming `*permit` (it is marked spent).
+ * `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
+ * the call's latency as the caller measured it; 0 means "measure it from the acquire"
+ * (when latency is tracked).
  *
  * The failure that trips the breaker is reported normally; only later calls are
  * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
- * is then not consumed: record or release it again); `TG_ERR_NULL`.
+ * is then not consumed: record or release it again); `TG_ERR_INVALID_PERMIT` for a
+ * permit answered already (or a copy of one whose answer was counted), issued by
+ * another breaker, or altered: nothing is recorded; `TG_ERR_NULL`.
  *
- * Thread safety: may be called from any number of threads at once. A transition it
- * causes runs the listener on this thread, after the record, outside every lock.
+ * Thread safety: may be called from any number of threads at once, each with its own
+ * permit. A transition it causes runs the listener on this thread, after the record,
+ * outside every lock.
  */
 tg_status tg_record(const tg_breaker *breaker,
-                    tg_permit permit,
+                    tg_permit *permit,
                     tg_outcome outcome,
                     uint64_t latency_ns);
 
 /**
- * Hands a permit back without an outcome (the call was never made, or was abandoned):
- * counted as `abandoned`, neither success nor failure; a half-open probe frees its
- * slot.
+ * Hands a permit back without an outcome (the call was never made, or was abandoned),
+ * consuming `*permit` (it is marked spent): counted as `abandoned`, neither success
+ * nor failure; a half-open probe frees its slot.
  *
- * Thread safety: may be called from any number of threads at once.
+ * Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` as for `tg_record` (nothing is released);
+ * `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once, each with its own
+ * permit.
  */
-tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
+tg_status tg_release(const tg_breaker *breaker, tg_permit *permit);
 
 /**
  * Writes the current state to `*out`.

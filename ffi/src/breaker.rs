@@ -140,33 +140,49 @@ pub extern "C" fn tg_try_acquire(breaker: *const tg_breaker, out: *mut tg_permit
     })
 }
 
-/// Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
-/// a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
-/// caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+/// Reports how an admitted call went, consuming `*permit` (it is marked spent).
+/// `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
+/// the call's latency as the caller measured it; 0 means "measure it from the acquire"
+/// (when latency is tracked).
 ///
 /// The failure that trips the breaker is reported normally; only later calls are
 /// rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
-/// is then not consumed: record or release it again); `TG_ERR_NULL`.
+/// is then not consumed: record or release it again); `TG_ERR_INVALID_PERMIT` for a
+/// permit answered already (or a copy of one whose answer was counted), issued by
+/// another breaker, or altered: nothing is recorded; `TG_ERR_NULL`.
 ///
-/// Thread safety: may be called from any number of threads at once. A transition it
-/// causes runs the listener on this thread, after the record, outside every lock.
+/// Thread safety: may be called from any number of threads at once, each with its own
+/// permit. A transition it causes runs the listener on this thread, after the record,
+/// outside every lock.
 #[no_mangle]
 pub extern "C" fn tg_record(
     breaker: *const tg_breaker,
-    permit: tg_permit,
+    permit: *mut tg_permit,
     outcome: tg_outcome,
     latency_ns: u64,
 ) -> tg_status {
     guard("tg_record", || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null("tg_record", "breaker");
+        let (Some(b), Some(slot)) = (raw::borrow(breaker), raw::borrow_mut(permit)) else {
+            return null(
+                "tg_record",
+                if breaker.is_null() {
+                    "breaker"
+                } else {
+                    "permit"
+                },
+            );
         };
         let Some(outcome) = outcome_from(outcome) else {
             return bad_outcome(outcome);
         };
         let latency = (latency_ns != 0).then_some(latency_ns);
-        b.inner.record_raw(permit.into(), outcome, latency);
-        TG_OK
+        match b
+            .inner
+            .record_raw(std::mem::take(slot).into(), outcome, latency)
+        {
+            Ok(()) => TG_OK,
+            Err(e) => invalid_permit("tg_record", e),
+        }
     })
 }
 
@@ -178,19 +194,37 @@ fn bad_outcome(outcome: tg_outcome) -> tg_status {
     )
 }
 
-/// Hands a permit back without an outcome (the call was never made, or was abandoned):
-/// counted as `abandoned`, neither success nor failure; a half-open probe frees its
-/// slot.
+#[cold]
+fn invalid_permit(func: &str, e: tg_core::PermitError) -> tg_status {
+    fail(TG_ERR_INVALID_PERMIT, format!("{func}: {e}"))
+}
+
+/// Hands a permit back without an outcome (the call was never made, or was abandoned),
+/// consuming `*permit` (it is marked spent): counted as `abandoned`, neither success
+/// nor failure; a half-open probe frees its slot.
 ///
-/// Thread safety: may be called from any number of threads at once.
+/// Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` as for `tg_record` (nothing is released);
+/// `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any number of threads at once, each with its own
+/// permit.
 #[no_mangle]
-pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: tg_permit) -> tg_status {
+pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: *mut tg_permit) -> tg_status {
     guard("tg_release", || {
-        let Some(b) = raw::borrow(breaker) else {
-            return null("tg_release", "breaker");
+        let (Some(b), Some(slot)) = (raw::borrow(breaker), raw::borrow_mut(permit)) else {
+            return null(
+                "tg_release",
+                if breaker.is_null() {
+                    "breaker"
+                } else {
+                    "permit"
+                },
+            );
         };
-        b.inner.release_raw(permit.into());
-        TG_OK
+        match b.inner.release_raw(std::mem::take(slot).into()) {
+            Ok(()) => TG_OK,
+            Err(e) => invalid_permit("tg_release", e),
+        }
     })
 }
 

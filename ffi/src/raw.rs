@@ -33,8 +33,8 @@ pub(crate) fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {
 pub(crate) fn borrow_mut<'a, T>(ptr: *mut T) -> Option<&'a mut T> {
     // SAFETY: a non-NULL pointer points to a live, aligned `T` that, by the contract of
     // the functions taking `T *` (the non-thread-safe tg_config setters, and
-    // tg_bulkhead_release on the caller's own permit), no other thread or call uses for
-    // the duration of this call.
+    // tg_record, tg_release and tg_bulkhead_release on the caller's own permit), no
+    // other thread or call uses for the duration of this call.
     unsafe { ptr.as_mut() }
 }
 

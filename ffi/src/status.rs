@@ -33,6 +33,9 @@ pub enum tg_status {
     /// The operation does not apply to this object (advancing the clock of a breaker
     /// built on the system clock).
     TG_ERR_UNSUPPORTED = -5,
+    /// A permit was refused: answered already (spent), issued by another breaker, or
+    /// altered. Nothing was recorded; do not answer it again.
+    TG_ERR_INVALID_PERMIT = -7,
     /// A bug: Rust code panicked. The panic was caught at the boundary; the object the
     /// call was given is still safe to free.
     TG_ERR_PANIC = -6,
@@ -142,6 +145,9 @@ pub extern "C" fn tg_status_str(status: i32) -> *const c_char {
         -4 => c"TG_ERR_BUFFER_TOO_SMALL: the buffer is too small",
         -5 => c"TG_ERR_UNSUPPORTED: the operation does not apply to this object",
         -6 => c"TG_ERR_PANIC: internal error (a Rust panic was caught)",
+        -7 => {
+            c"TG_ERR_INVALID_PERMIT: the permit was answered already, or not issued by this breaker"
+        }
         _ => c"unknown status",
     };
     s.as_ptr()

@@ -11,28 +11,23 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tg_core::{FailureKind, Outcome, RawPermit, Reason, Snapshot, State, Tier, Transition};
 
-/// Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
-/// allocation. Treat the fields as opaque. Hand it back exactly once, to the breaker
-/// that issued it, with `tg_record` or `tg_release`.
+/// Proof of admission returned by `tg_try_acquire`: a small value, no allocation.
+/// Opaque: never read or change its words. Hand it back exactly once, to the breaker
+/// that issued it, by address: `tg_record` or `tg_release` marks it spent, and a spent,
+/// altered or foreign permit is refused with `TG_ERR_INVALID_PERMIT`. A zeroed
+/// `tg_permit` is a spent one.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct tg_permit {
-    /// Generation of the breaker state the permit was issued in.
-    pub generation: u32,
-    /// Internal flags.
-    pub flags: u32,
-    /// Admission time on the breaker's clock, in nanoseconds (0 when calls are not
-    /// timed).
-    pub start_ns: u64,
+    /// Opaque: the permit sealed by the breaker that issued it.
+    pub words: [u64; 3],
 }
 
 impl From<RawPermit> for tg_permit {
     #[inline(always)]
     fn from(p: RawPermit) -> Self {
         tg_permit {
-            generation: p.generation,
-            flags: p.flags,
-            start_ns: p.start_nanos,
+            words: p.into_words(),
         }
     }
 }
@@ -40,11 +35,7 @@ impl From<RawPermit> for tg_permit {
 impl From<tg_permit> for RawPermit {
     #[inline(always)]
     fn from(p: tg_permit) -> Self {
-        RawPermit {
-            generation: p.generation,
-            flags: p.flags,
-            start_nanos: p.start_ns,
-        }
+        RawPermit::from_words(p.words)
     }
 }
 

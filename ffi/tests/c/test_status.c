@@ -22,16 +22,17 @@ static void status_codes_have_their_values_and_size(void) {
     CHECK(TG_OK == 0);
     CHECK(TG_REJECTED == 1);
     CHECK(TG_ERR_NULL < 0 && TG_ERR_INVALID_ARG < 0 && TG_ERR_PARSE < 0 &&
-          TG_ERR_BUFFER_TOO_SMALL < 0 && TG_ERR_UNSUPPORTED < 0 && TG_ERR_PANIC < 0);
+          TG_ERR_BUFFER_TOO_SMALL < 0 && TG_ERR_UNSUPPORTED < 0 && TG_ERR_PANIC < 0 &&
+          TG_ERR_INVALID_PERMIT < 0);
 }
 
 static void every_status_has_a_description(void) {
     const tg_status all[] = {TG_OK,          TG_REJECTED,           TG_ERR_NULL,
                              TG_ERR_INVALID_ARG, TG_ERR_PARSE,      TG_ERR_BUFFER_TOO_SMALL,
-                             TG_ERR_UNSUPPORTED, TG_ERR_PANIC};
+                             TG_ERR_UNSUPPORTED, TG_ERR_PANIC,      TG_ERR_INVALID_PERMIT};
     const char *names[] = {"TG_OK",          "TG_REJECTED",  "TG_ERR_NULL",
                            "TG_ERR_INVALID_ARG", "TG_ERR_PARSE", "TG_ERR_BUFFER_TOO_SMALL",
-                           "TG_ERR_UNSUPPORTED", "TG_ERR_PANIC"};
+                           "TG_ERR_UNSUPPORTED", "TG_ERR_PANIC", "TG_ERR_INVALID_PERMIT"};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *s = tg_status_str(all[i]);
         CHECK(s != NULL && strncmp(s, names[i], strlen(names[i])) == 0);
