@@ -3,7 +3,7 @@
 //! [`Permit`] is the guard Rust callers hold: `#[must_use]`, answered by value (so it
 //! cannot be answered twice), released when dropped unanswered (metric `abandoned`) and
 //! recorded as a failure when dropped during a panic. It carries the engine's own
-//! record of the admission, a [`Grant`], and nothing else: the type system already
+//! record of the admission, a `Grant`, and nothing else: the type system already
 //! proves it genuine and unanswered, so its path pays for no check.
 //!
 //! [`RawPermit`] is a permit without a lifetime, for bindings and for callers that
@@ -24,19 +24,31 @@
 //!   permit has tag 0) as it hands it to the engine: answering that slot again is
 //!   [`PermitError::Spent`].
 //! - **Counted.** Bytes can still be duplicated behind the engine's back (a C struct
-//!   copied, then the copy answered too). Nothing in sixteen bytes can tell a copy
-//!   from its original, so the engine guards the counts such a copy could corrupt: a
-//!   probe answer in a half-open generation whose probe slots are all answered
-//!   already is refused (at the entry, before anything is counted, and again inside
-//!   the compare-and-swap that settles it, so that two racing copies cannot both
-//!   decide), and an answer of a permit counted in flight when the in-flight count is
-//!   already zero is refused. A copy answered while its original's generation still
-//!   has other probes out can take one of their places; the original, answered later,
-//!   is then the surplus. The probe limit and the success threshold still hold.
+//!   copied, then the copy answered too). Nothing in a permit's bytes can tell a copy
+//!   from its original, so the engine guards the counts a copy could corrupt: a probe
+//!   answer in a half-open generation whose probe slots are all answered already is
+//!   refused (at the entry, before anything is counted, and again inside the
+//!   compare-and-swap that settles it, so that of two racing copies one decides
+//!   nothing), and an answer of a permit counted in flight when the in-flight count is
+//!   zero is refused (a best effort: two copies answered at the same instant may both
+//!   pass). So answers never outnumber the probes admitted, and no count goes below
+//!   zero. But a copy answered while other probes of its generation are out stands in
+//!   for one of them: it frees that probe's slot early, or counts its success. Only
+//!   the spent slot rules that out, which is why bindings answer through one slot.
 //!
-//! Checking costs a few instructions (the tag's two multiplies, a compare, a store),
-//! on the raw path only. Admission stays wait-free: sealing is arithmetic on values
-//! already in registers.
+//! Why this shape:
+//!
+//! - A tag rather than a record of the permits out: a record would cost a
+//!   read-modify-write on every admission, and Closed admission is one load. The tag
+//!   is arithmetic on values already in registers, on the raw path only (two
+//!   multiplies and a compare to answer); admission stays wait-free.
+//! - By value rather than through `&mut RawPermit`: Rust code then cannot answer a
+//!   permit twice at all (the compiler refuses, as for [`Permit`]), instead of being
+//!   told so at run time; a binding's slot gets the same effect from
+//!   `std::mem::take`.
+//! - [`Permit`] holds the unsealed `Grant` and answers through unchecked paths: it
+//!   cannot be forged or answered twice, so its Closed fast path stays as it was.
+//!   [`Permit::into_raw`] seals.
 
 use crate::breaker::Breaker;
 use crate::clock::Clock;
