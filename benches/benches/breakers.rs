@@ -277,14 +277,22 @@ fn s6_tripgate_parts(cr: &mut Criterion) {
     assert!(open.0.acquire_raw().is_err());
 
     let timed = Breaker::new(tripgate_config(true)).unwrap();
-    let raw = timed.acquire_raw().unwrap();
+    // One permit's words, answered again and again: a raw record, seal check included.
+    let words = timed.acquire_raw().unwrap().into_words();
     g.bench_function("record_success_latency", |b| {
-        b.iter(|| black_box(&timed).record_raw(black_box(raw), Outcome::Success, None))
+        b.iter(|| {
+            let raw = tripgate::RawPermit::from_words(black_box(words));
+            black_box(&timed).record_raw(raw, Outcome::Success, None)
+        })
     });
     let untimed = Breaker::new(tripgate_config(false)).unwrap();
-    let raw = untimed.acquire_raw().unwrap();
+    // One permit's words, answered again and again: a raw record, seal check included.
+    let words = untimed.acquire_raw().unwrap().into_words();
     g.bench_function("record_success_no_latency", |b| {
-        b.iter(|| black_box(&untimed).record_raw(black_box(raw), Outcome::Success, None))
+        b.iter(|| {
+            let raw = tripgate::RawPermit::from_words(black_box(words));
+            black_box(&untimed).record_raw(raw, Outcome::Success, None)
+        })
     });
 
     let filled = filled_breaker(10_000);

@@ -136,7 +136,6 @@ pub struct Run {
 }
 
 /// A call in flight; its completion time and slot index form the heap key.
-#[derive(Clone, Copy)]
 struct Pending {
     permit: RawPermit,
     outcome: Outcome,
@@ -183,7 +182,17 @@ impl InFlight {
         self.heap.pop();
         let slot = k as u32;
         self.free.push(slot);
-        Some((at, self.slab[slot as usize]))
+        // The slot keeps the spent permit until it is reused.
+        let p = &mut self.slab[slot as usize];
+        let permit = std::mem::take(&mut p.permit);
+        Some((
+            at,
+            Pending {
+                permit,
+                outcome: p.outcome,
+                latency: p.latency,
+            },
+        ))
     }
 }
 
@@ -244,7 +253,9 @@ impl Sim {
     #[inline]
     fn complete(&self, at: u64, p: Pending) {
         self.clock.set_nanos(at);
-        self.breaker
+        // The permit this engine took from its own breaker, answered once: never refused.
+        let _ = self
+            .breaker
             .record_raw(p.permit, p.outcome, Some(p.latency));
     }
 

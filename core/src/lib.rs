@@ -103,5 +103,5 @@ pub use events::{CallEvent, Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
 pub use metrics::{FailureCounts, Snapshot};
 pub use outcome::{FailureKind, Outcome};
-pub use permit::{Permit, RawPermit};
+pub use permit::{Permit, PermitError, RawPermit};
 pub use state::State;

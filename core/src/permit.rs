@@ -1,9 +1,54 @@
-//! Permits: proof of admission, to be answered with an outcome.
+//! Permits: proof of admission, to be answered with an outcome exactly once.
 //!
-//! [`Permit`] is the guard Rust callers hold: `#[must_use]`, recorded by value, released
-//! when dropped unrecorded (metric `abandoned`) and recorded as a failure when dropped
-//! during a panic. [`RawPermit`] is the same thing as a plain `Copy` value for the C and
-//! Python bindings: acquire returns it, record takes it back. Neither allocates.
+//! [`Permit`] is the guard Rust callers hold: `#[must_use]`, answered by value (so it
+//! cannot be answered twice), released when dropped unanswered (metric `abandoned`) and
+//! recorded as a failure when dropped during a panic. It carries the engine's own
+//! record of the admission, a `Grant`, and nothing else: the type system already
+//! proves it genuine and unanswered, so its path pays for no check.
+//!
+//! [`RawPermit`] is a permit without a lifetime, for bindings and for callers that
+//! must store a permit apart from the breaker (a future, a simulator's queue). It lives
+//! in memory the engine does not own: C copies it around as bytes, a binding may keep
+//! it in a foreign object. So the engine checks it when it comes back instead of
+//! trusting it:
+//!
+//! - **Sealed.** Each breaker draws a random 64-bit key when it is built. A raw permit
+//!   carries a tag: a keyed mix of its generation, flags and admission time. A permit
+//!   whose tag does not verify was issued by another breaker, or its bytes were made
+//!   up or altered: [`PermitError::Foreign`], and nothing happens. The mix (two
+//!   multiply-xorshift rounds) guards against accidents, not against an adversary: it
+//!   is not a MAC, and the key is not secret from code in the same process.
+//! - **Spent.** A raw permit is answered by value and is not `Clone`, so Rust code
+//!   cannot answer one twice. A binding that keeps the permit in foreign memory
+//!   replaces it there with the spent permit ([`RawPermit::default`], tag 0; no issued
+//!   permit has tag 0) as it hands it to the engine: answering that slot again is
+//!   [`PermitError::Spent`].
+//! - **Counted.** Bytes can still be duplicated behind the engine's back (a C struct
+//!   copied, then the copy answered too). Nothing in a permit's bytes can tell a copy
+//!   from its original, so the engine guards the counts a copy could corrupt: a probe
+//!   answer in a half-open generation whose probe slots are all answered already is
+//!   refused (at the entry, before anything is counted, and again inside the
+//!   compare-and-swap that settles it, so that of two racing copies one decides
+//!   nothing), and an answer of a permit counted in flight when the in-flight count is
+//!   zero is refused (a best effort: two copies answered at the same instant may both
+//!   pass). So answers never outnumber the probes admitted, and no count goes below
+//!   zero. But a copy answered while other probes of its generation are out stands in
+//!   for one of them: it frees that probe's slot early, or counts its success. Only
+//!   the spent slot rules that out, which is why bindings answer through one slot.
+//!
+//! Why this shape:
+//!
+//! - A tag rather than a record of the permits out: a record would cost a
+//!   read-modify-write on every admission, and Closed admission is one load. The tag
+//!   is arithmetic on values already in registers, on the raw path only (two
+//!   multiplies and a compare to answer); admission stays wait-free.
+//! - By value rather than through `&mut RawPermit`: Rust code then cannot answer a
+//!   permit twice at all (the compiler refuses, as for [`Permit`]), instead of being
+//!   told so at run time; a binding's slot gets the same effect from
+//!   `std::mem::take`.
+//! - [`Permit`] holds the unsealed `Grant` and answers through unchecked paths: it
+//!   cannot be forged or answered twice, so its Closed fast path stays as it was.
+//!   [`Permit::into_raw`] seals.
 
 use crate::breaker::Breaker;
 use crate::clock::Clock;
@@ -20,25 +65,155 @@ pub(crate) const P_IN_FLIGHT: u32 = 4;
 /// Permit flag: issued while disabled; its outcome is not counted.
 pub(crate) const P_UNCOUNTED: u32 = 8;
 
-/// A permit as a plain value, for bindings. Treat the fields as opaque: hand the value
-/// back to the breaker that issued it, exactly once.
+/// What admission granted, as the engine keeps it: unsealed, trusted. Held by
+/// [`Permit`]; sealed into a [`RawPermit`] when it leaves the type system.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[repr(C)]
-pub struct RawPermit {
+pub(crate) struct Grant {
     /// Generation of the state the permit was issued in.
-    pub generation: u32,
-    /// Internal flags.
-    pub flags: u32,
+    pub(crate) generation: u32,
+    /// `P_*` flags.
+    pub(crate) flags: u32,
     /// Admission time in the breaker clock's nanoseconds (0 when calls are not timed).
-    pub start_nanos: u64,
+    pub(crate) start_nanos: u64,
+}
+
+impl Grant {
+    /// Whether this grant holds a half-open probe slot.
+    #[inline]
+    pub(crate) fn is_probe(&self) -> bool {
+        self.flags & P_PROBE != 0
+    }
+}
+
+/// A breaker's key for sealing its raw permits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PermitKey(u64);
+
+impl PermitKey {
+    /// A fresh random key. The randomness is std's per-process hasher keys, which it
+    /// also steps for every new `RandomState`: two breakers never share a key by
+    /// accident, and no global state of ours is involved. `salt` (a time, an address)
+    /// is mixed in for good measure.
+    pub(crate) fn random(salt: u64) -> PermitKey {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        PermitKey(h.finish())
+    }
+
+    /// The tag of `grant` under this key: never 0 (0 marks a spent permit).
+    #[inline]
+    pub(crate) fn tag(self, grant: Grant) -> u64 {
+        let head = (u64::from(grant.generation) << 32) | u64::from(grant.flags);
+        mix(mix(self.0 ^ head) ^ grant.start_nanos) | 1
+    }
+
+    /// `grant` sealed under this key.
+    #[inline]
+    pub(crate) fn seal(self, grant: Grant) -> RawPermit {
+        RawPermit {
+            grant,
+            tag: self.tag(grant),
+        }
+    }
+
+    /// The grant inside `permit`, if this key sealed it.
+    #[inline]
+    pub(crate) fn open(self, permit: RawPermit) -> Result<Grant, PermitError> {
+        match permit.tag {
+            0 => Err(PermitError::Spent),
+            t if t == self.tag(permit.grant) => Ok(permit.grant),
+            _ => Err(PermitError::Foreign),
+        }
+    }
+}
+
+/// One multiply-xorshift round (the finaliser of a well-known 64-bit mixer): every
+/// input bit moves about half the output bits.
+#[inline]
+fn mix(x: u64) -> u64 {
+    let x = (x ^ (x >> 32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    x ^ (x >> 32)
+}
+
+/// A permit as a plain value, for bindings and for callers that must store it apart
+/// from the breaker: from [`Breaker::acquire_raw`] or [`Permit::into_raw`], answered
+/// by value with [`Breaker::record_raw`] or [`Breaker::release_raw`].
+///
+/// Opaque: it is sealed with a key of the breaker that issued it, which checks the
+/// seal when the permit comes back (see [`PermitError`]). Not `Clone`: a permit is
+/// answered exactly once. The default value is the *spent* permit: what a binding
+/// leaves in foreign memory in place of a permit it has answered; answering it is
+/// refused.
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct RawPermit {
+    grant: Grant,
+    tag: u64,
 }
 
 impl RawPermit {
     /// Whether this permit holds a half-open probe slot.
     pub fn is_probe(&self) -> bool {
-        self.flags & P_PROBE != 0
+        self.grant.is_probe()
+    }
+
+    /// Whether this is the spent permit (answered, or never issued).
+    pub fn is_spent(&self) -> bool {
+        self.tag == 0
+    }
+
+    /// The permit as three words, for a binding that keeps it in foreign memory (a C
+    /// struct). Give the words back to [`from_words`](RawPermit::from_words) unchanged.
+    pub fn into_words(self) -> [u64; 3] {
+        let g = self.grant;
+        [
+            (u64::from(g.generation) << 32) | u64::from(g.flags),
+            g.start_nanos,
+            self.tag,
+        ]
+    }
+
+    /// The permit whose words are `words`. Any words make a permit; only the words of a
+    /// permit the breaker issued and has not seen answered are accepted when answered.
+    pub fn from_words(words: [u64; 3]) -> RawPermit {
+        RawPermit {
+            grant: Grant {
+                generation: (words[0] >> 32) as u32,
+                flags: words[0] as u32,
+                start_nanos: words[1],
+            },
+            tag: words[2],
+        }
     }
 }
+
+/// Why a breaker refused to take back a [`RawPermit`]. A refused answer changes
+/// nothing: no state, no counter, no probe slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PermitError {
+    /// The permit was answered already: it is the spent permit, or a copy of a probe
+    /// (or a permit counted in flight) whose answer has been counted.
+    Spent,
+    /// The breaker did not issue this permit: it belongs to another breaker, or its
+    /// bytes were altered or made up.
+    Foreign,
+}
+
+impl fmt::Display for PermitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PermitError::Spent => {
+                "invalid permit: already answered (a permit is recorded or released exactly once)"
+            }
+            PermitError::Foreign => {
+                "invalid permit: not issued by this breaker (a permit of another breaker, or altered bytes)"
+            }
+        })
+    }
+}
+
+impl std::error::Error for PermitError {}
 
 /// Permission to make one call. Report how it went with [`success`](Permit::success),
 /// [`failure`](Permit::failure), [`ignore`](Permit::ignore) or
@@ -46,30 +221,32 @@ impl RawPermit {
 #[must_use = "a permit must be answered with an outcome; dropping it releases it unrecorded"]
 pub struct Permit<'a, C: Clock> {
     breaker: &'a Breaker<C>,
-    raw: RawPermit,
+    grant: Grant,
 }
 
 impl<'a, C: Clock> Permit<'a, C> {
-    pub(crate) fn new(breaker: &'a Breaker<C>, raw: RawPermit) -> Self {
-        Permit { breaker, raw }
-    }
-
-    /// The permit as a raw value (it stays owned by this guard).
-    pub fn raw(&self) -> RawPermit {
-        self.raw
+    #[inline]
+    pub(crate) fn new(breaker: &'a Breaker<C>, grant: Grant) -> Self {
+        Permit { breaker, grant }
     }
 
     /// Whether this permit is a half-open probe.
     pub fn is_probe(&self) -> bool {
-        self.raw.is_probe()
+        self.grant.is_probe()
+    }
+
+    /// The generation of the breaker state the permit was issued in (as in
+    /// [`Snapshot::generation`](crate::Snapshot::generation)).
+    pub fn generation(&self) -> u32 {
+        self.grant.generation
     }
 
     /// Hands the permit over as a raw value; the caller must record or release it.
     pub fn into_raw(self) -> RawPermit {
-        let raw = self.raw;
+        let (breaker, grant) = (self.breaker, self.grant);
         // Answered elsewhere: skip the drop that would release it.
         std::mem::forget(self);
-        raw
+        breaker.seal(grant)
     }
 
     /// The call succeeded; latency is measured from admission.
@@ -100,10 +277,10 @@ impl<'a, C: Clock> Permit<'a, C> {
 
     #[inline]
     fn finish(self, outcome: Outcome, latency: Option<u64>) {
-        let (breaker, raw) = (self.breaker, self.raw);
+        let (breaker, grant) = (self.breaker, self.grant);
         // Answered: skip the drop that would release it.
         std::mem::forget(self);
-        breaker.record_raw(raw, outcome, latency);
+        breaker.record_grant(grant, outcome, latency);
     }
 }
 
@@ -112,15 +289,56 @@ impl<C: Clock> Drop for Permit<'_, C> {
         // Only reached for a permit never answered: `finish` and `into_raw` forget it.
         if std::thread::panicking() {
             self.breaker
-                .record_raw(self.raw, Outcome::Failure(FailureKind::Other), None);
+                .record_grant(self.grant, Outcome::Failure(FailureKind::Other), None);
         } else {
-            self.breaker.release_raw(self.raw);
+            self.breaker.release_grant(self.grant);
         }
     }
 }
 
 impl<C: Clock> fmt::Debug for Permit<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("raw", &self.raw).finish()
+        f.debug_struct("Permit")
+            .field("grant", &self.grant)
+            .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_seal_opens_only_under_its_key_and_only_for_its_fields() {
+        let (a, b) = (PermitKey::random(1), PermitKey::random(1));
+        let g = Grant {
+            generation: 7,
+            flags: P_PROBE | P_TIMED,
+            start_nanos: 123,
+        };
+        assert_eq!(a.open(a.seal(g)), Ok(g));
+        assert_eq!(b.open(a.seal(g)), Err(PermitError::Foreign));
+        for altered in [
+            Grant { generation: 8, ..g },
+            Grant {
+                flags: P_TIMED,
+                ..g
+            },
+            Grant {
+                start_nanos: 124,
+                ..g
+            },
+        ] {
+            let forged = RawPermit {
+                grant: altered,
+                tag: a.seal(g).tag,
+            };
+            assert_eq!(a.open(forged), Err(PermitError::Foreign));
+        }
+        assert_eq!(a.open(RawPermit::default()), Err(PermitError::Spent));
+        let sealed = a.seal(g);
+        let words = RawPermit::from_words(a.seal(g).into_words());
+        assert_eq!(words, sealed);
+        assert!(!sealed.is_spent() && sealed.is_probe());
     }
 }

@@ -182,7 +182,7 @@ fn half_open_never_admits_more_probes_than_allowed_under_load() {
                             clock.advance(Duration::from_micros(200));
                         }
                         Ok(p) => {
-                            let slot = &in_flight[p.raw().generation as usize % 4096];
+                            let slot = &in_flight[p.generation() as usize % 4096];
                             if p.is_probe() {
                                 probes.fetch_add(1, Ordering::Relaxed);
                                 let now = slot.fetch_add(1, Ordering::SeqCst) + 1;

@@ -48,13 +48,15 @@ fn exactly_one_thread_wins_each_transition() {
         });
         let b1 = b.clone();
         let t = thread::spawn(move || {
-            b1.record_raw(p1, tripgate::Outcome::Success, Some(1));
+            b1.record_raw(p1, tripgate::Outcome::Success, Some(1))
+                .unwrap();
         });
         b.record_raw(
             p2,
             tripgate::Outcome::Failure(FailureKind::Timeout),
             Some(1),
-        );
+        )
+        .unwrap();
         t.join().unwrap();
         let s = b.state();
         assert!(s == State::Closed || s == State::Open, "{s:?}");
@@ -77,7 +79,7 @@ fn half_open_slots_are_bounded_and_always_return() {
                     if let Ok(p) = b.acquire_raw() {
                         assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
                         inside.fetch_sub(1, Ordering::SeqCst);
-                        b.release_raw(p);
+                        b.release_raw(p).unwrap();
                     }
                 })
             })
@@ -85,7 +87,7 @@ fn half_open_slots_are_bounded_and_always_return() {
         if let Ok(p) = b.acquire_raw() {
             assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0);
             inside.fetch_sub(1, Ordering::SeqCst);
-            b.release_raw(p);
+            b.release_raw(p).unwrap();
         }
         for h in handles {
             h.join().unwrap();
@@ -154,5 +156,82 @@ fn a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next() {
         } else {
             assert_eq!(s.state, State::Open);
         }
+    });
+}
+
+/// Two permits with the same bytes: a C caller's copy of a permit struct.
+fn copied(p: tripgate::RawPermit) -> (tripgate::RawPermit, tripgate::RawPermit) {
+    let words = p.into_words();
+    (
+        tripgate::RawPermit::from_words(words),
+        tripgate::RawPermit::from_words(words),
+    )
+}
+
+/// A probe and a byte copy of it answered at once, with no other probe out: whatever
+/// the interleaving, one answer settles the probe and the other decides nothing (it is
+/// refused, or, when both pass the entry check together, settles nothing). Two
+/// successes are needed, so the breaker must still be half-open, with its slot free.
+#[test]
+fn a_probe_and_its_copy_answered_at_once_settle_once() {
+    model(|| {
+        let (b, _) = half_open(1, 2);
+        let (p, copy) = copied(b.acquire_raw().unwrap());
+        let b1 = b.clone();
+        let t = thread::spawn(move || {
+            let _ = b1.record_raw(copy, tripgate::Outcome::Success, Some(1));
+        });
+        let _ = b.record_raw(p, tripgate::Outcome::Success, Some(1));
+        t.join().unwrap();
+        let s = b.snapshot();
+        assert_eq!((s.state, s.half_open_probes), (State::HalfOpen, 0));
+        // One success settled: the next one closes the breaker.
+        let next = b.acquire_raw().unwrap();
+        b.record_raw(next, tripgate::Outcome::Success, Some(1))
+            .unwrap();
+        assert_eq!(b.state(), State::Closed);
+    });
+}
+
+/// Two probes out and a copy of one of them: three answers race, two of them
+/// releases. At most two answers settle (the probes issued), the slot count never goes
+/// below zero, and the one success cannot reach a threshold of two.
+#[test]
+fn three_racing_answers_of_two_probes_settle_at_most_two() {
+    model(|| {
+        let (b, _) = half_open(2, 2);
+        let (a, a_copy) = copied(b.acquire_raw().unwrap());
+        let c = b.acquire_raw().unwrap();
+        let settled = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = [(a, true), (a_copy, false)]
+            .into_iter()
+            .map(|(p, success)| {
+                let (b, settled) = (b.clone(), settled.clone());
+                thread::spawn(move || {
+                    let outcome = if success {
+                        tripgate::Outcome::Success
+                    } else {
+                        tripgate::Outcome::Ignored
+                    };
+                    if b.record_raw(p, outcome, Some(1)).is_ok() {
+                        settled.fetch_add(1, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        if b.release_raw(c).is_ok() {
+            settled.fetch_add(1, Ordering::Relaxed);
+        }
+        for h in handles {
+            h.join().unwrap();
+        }
+        let s = b.snapshot();
+        assert_eq!((s.state, s.half_open_probes), (State::HalfOpen, 0));
+        assert!(settled.load(Ordering::Relaxed) >= 2);
+        // Both slots are free again, and no more than two.
+        let (x, y) = (b.acquire_raw().unwrap(), b.acquire_raw().unwrap());
+        assert!(b.acquire_raw().is_err());
+        b.release_raw(x).unwrap();
+        b.release_raw(y).unwrap();
     });
 }

@@ -60,10 +60,10 @@ fn racing_ramp_clears_admit_both_and_change_nothing_else() {
         let b1 = b.clone();
         let t = thread::spawn(move || {
             let p = b1.acquire_raw().expect("closed, ramp over");
-            b1.record_raw(p, Outcome::Success, Some(1));
+            b1.record_raw(p, Outcome::Success, Some(1)).unwrap();
         });
         let p = b.acquire_raw().expect("closed, ramp over");
-        b.record_raw(p, Outcome::Success, Some(1));
+        b.record_raw(p, Outcome::Success, Some(1)).unwrap();
         t.join().unwrap();
         let after = b.snapshot();
         assert_eq!(after.state, State::Closed);
@@ -89,10 +89,11 @@ fn a_ramp_clear_never_loses_a_trip() {
         let b1 = b.clone();
         let t = thread::spawn(move || {
             if let Ok(p) = b1.acquire_raw() {
-                b1.release_raw(p);
+                b1.release_raw(p).unwrap();
             }
         });
-        b.record_raw(p, Outcome::Failure(FailureKind::Timeout), Some(1));
+        b.record_raw(p, Outcome::Failure(FailureKind::Timeout), Some(1))
+            .unwrap();
         t.join().unwrap();
         assert_eq!(b.state(), State::Open, "the failure met the limit of 1");
         // The streak counts the open generation's outcomes: none yet.
@@ -126,9 +127,10 @@ fn reconfiguration_racing_with_records_loses_nothing() {
                 .unwrap();
             b1.reconfigure(new).unwrap();
         });
-        b.record_raw(p1, Outcome::Failure(FailureKind::Timeout), Some(1));
+        b.record_raw(p1, Outcome::Failure(FailureKind::Timeout), Some(1))
+            .unwrap();
         let p2 = b.acquire_raw().unwrap();
-        b.record_raw(p2, Outcome::Success, Some(1));
+        b.record_raw(p2, Outcome::Success, Some(1)).unwrap();
         t.join().unwrap();
         let s = b.snapshot();
         assert_eq!(s.state, State::Closed);

@@ -38,7 +38,7 @@ static void bench(const char *link, const char *label, bool track_latency, long 
         for (long i = 0; i < iterations; i++) {
             tg_permit p;
             if (tg_try_acquire(b, &p) == TG_OK) {
-                tg_record(b, p, TG_SUCCESS, 0);
+                tg_record(b, &p, TG_SUCCESS, 0);
                 admitted++;
             }
         }

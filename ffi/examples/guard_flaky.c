@@ -98,7 +98,7 @@ int main(void) {
             int value = 0;
             int rc = flaky_fetch(call, &value);
             /* latency 0: the breaker times the call from the acquire. */
-            tg_record(breaker, permit, classify(rc), 0);
+            tg_record(breaker, &permit, classify(rc), 0);
             if (rc == FETCH_OK) {
                 ok++;
                 sum += value;

@@ -237,6 +237,11 @@ enum tg_status
      * `tg_registry_allow_defaults`.
      */
     TG_ERR_NOT_LOADED = -7,
+    /**
+     * A permit was refused: answered already (spent), issued by another breaker, or
+     * altered. Nothing was recorded; do not answer it again.
+     */
+    TG_ERR_INVALID_PERMIT = -8,
 };
 #ifndef __cplusplus
 typedef int32_t tg_status;
@@ -657,19 +662,22 @@ typedef struct {
 } tg_adaptive_threshold;
 
 /**
- * Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
- * allocation.
+ * Proof of admission returned by `tg_try_acquire`: a small value, no allocation.
  *
  * Treat it as opaque: do not read, write or forge its contents. Answer it exactly
- * once, to the breaker that issued it, with `tg_record` or `tg_release`; a permit
- * answered twice, or given to another breaker, miscounts that breaker. Its size is
- * part of the ABI and changes only with the library's major version (the SONAME).
+ * once, to the breaker that issued it, by passing its address to `tg_record` or
+ * `tg_release`, which mark it spent. The breaker checks what comes back: a spent
+ * permit, a permit of another breaker, or altered bytes are refused with
+ * `TG_ERR_INVALID_PERMIT` and change nothing. A byte copy answered besides its
+ * original cannot always be told from it (see the README); answer through the one
+ * variable. Its size is part of the ABI and changes only with the library's major
+ * version (the SONAME).
  */
 typedef struct {
     /**
      * Opaque.
      */
-    uint64_t _opaque[2];
+    uint64_t _opaque[3];
 } tg_permit;
 
 /**
@@ -1305,30 +1313,38 @@ tg_status tg_config_clear_seed(tg_config *config);
 tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
 
 /**
- * Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
- * a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
- * caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+ * Reports how an admitted call went, consuming `*permit` (it is marked spent).
+ * `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
+ * the call's latency as the caller measured it; 0 means "measure it from the acquire"
+ * (when latency is tracked).
  *
  * The failure that trips the breaker is reported normally; only later calls are
  * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
- * is then not consumed: record or release it again); `TG_ERR_NULL`.
+ * is then not consumed: record or release it again); `TG_ERR_INVALID_PERMIT` for a
+ * permit answered already, issued by another breaker, or altered (nothing is
+ * recorded); `TG_ERR_NULL`.
  *
- * Thread safety: may be called from any number of threads at once. A transition it
- * causes runs the listener on this thread, after the record, outside every lock.
+ * Thread safety: may be called from any number of threads at once, each with its own
+ * permit. Transition listeners run on the thread that delivers the event, outside
+ * every lock.
  */
 tg_status tg_record(const tg_breaker *breaker,
-                    tg_permit permit,
+                    tg_permit *permit,
                     tg_outcome outcome,
                     uint64_t latency_ns);
 
 /**
- * Hands a permit back without an outcome (the call was never made, or was abandoned):
- * counted as `abandoned`, neither success nor failure; a half-open probe frees its
- * slot.
+ * Hands a permit back without an outcome (the call was never made, or was abandoned),
+ * consuming `*permit` (it is marked spent): counted as `abandoned`, neither success
+ * nor failure; a half-open probe frees its slot.
  *
- * Thread safety: may be called from any number of threads at once.
+ * Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` as for `tg_record` (nothing is released);
+ * `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once, each with its own
+ * permit.
  */
-tg_status tg_release(const tg_breaker *breaker, tg_permit permit);
+tg_status tg_release(const tg_breaker *breaker, tg_permit *permit);
 
 /**
  * Creates an empty registry on the system's monotonic clock, with built-in default

@@ -12,42 +12,40 @@ use crate::status::*;
 use crate::types::*;
 use tg_core::RawPermit;
 
-/// Proof of admission returned by `tg_try_acquire`: a small value passed by value, no
-/// allocation.
+/// Proof of admission returned by `tg_try_acquire`: a small value, no allocation.
 ///
 /// Treat it as opaque: do not read, write or forge its contents. Answer it exactly
-/// once, to the breaker that issued it, with `tg_record` or `tg_release`; a permit
-/// answered twice, or given to another breaker, miscounts that breaker. Its size is
-/// part of the ABI and changes only with the library's major version (the SONAME).
+/// once, to the breaker that issued it, by passing its address to `tg_record` or
+/// `tg_release`, which mark it spent. The breaker checks what comes back: a spent
+/// permit, a permit of another breaker, or altered bytes are refused with
+/// `TG_ERR_INVALID_PERMIT` and change nothing. A byte copy answered besides its
+/// original cannot always be told from it (see the README); answer through the one
+/// variable. Its size is part of the ABI and changes only with the library's major
+/// version (the SONAME).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct tg_permit {
     /// Opaque.
-    pub _opaque: [u64; 2],
+    pub _opaque: [u64; 3],
 }
 
 /// The core's permit as C holds it.
 #[inline(always)]
 fn to_c(p: RawPermit) -> tg_permit {
-    let RawPermit {
-        generation,
-        flags,
-        start_nanos,
-    } = p;
     tg_permit {
-        _opaque: [u64::from(generation) << 32 | u64::from(flags), start_nanos],
+        _opaque: p.into_words(),
     }
 }
 
-/// The core's permit from what C handed back.
+/// Takes the permit out of the caller's variable, leaving the spent permit there.
 #[inline(always)]
-fn from_c(p: tg_permit) -> RawPermit {
-    let [word, start_nanos] = p._opaque;
-    RawPermit {
-        generation: (word >> 32) as u32,
-        flags: word as u32,
-        start_nanos,
-    }
+fn take(slot: &mut tg_permit) -> RawPermit {
+    RawPermit::from_words(std::mem::take(slot)._opaque)
+}
+
+#[cold]
+fn invalid_permit(func: &str, e: tg_core::PermitError) -> tg_status {
+    fail(TG_ERR_INVALID_PERMIT, format!("{func}: {e}"))
 }
 
 /// Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
@@ -75,31 +73,38 @@ pub extern "C" fn tg_try_acquire(breaker: *const tg_breaker, out: *mut tg_permit
     })
 }
 
-/// Reports how an admitted call went, consuming its permit. `outcome` is `TG_SUCCESS`,
-/// a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is the call's latency as the
-/// caller measured it; 0 means "measure it from the acquire" (when latency is tracked).
+/// Reports how an admitted call went, consuming `*permit` (it is marked spent).
+/// `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
+/// the call's latency as the caller measured it; 0 means "measure it from the acquire"
+/// (when latency is tracked).
 ///
 /// The failure that trips the breaker is reported normally; only later calls are
 /// rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
-/// is then not consumed: record or release it again); `TG_ERR_NULL`.
+/// is then not consumed: record or release it again); `TG_ERR_INVALID_PERMIT` for a
+/// permit answered already, issued by another breaker, or altered (nothing is
+/// recorded); `TG_ERR_NULL`.
 ///
-/// Thread safety: may be called from any number of threads at once. A transition it
-/// causes runs the listener on this thread, after the record, outside every lock.
+/// Thread safety: may be called from any number of threads at once, each with its own
+/// permit. Transition listeners run on the thread that delivers the event, outside
+/// every lock.
 #[no_mangle]
 pub extern "C" fn tg_record(
     breaker: *const tg_breaker,
-    permit: tg_permit,
+    permit: *mut tg_permit,
     outcome: tg_outcome,
     latency_ns: u64,
 ) -> tg_status {
     ffi_panic_boundary!("tg_record", {
         let b = try_ref!(breaker);
+        let slot = try_mut!(permit);
         let Some(outcome) = outcome_from(outcome) else {
             return bad_outcome(outcome);
         };
         let latency = (latency_ns != 0).then_some(latency_ns);
-        b.inner.record_raw(from_c(permit), outcome, latency);
-        TG_OK
+        match b.inner.record_raw(take(slot), outcome, latency) {
+            Ok(()) => TG_OK,
+            Err(e) => invalid_permit("tg_record", e),
+        }
     })
 }
 
@@ -111,17 +116,24 @@ fn bad_outcome(outcome: tg_outcome) -> tg_status {
     )
 }
 
-/// Hands a permit back without an outcome (the call was never made, or was abandoned):
-/// counted as `abandoned`, neither success nor failure; a half-open probe frees its
-/// slot.
+/// Hands a permit back without an outcome (the call was never made, or was abandoned),
+/// consuming `*permit` (it is marked spent): counted as `abandoned`, neither success
+/// nor failure; a half-open probe frees its slot.
 ///
-/// Thread safety: may be called from any number of threads at once.
+/// Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` as for `tg_record` (nothing is released);
+/// `TG_ERR_NULL`.
+///
+/// Thread safety: may be called from any number of threads at once, each with its own
+/// permit.
 #[no_mangle]
-pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: tg_permit) -> tg_status {
+pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: *mut tg_permit) -> tg_status {
     ffi_panic_boundary!("tg_release", {
         let b = try_ref!(breaker);
-        b.inner.release_raw(from_c(permit));
-        TG_OK
+        let slot = try_mut!(permit);
+        match b.inner.release_raw(take(slot)) {
+            Ok(()) => TG_OK,
+            Err(e) => invalid_permit("tg_release", e),
+        }
     })
 }
 
@@ -130,21 +142,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_translation_round_trips_every_field() {
-        for raw in [
-            RawPermit::default(),
-            RawPermit {
-                generation: u32::MAX,
-                flags: 0x8000_0001,
-                start_nanos: u64::MAX,
-            },
-            RawPermit {
-                generation: 7,
-                flags: 3,
-                start_nanos: 123_456_789,
-            },
-        ] {
-            assert_eq!(from_c(to_c(raw)), raw);
-        }
+    fn a_permit_round_trips_and_a_taken_slot_is_spent() {
+        let b = tg_core::Breaker::new(tg_core::Config::default()).unwrap();
+        let mut slot = to_c(b.acquire_raw().unwrap());
+        let raw = take(&mut slot);
+        assert!(!raw.is_spent());
+        assert_eq!(slot, tg_permit::default());
+        assert!(take(&mut slot).is_spent());
+        assert_eq!(b.record_raw(raw, tg_core::Outcome::Success, None), Ok(()));
     }
 }

@@ -41,6 +41,9 @@ pub enum tg_status {
     /// will not make a breaker from built-in defaults unless the caller allows it with
     /// `tg_registry_allow_defaults`.
     TG_ERR_NOT_LOADED = -7,
+    /// A permit was refused: answered already (spent), issued by another breaker, or
+    /// altered. Nothing was recorded; do not answer it again.
+    TG_ERR_INVALID_PERMIT = -8,
 }
 
 pub(crate) use tg_status::*;
@@ -245,6 +248,9 @@ pub extern "C" fn tg_status_str(status: i32) -> *const c_char {
         -5 => c"TG_ERR_UNSUPPORTED: the operation does not apply to this object",
         -6 => c"TG_ERR_PANIC: internal error (a Rust panic was caught)",
         -7 => c"TG_ERR_NOT_LOADED: the registry's config file failed to load",
+        -8 => {
+            c"TG_ERR_INVALID_PERMIT: the permit was answered already, or not issued by this breaker"
+        }
         _ => c"unknown status",
     };
     s.as_ptr()

@@ -1,7 +1,8 @@
 //! Arbitrary call sequences through the C ABI of `tripgate-ffi`: configs built from
 //! presets, text and every setter (NaN, infinities, out-of-range enum values), breakers
 //! on the manual and the system clock, acquire / record / release with real and forged
-//! permits, operator calls, reconfiguration, snapshots, listeners that call back into
+//! permits, permit misuse (answered twice, on another breaker, byte copies answered
+//! too, made-up or altered bytes), operator calls, reconfiguration, snapshots, listeners that call back into
 //! the breaker, the string and buffer functions, and NULL for every pointer argument.
 //!
 //! Double free and use after free are out of scope: a handle is freed only at the end,
@@ -9,7 +10,11 @@
 //! libFuzzer panic hook aborts even on a panic the boundary catches, and
 //! `TG_ERR_PANIC` is asserted never to come back), every status is a declared one,
 //! an out-parameter is written only on `TG_OK` (for `tg_try_acquire`, only when
-//! admitted), every error leaves a message, and static strings are never NULL.
+//! admitted), every error leaves a message, and static strings are never NULL. A
+//! misused permit gets `TG_ERR_INVALID_PERMIT` and leaves the breaker's state and
+//! counters as they were; a genuine permit answered once is never refused (unless a
+//! byte copy of some permit was answered first, which may take its place); the
+//! in-flight count never goes below zero.
 
 #![no_main]
 
@@ -17,7 +22,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
-use tg_ffi::tg_status::{TG_ERR_NULL, TG_ERR_PANIC, TG_OK};
+use tg_ffi::tg_status::{TG_ERR_INVALID_PERMIT, TG_ERR_NULL, TG_ERR_PANIC, TG_OK};
 use tg_ffi::*;
 
 const MAX_OPS: usize = 256;
@@ -66,9 +71,17 @@ enum Op {
     BreakerFree(Option<u8>),
     Acquire(Option<u8>, bool),
     Record(Option<u8>, u8, i32, u64),
-    RecordForged(Option<u8>, u32, u32, u64, i32, u64),
+    RecordForged(Option<u8>, [u64; 3], i32, u64),
     Release(Option<u8>, u8),
-    ReleaseForged(Option<u8>, u32, u32, u64),
+    ReleaseForged(Option<u8>, [u64; 3]),
+    /// Answer a permit, then answer the same slot again.
+    AnswerTwice(u8, i32, bool),
+    /// Answer a permit on another breaker.
+    AnswerElsewhere(u8, u8, i32),
+    /// Answer a permit and a byte copy of it.
+    AnswerWithCopy(u8, i32, bool),
+    /// Answer a permit with one bit of its bytes flipped.
+    AnswerAltered(u8, u8, i32),
     State(Option<u8>),
     RetryAfter(Option<u8>),
     Snapshot(Option<u8>),
@@ -120,7 +133,6 @@ fn pick<T: Copy>(v: &[T], i: Option<u8>, null: T) -> T {
 
 fn set(c: *mut tg_config, s: &Setter) -> tg_status {
     match *s {
-        Setter::CountWindow(n, 0) => tg_config_set_count_window(c, n),
         Setter::CountWindow(n, b) => tg_config_set_count_window_buckets(c, n, b),
         Setter::TimeWindow(d, b) => tg_config_set_time_window(c, d, b),
         Setter::MinimumCalls(n) => tg_config_set_minimum_calls(c, n),
@@ -153,10 +165,49 @@ fn set(c: *mut tg_config, s: &Setter) -> tg_status {
 
 const POISON: usize = 0xDEAD_BEEF;
 
+/// What a refused permit must leave alone.
+fn counts(b: *mut tg_breaker) -> [u64; 8] {
+    // SAFETY: tg_metrics is plain old data; all-zero is a valid value.
+    let mut m: tg_metrics = unsafe { std::mem::zeroed() };
+    assert_eq!(tg_snapshot(b, &mut m), TG_OK);
+    if m.has_in_flight {
+        assert!(m.in_flight < 1 << 63, "in flight below zero: {}", m.in_flight);
+    }
+    [
+        m.state as u64,
+        u64::from(m.generation),
+        m.calls,
+        m.failures,
+        m.ignored,
+        m.abandoned,
+        m.in_flight,
+        u64::from(m.half_open_probes),
+    ]
+}
+
+/// Answers `*permit` on `b`: recorded with `outcome` when it is valid, else released.
+fn answer(b: *mut tg_breaker, permit: &mut tg_permit, outcome: i32, latency: u64) -> tg_status {
+    if (TG_SUCCESS..=TG_IGNORED).contains(&outcome) {
+        check(tg_record(b, permit, outcome, latency), "answer")
+    } else {
+        check(tg_release(b, permit), "answer")
+    }
+}
+
+/// A misused permit on `b`: refused, the slot left spent, nothing changed.
+fn assert_refused(b: *mut tg_breaker, permit: &mut tg_permit, outcome: i32, what: &str) {
+    let before = counts(b);
+    assert_eq!(answer(b, permit, outcome, 0), TG_ERR_INVALID_PERMIT, "{what}");
+    assert_eq!(*permit, tg_permit::default(), "{what}: slot not spent");
+    assert_eq!(counts(b), before, "{what}: changed the breaker");
+}
+
 fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
     let mut configs: Vec<*mut tg_config> = Vec::new();
     let mut breakers: Vec<*mut tg_breaker> = Vec::new();
     let mut permits: Vec<(*mut tg_breaker, tg_permit)> = Vec::new();
+    // Once a byte copy is answered, it may have taken a genuine permit's place.
+    let mut copy_answered = false;
     let mut seen = Box::new(Seen { transitions: 0 });
     let seen_ptr = &mut *seen as *mut Seen as *mut c_void;
     for _ in 0..MAX_OPS {
@@ -254,7 +305,7 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             Op::Acquire(i, null_out) => {
                 let b = pick(&breakers, i, ptr::null_mut());
                 let poison = tg_permit {
-                    _opaque: [0xAAAA_AAAA_AAAA_AAAA; 2],
+                    _opaque: [0xAAAA_AAAA_AAAA_AAAA; 3],
                 };
                 let mut out = poison;
                 let outp = if null_out {
@@ -269,52 +320,104 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
             }
             Op::Record(i, p, outcome, latency) => {
                 if permits.is_empty() {
-                    check(
-                        tg_record(ptr::null(), tg_permit::default(), outcome, latency),
-                        "rec",
-                    );
+                    let mut spent = tg_permit::default();
+                    check(tg_record(ptr::null(), &mut spent, outcome, latency), "rec");
+                    check(tg_record(ptr::null(), ptr::null_mut(), outcome, latency), "rec");
                     continue;
                 }
                 let k = usize::from(p) % permits.len();
-                let (b, permit) = permits[k];
+                let (b, mut permit) = permits[k];
                 let b = if i.is_none() {
                     ptr::null()
                 } else {
                     b.cast_const()
                 };
-                let status = check(tg_record(b, permit, outcome, latency), "record");
+                let status = check(tg_record(b, &mut permit, outcome, latency), "record");
                 let valid = (TG_SUCCESS..=TG_IGNORED).contains(&outcome);
-                assert_eq!(status == TG_OK, valid && !b.is_null(), "record {outcome}");
-                if status == TG_OK {
+                if !valid || b.is_null() {
+                    assert_ne!(status, TG_OK, "record {outcome}");
+                    assert_eq!(permit, permits[k].1, "permit consumed by a refused call");
+                } else {
+                    assert!(status == TG_OK || (copy_answered && status == TG_ERR_INVALID_PERMIT));
+                    assert_eq!(permit, tg_permit::default(), "answered permit not spent");
                     permits.swap_remove(k);
                 }
             }
-            Op::RecordForged(i, generation, flags, start_ns, outcome, latency) => {
+            Op::RecordForged(i, words, outcome, latency) => {
                 let b = pick(&breakers, i, ptr::null_mut());
-                let permit = forged(generation, flags, start_ns);
-                check(tg_record(b, permit, outcome, latency), "record forged");
+                let mut permit = tg_permit { _opaque: words };
+                let status = check(tg_record(b, &mut permit, outcome, latency), "record forged");
+                assert_ne!(status, TG_OK, "made-up permit accepted");
             }
             Op::Release(i, p) => {
                 if permits.is_empty() {
                     continue;
                 }
                 let k = usize::from(p) % permits.len();
-                let (b, permit) = permits[k];
+                let (b, mut permit) = permits[k];
                 if i.is_none() {
                     assert_eq!(
-                        check(tg_release(ptr::null(), permit), "release"),
+                        check(tg_release(ptr::null(), &mut permit), "release"),
                         TG_ERR_NULL
                     );
                 } else {
-                    assert_eq!(check(tg_release(b, permit), "release"), TG_OK);
+                    let status = check(tg_release(b, &mut permit), "release");
+                    assert!(status == TG_OK || (copy_answered && status == TG_ERR_INVALID_PERMIT));
                     permits.swap_remove(k);
                 }
             }
-            Op::ReleaseForged(i, generation, flags, start_ns) => {
+            Op::ReleaseForged(i, words) => {
                 let b = pick(&breakers, i, ptr::null_mut());
-                let permit = forged(generation, flags, start_ns);
-                check(tg_release(b, permit), "release forged");
+                let mut permit = tg_permit { _opaque: words };
+                if b.is_null() {
+                    check(tg_release(b, &mut permit), "release forged");
+                } else {
+                    assert_refused(b, &mut permit, -1, "release forged");
+                }
             }
+            Op::AnswerTwice(p, outcome, release_second) if !permits.is_empty() => {
+                let (b, mut permit) = permits.swap_remove(usize::from(p) % permits.len());
+                let status = answer(b, &mut permit, outcome, 0);
+                assert!(status == TG_OK || (copy_answered && status == TG_ERR_INVALID_PERMIT));
+                let again = if release_second { -1 } else { outcome };
+                assert_refused(b, &mut permit, again, "answered twice");
+            }
+            Op::AnswerElsewhere(p, other, outcome) if !permits.is_empty() => {
+                let (b, mut permit) = permits.swap_remove(usize::from(p) % permits.len());
+                let elsewhere = breakers[usize::from(other) % breakers.len()];
+                if elsewhere == b {
+                    answer(b, &mut permit, outcome, 0);
+                } else {
+                    // Refused, and consumed: its own breaker never sees it again.
+                    assert_refused(elsewhere, &mut permit, outcome, "another breaker's");
+                }
+            }
+            Op::AnswerWithCopy(p, outcome, copy_first) if !permits.is_empty() => {
+                let (b, original) = permits.swap_remove(usize::from(p) % permits.len());
+                let (mut first, mut second) = (original, original);
+                if copy_first {
+                    std::mem::swap(&mut first, &mut second);
+                }
+                let status = answer(b, &mut first, outcome, 0);
+                assert!(status == TG_OK || (copy_answered && status == TG_ERR_INVALID_PERMIT));
+                copy_answered = true;
+                // May be counted (nothing tells a copy from its original while other
+                // probes or calls are out), never below zero: `counts` checks that.
+                let status = answer(b, &mut second, outcome, 0);
+                assert!(status == TG_OK || status == TG_ERR_INVALID_PERMIT);
+                counts(b);
+            }
+            Op::AnswerAltered(p, bit, outcome) if !permits.is_empty() => {
+                let k = usize::from(p) % permits.len();
+                let (b, permit) = permits[k];
+                let mut altered = permit;
+                altered._opaque[usize::from(bit / 64) % 3] ^= 1 << (bit % 64);
+                assert_refused(b, &mut altered, outcome, "altered");
+            }
+            Op::AnswerTwice(..)
+            | Op::AnswerElsewhere(..)
+            | Op::AnswerWithCopy(..)
+            | Op::AnswerAltered(..) => {}
             Op::State(i) => {
                 let b = pick(&breakers, i, ptr::null_mut());
                 // Raw storage, so that an unwritten out-parameter can be told apart.
@@ -435,8 +538,9 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
         }
     }
     // Hand back what is still out, then free everything.
-    for (b, p) in permits.drain(..) {
-        assert_eq!(tg_release(b, p), TG_OK);
+    for (b, mut p) in permits.drain(..) {
+        let status = tg_release(b, &mut p);
+        assert!(status == TG_OK || (copy_answered && status == TG_ERR_INVALID_PERMIT));
     }
     for b in breakers {
         tg_breaker_free(b);
@@ -451,10 +555,3 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
 fuzz_target!(|data: &[u8]| {
     let _ = run(&mut Unstructured::new(data));
 });
-
-/// A permit with arbitrary contents, as a buggy or hostile caller could hand back.
-fn forged(generation: u32, flags: u32, start_ns: u64) -> tg_permit {
-    tg_permit {
-        _opaque: [u64::from(generation) << 32 | u64::from(flags), start_ns],
-    }
-}

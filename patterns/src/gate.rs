@@ -17,7 +17,8 @@ impl<C: Clock> Gate for Breaker<C> {
 
     #[inline]
     fn record(&self, permit: RawPermit, outcome: Outcome) {
-        self.record_raw(permit, outcome, None);
+        // Only this breaker's own permits come back here, each once: never refused.
+        let _ = self.record_raw(permit, outcome, None);
     }
 }
 

@@ -257,7 +257,7 @@ impl<S: Clone, C: Clock, K: Clone> Clone for BreakerService<S, C, K> {
 impl<S, C: Clock, K> Drop for BreakerService<S, C, K> {
     fn drop(&mut self) {
         if let Some(p) = self.permit.take() {
-            self.breaker.release_raw(p);
+            let _ = self.breaker.release_raw(p);
         }
     }
 }
@@ -283,7 +283,7 @@ where
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(e)) => {
                 if let Some(p) = self.permit.take() {
-                    self.breaker.release_raw(p);
+                    let _ = self.breaker.release_raw(p);
                 }
                 Poll::Ready(Err(BreakerError::Inner(e)))
             }
@@ -334,7 +334,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(p) = this.permit.take() {
-                this.breaker.record_raw(p, Outcome::Ignored, None);
+                let _ = this.breaker.record_raw(p, Outcome::Ignored, None);
             }
         }
     }
@@ -358,7 +358,10 @@ where
         };
         let result = std::task::ready!(inner.poll(cx));
         if let Some(p) = this.permit.take() {
-            this.breaker
+            // The permit this service took from its own breaker, answered once: never
+            // refused.
+            let _ = this
+                .breaker
                 .record_raw(p, this.classify.classify(&result), None);
         }
         Poll::Ready(result.map_err(BreakerError::Inner))

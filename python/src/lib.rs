@@ -84,6 +84,13 @@ fn kind_from_name(name: &str) -> PyResult<FailureKind> {
         })
 }
 
+/// The `RuntimeError` for a permit the engine refused (answered already, or not its
+/// own): nothing was recorded.
+#[cold]
+fn permit_error(e: tripgate::PermitError) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
 fn outcome_from_code(code: u8) -> PyResult<Option<Outcome>> {
     Ok(Some(match code {
         OUTCOME_SUCCESS => Outcome::Success,
@@ -313,12 +320,14 @@ impl Shared {
             ));
         };
         if exc.is_none() {
-            self.inner.record_raw(raw, Outcome::Success, None);
+            self.inner
+                .record_raw(raw, Outcome::Success, None)
+                .map_err(permit_error)?;
         } else {
             match owner {
                 Some(b) => Breaker::settle_error(b, raw, exc),
                 None => {
-                    if let Err(e) = self.settle(raw, default_error_code(exc)) {
+                    if let Err(e) = self.settle(raw, Ok(default_error_code(exc))) {
                         e.write_unraisable(exc.py(), None);
                     }
                 }
@@ -327,22 +336,17 @@ impl Shared {
         Ok(false)
     }
 
-    /// Records `code` for `permit` (or releases it).
-    fn settle(&self, permit: RawPermit, code: u8) -> PyResult<()> {
-        match outcome_from_code(code) {
-            Ok(Some(outcome)) => {
-                self.inner.record_raw(permit, outcome, None);
-                Ok(())
-            }
-            Ok(None) => {
-                self.inner.release_raw(permit);
-                Ok(())
-            }
-            Err(e) => {
-                self.inner.release_raw(permit);
-                Err(e)
-            }
-        }
+    /// Answers `permit`, once: records the outcome `code` names, or releases it (for
+    /// the release code, and for a hook error or an invalid code, which is then
+    /// returned).
+    fn settle(&self, permit: RawPermit, code: PyResult<u8>) -> PyResult<()> {
+        let outcome = code.and_then(outcome_from_code);
+        let answered = match outcome {
+            Ok(Some(outcome)) => self.inner.record_raw(permit, outcome, None),
+            Ok(None) | Err(_) => self.inner.release_raw(permit),
+        };
+        outcome?;
+        answered.map_err(permit_error)
     }
 }
 
@@ -355,9 +359,7 @@ impl Breaker {
         let code = slf
             .call_method1(intern!(py, "_classify_error"), (exc,))
             .and_then(|c| c.extract::<u8>());
-        let result = code.and_then(|c| this.settle(permit, c));
-        if let Err(e) = result {
-            this.inner.release_raw(permit);
+        if let Err(e) = this.settle(permit, code) {
             e.write_unraisable(py, Some(slf.as_any()));
         }
     }
@@ -371,19 +373,15 @@ impl Breaker {
     ) -> PyResult<()> {
         let this = slf.get();
         if !this.classify_results.load(Ordering::Relaxed) {
-            this.inner.record_raw(permit, Outcome::Success, None);
-            return Ok(());
+            return this
+                .inner
+                .record_raw(permit, Outcome::Success, None)
+                .map_err(permit_error);
         }
         let code = slf
             .call_method1(intern!(slf.py(), "_classify_result"), (value,))
             .and_then(|c| c.extract::<u8>());
-        match code {
-            Ok(c) => this.settle(permit, c),
-            Err(e) => {
-                this.inner.release_raw(permit);
-                Err(e)
-            }
-        }
+        this.settle(permit, code)
     }
 
     /// The guarded call shared by `call` and decorated functions.
@@ -464,7 +462,8 @@ impl Breaker {
         let raw = slf.get().admit(slf.py())?;
         Ok(Permit {
             breaker: slf.clone().unbind(),
-            raw,
+            probe: raw.is_probe(),
+            words: raw.into_words(),
             done: AtomicBool::new(false),
         })
     }
@@ -645,16 +644,19 @@ impl Breaker {
 #[pyclass(module = "tripgate._core", frozen)]
 struct Permit {
     breaker: Py<Breaker>,
-    raw: RawPermit,
+    /// The raw permit's words; `done` marks them spent.
+    words: [u64; 3],
+    probe: bool,
     done: AtomicBool,
 }
 
 impl Permit {
-    fn take(&self) -> PyResult<()> {
+    /// The raw permit, once: the first caller marks it answered and gets it.
+    fn take(&self) -> PyResult<RawPermit> {
         if self.done.swap(true, Ordering::AcqRel) {
             Err(PyRuntimeError::new_err("permit already answered"))
         } else {
-            Ok(())
+            Ok(RawPermit::from_words(self.words))
         }
     }
 
@@ -670,12 +672,12 @@ impl Permit {
                 )))
             }
         };
-        self.take()?;
+        let raw = self.take()?;
         self.breaker
             .get()
             .inner
-            .record_raw(self.raw, outcome, latency);
-        Ok(())
+            .record_raw(raw, outcome, latency)
+            .map_err(permit_error)
     }
 }
 
@@ -701,15 +703,18 @@ impl Permit {
 
     /// Gives the permit back unrecorded (metric `abandoned`).
     fn release(&self) -> PyResult<()> {
-        self.take()?;
-        self.breaker.get().inner.release_raw(self.raw);
-        Ok(())
+        let raw = self.take()?;
+        self.breaker
+            .get()
+            .inner
+            .release_raw(raw)
+            .map_err(permit_error)
     }
 
     /// Whether this permit is a half-open probe.
     #[getter]
     fn is_probe(&self) -> bool {
-        self.raw.is_probe()
+        self.probe
     }
 
     /// Whether the permit has been answered.
@@ -720,15 +725,15 @@ impl Permit {
 
     /// Settles the permit after the call raised `exc`, as a guarded call would.
     fn _settle_error(&self, py: Python<'_>, exc: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.take()?;
-        Breaker::settle_error(self.breaker.bind(py), self.raw, exc);
+        let raw = self.take()?;
+        Breaker::settle_error(self.breaker.bind(py), raw, exc);
         Ok(())
     }
 
     /// Settles the permit after the call returned `value`, as a guarded call would.
     fn _settle_value(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.take()?;
-        Breaker::settle_value(self.breaker.bind(py), self.raw, value)
+        let raw = self.take()?;
+        Breaker::settle_value(self.breaker.bind(py), raw, value)
     }
 
     fn __enter__(slf: Py<Self>) -> Py<Self> {
@@ -744,16 +749,17 @@ impl Permit {
         tb: &Bound<'_, PyAny>,
     ) -> PyResult<bool> {
         let _ = (exc_type, tb);
-        if self.done.swap(true, Ordering::AcqRel) {
+        let Ok(raw) = self.take() else {
             return Ok(false);
-        }
+        };
         if exc.is_none() {
             self.breaker
                 .get()
                 .inner
-                .record_raw(self.raw, Outcome::Success, None);
+                .record_raw(raw, Outcome::Success, None)
+                .map_err(permit_error)?;
         } else {
-            Breaker::settle_error(self.breaker.bind(py), self.raw, exc);
+            Breaker::settle_error(self.breaker.bind(py), raw, exc);
         }
         Ok(false)
     }
@@ -761,7 +767,7 @@ impl Permit {
     fn __repr__(&self) -> String {
         format!(
             "Permit(probe={}, done={})",
-            self.raw.is_probe(),
+            self.probe,
             self.done.load(Ordering::Relaxed)
         )
     }
@@ -773,8 +779,10 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        if !self.done.swap(true, Ordering::AcqRel) {
-            self.breaker.get().inner.release_raw(self.raw);
+        if let Ok(raw) = self.take() {
+            // Nothing to report to from a destructor; the engine's own permit, answered
+            // once, is not refused.
+            let _ = self.breaker.get().inner.release_raw(raw);
         }
     }
 }

@@ -11,31 +11,32 @@ impl<C: Clock> Breaker<C> {
         // would be stored field by field and reloaded whole, which stalls x86's
         // store-to-load forwarding (several ns a call).
         let w = self.load_word();
-        if let Some(raw) = self.admit_closed(w) {
-            return Ok(Permit::new(self, raw));
+        if let Some(grant) = self.admit_closed(w) {
+            return Ok(Permit::new(self, grant));
         }
         match self.acquire_slow(w) {
-            Ok(raw) => Ok(Permit::new(self, raw)),
+            Ok(grant) => Ok(Permit::new(self, grant)),
             Err(rejected) => Err(rejected),
         }
     }
 
     /// [`try_acquire`](Breaker::try_acquire) for bindings: the permit as a plain value,
-    /// to be handed back to [`record_raw`](Breaker::record_raw) or
-    /// [`release_raw`](Breaker::release_raw) exactly once.
+    /// sealed with this breaker's key, to be handed back to
+    /// [`record_raw`](Breaker::record_raw) or [`release_raw`](Breaker::release_raw)
+    /// exactly once. Wait-free in every state; the seal is a few instructions.
     #[inline]
     pub fn acquire_raw(&self) -> Result<RawPermit, Rejected> {
         let w = self.load_word();
         match self.admit_closed(w) {
-            Some(raw) => Ok(raw),
-            None => self.acquire_slow(w),
+            Some(grant) => Ok(self.seal(grant)),
+            None => self.acquire_slow(w).map(|grant| self.seal(grant)),
         }
     }
 
     /// The common case of admission: Closed, no slow start, not counting calls in
     /// flight. One load (the caller's), no RMW, a clock read only when calls are timed.
     #[inline]
-    pub(super) fn admit_closed(&self, w: Word) -> Option<RawPermit> {
+    pub(super) fn admit_closed(&self, w: Word) -> Option<Grant> {
         if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) != State::Closed as u64 {
             return None;
         }
@@ -44,7 +45,7 @@ impl<C: Clock> Breaker<C> {
         } else {
             (0, 0)
         };
-        Some(RawPermit {
+        Some(Grant {
             generation: w.generation(),
             flags,
             start_nanos,
@@ -52,7 +53,7 @@ impl<C: Clock> Breaker<C> {
     }
 
     #[inline(never)]
-    pub(super) fn acquire_slow(&self, w: Word) -> Result<RawPermit, Rejected> {
+    pub(super) fn acquire_slow(&self, w: Word) -> Result<Grant, Rejected> {
         match w.state() {
             State::Closed => {
                 if w.0 & FLAG_RAMP != 0 && !self.ramp_admits(w) {
@@ -67,7 +68,7 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
-    pub(super) fn issue(&self, w: Word, probe: bool) -> RawPermit {
+    pub(super) fn issue(&self, w: Word, probe: bool) -> Grant {
         let mut flags = 0;
         let mut start_nanos = 0;
         if w.0 & FLAG_TIMED != 0 {
@@ -84,7 +85,7 @@ impl<C: Clock> Breaker<C> {
         if w.state() == State::Disabled {
             flags |= P_UNCOUNTED;
         }
-        RawPermit {
+        Grant {
             generation: w.generation(),
             flags,
             start_nanos,
@@ -112,7 +113,7 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
-    pub(super) fn acquire_open(&self, w: Word) -> Result<RawPermit, Rejected> {
+    pub(super) fn acquire_open(&self, w: Word) -> Result<Grant, Rejected> {
         let now = self.clock.coarse_nanos();
         match self.timeline.open_until.get(w.generation()) {
             // The opening's winner has not written its deadline yet: just opened.
@@ -144,7 +145,7 @@ impl<C: Clock> Breaker<C> {
 
     /// Takes a probe slot: at most two compare-and-swap attempts, so admission stays
     /// wait-free; losing both to other probes is a rejection.
-    pub(super) fn acquire_half_open(&self, mut w: Word) -> Result<RawPermit, Rejected> {
+    pub(super) fn acquire_half_open(&self, mut w: Word) -> Result<Grant, Rejected> {
         let now = self.clock.coarse_nanos();
         let permits = self.options.permits.load(Ordering::Relaxed);
         for _ in 0..2 {

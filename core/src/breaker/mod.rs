@@ -26,6 +26,7 @@ mod call;
 mod control;
 mod errors;
 mod evaluate;
+mod raw;
 mod record;
 mod snapshot;
 mod storage;
@@ -45,7 +46,9 @@ use crate::events::{
 use crate::histogram::Layout;
 use crate::metrics::{FailureCounts, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
-use crate::permit::{Permit, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED};
+use crate::permit::{
+    Grant, Permit, PermitError, PermitKey, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED,
+};
 use crate::state::{State, Word, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
 use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRIPES};
 use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
@@ -88,6 +91,8 @@ pub struct Breaker<C: Clock = SystemClock> {
     /// Serialises reconfigurations.
     reconfiguring: parking_lot::Mutex<()>,
     clock: C,
+    /// Seals the raw permits this breaker issues (see [`RawPermit`]).
+    permit_key: PermitKey,
 }
 
 impl Breaker<SystemClock> {
@@ -107,9 +112,10 @@ impl<C: Clock> Breaker<C> {
             .latency_tracked()
             .then(|| Layout::new(config.histogram_precision));
         let window = Window::new(Shape::of(&config.window), layout, now);
-        let seed = config
-            .seed
-            .unwrap_or_else(|| now ^ (&window as *const Window as u64).rotate_left(32));
+        // Where the window sits and when it was built: entropy for the backoff's jitter
+        // (unless the config fixes it) and salt for the permit key.
+        let salt = now ^ (&window as *const Window as u64).rotate_left(32);
+        let seed = config.seed.unwrap_or(salt);
         let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
         let name = Arc::from(config.name.as_str());
         let breaker = Breaker {
@@ -127,6 +133,7 @@ impl<C: Clock> Breaker<C> {
             opened_by: arc_swap::ArcSwapOption::empty(),
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
+            permit_key: PermitKey::random(salt),
         };
         // An initial state of Open or Half-Open starts as after a trip; the times that
         // state reads belong to generation 0.

@@ -5,8 +5,25 @@ use super::*;
 impl<C: Clock> Breaker<C> {
     /// Records the outcome of a call admitted with `permit`. `latency_nanos` overrides
     /// the latency measured from admission. Never panics, whatever the permit holds.
+    ///
+    /// A permit this breaker did not issue, or one whose answer was already counted, is
+    /// refused with a [`PermitError`] and changes nothing.
     #[inline]
-    pub fn record_raw(&self, permit: RawPermit, outcome: Outcome, latency_nanos: Option<u64>) {
+    pub fn record_raw(
+        &self,
+        permit: RawPermit,
+        outcome: Outcome,
+        latency_nanos: Option<u64>,
+    ) -> Result<(), PermitError> {
+        let grant = self.redeem(permit)?;
+        self.record_grant(grant, outcome, latency_nanos);
+        Ok(())
+    }
+
+    /// Records the outcome of a call admitted with `permit`, trusted: the path of the
+    /// owned [`Permit`], which cannot be forged or answered twice.
+    #[inline]
+    pub(crate) fn record_grant(&self, permit: Grant, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
             // The common case. The permit's one needed field goes by register: a
             // permit passed by reference is stored field by field and reloaded whole,
@@ -18,15 +35,10 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Every record but a plain success: a timed success takes its own short path
-    /// (kept out of the inlined `record_raw`, which stays small), the rest the general
+    /// (kept out of the inlined `record_grant`, which stays small), the rest the general
     /// one.
     #[inline(never)]
-    pub(super) fn record_other(
-        &self,
-        permit: RawPermit,
-        outcome: Outcome,
-        latency_nanos: Option<u64>,
-    ) {
+    pub(super) fn record_other(&self, permit: Grant, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags == P_TIMED && latency_nanos.is_none() && outcome == Outcome::Success {
             self.record_timed_success(permit.generation, permit.start_nanos);
         } else {
@@ -101,7 +113,7 @@ impl<C: Clock> Breaker<C> {
         let slow = self.options.slow_nanos.load(Ordering::Relaxed);
         let limit = self.options.limit_nanos.load(Ordering::Relaxed);
         if latency >= slow.min(limit) {
-            let permit = RawPermit {
+            let permit = Grant {
                 generation,
                 flags: P_TIMED,
                 start_nanos,
@@ -114,9 +126,9 @@ impl<C: Clock> Breaker<C> {
 
     #[inline(never)]
     pub(super) fn recheck_after_success(&self, generation: u32) {
-        let permit = RawPermit {
+        let permit = Grant {
             generation,
-            ..RawPermit::default()
+            ..Grant::default()
         };
         self.recheck(permit, self.clock.coarse_nanos(), 0);
     }
@@ -124,7 +136,7 @@ impl<C: Clock> Breaker<C> {
     #[inline(never)]
     pub(super) fn record_general(
         &self,
-        permit: RawPermit,
+        permit: Grant,
         outcome: Outcome,
         latency_nanos: Option<u64>,
     ) {
@@ -149,7 +161,7 @@ impl<C: Clock> Breaker<C> {
     /// latency known, for a permit whose outcome counts.
     pub(super) fn record_measured(
         &self,
-        permit: RawPermit,
+        permit: Grant,
         outcome: Outcome,
         now: u64,
         latency: Option<u64>,
@@ -222,7 +234,7 @@ impl<C: Clock> Breaker<C> {
     /// The outcome just recorded may change the verdict: evaluate the rules if it may
     /// drive a transition.
     #[inline(never)]
-    pub(super) fn recheck(&self, permit: RawPermit, now: u64, consecutive: u32) {
+    pub(super) fn recheck(&self, permit: Grant, now: u64, consecutive: u32) {
         let w = self.load_word();
         if w.state() == State::Closed {
             if w.generation() == permit.generation {
@@ -236,7 +248,17 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Gives a permit back unrecorded (metric `abandoned`): frees a probe slot.
-    pub fn release_raw(&self, permit: RawPermit) {
+    ///
+    /// A permit this breaker did not issue, or one whose answer was already counted, is
+    /// refused with a [`PermitError`] and changes nothing.
+    pub fn release_raw(&self, permit: RawPermit) -> Result<(), PermitError> {
+        let grant = self.redeem(permit)?;
+        self.release_grant(grant);
+        Ok(())
+    }
+
+    /// Gives a permit back unrecorded, trusted: the path of the owned [`Permit`].
+    pub(crate) fn release_grant(&self, permit: Grant) {
         if permit.flags & P_IN_FLIGHT != 0 {
             self.totals.bump(IN_FLIGHT, u64::MAX);
         }

@@ -295,7 +295,8 @@ fn unreported_probes_are_reclaimed_after_their_lease() {
         Reason::ProbeLeaseExpired
     );
     // The written-off probe reports late: counted, but decides nothing.
-    b.record_raw(lost, Outcome::Failure(FailureKind::Timeout), None);
+    b.record_raw(lost, Outcome::Failure(FailureKind::Timeout), None)
+        .unwrap();
     assert_eq!(b.state(), State::HalfOpen);
     fresh.success();
     assert_eq!(b.state(), State::Closed);
@@ -313,7 +314,8 @@ fn outcomes_of_an_older_generation_are_counted_but_trip_nothing() {
     b.try_acquire().unwrap().success();
     assert_eq!(b.state(), State::Closed);
     for p in old {
-        b.record_raw(p, Outcome::Failure(FailureKind::Other), None);
+        b.record_raw(p, Outcome::Failure(FailureKind::Other), None)
+            .unwrap();
     }
     assert_eq!(b.state(), State::Closed);
     assert_eq!(b.snapshot().failures, 6);
@@ -629,14 +631,22 @@ fn random_raw_permits_never_panic() {
     let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());
     for flags in 0..16 {
         for generation in [0, 1, u32::MAX] {
-            let p = RawPermit {
+            let p = Grant {
                 generation,
                 flags,
                 start_nanos: u64::MAX,
             };
-            b.record_raw(p, Outcome::Failure(FailureKind::Other), None);
-            b.record_raw(p, Outcome::Success, Some(u64::MAX));
-            b.release_raw(p);
+            b.record_grant(p, Outcome::Failure(FailureKind::Other), None);
+            b.record_grant(p, Outcome::Success, Some(u64::MAX));
+            b.release_grant(p);
+            let words = [
+                (u64::from(generation) << 32) | u64::from(flags),
+                u64::MAX,
+                1,
+            ];
+            let forged = || RawPermit::from_words(words);
+            assert!(b.record_raw(forged(), Outcome::Success, None).is_err());
+            assert!(b.release_raw(forged()).is_err());
         }
     }
 }

@@ -61,13 +61,18 @@ impl<C: Clock> Breaker<C> {
 
     /// Applies a probe's result to the half-open state. Returns false for a probe of an
     /// earlier generation, which decides nothing.
-    pub(super) fn settle_probe(&self, permit: RawPermit, result: ProbeResult, now: u64) -> bool {
+    pub(super) fn settle_probe(&self, permit: Grant, result: ProbeResult, now: u64) -> bool {
         let mut w = self.load_word();
         loop {
             if w.state() != State::HalfOpen || w.generation() != permit.generation {
                 return false;
             }
-            let probes = w.probes().saturating_sub(1);
+            if w.probes() == 0 {
+                // Every slot of this generation is answered already: this is a copy of
+                // a probe answered twice (see the `permit` module). It decides nothing.
+                return false;
+            }
+            let probes = w.probes() - 1;
             let next = match result {
                 ProbeResult::Released => w.with_probes(probes),
                 ProbeResult::Failed => w.next(State::Open).with_flags(w.flags() & !FLAG_RAMP),

@@ -413,12 +413,13 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             } if !held.is_empty() => {
                 let (r, p) = held.remove(index % held.len());
                 let lat = latency_ms.map(|ms| ms * MS);
-                b.record_raw(r, outcome, lat);
+                b.record_raw(r, outcome, lat)
+                    .map_err(|e| format!("step {step}: {e}"))?;
                 m.record(p, outcome, lat);
             }
             Op::Release { index } if !held.is_empty() => {
                 let (r, p) = held.remove(index % held.len());
-                b.release_raw(r);
+                b.release_raw(r).map_err(|e| format!("step {step}: {e}"))?;
                 m.release(p);
             }
             Op::Advance { ms } => {

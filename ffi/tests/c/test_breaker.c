@@ -42,7 +42,7 @@ static tg_breaker_state state_of(const tg_breaker *b) {
 static void record(const tg_breaker *b, tg_outcome o) {
     tg_permit p;
     CHECK_OK(tg_try_acquire(b, &p));
-    CHECK_OK(tg_record(b, p, o, 0));
+    CHECK_OK(tg_record(b, &p, o, 0));
 }
 
 static void full_cycle_on_the_manual_clock(void) {
@@ -93,17 +93,17 @@ static void full_cycle_on_the_manual_clock(void) {
     CHECK(m.has_retry_after);
 
     /* Releasing the probe frees its slot; a failed probe reopens. */
-    CHECK_OK(tg_release(b, probe));
+    CHECK_OK(tg_release(b, &probe));
     CHECK(state_of(b) == TG_STATE_HALF_OPEN);
     CHECK_OK(tg_try_acquire(b, &probe));
-    CHECK_OK(tg_record(b, probe, TG_FAILURE_SERVER_ERROR, 0));
+    CHECK_OK(tg_record(b, &probe, TG_FAILURE_SERVER_ERROR, 0));
     CHECK(state_of(b) == TG_STATE_OPEN);
 
     /* After another open period a successful probe closes the breaker. */
     CHECK_OK(tg_clock_advance_ns(b, 30 * SEC));
     CHECK_OK(tg_try_acquire(b, &probe));
     CHECK(state_of(b) == TG_STATE_HALF_OPEN);
-    CHECK_OK(tg_record(b, probe, TG_SUCCESS, 0));
+    CHECK_OK(tg_record(b, &probe, TG_SUCCESS, 0));
     CHECK(state_of(b) == TG_STATE_CLOSED);
     CHECK_OK(tg_retry_after_ns(b, &wait));
     CHECK(wait == 0);
@@ -234,7 +234,7 @@ static void snapshot_reports_latency_percentiles(void) {
     for (uint64_t i = 1; i <= 100; i++) {
         tg_permit p;
         CHECK_OK(tg_try_acquire(b, &p));
-        CHECK_OK(tg_record(b, p, TG_SUCCESS, i * MS)); /* caller-measured latency */
+        CHECK_OK(tg_record(b, &p, TG_SUCCESS, i * MS)); /* caller-measured latency */
     }
     /* Latency 0: measured from the acquire on the breaker's clock. */
     tg_permit p;
@@ -243,7 +243,7 @@ static void snapshot_reports_latency_percentiles(void) {
     CHECK_OK(tg_snapshot(b, &m));
     CHECK(m.has_in_flight && m.in_flight == 1);
     CHECK_OK(tg_clock_advance_ns(b, 50 * MS));
-    CHECK_OK(tg_record(b, p, TG_SUCCESS, 0));
+    CHECK_OK(tg_record(b, &p, TG_SUCCESS, 0));
 
     CHECK_OK(tg_snapshot(b, &m));
     CHECK(m.in_flight == 0);
@@ -348,13 +348,13 @@ static void invalid_outcome_is_refused_and_the_permit_kept(void) {
     tg_config_free(c);
     tg_permit p;
     CHECK_OK(tg_try_acquire(b, &p));
-    CHECK_STATUS(tg_record(b, p, 7, 0), TG_ERR_INVALID_ARG);
+    CHECK_STATUS(tg_record(b, &p, 7, 0), TG_ERR_INVALID_ARG);
     CHECK_ERROR_MENTIONS("unknown outcome 7");
-    CHECK_STATUS(tg_record(b, p, -1, 0), TG_ERR_INVALID_ARG);
+    CHECK_STATUS(tg_record(b, &p, -1, 0), TG_ERR_INVALID_ARG);
     tg_metrics m;
     CHECK_OK(tg_snapshot(b, &m));
     CHECK(m.calls == 0 && m.in_flight == 1);
-    CHECK_OK(tg_record(b, p, TG_IGNORED, 0));
+    CHECK_OK(tg_record(b, &p, TG_IGNORED, 0));
     CHECK_OK(tg_snapshot(b, &m));
     CHECK(m.ignored == 1 && m.in_flight == 0);
     tg_breaker_free(b);
@@ -380,8 +380,8 @@ static void null_arguments_are_errors_not_crashes(void) {
     CHECK_ERROR_MENTIONS("tg_try_acquire: breaker is NULL");
     CHECK_STATUS(tg_try_acquire(b, NULL), TG_ERR_NULL);
     CHECK_ERROR_MENTIONS("tg_try_acquire: out is NULL");
-    CHECK_STATUS(tg_record(NULL, p, TG_SUCCESS, 0), TG_ERR_NULL);
-    CHECK_STATUS(tg_release(NULL, p), TG_ERR_NULL);
+    CHECK_STATUS(tg_record(NULL, &p, TG_SUCCESS, 0), TG_ERR_NULL);
+    CHECK_STATUS(tg_release(NULL, &p), TG_ERR_NULL);
     tg_breaker_state s = 77;
     CHECK_STATUS(tg_state(NULL, &s), TG_ERR_NULL);
     CHECK_STATUS(tg_state(b, NULL), TG_ERR_NULL);
@@ -421,6 +421,104 @@ static void null_arguments_are_errors_not_crashes(void) {
     tg_config_free(c);
 }
 
+/* A breaker tripped by one failure and due for probes: `permits` slots, closing after
+ * `successes`. */
+static tg_breaker *due_for_probes(uint32_t permits, uint32_t successes, bool in_flight) {
+    tg_config *c = NULL;
+    CHECK_OK(tg_config_new(&c));
+    CHECK_OK(tg_config_set_consecutive_failures(c, 1));
+    CHECK_OK(tg_config_set_open_duration_ns(c, SEC));
+    CHECK_OK(tg_config_set_half_open_permits(c, permits));
+    CHECK_OK(tg_config_set_half_open_success_threshold(c, successes));
+    CHECK_OK(tg_config_set_track_in_flight(c, in_flight));
+    tg_breaker *b = make(c, 0);
+    tg_config_free(c);
+    record(b, TG_FAILURE_OTHER);
+    CHECK_OK(tg_clock_advance_ns(b, SEC));
+    return b;
+}
+
+/* Whether two snapshots agree on every count a misused permit could move. */
+static int same_counts(const tg_metrics *a, const tg_metrics *b) {
+    return a->state == b->state && a->generation == b->generation &&
+           a->calls == b->calls && a->failures == b->failures && a->ignored == b->ignored &&
+           a->abandoned == b->abandoned && a->in_flight == b->in_flight &&
+           a->half_open_probes == b->half_open_probes;
+}
+
+static void permit_misuse_is_refused_and_changes_nothing(void) {
+    tg_metrics before, after;
+
+    /* One probe recorded three times: one success of three needed. */
+    tg_breaker *b = due_for_probes(3, 3, false);
+    tg_permit probe;
+    CHECK_OK(tg_try_acquire(b, &probe));
+    tg_permit copy = probe; /* the bytes duplicated behind the breaker's back */
+    CHECK_OK(tg_record(b, &probe, TG_SUCCESS, 0));
+    CHECK_OK(tg_snapshot(b, &before));
+    CHECK_STATUS(tg_record(b, &probe, TG_SUCCESS, 0), TG_ERR_INVALID_PERMIT);
+    CHECK_ERROR_MENTIONS("tg_record: invalid permit: already answered");
+    CHECK_STATUS(tg_record(b, &copy, TG_SUCCESS, 0), TG_ERR_INVALID_PERMIT);
+    CHECK_STATUS(tg_release(b, &probe), TG_ERR_INVALID_PERMIT);
+    CHECK_ERROR_MENTIONS("tg_release: invalid permit");
+    CHECK_OK(tg_snapshot(b, &after));
+    CHECK(same_counts(&before, &after));
+    CHECK(state_of(b) == TG_STATE_HALF_OPEN);
+
+    /* A probe released twice frees one slot: a limit of two holds. */
+    tg_breaker *two = due_for_probes(2, 5, false);
+    tg_permit first, second, third, fourth;
+    CHECK_OK(tg_try_acquire(two, &first));
+    CHECK_OK(tg_try_acquire(two, &second));
+    CHECK_OK(tg_release(two, &first));
+    CHECK_STATUS(tg_release(two, &first), TG_ERR_INVALID_PERMIT);
+    CHECK_OK(tg_try_acquire(two, &third));
+    CHECK_STATUS(tg_try_acquire(two, &fourth), TG_REJECTED);
+
+    /* A permit of another breaker, while this one's own probe is out. */
+    CHECK_OK(tg_snapshot(two, &before));
+    tg_permit theirs;
+    tg_breaker *other = due_for_probes(1, 1, false);
+    CHECK_OK(tg_try_acquire(other, &theirs));
+    CHECK_STATUS(tg_record(two, &theirs, TG_SUCCESS, 0), TG_ERR_INVALID_PERMIT);
+    CHECK_ERROR_MENTIONS("not issued by this breaker");
+    CHECK_OK(tg_snapshot(two, &after));
+    CHECK(same_counts(&before, &after));
+
+    /* Made-up bytes, and a real permit with one bit flipped. */
+    tg_permit forged = {{0x1234, 0x5678, 0x9abc}};
+    CHECK_STATUS(tg_record(two, &forged, TG_FAILURE_TIMEOUT, 0), TG_ERR_INVALID_PERMIT);
+    tg_permit flipped = second;
+    flipped._opaque[1] ^= 1;
+    CHECK_STATUS(tg_release(two, &flipped), TG_ERR_INVALID_PERMIT);
+    tg_permit zeroed = {{0, 0, 0}};
+    CHECK_STATUS(tg_release(two, &zeroed), TG_ERR_INVALID_PERMIT);
+    CHECK_OK(tg_snapshot(two, &after));
+    CHECK(same_counts(&before, &after));
+    CHECK_OK(tg_record(two, &second, TG_SUCCESS, 0)); /* the genuine one still counts */
+
+    /* Recorded twice with in-flight tracking: the count stays at zero. */
+    tg_breaker *flight = due_for_probes(1, 1, true);
+    tg_permit p;
+    CHECK_OK(tg_try_acquire(flight, &p));
+    tg_permit p_copy = p;
+    CHECK_OK(tg_record(flight, &p, TG_SUCCESS, 0));
+    CHECK_STATUS(tg_record(flight, &p, TG_SUCCESS, 0), TG_ERR_INVALID_PERMIT);
+    CHECK_STATUS(tg_record(flight, &p_copy, TG_SUCCESS, 0), TG_ERR_INVALID_PERMIT);
+    CHECK_OK(tg_snapshot(flight, &after));
+    CHECK(after.in_flight == 0);
+    CHECK_STATUS(tg_record(flight, NULL, TG_SUCCESS, 0), TG_ERR_NULL);
+    CHECK_ERROR_MENTIONS("tg_record: permit is NULL");
+    CHECK_STATUS(tg_release(flight, NULL), TG_ERR_NULL);
+
+    /* A refused permit is consumed too: it cannot be answered anywhere after. */
+    CHECK_STATUS(tg_release(other, &theirs), TG_ERR_INVALID_PERMIT);
+    tg_breaker_free(b);
+    tg_breaker_free(two);
+    tg_breaker_free(other);
+    tg_breaker_free(flight);
+}
+
 int main(void) {
     RUN(full_cycle_on_the_manual_clock);
     RUN(consecutive_failures_trip_with_their_reason);
@@ -430,5 +528,6 @@ int main(void) {
     RUN(clocks);
     RUN(invalid_outcome_is_refused_and_the_permit_kept);
     RUN(null_arguments_are_errors_not_crashes);
+    RUN(permit_misuse_is_refused_and_changes_nothing);
     return finish();
 }

@@ -152,7 +152,7 @@ static void bulkhead_then_breaker(void) {
         tg_permit permit;
         tg_status s = tg_try_acquire(breaker, &permit);
         CHECK(s == (round == 0 ? TG_OK : TG_REJECTED));
-        if (s == TG_OK) CHECK_OK(tg_record(breaker, permit, TG_SUCCESS, 1000));
+        if (s == TG_OK) CHECK_OK(tg_record(breaker, &permit, TG_SUCCESS, 1000));
         CHECK_OK(tg_bulkhead_release(b, &slot));
     }
     tg_metrics bm;

@@ -33,7 +33,7 @@ static void trip(const tg_breaker *b) {
     for (int i = 0; i < 10; i++) {
         tg_permit p;
         if (tg_try_acquire(b, &p) != TG_OK) return;
-        CHECK_OK(tg_record(b, p, TG_FAILURE_CONNECTION, 0));
+        CHECK_OK(tg_record(b, &p, TG_FAILURE_CONNECTION, 0));
     }
 }
 
@@ -108,7 +108,7 @@ static void breakers_from_a_file_with_prometheus_and_readiness(void) {
     CHECK_ERROR_MENTIONS("no breaker named \"cache\"");
     tg_permit p;
     CHECK_OK(tg_try_acquire(cache, &p));
-    CHECK_OK(tg_record(cache, p, TG_SUCCESS, 0));
+    CHECK_OK(tg_record(cache, &p, TG_SUCCESS, 0));
 
     tg_breaker_free(db);
     tg_breaker_free(cache);

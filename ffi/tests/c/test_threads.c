@@ -35,19 +35,19 @@ static void *work(void *arg) {
         switch ((i + w->index) % 5) {
         case 0:
         case 1:
-            s = tg_record(w->breaker, p, TG_SUCCESS, (uint64_t)(i % 1000) + 1);
+            s = tg_record(w->breaker, &p, TG_SUCCESS, (uint64_t)(i % 1000) + 1);
             w->successes++;
             break;
         case 2:
-            s = tg_record(w->breaker, p, TG_FAILURE_TIMEOUT + (i % 5), 0);
+            s = tg_record(w->breaker, &p, TG_FAILURE_TIMEOUT + (i % 5), 0);
             w->failures++;
             break;
         case 3:
-            s = tg_record(w->breaker, p, TG_IGNORED, 0);
+            s = tg_record(w->breaker, &p, TG_IGNORED, 0);
             w->ignored++;
             break;
         default:
-            s = tg_release(w->breaker, p);
+            s = tg_release(w->breaker, &p);
             w->released++;
             break;
         }
@@ -58,11 +58,11 @@ static void *work(void *arg) {
     snprintf(want, sizeof want, "unknown outcome %d", 100 + w->index);
     tg_permit p;
     if (tg_try_acquire(w->breaker, &p) == TG_OK) {
-        if (tg_record(w->breaker, p, 100 + w->index, 0) == TG_ERR_INVALID_ARG &&
+        if (tg_record(w->breaker, &p, 100 + w->index, 0) == TG_ERR_INVALID_ARG &&
             tg_last_error_message(got, sizeof got) < sizeof got && strstr(got, want) != NULL) {
             w->own_error_ok = 1;
         }
-        tg_release(w->breaker, p);
+        tg_release(w->breaker, &p);
         w->released++;
     }
     return NULL;
@@ -159,7 +159,7 @@ static void *fail_many(void *arg) {
     for (int i = 0; i < 2000; i++) {
         tg_permit p;
         tg_status s = tg_try_acquire(b, &p);
-        if (s == TG_OK) tg_record(b, p, TG_FAILURE_CONNECTION, 0);
+        if (s == TG_OK) tg_record(b, &p, TG_FAILURE_CONNECTION, 0);
     }
     return NULL;
 }

@@ -15,7 +15,7 @@ int main(void) {
     tg_permit permit;
     if (tg_config_new(&config) != TG_OK || tg_breaker_new(config, &breaker) != TG_OK ||
         tg_try_acquire(breaker, &permit) != TG_OK ||
-        tg_record(breaker, permit, TG_SUCCESS, 0) != TG_OK) {
+        tg_record(breaker, &permit, TG_SUCCESS, 0) != TG_OK) {
         fprintf(stderr, "a tripgate call failed\n");
         return 1;
     }
