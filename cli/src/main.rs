@@ -5,22 +5,11 @@
 //! - `tripgate replay TRACE.csv` replays a recorded trace against candidate configs;
 //! - `tripgate check CONFIG` validates a config file and prints its effective values.
 
-mod candidates;
-mod check;
-mod engine;
-mod histogram;
-mod location;
-mod plot;
-mod replay;
-mod report;
-mod rng;
-mod runner;
-mod scenario;
-mod traffic;
-
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tripgate_cli::budget::{self, Caps};
+use tripgate_cli::{candidates, check, plot, report, scenario, FaultRule, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +58,26 @@ struct Output {
     /// Time-series buckets for the JSON series and the chart.
     #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     buckets: u32,
+    /// Refuse a run expected to make more calls than this (each candidate sees them all).
+    #[arg(long, value_name = "CALLS", default_value_t = budget::DEFAULT_MAX_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
+    max_calls: u64,
+    /// Refuse a run expected to need more memory than this (4GiB, 512MiB...), and stop
+    /// one that does while running.
+    #[arg(long, value_name = "BYTES", default_value = "4GiB", value_parser = budget::parse_bytes)]
+    max_memory: u64,
+}
+
+impl Output {
+    fn settings(&self) -> Settings {
+        Settings {
+            threads: self.threads,
+            buckets: self.buckets as usize,
+            caps: Caps {
+                max_calls: self.max_calls,
+                max_memory: self.max_memory,
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -168,103 +177,43 @@ fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
     if !from_cli.is_empty() {
         sc.candidates = from_cli;
     }
-    let spans = sc
-        .phases
-        .iter()
-        .map(|p| engine::Span {
-            name: p.name.clone(),
-            kind: p.kind.name().to_string(),
-            start_ns: p.start_ns,
-            end_ns: p.end_ns,
-            fault: p.kind.is_fault(),
-        })
-        .collect();
-    let timeline = engine::Timeline::new(spans, a.output.buckets as usize);
-    let runs = runner::run_all(
-        &sc.candidates,
-        &timeline,
-        sc.concurrency,
-        || traffic::Traffic::new(&sc),
-        a.output.threads,
-        sc.expected_calls(),
-    )?;
-    let meta = report::Meta {
-        command: "simulate",
-        name: sc.name.clone(),
-        description: sc.description.clone(),
-        seed: sc.seed,
-        concurrency: sc.concurrency,
-        timeout_ms: (sc.timeout_ns != u64::MAX).then(|| sc.timeout_ns as f64 / 1e6),
-    };
-    let rep = report::Report::new(meta, &timeline, &sc.candidates, &runs);
+    let rep = tripgate_cli::simulate(&sc, &a.output.settings())?;
     emit(&rep, &a.output)
 }
 
 fn replay(a: ReplayArgs) -> Result<ExitCode, String> {
-    if !(a.fault_threshold > 0.0 && a.fault_threshold <= 1.0) {
-        return Err(format!(
-            "--fault-threshold {} is out of range: allowed 0 < t <= 1",
-            a.fault_threshold
-        ));
-    }
-    let file = a.trace.display().to_string();
-    let text =
-        std::fs::read_to_string(&a.trace).map_err(|e| format!("{file}: cannot read: {e}"))?;
-    let trace = replay::parse(
-        &text,
-        &file,
-        a.fault_window.as_nanos().max(1) as u64,
-        a.fault_threshold,
-        a.output.buckets as usize,
-    )
-    .map_err(|e| e.to_string())?;
     let mut cands = cli_candidates(&a.candidates, a.seed)?;
     if cands.is_empty() {
         for t in ["critical", "standard", "non_critical"] {
             cands.push(candidates::from_tier(t, cands.len(), a.seed)?);
         }
     }
-    let runs = runner::run_all(
-        &cands,
-        &trace.timeline,
-        None,
-        || trace.arrivals.iter().copied(),
-        a.output.threads,
-        trace.arrivals.len() as u64,
-    )?;
-    let meta = report::Meta {
-        command: "replay",
-        name: Path::new(&file)
-            .file_name()
-            .map_or(file.clone(), |n| n.to_string_lossy().into_owned()),
-        description: format!(
-            "faults: {}-wide windows with a failure share >= {}",
-            humantime::format_duration(a.fault_window),
-            a.fault_threshold
-        ),
-        seed: a.seed,
-        concurrency: None,
-        timeout_ms: None,
+    let rule = FaultRule {
+        threshold: a.fault_threshold,
+        window: a.fault_window,
     };
-    let rep = report::Report::new(meta, &trace.timeline, &cands, &runs);
+    let rep = tripgate_cli::replay(&a.trace, &cands, a.seed, &rule, &a.output.settings())?;
     emit(&rep, &a.output)
 }
 
+/// Prints the table (or the JSON to stdout) and writes the files asked for, telling on
+/// stderr each file written.
 fn emit(rep: &report::Report, out: &Output) -> Result<ExitCode, String> {
     let write = |p: &Path, body: &str| {
-        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))
+        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        eprintln!("wrote {}", p.display());
+        Ok::<_, String>(())
     };
     match out.json.as_deref() {
         Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
         Some(p) => {
-            write(p, &rep.to_json())?;
             print!("{}", rep.to_table());
+            write(p, &rep.to_json())?;
         }
         None => print!("{}", rep.to_table()),
     }
     if let Some(p) = &out.plot {
         write(p, &plot::render(rep))?;
-        eprintln!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }

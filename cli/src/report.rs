@@ -480,6 +480,11 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// A duration in ns, written as [`dur`] writes it.
+pub fn dur_ns(ns: u64) -> String {
+    dur(ns as f64 / 1e6)
+}
+
 /// A duration in ms, written `2m30s`, `4.25s` or `850ms`.
 pub fn dur(ms: f64) -> String {
     if ms >= 60_000.0 {
