@@ -17,6 +17,7 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod traffic;
+pub mod tune;
 
 use budget::{Caps, Estimate, MAX_SPAN, MAX_SPAN_NS};
 use candidates::Candidate;

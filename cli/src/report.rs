@@ -438,7 +438,9 @@ impl Report {
     }
 }
 
-fn table(o: &mut String, rows: &[Vec<String>], left_cols: usize) {
+/// Writes `rows` as an aligned table indented by two spaces, the first `left_cols`
+/// columns left-aligned and the others right-aligned.
+pub fn table(o: &mut String, rows: &[Vec<String>], left_cols: usize) {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {

@@ -198,6 +198,8 @@ const TOP_KEYS: &[&str] = &[
     "dependency",
     "phase",
     "candidate",
+    // Read by `tripgate tune` (the space it searches); other commands ignore it.
+    "tune",
 ];
 const TRAFFIC_KEYS: &[&str] = &["rate", "duration", "concurrency", "timeout", "arrival"];
 const DEPENDENCY_KEYS: &[&str] = &["latency", "latency_p99", "error_rate", "failure"];
