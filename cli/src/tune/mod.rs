@@ -404,7 +404,7 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
         .ok_or_else(|| {
             let fewest = candidates.iter().map(|c| c.worst_false_trips).fold(f64::INFINITY, f64::min);
             format!(
-                "no candidate meets the objective: {}; the fewest false trips on a worst seed was {fewest}: raise --max-false-trips or widen the [tune] space",
+                "no candidate meets the objective: {}; the fewest false trips of a candidate on its worst draw was {fewest}: raise --max-false-trips or widen the [tune] space",
                 obj.describe()
             )
         })?;

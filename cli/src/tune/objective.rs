@@ -342,7 +342,7 @@ impl Objective {
         };
         match self.max_false_trips {
             Some(n) => format!(
-                "at most {n} false trip{} on every search seed; {goal}",
+                "at most {n} false trip{} on every search draw; {goal}",
                 if n == 1 { "" } else { "s" }
             ),
             None => goal,
