@@ -681,7 +681,7 @@ impl TuneReport {
 
 fn indent(o: &mut String, text: &str) {
     for line in text.lines() {
-        let _ = writeln!(o, "    {line}");
+        let _ = writeln!(o, "{}", format!("    {line}").trim_end());
     }
     let _ = writeln!(o);
 }
