@@ -213,7 +213,18 @@ pub struct Objective {
     pub max_false_trips: Option<u32>,
     /// Figures and weights of the sum to minimize; each figure is divided by its largest
     /// value among the candidates, so weights compare like with like.
+    #[serde(serialize_with = "weights_as_map")]
     pub weights: Vec<(Metric, f64)>,
+}
+
+/// Weights in the JSON as `{"trip": 1.0, ...}`, in the order given.
+fn weights_as_map<S: serde::Serializer>(w: &[(Metric, f64)], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(Some(w.len()))?;
+    for (metric, weight) in w {
+        m.serialize_entry(metric.name(), weight)?;
+    }
+    m.end()
 }
 
 impl Default for Objective {
