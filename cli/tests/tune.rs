@@ -59,6 +59,12 @@ fn on_a_clean_outage_the_fastest_trip_without_false_trips_wins() {
         .map(|c| c.scores.trip)
         .fold(f64::INFINITY, f64::min);
     assert_eq!(winner.scores.trip, fastest);
+    // The printed file is the winner's config.
+    assert_eq!(
+        Config::from_toml_str(&rep.snippets.toml).unwrap(),
+        rep.winner_config
+    );
+    assert_eq!(rep.winner_config, winner.config);
     // It beats the slowest tier by a wide margin: the search found something.
     let slowest_tier = ["critical", "standard", "non_critical"]
         .map(|t| rep.candidate(t).unwrap().scores.trip)
