@@ -196,12 +196,23 @@ impl InFlight {
     }
 }
 
+/// A run stopped because one candidate held more calls in flight than its share of
+/// `--max-memory` allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooManyInFlight {
+    /// The limit that was reached.
+    pub limit: u64,
+    /// Virtual time it was reached at, nanoseconds.
+    pub at_ns: u64,
+}
+
 /// One candidate's simulation, fed calls in time order with [`Sim::step`].
 pub struct Sim {
     clock: ManualClock,
     breaker: Breaker<ManualClock>,
     log: Arc<Mutex<Vec<TransitionRec>>>,
     cap: u64,
+    in_flight_limit: u64,
     heap: InFlight,
     totals: Counters,
     per_phase: Vec<Counters>,
@@ -214,12 +225,33 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// Bytes one call in flight takes (heap key, payload, free-list slot), doubled for
+    /// the spare capacity of growing vectors.
+    pub const BYTES_PER_CALL_IN_FLIGHT: u64 = 2
+        * (std::mem::size_of::<Reverse<u128>>()
+            + std::mem::size_of::<Pending>()
+            + std::mem::size_of::<u32>()) as u64;
+
+    /// Bytes a candidate's run needs before its first call: the time series and the two
+    /// run-wide latency histograms.
+    pub fn fixed_bytes(timeline: &Timeline) -> u64 {
+        let bucket = (std::mem::size_of::<Bucket>() as u64).saturating_add(Histogram::HEAP_BYTES);
+        (timeline.buckets as u64 + 2)
+            .saturating_mul(bucket)
+            .saturating_add(
+                (timeline.spans.len() as u64)
+                    .saturating_mul(std::mem::size_of::<Counters>() as u64),
+            )
+    }
+
     /// A fresh breaker configured with `config` on its own virtual clock at 0.
-    /// `concurrency` caps the calls in flight (calls beyond it are shed by the caller).
+    /// `concurrency` caps the calls in flight (calls beyond it are shed by the caller);
+    /// `in_flight_limit` is the most the run may hold (past it, [`Sim::step`] fails).
     pub fn new(
         config: &Config,
         timeline: &Timeline,
         concurrency: Option<u32>,
+        in_flight_limit: u64,
     ) -> Result<Sim, tripgate::ConfigError> {
         let clock = ManualClock::new();
         let breaker = Breaker::with_clock(config.clone(), clock.clone())?;
@@ -238,6 +270,7 @@ impl Sim {
             breaker,
             log,
             cap: concurrency.map_or(u64::MAX, u64::from),
+            in_flight_limit,
             heap: InFlight::default(),
             totals: Counters::default(),
             per_phase: vec![Counters::default(); timeline.spans.len()],
@@ -259,9 +292,10 @@ impl Sim {
             .record_raw(p.permit, p.outcome, Some(p.latency));
     }
 
-    /// Processes one call; calls must come in time order.
+    /// Processes one call; calls must come in time order. Fails when the calls in
+    /// flight reach the limit given to [`Sim::new`].
     #[inline]
-    pub fn step(&mut self, a: &Arrival) {
+    pub fn step(&mut self, a: &Arrival) -> Result<(), TooManyInFlight> {
         while let Some((at, p)) = self.heap.pop_due(a.t_ns) {
             self.complete(at, p);
         }
@@ -271,7 +305,14 @@ impl Sim {
             ..Counters::default()
         };
         let seen_latency;
-        if self.heap.len() as u64 >= self.cap {
+        let in_flight = self.heap.len() as u64;
+        if in_flight >= self.in_flight_limit && in_flight < self.cap {
+            return Err(TooManyInFlight {
+                limit: self.in_flight_limit,
+                at_ns: a.t_ns,
+            });
+        }
+        if in_flight >= self.cap {
             c.shed = 1;
             seen_latency = 0;
         } else {
@@ -286,7 +327,7 @@ impl Sim {
                     seen_latency = a.latency_ns;
                     self.dependency_latency.record(a.latency_ns);
                     self.heap.push(
-                        a.t_ns + a.latency_ns,
+                        a.t_ns.saturating_add(a.latency_ns),
                         Pending {
                             permit,
                             outcome: a.outcome,
@@ -309,6 +350,7 @@ impl Sim {
         let b = &mut self.series[((a.t_ns / self.bucket_ns) as usize).min(self.last_bucket)];
         add(&mut b.counts, &c);
         b.latency.record(seen_latency);
+        Ok(())
     }
 
     /// Lets every call in flight answer, and returns the results.

@@ -50,6 +50,9 @@ fn value_of(i: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Bytes a histogram holds on the heap.
+    pub const HEAP_BYTES: u64 = (LEN * std::mem::size_of::<u64>()) as u64;
+
     /// Counts one value.
     #[inline]
     pub fn record(&mut self, nanos: u64) {

@@ -5,22 +5,11 @@
 //! - `tripgate replay TRACE.csv` replays a recorded trace against candidate configs;
 //! - `tripgate check CONFIG` validates a config file and prints its effective values.
 
-mod candidates;
-mod check;
-mod engine;
-mod histogram;
-mod location;
-mod plot;
-mod replay;
-mod report;
-mod rng;
-mod runner;
-mod scenario;
-mod traffic;
-
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tripgate_cli::budget::{self, Caps};
+use tripgate_cli::{candidates, check, plot, report, scenario, FaultRule, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +40,11 @@ enum Command {
         after_help = "Examples:\n  tripgate check my-breaker.toml\n      Print the effective config with every default filled in, or every error.\n  tripgate check --tier critical\n      Print a tier preset as a config file to start from.\n\nExit status: 0 when valid, 1 when the file has errors."
     )]
     Check(CheckArgs),
+    /// Search breaker configs for the one that does best on a scenario, by your objective.
+    #[command(
+        after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --seeds 5 --seed 7\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
+    )]
+    Tune(TuneArgs),
 }
 
 #[derive(Args)]
@@ -69,6 +63,26 @@ struct Output {
     /// Time-series buckets for the JSON series and the chart.
     #[arg(long, default_value_t = 240, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     buckets: u32,
+    /// Refuse a run expected to make more calls than this (each candidate sees them all).
+    #[arg(long, value_name = "CALLS", default_value_t = budget::DEFAULT_MAX_CALLS, value_parser = clap::value_parser!(u64).range(1..))]
+    max_calls: u64,
+    /// Refuse a run expected to need more memory than this (4GiB, 512MiB...), and stop
+    /// one that does while running.
+    #[arg(long, value_name = "BYTES", default_value = "4GiB", value_parser = budget::parse_bytes)]
+    max_memory: u64,
+}
+
+impl Output {
+    fn settings(&self) -> Settings {
+        Settings {
+            threads: self.threads,
+            buckets: self.buckets as usize,
+            caps: Caps {
+                max_calls: self.max_calls,
+                max_memory: self.max_memory,
+            },
+        }
+    }
 }
 
 #[derive(Args)]
@@ -123,12 +137,58 @@ struct CheckArgs {
     tier: Option<String>,
 }
 
+#[derive(Args)]
+struct TuneArgs {
+    /// Scenario file (TOML, with an optional [tune] table); the embedded default when omitted.
+    scenario: Option<PathBuf>,
+    /// Configs to sample from the space (the three tiers and the scenario's candidates
+    /// are evaluated too) [default: 200, or the [tune] table's].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    candidates: Option<u64>,
+    /// Base seed of the sample and of the traffic draws [default: the scenario's].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Traffic draws every candidate is evaluated on [default: 3].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+    seeds: Option<u64>,
+    /// Further draws, never seen by the search, the winner and tiers are re-run on [default: 3].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100))]
+    holdout: Option<u64>,
+    /// Rule out candidates with more false trips than this on any draw ("none": no cap).
+    #[arg(long, default_value = "0", value_name = "N|none")]
+    max_false_trips: String,
+    /// Minimize one figure (ties go to the best on every figure).
+    #[arg(long, value_name = "FIGURE", conflicts_with = "weights")]
+    minimize: Option<String>,
+    /// Minimize a weighted sum, each figure divided by its largest value among the
+    /// candidates [default: trip=1,leaked=1,rejected=1,recovery=1,flaps=1].
+    #[arg(long, value_name = "FIGURE=W,...")]
+    weights: Option<String>,
+    /// The two figures of the Pareto front and its chart.
+    #[arg(long, default_value = "leaked,rejected", value_name = "X,Y")]
+    axes: String,
+    /// Write the report as JSON: to FILE, or to stdout (instead of the table) when no FILE
+    /// is given.
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-")]
+    json: Option<PathBuf>,
+    /// Draw the Pareto front (the two --axes) to an SVG file.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Threads to simulate candidates on.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Show the progress line on stderr even when it is not a terminal.
+    #[arg(long)]
+    progress: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Replay(a) => replay(a),
         Command::Check(a) => check(a),
+        Command::Tune(a) => tune(a),
     };
     match result {
         Ok(code) => code,
@@ -168,103 +228,43 @@ fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
     if !from_cli.is_empty() {
         sc.candidates = from_cli;
     }
-    let spans = sc
-        .phases
-        .iter()
-        .map(|p| engine::Span {
-            name: p.name.clone(),
-            kind: p.kind.name().to_string(),
-            start_ns: p.start_ns,
-            end_ns: p.end_ns,
-            fault: p.kind.is_fault(),
-        })
-        .collect();
-    let timeline = engine::Timeline::new(spans, a.output.buckets as usize);
-    let runs = runner::run_all(
-        &sc.candidates,
-        &timeline,
-        sc.concurrency,
-        || traffic::Traffic::new(&sc),
-        a.output.threads,
-        sc.expected_calls(),
-    )?;
-    let meta = report::Meta {
-        command: "simulate",
-        name: sc.name.clone(),
-        description: sc.description.clone(),
-        seed: sc.seed,
-        concurrency: sc.concurrency,
-        timeout_ms: (sc.timeout_ns != u64::MAX).then(|| sc.timeout_ns as f64 / 1e6),
-    };
-    let rep = report::Report::new(meta, &timeline, &sc.candidates, &runs);
+    let rep = tripgate_cli::simulate(&sc, &a.output.settings())?;
     emit(&rep, &a.output)
 }
 
 fn replay(a: ReplayArgs) -> Result<ExitCode, String> {
-    if !(a.fault_threshold > 0.0 && a.fault_threshold <= 1.0) {
-        return Err(format!(
-            "--fault-threshold {} is out of range: allowed 0 < t <= 1",
-            a.fault_threshold
-        ));
-    }
-    let file = a.trace.display().to_string();
-    let text =
-        std::fs::read_to_string(&a.trace).map_err(|e| format!("{file}: cannot read: {e}"))?;
-    let trace = replay::parse(
-        &text,
-        &file,
-        a.fault_window.as_nanos().max(1) as u64,
-        a.fault_threshold,
-        a.output.buckets as usize,
-    )
-    .map_err(|e| e.to_string())?;
     let mut cands = cli_candidates(&a.candidates, a.seed)?;
     if cands.is_empty() {
         for t in ["critical", "standard", "non_critical"] {
             cands.push(candidates::from_tier(t, cands.len(), a.seed)?);
         }
     }
-    let runs = runner::run_all(
-        &cands,
-        &trace.timeline,
-        None,
-        || trace.arrivals.iter().copied(),
-        a.output.threads,
-        trace.arrivals.len() as u64,
-    )?;
-    let meta = report::Meta {
-        command: "replay",
-        name: Path::new(&file)
-            .file_name()
-            .map_or(file.clone(), |n| n.to_string_lossy().into_owned()),
-        description: format!(
-            "faults: {}-wide windows with a failure share >= {}",
-            humantime::format_duration(a.fault_window),
-            a.fault_threshold
-        ),
-        seed: a.seed,
-        concurrency: None,
-        timeout_ms: None,
+    let rule = FaultRule {
+        threshold: a.fault_threshold,
+        window: a.fault_window,
     };
-    let rep = report::Report::new(meta, &trace.timeline, &cands, &runs);
+    let rep = tripgate_cli::replay(&a.trace, &cands, a.seed, &rule, &a.output.settings())?;
     emit(&rep, &a.output)
 }
 
+/// Prints the table (or the JSON to stdout) and writes the files asked for, telling on
+/// stderr each file written.
 fn emit(rep: &report::Report, out: &Output) -> Result<ExitCode, String> {
     let write = |p: &Path, body: &str| {
-        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))
+        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        eprintln!("wrote {}", p.display());
+        Ok::<_, String>(())
     };
     match out.json.as_deref() {
         Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
         Some(p) => {
-            write(p, &rep.to_json())?;
             print!("{}", rep.to_table());
+            write(p, &rep.to_json())?;
         }
         None => print!("{}", rep.to_table()),
     }
     if let Some(p) = &out.plot {
         write(p, &plot::render(rep))?;
-        eprintln!("wrote {}", p.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -295,4 +295,59 @@ fn check(a: CheckArgs) -> Result<ExitCode, String> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn tune(a: TuneArgs) -> Result<ExitCode, String> {
+    use std::io::IsTerminal;
+    use tripgate_cli::tune::{self, Metric, Objective};
+    let input = match &a.scenario {
+        Some(p) => tune::Input::load(p)?,
+        None => tune::Input::default_input(),
+    };
+    let objective = Objective::from_args(
+        &a.max_false_trips,
+        a.minimize.as_deref(),
+        a.weights.as_deref(),
+    )?;
+    let axes = Metric::parse_pair(&a.axes).map_err(|e| format!("--axes: {e}"))?;
+    let mut opts = tune::Options {
+        candidates: a.candidates.map(|n| n as usize),
+        seed: a.seed,
+        seeds: a.seeds.map(|n| n as usize),
+        holdout: a.holdout.map(|n| n as usize),
+        objective,
+        axes,
+        progress: a.progress || std::io::stderr().is_terminal(),
+        ..tune::Options::default()
+    };
+    opts.settings.threads = a.threads;
+    let rep = tune::tune(&input, &opts)?;
+    let t = rep.throughput;
+    let secs = t.elapsed.as_secs_f64();
+    eprintln!(
+        "tune: {} candidate runs ({} calls) in {secs:.1}s: {:.1} candidate runs/s, {:.1}M calls/s on {} thread{}",
+        t.runs,
+        report::group(t.calls),
+        t.runs as f64 / secs.max(1e-9),
+        t.calls as f64 / secs.max(1e-9) / 1e6,
+        a.threads,
+        if a.threads == 1 { "" } else { "s" }
+    );
+    let write = |p: &Path, body: &str| {
+        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
+        eprintln!("wrote {}", p.display());
+        Ok::<_, String>(())
+    };
+    match a.json.as_deref() {
+        Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
+        Some(p) => {
+            print!("{}", rep.to_table());
+            write(p, &rep.to_json())?;
+        }
+        None => print!("{}", rep.to_table()),
+    }
+    if let Some(p) = &a.plot {
+        write(p, &rep.to_svg())?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,8 @@ const GAP: f64 = 12.0;
 const PANEL: f64 = 26.0 + STRIP + GAP + CHART + GAP + CHART + 34.0;
 const TOP: f64 = 70.0;
 
-fn esc(s: &str) -> String {
+/// `s` escaped for SVG text and attributes.
+pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

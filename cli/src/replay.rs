@@ -15,8 +15,10 @@
 //! of `fault_window`, and a window whose failure share reaches `fault_threshold` is a
 //! fault; consecutive fault windows form one fault phase.
 
+use crate::budget::{exact, MAX_SPAN, MAX_SPAN_NS};
 use crate::engine::{Arrival, Span, Timeline};
 use crate::location::FileError;
+use std::time::Duration;
 use tripgate::{FailureKind, Outcome};
 
 /// A loaded trace.
@@ -37,8 +39,22 @@ fn parse_outcome(s: &str) -> Option<Outcome> {
     })
 }
 
+/// Bytes a trace of `file_len` bytes may need once loaded, before it is read: the text
+/// and, for the most rows that many bytes can hold, a parsed row and a call each.
+pub fn load_bytes(file_len: u64) -> u64 {
+    // The shortest row, `0,0,ok` and its newline, is 7 bytes.
+    let rows = file_len / 7 + 1;
+    let per_row = (std::mem::size_of::<Row>() + std::mem::size_of::<Arrival>()) as u64;
+    file_len.saturating_add(rows.saturating_mul(per_row))
+}
+
+/// A parsed row: timestamp (s), latency (ns), outcome, line.
+type Row = (f64, u64, Outcome, usize);
+
 /// Parses a trace. `fault_window_ns` and `fault_threshold` define faults (see module
-/// docs); `buckets` is the time-series resolution.
+/// docs); `buckets` is the time-series resolution. The trace may span at most
+/// [`MAX_SPAN`] and each latency be at most as long; `fault_window_ns` is clamped to
+/// 1..=[`MAX_SPAN_NS`] (callers check the option's range).
 pub fn parse(
     text: &str,
     file: &str,
@@ -46,9 +62,84 @@ pub fn parse(
     fault_threshold: f64,
     buckets: usize,
 ) -> Result<Trace, FileError> {
+    let rows = parse_rows(text, file)?;
+    let (first, last) = match (rows.first(), rows.last()) {
+        (Some(f), Some(l)) => (f, l),
+        _ => return Err(FileError::whole(file, "the trace has no calls")),
+    };
+    let origin = first.0;
+    let span_s = last.0 - origin;
+    if span_s > MAX_SPAN.as_secs_f64() {
+        return Err(FileError::at_line(
+            file,
+            Some(if first.3 > last.3 { first.3 } else { last.3 }),
+            "timestamp",
+            format!(
+                "the timestamps span {} (line {}: {}, line {}: {}); allowed at most {}: every timestamp must count seconds from the same origin",
+                exact(Duration::from_secs(span_s as u64)),
+                first.3,
+                first.0,
+                last.3,
+                last.0,
+                exact(MAX_SPAN),
+            ),
+        ));
+    }
+    // Within MAX_SPAN, so far from u64::MAX.
+    let times: Vec<u64> = rows
+        .iter()
+        .map(|r| ((r.0 - origin) * 1e9).round() as u64)
+        .collect();
+    let w = fault_window_ns.clamp(1, MAX_SPAN_NS);
+    let spans = fault_spans(&times, &rows, w, fault_threshold);
+    let mut span = 0;
+    let arrivals = times
+        .iter()
+        .zip(&rows)
+        .map(|(&t, r)| {
+            while spans[span].end_ns <= t && span + 1 < spans.len() {
+                span += 1;
+            }
+            Arrival {
+                t_ns: t,
+                latency_ns: r.1,
+                outcome: r.2,
+                phase: span as u32,
+                fault: spans[span].fault,
+            }
+        })
+        .collect();
+    Ok(Trace {
+        arrivals,
+        timeline: Timeline::new(spans, buckets),
+    })
+}
+
+/// Calls in flight at once at the busiest moment of a replay with every call admitted.
+pub fn peak_in_flight(arrivals: &[Arrival]) -> u64 {
+    let mut ends: Vec<u64> = arrivals
+        .iter()
+        .map(|a| a.t_ns.saturating_add(a.latency_ns))
+        .collect();
+    ends.sort_unstable();
+    let mut done = 0;
+    let mut peak = 0;
+    for (i, a) in arrivals.iter().enumerate() {
+        // A call due at the moment another arrives has answered first (as in the engine).
+        while done < ends.len() && ends[done] <= a.t_ns {
+            done += 1;
+        }
+        peak = peak.max(i + 1 - done.min(i));
+    }
+    peak as u64
+}
+
+/// The rows of a trace, in timestamp order (file order among equal timestamps).
+fn parse_rows(text: &str, file: &str) -> Result<Vec<Row>, FileError> {
     let mut cols = [0usize, 1, 2];
-    let mut rows: Vec<(f64, u64, Outcome, usize)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut first = true;
+    let max_latency_ms = MAX_SPAN.as_secs_f64() * 1e3;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         let l = line.trim();
@@ -77,7 +168,8 @@ pub fn parse(
                 )
             })
         };
-        let ts: f64 = get(0, "timestamp")?
+        let raw = get(0, "timestamp")?;
+        let ts: f64 = raw
             .parse()
             .ok()
             .filter(|t: &f64| t.is_finite())
@@ -86,24 +178,22 @@ pub fn parse(
                     file,
                     Some(n),
                     "timestamp",
-                    format!(
-                        "{:?} is not a number of seconds",
-                        fields.get(cols[0]).unwrap_or(&"")
-                    ),
+                    format!("{raw:?} is not a number of seconds: allowed a finite decimal number"),
                 )
             })?;
-        let lat: f64 = get(1, "latency")?
+        let raw = get(1, "latency")?;
+        let lat: f64 = raw
             .parse()
             .ok()
-            .filter(|l: &f64| l.is_finite() && *l >= 0.0)
+            .filter(|l: &f64| (0.0..=max_latency_ms).contains(l))
             .ok_or_else(|| {
                 FileError::at_line(
                     file,
                     Some(n),
                     "latency",
                     format!(
-                        "{:?} is not a non-negative number of milliseconds",
-                        fields.get(cols[1]).unwrap_or(&"")
+                        "{raw:?} is not a latency in milliseconds: allowed 0..={max_latency_ms} ({})",
+                        exact(MAX_SPAN)
                     ),
                 )
             })?;
@@ -113,67 +203,63 @@ pub fn parse(
         })?;
         rows.push((ts, (lat * 1e6).round() as u64, outcome, n));
     }
-    if rows.is_empty() {
-        return Err(FileError::whole(file, "the trace has no calls"));
-    }
     rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.3.cmp(&b.3)));
-    let origin = rows[0].0;
-    let times: Vec<u64> = rows
-        .iter()
-        .map(|r| ((r.0 - origin) * 1e9).round() as u64)
-        .collect();
-    let w = fault_window_ns.max(1);
-    let end = (times[times.len() - 1] / w + 1) * w;
-    let nwin = (end / w) as usize;
-    let mut calls = vec![0u64; nwin];
-    let mut fails = vec![0u64; nwin];
-    for (t, r) in times.iter().zip(&rows) {
-        let k = (*t / w) as usize;
-        if r.2 != Outcome::Ignored {
-            calls[k] += 1;
-            fails[k] += matches!(r.2, Outcome::Failure(_)) as u64;
-        }
-    }
-    let is_fault: Vec<bool> = (0..nwin)
-        .map(|k| calls[k] > 0 && fails[k] as f64 >= fault_threshold * calls[k] as f64)
-        .collect();
+    Ok(rows)
+}
+
+/// Fault and healthy spans from 0 to the end of the last call's window: a window of
+/// `w` whose failure share reaches `threshold` is a fault, a window without counted
+/// calls is healthy. Only windows with calls are visited, so memory is bounded by the
+/// rows whatever the window.
+fn fault_spans(times: &[u64], rows: &[Row], w: u64, threshold: f64) -> Vec<Span> {
     let mut spans: Vec<Span> = Vec::new();
-    for (k, &f) in is_fault.iter().enumerate() {
-        match spans.last_mut() {
-            Some(s) if s.fault == f => s.end_ns = (k as u64 + 1) * w,
-            _ => spans.push(Span {
-                name: if f { "fault".into() } else { "healthy".into() },
-                kind: if f { "fault".into() } else { "healthy".into() },
-                start_ns: k as u64 * w,
-                end_ns: (k as u64 + 1) * w,
-                fault: f,
-            }),
-        }
-    }
-    let mut span_of = vec![0u32; nwin];
-    for (i, s) in spans.iter().enumerate() {
-        for slot in &mut span_of[(s.start_ns / w) as usize..(s.end_ns / w) as usize] {
-            *slot = i as u32;
-        }
-    }
-    let arrivals = times
-        .iter()
-        .zip(&rows)
-        .map(|(&t, r)| {
-            let k = (t / w) as usize;
-            Arrival {
-                t_ns: t,
-                latency_ns: r.1,
-                outcome: r.2,
-                phase: span_of[k],
-                fault: is_fault[k],
+    let mut cur = (0u64, false); // start and fault flag of the open span
+    let mut switch = |spans: &mut Vec<Span>, at: u64, fault: bool| {
+        if fault != cur.1 {
+            if at > cur.0 {
+                spans.push(span(cur.0, at, cur.1));
             }
-        })
-        .collect();
-    Ok(Trace {
-        arrivals,
-        timeline: Timeline::new(spans, buckets),
-    })
+            cur = (at, fault);
+        }
+    };
+    let mut i = 0;
+    let mut prev_window: Option<u64> = None;
+    while i < times.len() {
+        let k = times[i] / w;
+        let (mut calls, mut fails) = (0u64, 0u64);
+        while i < times.len() && times[i] / w == k {
+            if rows[i].2 != Outcome::Ignored {
+                calls += 1;
+                fails += matches!(rows[i].2, Outcome::Failure(_)) as u64;
+            }
+            i += 1;
+        }
+        if prev_window.is_some_and(|p| p + 1 < k) {
+            // The windows between two with calls are healthy.
+            let after_prev = (prev_window.unwrap_or(0) + 1) * w;
+            switch(&mut spans, after_prev, false);
+        }
+        switch(
+            &mut spans,
+            k * w,
+            calls > 0 && fails as f64 >= threshold * calls as f64,
+        );
+        prev_window = Some(k);
+    }
+    let end = (prev_window.unwrap_or(0) + 1) * w;
+    spans.push(span(cur.0, end, cur.1));
+    spans
+}
+
+fn span(start_ns: u64, end_ns: u64, fault: bool) -> Span {
+    let name = if fault { "fault" } else { "healthy" };
+    Span {
+        name: name.into(),
+        kind: name.into(),
+        start_ns,
+        end_ns,
+        fault,
+    }
 }
 
 #[cfg(test)]

@@ -438,7 +438,9 @@ impl Report {
     }
 }
 
-fn table(o: &mut String, rows: &[Vec<String>], left_cols: usize) {
+/// Writes `rows` as an aligned table indented by two spaces, the first `left_cols`
+/// columns left-aligned and the others right-aligned.
+pub fn table(o: &mut String, rows: &[Vec<String>], left_cols: usize) {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {
@@ -478,6 +480,11 @@ pub fn group(n: u64) -> String {
         out.push(ch);
     }
     out
+}
+
+/// A duration in ns, written as [`dur`] writes it.
+pub fn dur_ns(ns: u64) -> String {
+    dur(ns as f64 / 1e6)
 }
 
 /// A duration in ms, written `2m30s`, `4.25s` or `850ms`.

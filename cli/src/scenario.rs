@@ -1,6 +1,7 @@
 //! Scenario files: the caller's traffic, the dependency's behaviour phase by phase, and
-//! the candidate breaker configs to compare. TOML, unknown fields denied; every error
-//! names the line and the field.
+//! the candidate breaker configs to compare. TOML, unknown fields denied. The file is
+//! parsed into a table, then every field is checked and every error collected: one run
+//! reports them all, in line order, each with its line, field, value and allowed range.
 //!
 //! ```toml
 //! name = "order-service -> inventory-service"
@@ -23,9 +24,12 @@
 //! tier = "critical"
 //! ```
 
+use crate::budget::{exact, MAX_RATE, MAX_SPAN, MAX_SPAN_NS};
 use crate::candidates::{self, Candidate, RawCandidate};
-use crate::location::{find_key_line, FileError};
+use crate::fields::Fields;
+use crate::location::FileError;
 use serde::Deserialize;
+use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use tripgate::FailureKind;
@@ -37,7 +41,7 @@ pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/default.toml");
 pub const DEFAULT_NAME: &str = "<embedded default scenario>";
 
 /// What the dependency does during a phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PhaseKind {
     /// Baseline behaviour.
@@ -64,6 +68,16 @@ impl PhaseKind {
         !matches!(self, PhaseKind::Healthy | PhaseKind::Recovery)
     }
 
+    /// Every kind, in the order documented.
+    pub const ALL: [PhaseKind; 6] = [
+        PhaseKind::Healthy,
+        PhaseKind::ErrorBurst,
+        PhaseKind::LatencySpike,
+        PhaseKind::Outage,
+        PhaseKind::Flapping,
+        PhaseKind::Recovery,
+    ];
+
     /// The name used in files and reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -78,81 +92,13 @@ impl PhaseKind {
 }
 
 /// How calls arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ArrivalKind {
     /// Exponential gaps (a Poisson process), the usual model of independent callers.
     #[default]
     Poisson,
     /// Evenly spaced calls.
     Uniform,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrafficFile {
-    rate: f64,
-    #[serde(default, with = "humantime_serde")]
-    duration: Option<Duration>,
-    #[serde(default)]
-    concurrency: Option<u32>,
-    #[serde(default, with = "humantime_serde")]
-    timeout: Option<Duration>,
-    #[serde(default)]
-    arrival: ArrivalKind,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DependencyFile {
-    #[serde(default, with = "humantime_serde")]
-    latency: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    latency_p99: Option<Duration>,
-    #[serde(default)]
-    error_rate: Option<f64>,
-    #[serde(default)]
-    failure: Option<FailureKind>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PhaseFile {
-    kind: PhaseKind,
-    #[serde(with = "humantime_serde")]
-    duration: Duration,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    rate: Option<f64>,
-    #[serde(default)]
-    error_rate: Option<f64>,
-    #[serde(default)]
-    failure: Option<FailureKind>,
-    #[serde(default, with = "humantime_serde")]
-    latency: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    latency_p99: Option<Duration>,
-    #[serde(default, with = "humantime_serde")]
-    period: Option<Duration>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ScenarioFile {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    seed: Option<u64>,
-    traffic: TrafficFile,
-    #[serde(default)]
-    dependency: DependencyFile,
-    #[serde(default, rename = "phase")]
-    phases: Vec<PhaseFile>,
-    #[serde(default, rename = "candidate")]
-    candidates: Vec<RawCandidate>,
 }
 
 /// The dependency's behaviour at one moment.
@@ -217,6 +163,68 @@ pub struct Scenario {
     pub candidates: Vec<Candidate>,
 }
 
+/// Every error of a scenario file, in line order (errors about the whole file last).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioErrors(pub Vec<FileError>);
+
+impl fmt::Display for ScenarioErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        if n > 1 {
+            let file = self.0.first().map_or("", |e| e.file.as_str());
+            writeln!(f, "{file}: {n} errors")?;
+        }
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            if n > 1 {
+                write!(f, "error: ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioErrors {}
+
+/// Keys of each table of a scenario file.
+const TOP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seed",
+    "traffic",
+    "dependency",
+    "phase",
+    "candidate",
+    // Read by `tripgate tune` (the space it searches); other commands ignore it.
+    "tune",
+];
+const TRAFFIC_KEYS: &[&str] = &["rate", "duration", "concurrency", "timeout", "arrival"];
+const DEPENDENCY_KEYS: &[&str] = &["latency", "latency_p99", "error_rate", "failure"];
+const PHASE_KEYS: &[&str] = &[
+    "kind",
+    "duration",
+    "name",
+    "rate",
+    "error_rate",
+    "failure",
+    "latency",
+    "latency_p99",
+    "period",
+];
+
+/// The candidates of a scenario file with their places (every other key ignored).
+#[derive(Deserialize)]
+struct CandidateTables {
+    #[serde(default, rename = "candidate")]
+    candidates: Vec<RawCandidate>,
+}
+
+/// The shortest flapping period.
+const MIN_PERIOD: Duration = Duration::from_millis(2);
+
 impl Scenario {
     /// Expected number of calls (rate times duration, summed over phases).
     pub fn expected_calls(&self) -> u64 {
@@ -226,6 +234,38 @@ impl Scenario {
             .sum::<f64>() as u64
     }
 
+    /// Calls in flight at once at the worst moment, per candidate (an upper estimate):
+    /// by Little's law, the rate times the mean latency (capped by the caller's
+    /// timeout) of the slowest phase, doubled for bursts; at most the concurrency cap
+    /// and the calls of the whole run.
+    pub fn peak_in_flight(&self) -> u64 {
+        let timeout = self.timeout_ns as f64;
+        let mean_latency = |b: &Behaviour| {
+            let sigma = (b.latency_p99_ns / b.latency_ns).ln() / 2.326_347_874;
+            (b.latency_ns * (sigma * sigma / 2.0).exp()).min(timeout)
+        };
+        let worst = self
+            .phases
+            .iter()
+            .map(|p| {
+                let slowest = [
+                    Some(&p.behaviour),
+                    p.ramp_from.as_ref(),
+                    Some(&self.baseline),
+                ]
+                .into_iter()
+                .flatten()
+                .map(mean_latency)
+                .fold(0.0, f64::max);
+                2.0 * p.rate * slowest / 1e9 + 1.0
+            })
+            .fold(0.0, f64::max);
+        let cap = self.concurrency.map_or(u64::MAX, u64::from);
+        (worst as u64)
+            .min(cap)
+            .min(self.expected_calls().saturating_mul(2).saturating_add(16))
+    }
+
     /// The embedded default scenario.
     pub fn default_scenario() -> Scenario {
         Scenario::parse(DEFAULT_SCENARIO, DEFAULT_NAME, Path::new("."))
@@ -233,266 +273,343 @@ impl Scenario {
     }
 
     /// Reads and parses a scenario file.
-    pub fn load(path: &Path) -> Result<Scenario, FileError> {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| FileError::whole(&file, format!("cannot read: {e}")))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ScenarioErrors(vec![FileError::whole(&file, format!("cannot read: {e}"))])
+        })?;
         let dir = path.parent().unwrap_or(Path::new("."));
         Scenario::parse(&text, &file, dir)
     }
 
     /// Parses scenario text; `file` names it in errors and `dir` resolves the paths of
-    /// candidate config files.
-    pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, FileError> {
-        let raw: ScenarioFile = toml::from_str(text).map_err(|e| {
-            let msg = e.message().to_string();
-            match e.span() {
+    /// candidate config files. Every error is reported, in line order.
+    pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioErrors> {
+        let root: toml::Table = toml::from_str(text).map_err(|e| {
+            let msg = e.message().trim_end().to_string();
+            ScenarioErrors(vec![match e.span() {
                 Some(span) => FileError::at_offset(file, text, span.start, msg),
                 None => FileError::whole(file, msg),
-            }
+            }])
         })?;
-        let bad = |table: &str, key: &str, msg: String| {
-            FileError::at_line(
-                file,
-                find_key_line(text, table, key),
-                &if table.is_empty() {
-                    key.to_string()
-                } else {
-                    format!("{table}.{key}")
-                },
-                msg,
-            )
-        };
-        let t = &raw.traffic;
-        if !(t.rate.is_finite() && t.rate > 0.0 && t.rate <= 10_000_000.0) {
-            return Err(bad(
-                "traffic",
-                "rate",
-                format!(
-                    "{} is out of range: allowed 0 < rate <= 10000000 calls per second",
-                    t.rate
-                ),
-            ));
-        }
-        if t.concurrency == Some(0) {
-            return Err(bad(
-                "traffic",
-                "concurrency",
-                "0 is out of range: allowed 1..=4294967295 (omit for unlimited)".into(),
-            ));
-        }
-        if t.timeout == Some(Duration::ZERO) {
-            return Err(bad(
-                "traffic",
-                "timeout",
-                "0s is out of range: allowed at least 1ns".into(),
-            ));
-        }
-        let d = &raw.dependency;
-        let baseline_latency = d.latency.unwrap_or(Duration::from_millis(20));
-        let baseline = Behaviour {
-            latency_ns: baseline_latency.as_nanos() as f64,
-            latency_p99_ns: d.latency_p99.unwrap_or(baseline_latency * 4).as_nanos() as f64,
-            error_rate: d.error_rate.unwrap_or(0.0),
-            failure: d.failure.unwrap_or(FailureKind::ServerError),
-        };
-        check_behaviour(&baseline, "dependency", &bad)?;
-        if raw.phases.is_empty() {
-            return Err(FileError::at_line(
-                file,
-                None,
-                "phase",
-                "a scenario needs at least one [[phase]]",
-            ));
-        }
-        let mut phases = Vec::with_capacity(raw.phases.len());
-        let mut at = 0u64;
-        for (i, p) in raw.phases.iter().enumerate() {
-            let table = format!("phase[{i}]");
-            if p.duration.is_zero() {
-                return Err(bad(
-                    &table,
-                    "duration",
-                    "0s is out of range: a phase lasts at least 1ns".into(),
-                ));
-            }
-            let rate = p.rate.unwrap_or(t.rate);
-            if !(rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0) {
-                return Err(bad(
-                    &table,
-                    "rate",
-                    format!("{rate} is out of range: allowed 0 < rate <= 10000000"),
-                ));
-            }
-            // What the phase kind implies, then what the phase table says over it (a
-            // given median without a given p99 implies a p99 of 4x the median).
-            let implied = match p.kind {
-                PhaseKind::Healthy | PhaseKind::Recovery => baseline,
-                PhaseKind::ErrorBurst => Behaviour {
-                    error_rate: 0.5,
-                    failure: FailureKind::ServerError,
-                    ..baseline
-                },
-                PhaseKind::LatencySpike => Behaviour {
-                    latency_ns: baseline.latency_ns * 10.0,
-                    latency_p99_ns: baseline.latency_p99_ns * 10.0,
-                    ..baseline
-                },
-                PhaseKind::Outage | PhaseKind::Flapping => Behaviour {
-                    latency_ns: 1e6,
-                    latency_p99_ns: 5e6,
-                    error_rate: 1.0,
-                    failure: FailureKind::Connection,
-                },
-            };
-            let nanos = |d: Duration| d.as_nanos() as f64;
-            let given = Behaviour {
-                latency_ns: p.latency.map_or(implied.latency_ns, nanos),
-                latency_p99_ns: p.latency_p99.map_or(
-                    p.latency.map_or(implied.latency_p99_ns, |l| nanos(l) * 4.0),
-                    nanos,
-                ),
-                error_rate: p.error_rate.unwrap_or(implied.error_rate),
-                failure: p.failure.unwrap_or(implied.failure),
-            };
-            // A recovery ramps from what its table gives back to the baseline.
-            let (behaviour, ramp_from) = match p.kind {
-                PhaseKind::Recovery => (baseline, (given != baseline).then_some(given)),
-                _ => (given, None),
-            };
-            check_behaviour(&behaviour, &table, &bad)?;
-            if let Some(from) = &ramp_from {
-                check_behaviour(from, &table, &bad)?;
-            }
-            let period_ns = match (p.kind, p.period) {
-                (PhaseKind::Flapping, period) => {
-                    let period = period.unwrap_or(Duration::from_secs(10));
-                    if period < Duration::from_millis(2) {
-                        return Err(bad(
-                            &table,
-                            "period",
-                            "out of range: allowed at least 2ms".into(),
-                        ));
-                    }
-                    Some(period.as_nanos() as u64)
-                }
-                (_, Some(_)) => {
-                    return Err(bad(
-                        &table,
-                        "period",
-                        format!("only a flapping phase has a period, not {}", p.kind.name()),
-                    ))
-                }
-                (_, None) => None,
-            };
-            let len = u64::try_from(p.duration.as_nanos()).unwrap_or(u64::MAX);
-            let end = at
-                .checked_add(len)
-                .filter(|&e| e <= 365 * 24 * 3600 * 1_000_000_000)
-                .ok_or_else(|| {
-                    bad(
-                        &table,
-                        "duration",
-                        "the scenario is longer than a year".into(),
-                    )
-                })?;
-            phases.push(Phase {
-                name: p.name.clone().unwrap_or_else(|| p.kind.name().to_string()),
-                kind: p.kind,
-                start_ns: at,
-                end_ns: end,
-                rate,
-                behaviour,
-                ramp_from,
-                period_ns,
-            });
-            at = end;
-        }
-        if let Some(total) = t.duration {
-            let total = total.as_nanos() as u64;
-            if total < at {
-                return Err(bad(
-                    "traffic",
-                    "duration",
-                    format!(
-                        "{} is shorter than the phases ({}); omit it or make it at least as long",
-                        humantime::format_duration(Duration::from_nanos(total)),
-                        humantime::format_duration(Duration::from_nanos(at))
-                    ),
-                ));
-            }
-            if total > at {
-                phases.push(Phase {
-                    name: "healthy".into(),
-                    kind: PhaseKind::Healthy,
-                    start_ns: at,
-                    end_ns: total,
-                    rate: t.rate,
-                    behaviour: baseline,
-                    ramp_from: None,
-                    period_ns: None,
-                });
+        let mut f = Fields::new(file, text);
+        let parsed = parse_fields(&mut f, &root, dir);
+        let mut errors = f.into_errors();
+        match parsed {
+            Some(sc) if errors.is_empty() => Ok(sc),
+            _ => {
+                // Stable: errors on one line keep the order they were found in.
+                errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
+                Err(ScenarioErrors(errors))
             }
         }
-        let seed = raw.seed.unwrap_or(1);
-        if raw.candidates.is_empty() {
-            return Err(FileError::at_line(
-                file,
-                None,
-                "candidate",
-                "a scenario needs at least one [[candidate]]",
-            ));
-        }
-        let candidates = raw
-            .candidates
-            .iter()
-            .enumerate()
-            .map(|(i, c)| candidates::resolve(c, i, seed, file, text, dir))
-            .collect::<Result<Vec<_>, _>>()?;
-        candidates::check_unique_names(&candidates, file)?;
-        Ok(Scenario {
-            name: raw.name.unwrap_or_else(|| file.to_string()),
-            description: raw.description.unwrap_or_default(),
-            seed,
-            concurrency: t.concurrency,
-            timeout_ns: t.timeout.map_or(u64::MAX, |d| d.as_nanos() as u64),
-            arrival: t.arrival,
-            baseline,
-            phases,
-            candidates,
-        })
     }
 }
 
-fn check_behaviour(
-    b: &Behaviour,
+/// Checks every field of `root`, collecting errors in `f`; `None` when any failed.
+fn parse_fields(f: &mut Fields<'_>, root: &toml::Table, dir: &Path) -> Option<Scenario> {
+    let durations = Duration::from_nanos(1)..=MAX_SPAN;
+    let rates = (
+        f64::MIN_POSITIVE,
+        MAX_RATE,
+        "0 < rate <= 10000000 calls per second",
+    );
+    f.deny_unknown("", root, TOP_KEYS);
+    let name = f.string("", root, "name");
+    let description = f.string("", root, "description");
+    let seed = f.uint("", root, "seed", 0..=i64::MAX as u64).unwrap_or(1);
+
+    let empty = toml::Table::new();
+    let traffic = f.table("", root, "traffic", true).unwrap_or(&empty);
+    f.deny_unknown("traffic", traffic, TRAFFIC_KEYS);
+    let rate = f.float("traffic", traffic, "rate", rates);
+    if traffic.get("rate").is_none() && root.contains_key("traffic") {
+        f.error(
+            "traffic",
+            "rate",
+            "missing: give the calls per second, e.g. `rate = 200`".into(),
+        );
+    }
+    let total = f.duration("traffic", traffic, "duration", durations.clone());
+    let concurrency = f
+        .uint("traffic", traffic, "concurrency", 1..=u64::from(u32::MAX))
+        .map(|c| c as u32);
+    let timeout = f.duration("traffic", traffic, "timeout", durations.clone());
+    let arrival = f
+        .choice(
+            "traffic",
+            traffic,
+            "arrival",
+            &[
+                ("poisson", ArrivalKind::Poisson),
+                ("uniform", ArrivalKind::Uniform),
+            ],
+        )
+        .unwrap_or_default();
+
+    let dependency = f.table("", root, "dependency", false).unwrap_or(&empty);
+    f.deny_unknown("dependency", dependency, DEPENDENCY_KEYS);
+    let b = behaviour_fields(f, "dependency", dependency);
+    let baseline_latency = b.latency.unwrap_or(Duration::from_millis(20));
+    let baseline = Behaviour {
+        latency_ns: nanos(baseline_latency),
+        latency_p99_ns: b.latency_p99.map_or(nanos(baseline_latency) * 4.0, nanos),
+        error_rate: b.error_rate.unwrap_or(0.0),
+        failure: b.failure.unwrap_or(FailureKind::ServerError),
+    };
+    check_p99(f, "dependency", &baseline);
+
+    let phase_tables = f.array_of_tables("", root, "phase");
+    if phase_tables.is_empty() && !root.contains_key("phase") {
+        f.error_whole("phase", "a scenario needs at least one [[phase]]".into());
+    }
+    let mut phases = Vec::with_capacity(phase_tables.len());
+    let mut at = 0u64;
+    for (i, p) in phase_tables.iter().enumerate() {
+        let table = format!("phase[{i}]");
+        let Some(phase) = phase_fields(f, &table, p, at, rate, &baseline) else {
+            continue;
+        };
+        if phase.end_ns > MAX_SPAN_NS {
+            f.error(
+                &table,
+                "duration",
+                format!(
+                    "the phases add up to {}, past the longest run: allowed at most {} in all",
+                    exact(Duration::from_nanos(phase.end_ns)),
+                    exact(MAX_SPAN)
+                ),
+            );
+            break;
+        }
+        at = phase.end_ns;
+        phases.push(phase);
+    }
+    if let (Some(total), Some(rate)) = (total, rate) {
+        let total = nanos_u64(total);
+        if total < at {
+            f.error(
+                "traffic",
+                "duration",
+                format!(
+                    "{} is shorter than the phases ({}): allowed at least {} (or omit it)",
+                    exact(Duration::from_nanos(total)),
+                    exact(Duration::from_nanos(at)),
+                    exact(Duration::from_nanos(at)),
+                ),
+            );
+        } else if total > at && !phases.is_empty() {
+            phases.push(Phase {
+                name: "healthy".into(),
+                kind: PhaseKind::Healthy,
+                start_ns: at,
+                end_ns: total,
+                rate,
+                behaviour: baseline,
+                ramp_from: None,
+                period_ns: None,
+            });
+        }
+    }
+
+    let candidates = candidate_fields(f, root, seed, dir);
+    Some(Scenario {
+        name: name.unwrap_or_else(|| f.file().to_string()),
+        description: description.unwrap_or_default(),
+        seed,
+        concurrency,
+        timeout_ns: timeout.map_or(u64::MAX, nanos_u64),
+        arrival,
+        baseline,
+        phases,
+        candidates: candidates?,
+    })
+}
+
+/// The behaviour fields a table gives (`dependency` or a phase), each checked.
+struct GivenBehaviour {
+    latency: Option<Duration>,
+    latency_p99: Option<Duration>,
+    error_rate: Option<f64>,
+    failure: Option<FailureKind>,
+}
+
+fn behaviour_fields(f: &mut Fields<'_>, table: &str, t: &toml::Table) -> GivenBehaviour {
+    let durations = Duration::from_nanos(1)..=MAX_SPAN;
+    let kinds: Vec<(&str, FailureKind)> = FailureKind::ALL.iter().map(|k| (k.name(), *k)).collect();
+    GivenBehaviour {
+        latency: f.duration(table, t, "latency", durations.clone()),
+        latency_p99: f.duration(table, t, "latency_p99", durations),
+        error_rate: f.float(table, t, "error_rate", (0.0, 1.0, "0.0..=1.0")),
+        failure: f.choice(table, t, "failure", &kinds),
+    }
+}
+
+/// One `[[phase]]`, starting at `start`; `None` when a field of it is wrong.
+fn phase_fields(
+    f: &mut Fields<'_>,
     table: &str,
-    bad: &impl Fn(&str, &str, String) -> FileError,
-) -> Result<(), FileError> {
-    if !(0.0..=1.0).contains(&b.error_rate) {
-        return Err(bad(
-            table,
-            "error_rate",
-            format!("{} is out of range: allowed 0.0..=1.0", b.error_rate),
-        ));
+    p: &toml::Table,
+    start: u64,
+    traffic_rate: Option<f64>,
+    baseline: &Behaviour,
+) -> Option<Phase> {
+    f.deny_unknown(table, p, PHASE_KEYS);
+    let kinds: Vec<(&str, PhaseKind)> = PhaseKind::ALL.iter().map(|k| (k.name(), *k)).collect();
+    let kind = f.choice(table, p, "kind", &kinds);
+    if !p.contains_key("kind") {
+        f.error(table, "kind", format!("missing: allowed {}", names(&kinds)));
     }
-    if b.latency_ns < 1.0 {
-        return Err(bad(
+    let duration = f.duration(table, p, "duration", Duration::from_nanos(1)..=MAX_SPAN);
+    if !p.contains_key("duration") {
+        f.error(
             table,
-            "latency",
-            "out of range: allowed at least 1ns".into(),
-        ));
+            "duration",
+            "missing: give how long the phase lasts, e.g. `duration = \"1m\"`".into(),
+        );
     }
+    let name = f.string(table, p, "name");
+    let rate = f.float(
+        table,
+        p,
+        "rate",
+        (
+            f64::MIN_POSITIVE,
+            MAX_RATE,
+            "0 < rate <= 10000000 calls per second",
+        ),
+    );
+    let given = behaviour_fields(f, table, p);
+    let period = f.duration(table, p, "period", MIN_PERIOD..=MAX_SPAN);
+    let kind = kind?;
+    if p.contains_key("period") && kind != PhaseKind::Flapping {
+        f.error(
+            table,
+            "period",
+            format!("only a flapping phase has a period, not {}", kind.name()),
+        );
+    }
+    // What the phase kind implies, then what the phase table says over it (a given
+    // median without a given p99 implies a p99 of 4x the median).
+    let implied = match kind {
+        PhaseKind::Healthy | PhaseKind::Recovery => *baseline,
+        PhaseKind::ErrorBurst => Behaviour {
+            error_rate: 0.5,
+            failure: FailureKind::ServerError,
+            ..*baseline
+        },
+        PhaseKind::LatencySpike => Behaviour {
+            latency_ns: (baseline.latency_ns * 10.0).min(MAX_SPAN_NS as f64),
+            latency_p99_ns: (baseline.latency_p99_ns * 10.0).min(MAX_SPAN_NS as f64),
+            ..*baseline
+        },
+        PhaseKind::Outage | PhaseKind::Flapping => Behaviour {
+            latency_ns: 1e6,
+            latency_p99_ns: 5e6,
+            error_rate: 1.0,
+            failure: FailureKind::Connection,
+        },
+    };
+    let behaviour = Behaviour {
+        latency_ns: given.latency.map_or(implied.latency_ns, nanos),
+        latency_p99_ns: given.latency_p99.map_or(
+            given
+                .latency
+                .map_or(implied.latency_p99_ns, |l| nanos(l) * 4.0),
+            nanos,
+        ),
+        error_rate: given.error_rate.unwrap_or(implied.error_rate),
+        failure: given.failure.unwrap_or(implied.failure),
+    };
+    check_p99(f, table, &behaviour);
+    // A recovery ramps from what its table gives back to the baseline.
+    let (behaviour, ramp_from) = match kind {
+        PhaseKind::Recovery => (*baseline, (behaviour != *baseline).then_some(behaviour)),
+        _ => (behaviour, None),
+    };
+    let period_ns =
+        (kind == PhaseKind::Flapping).then(|| nanos_u64(period.unwrap_or(Duration::from_secs(10))));
+    let len = nanos_u64(duration?);
+    Some(Phase {
+        name: name.unwrap_or_else(|| kind.name().to_string()),
+        kind,
+        start_ns: start,
+        // Both at most MAX_SPAN_NS: no overflow.
+        end_ns: start + len,
+        rate: rate.or(traffic_rate)?,
+        behaviour,
+        ramp_from,
+        period_ns,
+    })
+}
+
+/// The `[[candidate]]` tables, each resolved; `None` when any failed.
+fn candidate_fields(
+    f: &mut Fields<'_>,
+    root: &toml::Table,
+    seed: u64,
+    dir: &Path,
+) -> Option<Vec<Candidate>> {
+    let count = f.array_of_tables("", root, "candidate").len();
+    if count == 0 {
+        if !root.contains_key("candidate") {
+            f.error_whole(
+                "candidate",
+                "a scenario needs at least one [[candidate]]".into(),
+            );
+        }
+        return None;
+    }
+    let (file, text) = (f.file().to_string(), f.text().to_string());
+    let raw: CandidateTables = match toml::from_str(&text) {
+        Ok(raw) => raw,
+        // The shape was reported by `array_of_tables`.
+        Err(_) => return None,
+    };
+    let mut out = Vec::with_capacity(raw.candidates.len());
+    for (i, c) in raw.candidates.iter().enumerate() {
+        match candidates::resolve(c, i, seed, &file, &text, dir) {
+            Ok(c) => out.push(c),
+            Err(e) => f.push(e),
+        }
+    }
+    if out.len() != raw.candidates.len() {
+        return None;
+    }
+    if let Err(e) = candidates::check_unique_names(&out, &file) {
+        f.push(e);
+        return None;
+    }
+    Some(out)
+}
+
+fn check_p99(f: &mut Fields<'_>, table: &str, b: &Behaviour) {
     if b.latency_p99_ns < b.latency_ns {
-        return Err(bad(
+        f.error(
             table,
             "latency_p99",
             format!(
                 "{} is below the median latency {}: allowed at least the median",
-                humantime::format_duration(Duration::from_nanos(b.latency_p99_ns as u64)),
-                humantime::format_duration(Duration::from_nanos(b.latency_ns as u64))
+                exact(Duration::from_nanos(b.latency_p99_ns as u64)),
+                exact(Duration::from_nanos(b.latency_ns as u64))
             ),
-        ));
+        );
     }
-    Ok(())
+}
+
+fn names<T>(options: &[(&str, T)]) -> String {
+    options
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn nanos(d: Duration) -> f64 {
+    d.as_nanos() as f64
+}
+
+/// Nanoseconds of a duration already checked to be at most [`MAX_SPAN`].
+fn nanos_u64(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }

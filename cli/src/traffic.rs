@@ -5,6 +5,7 @@
 //! candidate sees exactly the same calls, outcomes and latencies; only admission
 //! differs.
 
+use crate::budget::MAX_SPAN_NS;
 use crate::engine::Arrival;
 use crate::rng::{inverse_normal_cdf, Rng};
 use crate::scenario::{ArrivalKind, Behaviour, Phase, PhaseKind, Scenario};
@@ -93,7 +94,7 @@ fn behaviour_at(phase: &Phase, baseline: &Behaviour, t: u64) -> (Behaviour, bool
     match phase.kind {
         PhaseKind::Flapping => {
             let period = phase.period_ns.unwrap_or(1);
-            if (t - phase.start_ns) % period < period / 2 {
+            if t.saturating_sub(phase.start_ns) % period.max(1) < period / 2 {
                 (phase.behaviour, true)
             } else {
                 (*baseline, false)
@@ -101,7 +102,8 @@ fn behaviour_at(phase: &Phase, baseline: &Behaviour, t: u64) -> (Behaviour, bool
         }
         PhaseKind::Recovery => match phase.ramp_from {
             Some(from) => {
-                let f = (t - phase.start_ns) as f64 / (phase.end_ns - phase.start_ns) as f64;
+                let f = t.saturating_sub(phase.start_ns) as f64
+                    / phase.end_ns.saturating_sub(phase.start_ns).max(1) as f64;
                 let to = phase.behaviour;
                 (
                     Behaviour {
@@ -150,7 +152,8 @@ impl Iterator for Traffic<'_> {
             }
             _ => self.tables[self.phase].sample(v),
         };
-        let mut latency = latency.max(1.0) as u64;
+        // A lognormal tail is unbounded: draws are capped at the longest span a run covers.
+        let mut latency = latency.clamp(1.0, MAX_SPAN_NS as f64) as u64;
         let mut outcome = if u < b.error_rate {
             Outcome::Failure(b.failure)
         } else {

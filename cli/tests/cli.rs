@@ -210,3 +210,28 @@ fn every_subcommand_has_help_with_examples() {
         assert!(out.contains("Examples:"), "{sub}: {out}");
     }
 }
+
+#[test]
+fn every_error_of_a_scenario_comes_in_one_run_in_line_order() {
+    let o = run(&["simulate", data("six_mistakes.toml").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("6 errors"), "{err}");
+    let wanted = [
+        (":2 ", "`sede`", "allowed name, description, seed"),
+        (":5 ", "`traffic.rate`", "allowed 0 < rate"),
+        (":6 ", "`traffic.timeout`", "allowed 1ns..=366d"),
+        (":9 ", "`dependency.error_rate`", "allowed 0.0..=1.0"),
+        (":16 ", "`phase[1].kind`", "allowed healthy, error_burst"),
+        (":21 ", "`candidate[0].failure_rate_threshold`", "invalid"),
+    ];
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(lines.len(), wanted.len() + 1, "{err}");
+    for (line, (at, field, allowed)) in lines[1..].iter().zip(wanted) {
+        assert!(
+            line.contains(at) && line.contains(field) && line.contains(allowed),
+            "{line}"
+        );
+    }
+    assert!(err.contains("failure_rate_threshold = 2: allowed"), "{err}");
+}

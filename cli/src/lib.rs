@@ -1,0 +1,221 @@
+//! The `tripgate` simulator as a library: scenario and trace parsing, the run budget,
+//! the discrete-event engine and the reports. The `tripgate` binary is a thin
+//! command-line layer over [`simulate`], [`replay`] and [`check`]; the fuzz targets
+//! drive the same functions.
+
+pub mod budget;
+pub mod candidates;
+pub mod check;
+pub mod engine;
+pub mod fields;
+pub mod histogram;
+pub mod location;
+pub mod plot;
+pub mod replay;
+pub mod report;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod traffic;
+pub mod tune;
+
+use budget::{Caps, Estimate, MAX_SPAN, MAX_SPAN_NS};
+use candidates::Candidate;
+use engine::{Sim, Span, Timeline};
+use report::{Meta, Report};
+use runner::RunOptions;
+use scenario::Scenario;
+use std::path::Path;
+use std::time::Duration;
+
+/// How a run is carried out, whatever its input.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// Threads to simulate candidates on.
+    pub threads: usize,
+    /// Time-series buckets of the report (at least 1).
+    pub buckets: usize,
+    /// Caps on the run's calls and memory.
+    pub caps: Caps,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            threads: 2,
+            buckets: 240,
+            caps: Caps::default(),
+        }
+    }
+}
+
+/// The estimate of simulating `sc` with `settings`, before anything is allocated.
+pub fn simulate_estimate(sc: &Scenario, settings: &Settings) -> Estimate {
+    let timeline = scenario_timeline(sc, settings.buckets);
+    Estimate {
+        calls: sc.expected_calls(),
+        candidates: sc.candidates.len(),
+        peak_in_flight: sc.peak_in_flight(),
+        fixed_bytes: Sim::fixed_bytes(&timeline).saturating_mul(sc.candidates.len() as u64),
+        threads: settings.threads.clamp(1, sc.candidates.len().max(1)),
+    }
+}
+
+fn scenario_timeline(sc: &Scenario, buckets: usize) -> Timeline {
+    let spans = sc
+        .phases
+        .iter()
+        .map(|p| Span {
+            name: p.name.clone(),
+            kind: p.kind.name().to_string(),
+            start_ns: p.start_ns,
+            end_ns: p.end_ns,
+            fault: p.kind.is_fault(),
+        })
+        .collect();
+    Timeline::new(spans, buckets.max(1))
+}
+
+/// Simulates `sc`'s candidates on its traffic, after checking the estimate against
+/// `settings.caps`.
+pub fn simulate(sc: &Scenario, settings: &Settings) -> Result<Report, String> {
+    let estimate = simulate_estimate(sc, settings);
+    estimate.check(&settings.caps)?;
+    let timeline = scenario_timeline(sc, settings.buckets);
+    let runs = runner::run_all(
+        &sc.candidates,
+        &timeline,
+        || traffic::Traffic::new(sc),
+        &RunOptions {
+            concurrency: sc.concurrency,
+            threads: settings.threads,
+            expected_calls: estimate.calls,
+            in_flight_limit: estimate.in_flight_limit(&settings.caps),
+        },
+    )?;
+    let meta = Meta {
+        command: "simulate",
+        name: sc.name.clone(),
+        description: sc.description.clone(),
+        seed: sc.seed,
+        concurrency: sc.concurrency,
+        timeout_ms: (sc.timeout_ns != u64::MAX).then(|| sc.timeout_ns as f64 / 1e6),
+    };
+    Ok(Report::new(meta, &timeline, &sc.candidates, &runs))
+}
+
+/// How faults are found in a trace.
+#[derive(Debug, Clone, Copy)]
+pub struct FaultRule {
+    /// A window whose failure share reaches this (0 < t <= 1) is a fault.
+    pub threshold: f64,
+    /// Width of the windows (1ns..=366 days).
+    pub window: Duration,
+}
+
+impl FaultRule {
+    /// Refuses values out of range, naming the option.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return Err(format!(
+                "--fault-threshold {} is out of range: allowed 0 < t <= 1",
+                self.threshold
+            ));
+        }
+        if self.window.is_zero() || self.window > MAX_SPAN {
+            return Err(format!(
+                "--fault-window {} is out of range: allowed 1ns..={}",
+                budget::exact(self.window),
+                budget::exact(MAX_SPAN)
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Replays the trace file at `path` against `candidates`: refuses a file whose loading
+/// alone would pass `--max-memory` before reading it.
+pub fn replay(
+    path: &Path,
+    candidates: &[Candidate],
+    seed: u64,
+    rule: &FaultRule,
+    settings: &Settings,
+) -> Result<Report, String> {
+    rule.check()?;
+    let file = path.display().to_string();
+    let len = std::fs::metadata(path)
+        .map_err(|e| format!("{file}: cannot read: {e}"))?
+        .len();
+    let need = replay::load_bytes(len);
+    if need > settings.caps.max_memory {
+        return Err(format!(
+            "{file}: loading this {} trace needs up to {}; the cap is {}: raise it with --max-memory",
+            budget::Bytes(len),
+            budget::Bytes(need),
+            budget::Bytes(settings.caps.max_memory)
+        ));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let name = path
+        .file_name()
+        .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
+    replay_text(&text, &file, &name, candidates, seed, rule, settings)
+}
+
+/// Replays trace `text` (named `file` in errors, `name` in the report).
+pub fn replay_text(
+    text: &str,
+    file: &str,
+    name: &str,
+    candidates: &[Candidate],
+    seed: u64,
+    rule: &FaultRule,
+    settings: &Settings,
+) -> Result<Report, String> {
+    rule.check()?;
+    let window_ns =
+        u64::try_from(rule.window.as_nanos()).map_or(MAX_SPAN_NS, |w| w.min(MAX_SPAN_NS));
+    let trace = replay::parse(
+        text,
+        file,
+        window_ns,
+        rule.threshold,
+        settings.buckets.max(1),
+    )
+    .map_err(|e| e.to_string())?;
+    let estimate = Estimate {
+        calls: trace.arrivals.len() as u64,
+        candidates: candidates.len(),
+        peak_in_flight: replay::peak_in_flight(&trace.arrivals),
+        fixed_bytes: Sim::fixed_bytes(&trace.timeline)
+            .saturating_mul(candidates.len() as u64)
+            .saturating_add(replay::load_bytes(text.len() as u64)),
+        threads: settings.threads.clamp(1, candidates.len().max(1)),
+    };
+    estimate.check(&settings.caps)?;
+    let runs = runner::run_all(
+        candidates,
+        &trace.timeline,
+        || trace.arrivals.iter().copied(),
+        &RunOptions {
+            concurrency: None,
+            threads: settings.threads,
+            expected_calls: estimate.calls,
+            in_flight_limit: estimate.in_flight_limit(&settings.caps),
+        },
+    )?;
+    let meta = Meta {
+        command: "replay",
+        name: name.to_string(),
+        description: format!(
+            "faults: {}-wide windows with a failure share >= {}",
+            humantime::format_duration(rule.window),
+            rule.threshold
+        ),
+        seed,
+        concurrency: None,
+        timeout_ms: None,
+    };
+    Ok(Report::new(meta, &trace.timeline, candidates, &runs))
+}
