@@ -284,7 +284,11 @@ impl Scenario {
     /// candidate config files. Every error is reported, in line order.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioErrors> {
         let root: toml::Table = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim_end().to_string();
+            // The TOML parser leaves some messages empty (a NUL in a comment).
+            let msg = match e.message().trim_end() {
+                "" => "invalid TOML syntax".to_string(),
+                m => m.to_string(),
+            };
             ScenarioErrors(vec![match e.span() {
                 Some(span) => FileError::at_offset(file, text, span.start, msg),
                 None => FileError::whole(file, msg),

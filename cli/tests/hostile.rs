@@ -302,3 +302,11 @@ fn a_panicking_worker_ends_the_run_with_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_nul_byte_in_a_comment_gets_a_message() {
+    refused(
+        &["simulate", &hostile("scenario", "nul_in_a_comment.toml")],
+        &[":1:", "invalid TOML syntax"],
+    );
+}
