@@ -235,3 +235,89 @@ fn every_error_of_a_scenario_comes_in_one_run_in_line_order() {
     }
     assert!(err.contains("failure_rate_threshold = 2: allowed"), "{err}");
 }
+
+#[test]
+fn every_help_example_runs_from_any_directory() {
+    let dir = std::env::temp_dir().join(format!("tripgate-help-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_tripgate"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = 0;
+    for sub in ["", "check", "simulate", "replay", "example"] {
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        for line in ok_stdout(&args).lines() {
+            let Some(cmd) = line.strip_prefix("  tripgate ") else {
+                continue;
+            };
+            let o = Command::new("sh")
+                .arg("-c")
+                .arg(format!("tripgate {cmd}"))
+                .current_dir(&dir)
+                .env("PATH", &path)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "`tripgate {cmd}` ({sub} --help) failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 12, "only {ran} examples found");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_file_written_is_announced() {
+    let dir = std::env::temp_dir().join(format!("tripgate-wrote-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("out.json"), dir.join("out.svg"));
+    let o = run(&[
+        "simulate",
+        data("burst.toml").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    for f in [&json, &svg] {
+        assert!(err.contains(&format!("wrote {}", f.display())), "{err}");
+        assert!(f.exists());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_plot_shares_one_latency_axis_and_round_time_ticks() {
+    let dir = std::env::temp_dir().join(format!("tripgate-axis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("default.svg");
+    let _ = ok_stdout(&["simulate", "--plot", svg.to_str().unwrap()]);
+    let body = std::fs::read_to_string(&svg).unwrap();
+    // Three candidates, each with the same latency ticks, up to the same decade.
+    assert_eq!(body.matches(">1s</text>").count(), 3, "one axis for all");
+    assert_eq!(body.matches(">100us</text>").count(), 3, "one axis for all");
+    // The default scenario lasts 8 minutes: a tick every minute.
+    for label in ["0s", "1m", "4m", "8m"] {
+        assert_eq!(
+            body.matches(&format!(">{label}</text>")).count(),
+            3,
+            "{label}"
+        );
+    }
+    assert!(!body.contains("48s</text>"), "no odd ticks");
+    std::fs::remove_dir_all(&dir).ok();
+}
