@@ -4,7 +4,7 @@
 //! runs (calls in flight), so a wrong estimate ends in an error, never in an abort.
 
 use crate::engine::Sim;
-use crate::report::dur_ns;
+use crate::report::{dur_ns, group};
 use std::fmt;
 use std::time::Duration;
 
@@ -78,11 +78,11 @@ impl Estimate {
             return Err(format!(
                 "the run would make about {} calls for each of {} candidate{} (about {} of work); \
                  the cap is {} calls: raise it with --max-calls, or shorten the scenario or lower its rate",
-                self.calls,
+                group(self.calls),
                 self.candidates,
                 if self.candidates == 1 { "" } else { "s" },
                 dur_ns(seconds_to_ns(self.seconds())),
-                caps.max_calls,
+                group(caps.max_calls),
             ));
         }
         let bytes = self.memory_bytes();
@@ -91,7 +91,7 @@ impl Estimate {
                 "the run would need about {} of memory ({} calls in flight at once per candidate, {} candidate{}, {} before the first call); \
                  the cap is {}: raise it with --max-memory, or lower the rate, the latency, the timeout, --buckets or the candidates",
                 Bytes(bytes),
-                self.peak_in_flight,
+                group(self.peak_in_flight),
                 self.candidates,
                 if self.candidates == 1 { "" } else { "s" },
                 Bytes(self.fixed_bytes),
