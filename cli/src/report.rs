@@ -488,12 +488,21 @@ pub fn dur_ns(ns: u64) -> String {
 /// A duration in ms, written the one way every report, table, title and axis writes
 /// durations: three significant digits below a minute, trailing zeros dropped, in the
 /// largest unit that keeps the number at least 1 (`850us`, `17ms`, `2.79s`, `30s`);
-/// whole seconds from a minute on (`1m30s`, `2h5m`).
+/// whole seconds from a minute to a day (`1m30s`, `2h5m`); days beyond (`1.5d`, `1216d`).
 pub fn dur(ms: f64) -> String {
     if !ms.is_finite() || ms <= 0.0 {
         return "0s".into();
     }
     // Where three significant digits would round up into the next unit, use that unit.
+    let days = ms / 86_400e3;
+    if days >= 0.9995 {
+        // Days: three significant digits, whole days from 1000 on.
+        return if days < 999.5 {
+            format!("{}d", three_digits(days))
+        } else {
+            format!("{days:.0}d")
+        };
+    }
     if ms >= 59_950.0 {
         let secs = (ms / 1000.0).round() as u64;
         return humantime::format_duration(Duration::from_secs(secs))
@@ -550,7 +559,11 @@ mod tests {
             (30_000.0, "30s"),
             (59_960.0, "1m"),
             (90_000.0, "1m30s"),
-            (86_400_000.0, "1day"),
+            (86_000_000.0, "23h53m20s"),
+            (86_399_000.0, "1d"),
+            (86_400_000.0, "1d"),
+            (1.5 * 86_400_000.0, "1.5d"),
+            (1e14, "1157407d"),
         ];
         for (ms, want) in cases {
             assert_eq!(dur(ms), want, "{ms} ms");

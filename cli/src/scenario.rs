@@ -239,7 +239,7 @@ impl Scenario {
     pub fn peak_in_flight(&self) -> u64 {
         let timeout = self.timeout_ns as f64;
         let mean_latency = |b: &Behaviour| {
-            let sigma = (b.latency_p99_ns / b.latency_ns).ln() / 2.326_347_874;
+            let sigma = crate::traffic::sigma(b);
             (b.latency_ns * (sigma * sigma / 2.0).exp()).min(timeout)
         };
         let worst = self
