@@ -299,6 +299,10 @@ impl Scenario {
         let mut errors = f.into_errors();
         match parsed {
             Some(sc) if errors.is_empty() => Ok(sc),
+            None if errors.is_empty() => Err(ScenarioErrors(vec![FileError::whole(
+                file,
+                "not a valid scenario (no field could be blamed; please report this file)",
+            )])),
             _ => {
                 // Stable: errors on one line keep the order they were found in.
                 errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
@@ -565,8 +569,15 @@ fn candidate_fields(
     let (file, text) = (f.file().to_string(), f.text().to_string());
     let raw: CandidateTables = match toml::from_str(&text) {
         Ok(raw) => raw,
-        // The shape was reported by `array_of_tables`.
-        Err(_) => return None,
+        Err(e) => {
+            // A shape `Fields` accepts but a candidate does not (a dotted key, say).
+            let msg = format!("not a candidate table: {}", e.message().trim_end());
+            f.push(match e.span() {
+                Some(span) => FileError::at_offset(&file, &text, span.start, msg),
+                None => FileError::at_line(&file, None, "candidate", msg),
+            });
+            return None;
+        }
     };
     let mut out = Vec::with_capacity(raw.candidates.len());
     for (i, c) in raw.candidates.iter().enumerate() {

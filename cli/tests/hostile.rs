@@ -310,3 +310,15 @@ fn a_nul_byte_in_a_comment_gets_a_message() {
         &[":1:", "invalid TOML syntax"],
     );
 }
+
+#[test]
+fn a_dotted_key_in_a_candidate_is_reported_not_dropped() {
+    let err = refused(
+        &[
+            "simulate",
+            &hostile("scenario", "dotted_key_in_a_candidate.toml"),
+        ],
+        &["not a candidate table"],
+    );
+    assert!(!err.trim_end().ends_with("error:"), "{err}");
+}
