@@ -8,7 +8,9 @@
 #
 # Installs cargo-fuzz (only if `cargo fuzz` is missing), builds every target once, seeds
 # each working corpus (fuzz/corpus/<target>, gitignored) from the committed seeds in
-# fuzz/seeds/<target>, then runs the targets one after another. Every target runs even
+# fuzz/seeds/<target> (for scenario and trace: the simulator's hostile inputs in
+# cli/tests/hostile/<target> and its shipped files), then runs the targets one after
+# another. Every target runs even
 # if an earlier one crashed; the script exits non-zero if any did. A crash leaves its
 # input in fuzz/artifacts/<target>/; replay it with
 # `cargo +nightly fuzz run <target> fuzz/artifacts/<target>/crash-...`.
@@ -27,7 +29,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(${FUZZ_TARGETS:-state_machine window config ffi})
+targets=(${FUZZ_TARGETS:-state_machine window config ffi scenario trace})
 # AddressSanitizer (cargo-fuzz's default), debug assertions and overflow checks on.
 flags=(--sanitizer "${FUZZ_SANITIZER:-address}")
 
@@ -39,6 +41,16 @@ for t in "${targets[@]}"; do
     if [ -d "seeds/$t" ]; then
         cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
     fi
+    # The simulator's targets are also seeded with its hostile inputs (the regression
+    # inputs of cli/tests/hostile.rs) and its shipped scenarios and trace.
+    case "$t" in
+    scenario) extra=(../cli/tests/hostile/scenario/* ../cli/scenarios/*.toml ../cli/tests/data/*.toml) ;;
+    trace) extra=(../cli/tests/hostile/trace/* ../cli/scenarios/*.csv) ;;
+    *) extra=() ;;
+    esac
+    for f in "${extra[@]}"; do
+        if [ -f "$f" ]; then cp -n "$f" "corpus/$t/" 2>/dev/null || true; fi
+    done
     echo "=== fuzz $t for ${per_target}s"
     if ! cargo +nightly fuzz run "${flags[@]}" "$t" "corpus/$t" -- \
         -max_total_time="$per_target" -print_final_stats=1; then

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod candidates;
 pub mod check;
 pub mod engine;
+pub mod examples;
 pub mod fields;
 pub mod histogram;
 pub mod location;

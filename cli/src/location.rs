@@ -69,7 +69,6 @@ impl fmt::Display for FileError {
             if let Some(c) = self.column {
                 write!(f, ":{c}")?;
             }
-            write!(f, " (line {l})")?;
         }
         if let Some(field) = &self.field {
             write!(f, ": field `{field}`")?;

@@ -3,20 +3,21 @@
 //! - `tripgate simulate [SCENARIO]` runs candidate configs side by side on the same
 //!   simulated traffic against a dependency that misbehaves in phases;
 //! - `tripgate replay TRACE.csv` replays a recorded trace against candidate configs;
-//! - `tripgate check CONFIG` validates a config file and prints its effective values.
+//! - `tripgate check CONFIG` validates a config file and prints its effective values;
+//! - `tripgate example [NAME]` lists or prints the embedded example scenarios and trace.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tripgate_cli::budget::{self, Caps};
-use tripgate_cli::{candidates, check, plot, report, scenario, FaultRule, Settings};
+use tripgate_cli::{candidates, check, examples, plot, report, scenario, FaultRule, Settings};
 
 #[derive(Parser)]
 #[command(
     name = "tripgate",
     version,
     about = "Circuit-breaker tuning simulator: compare breaker configs on the same traffic before production does",
-    after_help = "Examples:\n  tripgate simulate                                  # the embedded default scenario\n  tripgate simulate cli/scenarios/flapping.toml --plot flapping.svg\n  tripgate replay cli/scenarios/example_trace.csv --tier critical --config my.toml\n  tripgate check my-breaker.toml"
+    after_help = "Examples:\n  tripgate simulate                                  # the embedded default scenario\n  tripgate simulate --example flapping --plot flapping.svg\n  tripgate example flapping > mine.toml              # a scenario to start from\n  tripgate example trace > trace.csv && tripgate replay trace.csv --tier critical\n  tripgate check --tier critical > my-breaker.toml && tripgate check my-breaker.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -27,17 +28,17 @@ struct Cli {
 enum Command {
     /// Simulate traffic against a misbehaving dependency and compare breaker configs.
     #[command(
-        after_help = "Examples:\n  tripgate simulate\n      Run the embedded default scenario (order service -> inventory service, three tiers).\n  tripgate simulate cli/scenarios/latency_spike.toml --json report.json --plot spike.svg\n      Print the table, write the JSON report and an SVG chart.\n  tripgate simulate cli/scenarios/default.toml --tier standard --config mine.toml\n      Replace the scenario's candidates with the standard tier and a config file.\n  tripgate simulate --seed 7 --json\n      Print the JSON report (only) to stdout, with another seed.\n\nThe same scenario and seed always give byte-identical JSON."
+        after_help = "Examples:\n  tripgate simulate\n      Run the embedded default scenario (order service -> inventory service, three tiers).\n  tripgate simulate --example latency_spike --json report.json --plot spike.svg\n      Print the table, write the JSON report and an SVG chart.\n  tripgate example default > mine.toml && tripgate simulate mine.toml --tier standard\n      Start a scenario from the default one; run it with the standard tier as the only candidate.\n  tripgate simulate --seed 7 --json\n      Print the JSON report (only) to stdout, with another seed.\n\nThe same scenario and seed always give byte-identical JSON. `tripgate example` lists\nthe embedded scenarios. A run expected to pass --max-calls or --max-memory is refused\nbefore it starts, with the figure."
     )]
     Simulate(SimulateArgs),
     /// Replay a recorded trace (CSV: timestamp,latency,outcome) against breaker configs.
     #[command(
-        after_help = "Examples:\n  tripgate replay cli/scenarios/example_trace.csv\n      Replay against the three tier presets.\n  tripgate replay trace.csv --config a.toml --config b.json --tier critical --plot trace.svg\n\nTrace format: timestamp in seconds, latency in milliseconds, outcome one of success/ok,\nfailure/error, ignored, timeout, connection, server_error, rejected, other. A header line is\noptional. Faults are found in the trace: windows of --fault-window whose failure share\nreaches --fault-threshold."
+        after_help = "Examples:\n  tripgate example trace > trace.csv && tripgate replay trace.csv\n      Write the embedded example trace, replay it against the three tier presets.\n  tripgate replay trace.csv --tier critical --tier non_critical --plot trace.svg\n\nTrace format: timestamp in seconds, latency in milliseconds, outcome one of success/ok,\nfailure/error, ignored, timeout, connection, server_error, rejected, other. A header line is\noptional. Faults are found in the trace: windows of --fault-window whose failure share\nreaches --fault-threshold."
     )]
     Replay(ReplayArgs),
     /// Validate a breaker config file (TOML or JSON) and print its effective values.
     #[command(
-        after_help = "Examples:\n  tripgate check my-breaker.toml\n      Print the effective config with every default filled in, or every error.\n  tripgate check --tier critical\n      Print a tier preset as a config file to start from.\n\nExit status: 0 when valid, 1 when the file has errors."
+        after_help = "Examples:\n  tripgate check --tier critical > my-breaker.toml\n      Write a tier preset as a config file to start from.\n  tripgate check my-breaker.toml\n      Print the effective config with every default filled in, or every error.\n\nExit status: 0 when valid, 1 when the file has errors."
     )]
     Check(CheckArgs),
     /// Search breaker configs for the one that does best on a scenario, by your objective.
@@ -45,6 +46,17 @@ enum Command {
         after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --seeds 5 --seed 7\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
     )]
     Tune(TuneArgs),
+    /// List the embedded example scenarios and trace, or print one (to start a file from).
+    #[command(
+        after_help = "Examples:\n  tripgate example\n      List them.\n  tripgate example flapping > flapping.toml\n      Write one to a file to edit; `tripgate simulate --example flapping` runs it as is."
+    )]
+    Example(ExampleArgs),
+}
+
+#[derive(Args)]
+struct ExampleArgs {
+    /// The example to print; all are listed when omitted.
+    name: Option<String>,
 }
 
 #[derive(Args)]
@@ -98,7 +110,11 @@ struct CandidateArgs {
 #[derive(Args)]
 struct SimulateArgs {
     /// Scenario file (TOML); the embedded default scenario when omitted.
+    #[arg(conflicts_with = "example")]
     scenario: Option<PathBuf>,
+    /// Run an embedded example scenario instead of a file (`tripgate example` lists them).
+    #[arg(long, value_name = "NAME")]
+    example: Option<String>,
     /// Override the scenario's seed (traffic and jitter).
     #[arg(long)]
     seed: Option<u64>,
@@ -189,6 +205,7 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay(a),
         Command::Check(a) => check(a),
         Command::Tune(a) => tune(a),
+        Command::Example(a) => example(a),
     };
     match result {
         Ok(code) => code,
@@ -212,9 +229,19 @@ fn cli_candidates(args: &CandidateArgs, seed: u64) -> Result<Vec<candidates::Can
 }
 
 fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
-    let mut sc = match &a.scenario {
-        Some(p) => scenario::Scenario::load(p).map_err(|e| e.to_string())?,
-        None => scenario::Scenario::default_scenario(),
+    let mut sc = match (&a.scenario, &a.example) {
+        (Some(p), _) => scenario::Scenario::load(p).map_err(|e| e.to_string())?,
+        (None, Some(name)) => {
+            let ex = examples::find(name)?;
+            if ex.is_trace {
+                return Err(format!(
+                    "example {name} is a trace, not a scenario: `tripgate example {name} > {name}.csv && tripgate replay {name}.csv`"
+                ));
+            }
+            scenario::Scenario::parse(ex.text, &format!("<example {name}>"), Path::new("."))
+                .map_err(|e| e.to_string())?
+        }
+        (None, None) => scenario::Scenario::default_scenario(),
     };
     if let Some(seed) = a.seed {
         sc.seed = seed;
@@ -348,6 +375,14 @@ fn tune(a: TuneArgs) -> Result<ExitCode, String> {
     }
     if let Some(p) = &a.plot {
         write(p, &rep.to_svg())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn example(a: ExampleArgs) -> Result<ExitCode, String> {
+    match a.name {
+        Some(name) => print!("{}", examples::find(&name)?.text),
+        None => print!("{}", examples::list()),
     }
     Ok(ExitCode::SUCCESS)
 }

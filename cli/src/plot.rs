@@ -1,6 +1,9 @@
 //! A hand-written SVG chart of a report: for each candidate, the breaker's state over
 //! time as a coloured strip, the error rate of admitted calls (and the share rejected),
 //! and the p99 latency seen by the caller on a log scale, over shaded fault phases.
+//! Every candidate's latency chart shares one axis, so the panels compare at a glance;
+//! time ticks fall on round steps (30s, 1m, 5m...), and every duration is written by
+//! [`dur`], as in the tables.
 
 use crate::report::{dur, Report};
 use std::fmt::Write as _;
@@ -54,10 +57,33 @@ pub fn render(report: &Report) -> String {
     );
     let _ = writeln!(
         o,
-        r##"<text x="{LEFT}" y="40" fill="#555">{} calls, seed {}. Shaded: dependency failing. Latency as seen by the caller; rejected calls count as ~0 ms.</text>"##,
+        r##"<text x="{LEFT}" y="40" fill="#555">{} calls over {}, seed {}. Shaded: dependency failing. Latency as seen by the caller; rejected calls count as ~0 ms.</text>"##,
         crate::report::group(report.calls),
+        dur(report.duration_ms),
         report.meta.seed
     );
+    // One latency axis for every candidate: log scale from 0.1 ms to the decade above
+    // the largest p99 of any of them.
+    let max_p99 = report
+        .candidates
+        .iter()
+        .flat_map(|c| c.series.p99_ms.iter().copied())
+        .fold(1.0, f64::max);
+    let hi_exp = max_p99.log10().ceil().max(0.0);
+    let lo_exp = -1.0;
+    let latency_ticks: Vec<(f64, String)> = (lo_exp as i32..=hi_exp as i32)
+        .map(|e| {
+            (
+                (f64::from(e) - lo_exp) / (hi_exp - lo_exp),
+                dur(10f64.powi(e)),
+            )
+        })
+        .collect();
+    let latency_ticks: Vec<(f64, &str)> = latency_ticks
+        .iter()
+        .map(|(f, s)| (*f, s.as_str()))
+        .collect();
+    let time_ticks = time_ticks(end);
     // Legend.
     let mut lx = LEFT;
     for (label, color, dash) in [
@@ -82,7 +108,7 @@ pub fn render(report: &Report) -> String {
         let bottom = top + STRIP + GAP + CHART + GAP + CHART;
         let _ = writeln!(
             o,
-            r##"<text x="{LEFT}" y="{}" font-size="13" font-weight="bold">{}</text><text x="{}" y="{}" fill="#555">{} — {} trips, {} transitions, p99 {} ms</text>"##,
+            r##"<text x="{LEFT}" y="{}" font-size="13" font-weight="bold">{}</text><text x="{}" y="{}" fill="#555">{} — {} trips, {} transitions, p99 {}</text>"##,
             y0 + 16.0,
             esc(&c.name),
             LEFT + 10.0 + c.name.len() as f64 * 8.0,
@@ -90,7 +116,7 @@ pub fn render(report: &Report) -> String {
             esc(&c.source),
             c.trips,
             c.transitions,
-            c.latency_ms.p99
+            dur(c.latency_ms.p99)
         );
         // Fault shading and phase labels.
         for p in &report.phases {
@@ -192,30 +218,13 @@ pub fn render(report: &Report) -> String {
             r##"<polyline points="{}" fill="none" stroke="#546e7a" stroke-width="1.2" stroke-dasharray="4 3"/>"##,
             pts.join(" ")
         );
-        // p99 chart, log scale from 0.1 ms to the decade above the largest value.
+        // p99 chart, on the shared axis.
         let ly = ey + CHART + GAP;
-        let maxv = c.series.p99_ms.iter().cloned().fold(1.0, f64::max);
-        let hi_exp = maxv.log10().ceil().max(0.0);
-        let lo_exp = -1.0;
         let lat_y = |v: f64| {
             let e = v.max(10f64.powf(lo_exp)).log10();
             ly + CHART - (e - lo_exp) / (hi_exp - lo_exp) * CHART
         };
-        let ticks: Vec<(f64, String)> = (lo_exp as i32..=hi_exp as i32)
-            .map(|e| {
-                let v = 10f64.powi(e);
-                (
-                    (e as f64 - lo_exp) / (hi_exp - lo_exp),
-                    if v >= 1000.0 {
-                        format!("{}s", v / 1000.0)
-                    } else {
-                        format!("{v}ms")
-                    },
-                )
-            })
-            .collect();
-        let tick_refs: Vec<(f64, &str)> = ticks.iter().map(|(f, s)| (*f, s.as_str())).collect();
-        axis_box(&mut o, ly, "p99 latency", &tick_refs);
+        axis_box(&mut o, ly, "p99 latency", &latency_ticks);
         let pts: Vec<String> = c
             .series
             .p99_ms
@@ -231,8 +240,7 @@ pub fn render(report: &Report) -> String {
         );
         // Time axis.
         let ty = ly + CHART;
-        for k in 0..=10 {
-            let t = end * k as f64 / 10.0;
+        for &t in &time_ticks {
             let _ = writeln!(
                 o,
                 r##"<line x1="{0:.2}" y1="{ty}" x2="{0:.2}" y2="{1}" stroke="#333"/><text x="{0:.2}" y="{2}" text-anchor="middle" fill="#333">{3}</text>"##,
@@ -245,6 +253,54 @@ pub fn render(report: &Report) -> String {
     }
     o.push_str("</svg>\n");
     o
+}
+
+/// Round steps for the time axis, in ms.
+const TIME_STEPS_MS: [f64; 31] = [
+    1e-3,
+    1e-2,
+    0.1,
+    1.0,
+    2.0,
+    5.0,
+    10.0,
+    20.0,
+    50.0,
+    100.0,
+    200.0,
+    500.0,
+    1e3,
+    2e3,
+    5e3,
+    10e3,
+    15e3,
+    30e3,
+    60e3,
+    120e3,
+    300e3,
+    600e3,
+    900e3,
+    1_800e3,
+    3_600e3,
+    7_200e3,
+    21_600e3,
+    43_200e3,
+    86_400e3,
+    604_800e3,
+    2_592_000e3,
+];
+
+/// Tick times from 0 to `end_ms` on the smallest round step that gives at most 10
+/// intervals.
+fn time_ticks(end_ms: f64) -> Vec<f64> {
+    let step = TIME_STEPS_MS
+        .into_iter()
+        .find(|s| end_ms / s <= 10.0)
+        .unwrap_or_else(|| (end_ms / 10.0 / 2_592_000e3).ceil() * 2_592_000e3);
+    (0..=10)
+        .map(|k| f64::from(k) * step)
+        .take_while(|t| *t <= end_ms * (1.0 + 1e-9))
+        .collect()
 }
 
 fn axis_box(o: &mut String, y: f64, label: &str, ticks: &[(f64, &str)]) {
@@ -269,5 +325,24 @@ fn axis_box(o: &mut String, y: f64, label: &str, ticks: &[(f64, &str)]) {
             ty + 4.0,
             esc(t)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::time_ticks;
+    use crate::report::dur;
+
+    #[test]
+    fn time_ticks_fall_on_round_steps() {
+        let labels = |end: f64| time_ticks(end).into_iter().map(dur).collect::<Vec<_>>();
+        assert_eq!(
+            labels(285_000.0),
+            ["0s", "30s", "1m", "1m30s", "2m", "2m30s", "3m", "3m30s", "4m", "4m30s"]
+        );
+        assert_eq!(labels(480_000.0)[..3], ["0s", "1m", "2m"]);
+        assert_eq!(labels(1_000.0)[..3], ["0s", "100ms", "200ms"]);
+        assert_eq!(time_ticks(366.0 * 86_400e3).len(), 7, "60-day steps");
+        assert_eq!(time_ticks(1e-4), [0.0]);
     }
 }

@@ -422,11 +422,11 @@ impl Report {
                 group(c.healthy_rejected),
                 group(c.reached_failing),
                 group(c.admitted_while_open),
-                lat(l.p50),
-                lat(l.p90),
-                lat(l.p99),
-                lat(l.p999),
-                lat(l.max),
+                dur(l.p50),
+                dur(l.p90),
+                dur(l.p99),
+                dur(l.p999),
+                dur(l.max),
             ]);
         }
         table(&mut o, &rows, 1);
@@ -487,37 +487,88 @@ pub fn dur_ns(ns: u64) -> String {
     dur(ns as f64 / 1e6)
 }
 
-/// A duration in ms, written `2m30s`, `4.25s` or `850ms`.
+/// A duration in ms, written the one way every report, table, title and axis writes
+/// durations: three significant digits below a minute, trailing zeros dropped, in the
+/// largest unit that keeps the number at least 1 (`850us`, `17ms`, `2.79s`, `30s`);
+/// whole seconds from a minute to a day (`1m30s`, `2h5m`); days beyond (`1.5d`, `1216d`).
 pub fn dur(ms: f64) -> String {
-    if ms >= 60_000.0 {
+    if !ms.is_finite() || ms <= 0.0 {
+        return "0s".into();
+    }
+    // Where three significant digits would round up into the next unit, use that unit.
+    let days = ms / 86_400e3;
+    if days >= 0.9995 {
+        // Days: three significant digits, whole days from 1000 on.
+        return if days < 999.5 {
+            format!("{}d", three_digits(days))
+        } else {
+            format!("{days:.0}d")
+        };
+    }
+    if ms >= 59_950.0 {
         let secs = (ms / 1000.0).round() as u64;
-        humantime::format_duration(Duration::from_secs(secs))
+        return humantime::format_duration(Duration::from_secs(secs))
             .to_string()
-            .replace(' ', "")
-    } else if ms >= 1000.0 {
-        format!("{:.2}s", ms / 1000.0).replace(".00s", "s")
-    } else if ms == 0.0 {
-        "0s".into()
+            .replace(' ', "");
+    }
+    let (value, unit) = if ms >= 999.5 {
+        (ms / 1e3, "s")
+    } else if ms >= 0.9995 {
+        (ms, "ms")
+    } else if ms >= 0.000_999_5 {
+        (ms * 1e3, "us")
     } else {
-        format!("{}ms", trim(ms))
+        (ms * 1e6, "ns")
+    };
+    format!("{}{unit}", three_digits(value))
+}
+
+/// `value` (1 <= value < 1000) to three significant digits, trailing zeros dropped.
+fn three_digits(value: f64) -> String {
+    let decimals = if value >= 99.95 {
+        0
+    } else if value >= 9.995 {
+        1
+    } else {
+        2
+    };
+    let s = format!("{value:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
-fn trim(x: f64) -> String {
-    let s = if x >= 100.0 {
-        format!("{x:.0}")
-    } else if x >= 10.0 {
-        format!("{x:.1}")
-    } else {
-        format!("{x:.2}")
-    };
-    s
-}
+#[cfg(test)]
+mod tests {
+    use super::dur;
 
-fn lat(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2}s", ms / 1000.0)
-    } else {
-        format!("{}ms", trim(ms))
+    #[test]
+    fn one_rounding_rule_for_every_duration() {
+        let cases = [
+            (0.0, "0s"),
+            (0.000_5, "500ns"),
+            (0.85, "850us"),
+            (0.9996, "1ms"),
+            (2.789, "2.79ms"),
+            (17.0, "17ms"),
+            (297.6, "298ms"),
+            (999.6, "1s"),
+            (1_000.0, "1s"),
+            (2_790.0, "2.79s"),
+            (28_500.0, "28.5s"),
+            (30_000.0, "30s"),
+            (59_960.0, "1m"),
+            (90_000.0, "1m30s"),
+            (86_000_000.0, "23h53m20s"),
+            (86_399_000.0, "1d"),
+            (86_400_000.0, "1d"),
+            (1.5 * 86_400_000.0, "1.5d"),
+            (1e14, "1157407d"),
+        ];
+        for (ms, want) in cases {
+            assert_eq!(dur(ms), want, "{ms} ms");
+        }
     }
 }

@@ -241,7 +241,7 @@ impl Scenario {
     pub fn peak_in_flight(&self) -> u64 {
         let timeout = self.timeout_ns as f64;
         let mean_latency = |b: &Behaviour| {
-            let sigma = (b.latency_p99_ns / b.latency_ns).ln() / 2.326_347_874;
+            let sigma = crate::traffic::sigma(b);
             (b.latency_ns * (sigma * sigma / 2.0).exp()).min(timeout)
         };
         let worst = self
@@ -286,7 +286,11 @@ impl Scenario {
     /// candidate config files. Every error is reported, in line order.
     pub fn parse(text: &str, file: &str, dir: &Path) -> Result<Scenario, ScenarioErrors> {
         let root: toml::Table = toml::from_str(text).map_err(|e| {
-            let msg = e.message().trim_end().to_string();
+            // The TOML parser leaves some messages empty (a NUL in a comment).
+            let msg = match e.message().trim_end() {
+                "" => "invalid TOML syntax".to_string(),
+                m => m.to_string(),
+            };
             ScenarioErrors(vec![match e.span() {
                 Some(span) => FileError::at_offset(file, text, span.start, msg),
                 None => FileError::whole(file, msg),
@@ -297,6 +301,10 @@ impl Scenario {
         let mut errors = f.into_errors();
         match parsed {
             Some(sc) if errors.is_empty() => Ok(sc),
+            None if errors.is_empty() => Err(ScenarioErrors(vec![FileError::whole(
+                file,
+                "not a valid scenario (no field could be blamed; please report this file)",
+            )])),
             _ => {
                 // Stable: errors on one line keep the order they were found in.
                 errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
@@ -563,8 +571,15 @@ fn candidate_fields(
     let (file, text) = (f.file().to_string(), f.text().to_string());
     let raw: CandidateTables = match toml::from_str(&text) {
         Ok(raw) => raw,
-        // The shape was reported by `array_of_tables`.
-        Err(_) => return None,
+        Err(e) => {
+            // A shape `Fields` accepts but a candidate does not (a dotted key, say).
+            let msg = format!("not a candidate table: {}", e.message().trim_end());
+            f.push(match e.span() {
+                Some(span) => FileError::at_offset(&file, &text, span.start, msg),
+                None => FileError::at_line(&file, None, "candidate", msg),
+            });
+            return None;
+        }
     };
     let mut out = Vec::with_capacity(raw.candidates.len());
     for (i, c) in raw.candidates.iter().enumerate() {

@@ -81,7 +81,8 @@ impl<'a> Traffic<'a> {
     }
 }
 
-fn sigma(b: &Behaviour) -> f64 {
+/// The sigma of the lognormal latency with `b`'s median and p99.
+pub fn sigma(b: &Behaviour) -> f64 {
     (b.latency_p99_ns / b.latency_ns).ln() / Z99
 }
 

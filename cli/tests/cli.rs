@@ -125,9 +125,9 @@ fn same_seed_gives_identical_json_and_another_seed_does_not() {
 #[test]
 fn bad_scenarios_name_line_and_field() {
     let cases = [
-        ("bad_unknown.toml", "line 5", "traffic.concurency"),
-        ("bad_candidate.toml", "line 12", "failure_rate_treshold"),
-        ("bad_value.toml", "line 9", "phase[0].error_rate"),
+        ("bad_unknown.toml", ".toml:5:", "traffic.concurency"),
+        ("bad_candidate.toml", ".toml:12:", "failure_rate_treshold"),
+        ("bad_value.toml", ".toml:9:", "phase[0].error_rate"),
     ];
     for (file, line, field) in cases {
         let o = run(&["simulate", data(file).to_str().unwrap()]);
@@ -218,12 +218,12 @@ fn every_error_of_a_scenario_comes_in_one_run_in_line_order() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("6 errors"), "{err}");
     let wanted = [
-        (":2 ", "`sede`", "allowed name, description, seed"),
-        (":5 ", "`traffic.rate`", "allowed 0 < rate"),
-        (":6 ", "`traffic.timeout`", "allowed 1ns..=366d"),
-        (":9 ", "`dependency.error_rate`", "allowed 0.0..=1.0"),
-        (":16 ", "`phase[1].kind`", "allowed healthy, error_burst"),
-        (":21 ", "`candidate[0].failure_rate_threshold`", "invalid"),
+        (":2:", "`sede`", "allowed name, description, seed"),
+        (":5:", "`traffic.rate`", "allowed 0 < rate"),
+        (":6:", "`traffic.timeout`", "allowed 1ns..=366d"),
+        (":9:", "`dependency.error_rate`", "allowed 0.0..=1.0"),
+        (":16:", "`phase[1].kind`", "allowed healthy, error_burst"),
+        (":21:", "`candidate[0].failure_rate_threshold`", "invalid"),
     ];
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
     assert_eq!(lines.len(), wanted.len() + 1, "{err}");
@@ -234,4 +234,90 @@ fn every_error_of_a_scenario_comes_in_one_run_in_line_order() {
         );
     }
     assert!(err.contains("failure_rate_threshold = 2: allowed"), "{err}");
+}
+
+#[test]
+fn every_help_example_runs_from_any_directory() {
+    let dir = std::env::temp_dir().join(format!("tripgate-help-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin_dir = PathBuf::from(env!("CARGO_BIN_EXE_tripgate"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut ran = 0;
+    for sub in ["", "check", "simulate", "replay", "example"] {
+        let args: Vec<&str> = [sub, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        for line in ok_stdout(&args).lines() {
+            let Some(cmd) = line.strip_prefix("  tripgate ") else {
+                continue;
+            };
+            let o = Command::new("sh")
+                .arg("-c")
+                .arg(format!("tripgate {cmd}"))
+                .current_dir(&dir)
+                .env("PATH", &path)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "`tripgate {cmd}` ({sub} --help) failed: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            ran += 1;
+        }
+    }
+    assert!(ran >= 12, "only {ran} examples found");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn every_file_written_is_announced() {
+    let dir = std::env::temp_dir().join(format!("tripgate-wrote-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (json, svg) = (dir.join("out.json"), dir.join("out.svg"));
+    let o = run(&[
+        "simulate",
+        data("burst.toml").to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    for f in [&json, &svg] {
+        assert!(err.contains(&format!("wrote {}", f.display())), "{err}");
+        assert!(f.exists());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_plot_shares_one_latency_axis_and_round_time_ticks() {
+    let dir = std::env::temp_dir().join(format!("tripgate-axis-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("default.svg");
+    let _ = ok_stdout(&["simulate", "--plot", svg.to_str().unwrap()]);
+    let body = std::fs::read_to_string(&svg).unwrap();
+    // Three candidates, each with the same latency ticks, up to the same decade.
+    assert_eq!(body.matches(">1s</text>").count(), 3, "one axis for all");
+    assert_eq!(body.matches(">100us</text>").count(), 3, "one axis for all");
+    // The default scenario lasts 8 minutes: a tick every minute.
+    for label in ["0s", "1m", "4m", "8m"] {
+        assert_eq!(
+            body.matches(&format!(">{label}</text>")).count(),
+            3,
+            "{label}"
+        );
+    }
+    assert!(!body.contains("48s</text>"), "no odd ticks");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -228,11 +228,11 @@ fn a_relative_timestamp_among_unix_epoch_rows_is_refused() {
 fn absurd_latencies_and_timestamps_in_a_trace_are_refused() {
     refused(
         &["replay", &hostile("trace", "latency_1e300_ms.csv")],
-        &["latency", "line 2", "allowed 0..="],
+        &["latency", ".csv:2:", "allowed 0..="],
     );
     refused(
         &["replay", &hostile("trace", "nan_timestamp.csv")],
-        &["timestamp", "line 2", "finite"],
+        &["timestamp", ".csv:2:", "finite"],
     );
 }
 
@@ -301,4 +301,24 @@ fn a_panicking_worker_ends_the_run_with_an_error() {
         err.contains("panicked") && err.contains("injected worker failure"),
         "{err}"
     );
+}
+
+#[test]
+fn a_nul_byte_in_a_comment_gets_a_message() {
+    refused(
+        &["simulate", &hostile("scenario", "nul_in_a_comment.toml")],
+        &[":1:", "invalid TOML syntax"],
+    );
+}
+
+#[test]
+fn a_dotted_key_in_a_candidate_is_reported_not_dropped() {
+    let err = refused(
+        &[
+            "simulate",
+            &hostile("scenario", "dotted_key_in_a_candidate.toml"),
+        ],
+        &["not a candidate table"],
+    );
+    assert!(!err.trim_end().ends_with("error:"), "{err}");
 }
