@@ -19,15 +19,16 @@
 //! free-threaded CPython. No lock is held while user code runs.
 
 mod bulkhead;
+mod held;
 mod latency;
+
+use held::HeldStack;
 
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple, PyType, PyWeakrefReference};
-use pyo3::{ffi, Borrowed};
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use pyo3::{intern, PyTraverseError, PyVisit};
-use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -177,12 +178,6 @@ impl ManualClock {
     }
 }
 
-thread_local! {
-    /// Permits taken by `with breaker:` on this thread, innermost last, tagged with the
-    /// address of the breaker that issued them.
-    static HELD: RefCell<Vec<(usize, RawPermit)>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Default classification of an exception raised by a guarded call: an `Exception` is
 /// a failure (`TimeoutError`: kind timeout), any other `BaseException` releases the
 /// permit.
@@ -206,8 +201,8 @@ fn default_error_code(exc: &Bound<'_, PyAny>) -> u8 {
 #[pyclass(module = "tripgate._core", subclass, frozen, weakref)]
 struct Breaker {
     shared: Arc<Shared>,
-    /// `with` statement's bound `enter`/`exit`, made on first use (see [`WithMethod`]).
-    with_methods: PyOnceLock<(Py<PyAny>, Py<PyAny>)>,
+    /// Permits of the `with breaker:` statements open on this breaker.
+    held: HeldStack<RawPermit>,
 }
 
 /// What a breaker's Python object and its [`Gate`] share: the engine and the options
@@ -228,33 +223,7 @@ impl std::ops::Deref for Breaker {
     }
 }
 
-impl Breaker {
-    /// The `with` statement's bound methods, made once per breaker.
-    fn with_methods<'a>(slf: &'a Bound<'_, Breaker>) -> PyResult<&'a (Py<PyAny>, Py<PyAny>)> {
-        let py = slf.py();
-        let this: &'a Breaker = slf.get();
-        this.with_methods.get_or_try_init(py, || {
-            let gate = Bound::new(
-                py,
-                Gate {
-                    shared: Arc::clone(&this.shared),
-                    owner: PyWeakrefReference::new(slf)?.unbind(),
-                },
-            )?;
-            Ok::<_, PyErr>((
-                gate.getattr(intern!(py, "enter"))?.unbind(),
-                gate.getattr(intern!(py, "exit"))?.unbind(),
-            ))
-        })
-    }
-}
-
 impl Shared {
-    /// Key of this breaker's permits in [`HELD`].
-    fn addr(&self) -> usize {
-        self as *const Shared as usize
-    }
-
     fn rejected_error(&self, py: Python<'_>, r: tripgate::Rejected) -> PyErr {
         let retry_after = r.retry_after.map(secs);
         let message = match (&self.name, retry_after) {
@@ -286,47 +255,6 @@ impl Shared {
             .map_err(|r| self.rejected_error(py, r))
     }
 
-    /// `with` entry: takes a permit and parks it on this thread.
-    fn hold(&self, py: Python<'_>) -> PyResult<()> {
-        let raw = self.admit(py)?;
-        HELD.with(|h| h.borrow_mut().push((self.addr(), raw)));
-        Ok(())
-    }
-
-    /// `with` exit: settles this thread's innermost permit of this breaker from how the
-    /// block ended. `owner` classifies an exception (its `_classify_error` may be
-    /// overridden); without one (a breaker already collected) the default applies.
-    fn release_held(
-        &self,
-        exc: &Bound<'_, PyAny>,
-        owner: Option<&Bound<'_, Breaker>>,
-    ) -> PyResult<bool> {
-        let addr = self.addr();
-        let raw = HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            let i = h.iter().rposition(|(a, _)| *a == addr)?;
-            Some(h.remove(i).1)
-        });
-        let Some(raw) = raw else {
-            return Err(PyRuntimeError::new_err(
-                "__exit__ without a matching __enter__ on this thread",
-            ));
-        };
-        if exc.is_none() {
-            self.inner.record_raw(raw, Outcome::Success, None);
-        } else {
-            match owner {
-                Some(b) => Breaker::settle_error(b, raw, exc),
-                None => {
-                    if let Err(e) = self.settle(raw, default_error_code(exc)) {
-                        e.write_unraisable(exc.py(), None);
-                    }
-                }
-            }
-        }
-        Ok(false)
-    }
-
     /// Records `code` for `permit` (or releases it).
     fn settle(&self, permit: RawPermit, code: u8) -> PyResult<()> {
         match outcome_from_code(code) {
@@ -355,9 +283,16 @@ impl Breaker {
         let code = slf
             .call_method1(intern!(py, "_classify_error"), (exc,))
             .and_then(|c| c.extract::<u8>());
-        let result = code.and_then(|c| this.settle(permit, c));
+        // Every path answers the permit exactly once: `settle` releases it itself when
+        // the code is invalid.
+        let result = match code {
+            Ok(c) => this.settle(permit, c),
+            Err(e) => {
+                this.inner.release_raw(permit);
+                Err(e)
+            }
+        };
         if let Err(e) = result {
-            this.inner.release_raw(permit);
             e.write_unraisable(py, Some(slf.as_any()));
         }
     }
@@ -435,7 +370,7 @@ impl Breaker {
                 name,
                 classify_results: AtomicBool::new(classify_results),
             }),
-            with_methods: PyOnceLock::new(),
+            held: HeldStack::default(),
         })
     }
 
@@ -488,20 +423,67 @@ impl Breaker {
         }
     }
 
+    /// Takes a permit (or raises `CircuitBreakerError`) for the `with` statement
+    /// running in the caller's frame.
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
-        slf.get().hold(slf.py())?;
+        let frame = held::caller_frame(slf.py())?;
+        Breaker::_hold(slf, &frame)?;
         Ok(slf.clone().unbind())
     }
 
+    /// Records the block's outcome on the permit its `__enter__` took; never swallows
+    /// the block's exception.
     #[pyo3(signature = (exc_type, exc, tb, /))]
     fn __exit__(
         slf: &Bound<'_, Self>,
         exc_type: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         tb: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<()> {
         let _ = (exc_type, tb);
-        slf.get().release_held(exc, Some(slf))
+        let frame = held::caller_frame(slf.py())?;
+        Breaker::_release_held(slf, &frame, exc)
+    }
+
+    /// `__enter__` for the `with` (or `async with`) statement running in `frame`.
+    fn _hold(slf: &Bound<'_, Self>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
+        let this = slf.get();
+        let raw = this.admit(slf.py())?;
+        this.held.push(frame.clone(), raw);
+        Ok(())
+    }
+
+    /// `__exit__` for the statement running in `frame`: settles its permit from `exc`
+    /// (`None`: a success).
+    fn _release_held(
+        slf: &Bound<'_, Self>,
+        frame: &Bound<'_, PyAny>,
+        exc: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let raw = this.held.pop(frame)?;
+        if exc.is_none() {
+            this.inner.record_raw(raw, Outcome::Success, None);
+        } else {
+            Breaker::settle_error(slf, raw, exc);
+        }
+        Ok(())
+    }
+
+    /// Permits held by open `with breaker:` statements.
+    #[getter]
+    fn _held_count(&self) -> usize {
+        self.held.len()
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        self.held.traverse(&visit)
+    }
+
+    fn __clear__(&self) {
+        for raw in self.held.drain() {
+            self.inner.release_raw(raw);
+        }
     }
 
     /// Default classification of an exception raised by a guarded call (overridden by
@@ -834,162 +816,6 @@ impl Guarded {
     }
 }
 
-/// The `with` statement's side of a breaker: `enter` and `exit`, bound once per breaker
-/// and handed out by [`WithMethod`].
-///
-/// It holds the engine and only a weak reference to the breaker object, so the
-/// breaker's cached bound methods make no reference cycle.
-#[pyclass(module = "tripgate._core", frozen)]
-struct Gate {
-    shared: Arc<Shared>,
-    owner: Py<PyWeakrefReference>,
-}
-
-impl Gate {
-    fn owner<'py>(&self, py: Python<'py>) -> Option<Bound<'py, Breaker>> {
-        let owner = self.owner.bind(py).upgrade()?;
-        owner.cast_into::<Breaker>().ok()
-    }
-}
-
-#[pymethods]
-impl Gate {
-    /// `__enter__`: takes a permit (or raises `CircuitBreakerError`); returns the breaker.
-    fn enter(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.shared.hold(py)?;
-        Ok(match self.owner(py) {
-            Some(b) => b.into_any().unbind(),
-            None => py.None(),
-        })
-    }
-
-    /// `__exit__`: records the block's outcome; never swallows its exception.
-    #[pyo3(signature = (exc_type, exc, tb, /))]
-    fn exit(
-        &self,
-        py: Python<'_>,
-        exc_type: &Bound<'_, PyAny>,
-        exc: &Bound<'_, PyAny>,
-        tb: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
-        let _ = (exc_type, tb);
-        let owner = if exc.is_none() { None } else { self.owner(py) };
-        self.shared.release_held(exc, owner.as_ref())
-    }
-}
-
-/// A class attribute standing for `__enter__` or `__exit__` (`tripgate.CircuitBreaker`
-/// installs both).
-///
-/// The `with` statement looks these up on the type and binds them to the instance on
-/// every entry, which for a plain method allocates a bound-method object each time;
-/// this descriptor instead returns methods bound once per breaker ([`Gate`]).
-#[pyclass(module = "tripgate._core", frozen)]
-struct WithMethod {
-    exit: bool,
-}
-
-#[pymethods]
-impl WithMethod {
-    /// `which` is `"enter"` or `"exit"`.
-    #[new]
-    fn new(which: &str) -> PyResult<Self> {
-        match which {
-            "enter" => Ok(WithMethod { exit: false }),
-            "exit" => Ok(WithMethod { exit: true }),
-            other => Err(PyValueError::new_err(format!(
-                "invalid which = {other:?}: allowed \"enter\", \"exit\""
-            ))),
-        }
-    }
-
-    fn __get__(
-        &self,
-        py: Python<'_>,
-        obj: Option<&Bound<'_, PyAny>>,
-        cls: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Py<PyAny>> {
-        let _ = cls;
-        let name = if self.exit { "__exit__" } else { "__enter__" };
-        match obj {
-            Some(o) if !o.is_none() => {
-                let breaker = o.cast::<Breaker>()?;
-                let (enter, exit) = Breaker::with_methods(breaker)?;
-                Ok(if self.exit { exit } else { enter }.clone_ref(py))
-            }
-            // On the class: the plain method, so `CircuitBreaker.__enter__(b)` works.
-            _ => Ok(py.get_type::<Breaker>().getattr(name)?.unbind()),
-        }
-    }
-}
-
-/// The `tp_descr_get` slot pyo3 generated for [`WithMethod`] (its `__get__`), kept for
-/// every case [`with_method_get`] does not answer itself.
-static GENERATED_GET: std::sync::OnceLock<ffi::descrgetfunc> = std::sync::OnceLock::new();
-
-/// [`WithMethod`]'s `tp_descr_get`: on a breaker whose bound methods exist, hands one
-/// back directly, without pyo3's call trampoline (a guard, a panic trap and argument
-/// conversion, twice per `with` statement). Everything else (the class attribute, a
-/// first use, a wrong type) goes to the generated `__get__`.
-unsafe extern "C" fn with_method_get(
-    descr: *mut ffi::PyObject,
-    obj: *mut ffi::PyObject,
-    ty: *mut ffi::PyObject,
-) -> *mut ffi::PyObject {
-    let fast = std::panic::catch_unwind(|| {
-        if obj.is_null() {
-            return None;
-        }
-        // SAFETY: CPython calls a `tp_descr_get` slot from a thread attached to the
-        // interpreter, with `descr` (an instance of the slot's own type, `WithMethod`)
-        // and `obj` both alive and borrowed for the duration of the call.
-        let py = unsafe { Python::assume_attached() };
-        // SAFETY: as above, `obj` is a live object pointer borrowed for this call.
-        let obj = unsafe { Borrowed::from_ptr(py, obj) };
-        let breaker = obj.cast::<Breaker>().ok()?;
-        let (enter, exit) = breaker.get().with_methods.get(py)?;
-        // SAFETY: the slot belongs to `WithMethod`'s type, so `descr` is a `WithMethod`.
-        let descr = unsafe { Borrowed::from_ptr(py, descr).cast_unchecked::<WithMethod>() };
-        let method = if descr.get().exit { exit } else { enter };
-        Some(method.clone_ref(py).into_ptr())
-    });
-    match (fast, GENERATED_GET.get()) {
-        (Ok(Some(method)), _) => method,
-        // SAFETY: the generated slot, called with the arguments CPython gave us.
-        (_, Some(generated)) => unsafe { generated(descr, obj, ty) },
-        (_, None) => {
-            // Unreachable: the module installs this slot only after saving the
-            // generated one. Raise rather than abort.
-            // SAFETY: as above, an attached thread.
-            let py = unsafe { Python::assume_attached() };
-            PyRuntimeError::new_err("tripgate: WithMethod slot not initialised").restore(py);
-            std::ptr::null_mut()
-        }
-    }
-}
-
-/// Puts [`with_method_get`] in front of the `__get__` pyo3 generated for [`WithMethod`].
-fn install_with_method_get(py: Python<'_>) {
-    let ty = py.get_type::<WithMethod>();
-    let tp = ty.as_type_ptr();
-    // SAFETY: `tp` is WithMethod's heap type object, alive for the module's life; we
-    // hold the interpreter, and the slot is swapped before any instance can be used
-    // (the module is still initialising). `PyType_Modified` drops cached lookups.
-    unsafe {
-        let ours: ffi::descrgetfunc = with_method_get;
-        match (*tp).tp_descr_get {
-            // Installed by an earlier initialisation of the module.
-            Some(current) if current as usize == ours as usize => {}
-            Some(generated) => {
-                let _ = GENERATED_GET.set(generated);
-                (*tp).tp_descr_get = Some(ours);
-                ffi::PyType_Modified(tp);
-            }
-            None => {}
-        }
-    }
-}
-
 /// Registers the exception class raised on rejection; it is called as
 /// `cls(message, name, state, retry_after)`.
 fn _set_error_class(py: Python<'_>, cls: &Bound<'_, PyType>) -> PyResult<()> {
@@ -1032,9 +858,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Breaker>()?;
     m.add_class::<Permit>()?;
     m.add_class::<Guarded>()?;
-    m.add_class::<Gate>()?;
-    m.add_class::<WithMethod>()?;
-    install_with_method_get(m.py());
     m.add_class::<ManualClock>()?;
     m.add_class::<bulkhead::Bulkhead>()?;
     m.add_class::<bulkhead::BulkheadSlot>()?;

@@ -36,6 +36,7 @@ import json
 import logging
 import math
 import os
+import sys
 import threading
 import weakref
 from collections.abc import (
@@ -684,18 +685,10 @@ class CircuitBreaker(_core.Breaker):
     - ``clock``: a :class:`ManualClock`, for tests.
     """
 
-    if not TYPE_CHECKING:
-        # `with breaker:` looks `__enter__`/`__exit__` up on the type and would bind
-        # them anew (one allocation each) on every statement; these hand out methods
-        # bound once per breaker. Typed as the base class's methods.
-        __enter__ = _core.WithMethod("enter")
-        __exit__ = _core.WithMethod("exit")
-
     _listeners: tuple[Listener, ...]
     _exclude_types: tuple[type[BaseException], ...]
     _exclude_predicates: tuple[Callable[[BaseException], bool], ...]
     _classify: ClassifyHook | None
-    _async_stack: contextvars.ContextVar[tuple[Permit, ...]]
 
     def __new__(
         cls,
@@ -768,7 +761,6 @@ class CircuitBreaker(_core.Breaker):
         self._exclude_predicates = predicates
         self._classify = classify
         self._listeners = listeners
-        self._async_stack = contextvars.ContextVar(f"tripgate-{id(self)}", default=())
         self._subscribe(_make_dispatch(weakref.ref(self)))
         return self
 
@@ -932,16 +924,13 @@ class CircuitBreaker(_core.Breaker):
         return result
 
     async def __aenter__(self) -> CircuitBreaker:
-        _push_held(self._async_stack, self.acquire())
+        # The permit is held for the statement's frame (the awaiting coroutine), as
+        # `with breaker:` holds it: interleaved async generators each get their own.
+        self._hold(sys._getframe(1))
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        permit = _pop_held(self._async_stack)
-        if exc is None:
-            permit._settle_value(None)
-        else:
-            permit._settle_error(exc)
-        return False
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._release_held(sys._getframe(1), exc)
 
     # ------------------------------------------------------------------- state
 
