@@ -1,10 +1,11 @@
 //! `Breaker`: the engine for Python, subclassed by `tripgate.CircuitBreaker`.
 
 use crate::clock::{secs, ManualClock};
-use crate::config::parse_config;
-use crate::errors::{self, config_error};
+use crate::config::build_config;
+use crate::errors::{self, config_error, config_error_for};
 use crate::guarded::Guarded;
 use crate::held::{self, HeldStack};
+use crate::options::apply_options;
 use crate::outcome::{default_error_code, outcome_from_code, state_str, OUTCOME_SUCCESS};
 use crate::permit::Permit;
 use crate::{listeners, metrics};
@@ -15,7 +16,7 @@ use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tripgate::{AnyClock, Config, Outcome, RawPermit};
+use tripgate::{AnyClock, Outcome, RawPermit};
 
 /// The engine: a `tripgate::Breaker` on a system or manual clock.
 ///
@@ -147,18 +148,20 @@ impl Breaker {
 
 #[pymethods]
 impl Breaker {
-    /// `config` is TOML or JSON text in the schema of the Rust `Config`
-    /// (`None`: the standard tier).
+    /// `config` is TOML or JSON text or a mapping in the schema of the Rust `Config`
+    /// (`None`: the `tier` preset); `options` are keyword options applied on top.
     #[new]
-    #[pyo3(signature = (config=None, *, clock=None, name=None, classify_results=false))]
+    #[pyo3(signature = (config=None, *, options=None, tier="standard", clock=None, name=None, classify_results=false))]
     fn new(
         py: Python<'_>,
-        config: Option<&str>,
+        config: Option<&Bound<'_, PyAny>>,
+        options: Option<&Bound<'_, PyDict>>,
+        tier: &str,
         clock: Option<&Bound<'_, ManualClock>>,
         name: Option<String>,
         classify_results: bool,
     ) -> PyResult<Self> {
-        let config = parse_config(py, config)?;
+        let config = build_config(config, tier, options)?;
         let clock = match clock {
             Some(c) => AnyClock::Manual(c.get().inner.clone()),
             None => AnyClock::default(),
@@ -284,8 +287,8 @@ impl Breaker {
     }
 
     /// Default classification of an exception raised by a guarded call (overridden by
-    /// `tripgate.CircuitBreaker`): an `Exception` is a failure (`TimeoutError`: kind
-    /// timeout), any other `BaseException` releases the permit.
+    /// `tripgate.CircuitBreaker`, which calls it after its hooks): see
+    /// `outcome::default_error_code`.
     fn _classify_error(&self, exc: &Bound<'_, PyAny>) -> u8 {
         default_error_code(exc)
     }
@@ -334,12 +337,12 @@ impl Breaker {
         self.inner.reset();
     }
 
-    /// Replaces the config (TOML or JSON text) while the breaker runs.
-    fn _reconfigure(&self, py: Python<'_>, config: &str) -> PyResult<()> {
-        let config = Config::from_str_auto(config).map_err(|e| config_error(py, &e))?;
+    /// Applies keyword options to the config in force while the breaker runs.
+    fn _reconfigure(&self, options: &Bound<'_, PyDict>) -> PyResult<()> {
+        let config = apply_options((*self.inner.config()).clone(), options, false)?;
         self.inner
             .reconfigure(config)
-            .map_err(|e| config_error(py, &e))
+            .map_err(|e| config_error_for(options.py(), &e, Some(options)))
     }
 
     /// The config in force, as JSON.

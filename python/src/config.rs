@@ -1,33 +1,45 @@
-//! Configs at the boundary: parsing TOML/JSON text and the tier presets.
+//! Configs at the boundary: where a breaker's config comes from (config text, a config
+//! mapping, or a tier preset with keyword options).
 
 use crate::errors::config_error;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use crate::options::{apply_options, config_from_mapping};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyMapping, PyString};
 use tripgate::{Config, Tier};
 
-/// Parses and validates config text; `None` is the standard tier.
-pub(crate) fn parse_config(py: Python<'_>, text: Option<&str>) -> PyResult<Config> {
-    match text {
-        None => Ok(Config::default()),
-        Some(t) => Config::from_str_auto(t).map_err(|e| config_error(py, &e)),
-    }
-}
-
-/// The preset config of a tier (`critical`, `standard` or `non_critical`) as JSON.
-#[pyfunction]
-pub(crate) fn preset_json(tier: &str) -> PyResult<String> {
-    let tier = Tier::from_name(tier).ok_or_else(|| {
+/// The preset of the tier named `name`.
+fn preset(name: &str) -> PyResult<Config> {
+    Tier::from_name(name).map(Config::preset).ok_or_else(|| {
         PyValueError::new_err(format!(
-            "invalid tier = {tier:?}: allowed critical, standard, non_critical"
+            "invalid tier = {name:?}: allowed critical, standard, non_critical"
         ))
-    })?;
-    serde_json::to_string(&Config::preset(tier)).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+    })
 }
 
-/// Parses and validates a config (TOML, or JSON when it starts with `{`); returns it as
-/// JSON with every default filled in.
-#[pyfunction]
-pub(crate) fn normalize_config(py: Python<'_>, text: &str) -> PyResult<String> {
-    let config = Config::from_str_auto(text).map_err(|e| config_error(py, &e))?;
-    serde_json::to_string(&config).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+/// A breaker's config: from `source` (TOML/JSON text or a config mapping) or else the
+/// `tier` preset, with the keyword `options` applied.
+pub(crate) fn build_config(
+    source: Option<&Bound<'_, PyAny>>,
+    tier: &str,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Config> {
+    let base = match source {
+        None => preset(tier)?,
+        Some(s) => {
+            if let Ok(text) = s.cast::<PyString>() {
+                Config::from_str_auto(text.to_str()?).map_err(|e| config_error(s.py(), &e))?
+            } else if s.cast::<PyMapping>().is_ok() {
+                config_from_mapping(s)?
+            } else {
+                return Err(PyTypeError::new_err(
+                    "config must be TOML/JSON text or a mapping",
+                ));
+            }
+        }
+    };
+    match options {
+        Some(opts) => apply_options(base, opts, true),
+        None => Ok(base),
+    }
 }

@@ -3,7 +3,7 @@
 //! It translates types and errors and nothing more: every state, rule and counter lives
 //! in the `tripgate` crate. Python code (`python/tripgate/__init__.py`) owns the
 //! ergonomic API (keyword options, exceptions, listeners, async support) and subclasses
-//! [`breaker::Breaker`] so that the hot paths (`with breaker:`, `breaker.call(...)`, a decorated
+//! `breaker::Breaker` so that the hot paths (`with breaker:`, `breaker.call(...)`, a decorated
 //! sync function) run here without a Python frame of their own.
 //!
 //! # Outcome codes
@@ -20,10 +20,10 @@
 //!
 //! # Modules
 //!
-//! [`breaker`] (the engine and its guarded call), [`permit`] (a permit answered once),
-//! [`held`] (what a `with` statement holds), [`guarded`] (the decorator), [`config`],
-//! [`duration`] (durations users pass), [`errors`], [`outcome`] (outcome codes, state
-//! names), [`clock`], [`listeners`], [`metrics`], [`bulkhead`].
+//! `breaker` (the engine and its guarded call), `permit` (a permit answered once),
+//! `held` (what a `with` statement holds), `guarded` (the decorator), `config`, `options`
+//! (keyword options to the core's config), `duration` (durations users pass), `errors`, `outcome` (outcome codes, state
+//! names), `clock`, `listeners`, `metrics`, `bulkhead`.
 
 mod breaker;
 mod bulkhead;
@@ -35,6 +35,7 @@ mod guarded;
 mod held;
 mod listeners;
 mod metrics;
+mod options;
 mod outcome;
 mod permit;
 
@@ -52,9 +53,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<bulkhead::BulkheadSlot>()?;
     m.add_function(wrap_pyfunction!(bulkhead::set_bulkhead_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::breaker_latency, m)?)?;
-    m.add_function(wrap_pyfunction!(config::preset_json, m)?)?;
-    m.add_function(wrap_pyfunction!(config::normalize_config, m)?)?;
-    m.add_function(wrap_pyfunction!(errors::set_error_class, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::set_error_classes, m)?)?;
     m.add("OUTCOME_SUCCESS", outcome::OUTCOME_SUCCESS)?;
     m.add("OUTCOME_IGNORED", outcome::OUTCOME_IGNORED)?;
     m.add("OUTCOME_RELEASE", outcome::OUTCOME_RELEASE)?;
@@ -62,6 +61,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "FAILURE_KINDS",
         PyTuple::new(m.py(), FailureKind::ALL.map(FailureKind::name))?,
+    )?;
+    m.add(
+        "OPTIONS",
+        PyTuple::new(m.py(), options::OPTIONS.iter().map(|(option, _)| *option))?,
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -1,9 +1,10 @@
 //! Outcomes as the Python layer names them: the small integer codes its classifiers
 //! answer with, failure kinds and state names.
 
-use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::exceptions::{PyConnectionError, PyException, PyTimeoutError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
 use tripgate::{FailureKind, Outcome, State};
 
@@ -58,17 +59,28 @@ pub(crate) fn outcome_from_code(code: u8) -> PyResult<Option<Outcome>> {
     }))
 }
 
-/// Default classification of an exception raised by a guarded call: an `Exception` is
-/// a failure (`TimeoutError`: kind timeout), any other `BaseException` releases the
-/// permit.
+/// `asyncio.TimeoutError`, looked up once (a class of its own before Python 3.11).
+static ASYNCIO_TIMEOUT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The default classification of an exception raised by a guarded call, the only one
+/// (`tripgate.CircuitBreaker` applies its hooks and exclusions first): `TimeoutError`
+/// and `asyncio.TimeoutError` are failures of kind timeout, `ConnectionError` of kind
+/// connection, any other `Exception` of kind other; any other `BaseException`
+/// (`KeyboardInterrupt`, `asyncio.CancelledError`, ...) releases the permit.
 pub(crate) fn default_error_code(exc: &Bound<'_, PyAny>) -> u8 {
     let py = exc.py();
-    if exc.is_instance_of::<pyo3::exceptions::PyTimeoutError>() {
+    let asyncio_timeout = ASYNCIO_TIMEOUT.get_or_try_init(py, || {
+        py.import("asyncio")?
+            .getattr("TimeoutError")
+            .map(Bound::unbind)
+    });
+    let is_timeout = exc.is_instance_of::<PyTimeoutError>()
+        || asyncio_timeout.is_ok_and(|t| exc.is_instance(t.bind(py)).unwrap_or(false));
+    if is_timeout {
         OUTCOME_FAILURE + FailureKind::Timeout as u8
-    } else if exc
-        .is_instance(&py.get_type::<PyException>())
-        .unwrap_or(false)
-    {
+    } else if exc.is_instance_of::<PyConnectionError>() {
+        OUTCOME_FAILURE + FailureKind::Connection as u8
+    } else if exc.is_instance_of::<PyException>() {
         OUTCOME_FAILURE + FailureKind::Other as u8
     } else {
         OUTCOME_RELEASE

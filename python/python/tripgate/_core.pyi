@@ -1,6 +1,6 @@
 """Type stubs for the Rust extension ``tripgate._core`` (checked by ``mypy.stubtest``)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Final, final
 
@@ -13,9 +13,7 @@ __all__ = [
     "ManualClock",
     "Bulkhead",
     "BulkheadSlot",
-    "preset_json",
-    "normalize_config",
-    "_set_error_class",
+    "_set_error_classes",
     "_set_bulkhead_error_class",
     "_breaker_latency",
     "OUTCOME_SUCCESS",
@@ -23,6 +21,7 @@ __all__ = [
     "OUTCOME_RELEASE",
     "OUTCOME_FAILURE",
     "FAILURE_KINDS",
+    "OPTIONS",
     "__version__",
 ]
 
@@ -32,10 +31,9 @@ OUTCOME_IGNORED: Final[int]
 OUTCOME_RELEASE: Final[int]
 OUTCOME_FAILURE: Final[int]
 FAILURE_KINDS: Final[tuple[str, ...]]
+OPTIONS: Final[tuple[str, ...]]
 
-def preset_json(tier: str) -> str: ...
-def normalize_config(text: str) -> str: ...
-def _set_error_class(cls: type[Exception]) -> None: ...
+def _set_error_classes(rejected: type[Exception], config: type[ValueError]) -> None: ...
 def _set_bulkhead_error_class(cls: type[Exception]) -> None: ...
 def _breaker_latency(breaker: Breaker) -> dict[str, float] | None: ...
 @final
@@ -74,8 +72,10 @@ class Guarded:
 class Breaker:
     def __new__(
         cls,
-        config: str | None = None,
+        config: str | Mapping[str, Any] | None = None,
         *,
+        options: dict[str, Any] | None = None,
+        tier: str = "standard",
         clock: ManualClock | None = None,
         name: str | None = None,
         classify_results: bool = False,
@@ -104,7 +104,7 @@ class Breaker:
     def disable(self) -> None: ...
     def metrics_only(self) -> None: ...
     def reset(self) -> None: ...
-    def _reconfigure(self, config: str) -> None: ...
+    def _reconfigure(self, options: dict[str, Any]) -> None: ...
     def _config_json(self) -> str: ...
     def config_toml(self) -> str: ...
     def memory_bytes(self) -> int: ...
