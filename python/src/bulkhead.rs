@@ -277,12 +277,12 @@ impl Bulkhead {
         exc_type: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         tb: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<()> {
         let _ = (exc_type, exc, tb);
         let guard = self.held.pop(&caller_frame(py)?)?;
         drop(guard);
         self.released(py);
-        Ok(false)
+        Ok(())
     }
 
     /// For waiters: takes a slot if one is free. A refusal is not counted (the caller
@@ -440,10 +440,9 @@ impl BulkheadSlot {
         exc_type: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         tb: &Bound<'_, PyAny>,
-    ) -> bool {
+    ) {
         let _ = (exc_type, exc, tb);
         self.give_back(py);
-        false
     }
 
     fn __repr__(&self) -> String {

@@ -46,7 +46,8 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, TypeVar, Union, cast, overload
+import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Union, cast, overload
 
 from . import _core
 from ._core import ManualClock, Permit
@@ -99,6 +100,10 @@ _REGISTRY_LOCK = threading.Lock()
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+P = ParamSpec("P")
+
+Duration = Union[float, str, datetime.timedelta]
+"""A duration: seconds (``30``, ``0.25``), text (``"250ms"``, ``"1m30s"``) or a ``timedelta``."""
 
 
 def _push_held(stack: contextvars.ContextVar[tuple[T, ...]], held: T) -> None:
@@ -439,7 +444,7 @@ class CircuitBreaker(_core.Breaker):
         cls,
         *,
         fail_max: int | None = _UNSET,
-        reset_timeout: float = _UNSET,
+        reset_timeout: Duration = _UNSET,
         success_threshold: int = _UNSET,
         exclude: Iterable[ExcludeRule] = (),
         listeners: Iterable[Listener] = (),
@@ -447,25 +452,25 @@ class CircuitBreaker(_core.Breaker):
         failure_rate_threshold: float | None = _UNSET,
         minimum_calls: int = _UNSET,
         window_size: int = _UNSET,
-        window_duration: float = _UNSET,
+        window_duration: Duration = _UNSET,
         window_buckets: int | None = _UNSET,
-        slow_call_duration: float = _UNSET,
+        slow_call_duration: Duration = _UNSET,
         slow_call_rate_threshold: float | None = _UNSET,
-        latency_percentile: tuple[float | str, float] | None = _UNSET,
+        latency_percentile: tuple[float | str, Duration] | None = _UNSET,
         failure_weights: Mapping[str, float] = _UNSET,
-        max_reset_timeout: float = _UNSET,
+        max_reset_timeout: Duration = _UNSET,
         backoff_multiplier: float = _UNSET,
         jitter: float = _UNSET,
-        backoff_decay: float = _UNSET,
+        backoff_decay: Duration = _UNSET,
         half_open_permits: int = _UNSET,
-        half_open_max_wait: float = _UNSET,
-        slow_start: tuple[float, float] | None = _UNSET,
+        half_open_max_wait: Duration = _UNSET,
+        slow_start: tuple[float, Duration] | None = _UNSET,
         track_latency: bool = _UNSET,
         histogram_precision: int = _UNSET,
         track_in_flight: bool = _UNSET,
         seed: int | None = _UNSET,
         adaptive_threshold: bool | Mapping[str, float] | None = _UNSET,
-        anti_thrash: tuple[float, float] | None = _UNSET,
+        anti_thrash: tuple[Duration, Duration] | None = _UNSET,
         tier: str = "standard",
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
@@ -531,10 +536,6 @@ class CircuitBreaker(_core.Breaker):
         else:
             raise TypeError(f"source must be a dict or a path, got {type(source).__name__}")
         return cls._create(config, None, "standard", exclude, listeners, name, classify, clock)
-
-    def __init__(self, **options: Any) -> None:
-        # Everything happens in __new__: the engine's config is fixed at construction.
-        pass
 
     # ------------------------------------------------------------- classification
 
@@ -651,7 +652,13 @@ class CircuitBreaker(_core.Breaker):
 
     # ------------------------------------------------------------------- calls
 
-    async def acall(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+    if TYPE_CHECKING:
+
+        def call(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+            """Calls ``func(*args, **kwargs)`` through the breaker."""
+            ...
+
+    async def acall(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Awaits ``func(*args, **kwargs)`` through the breaker."""
         permit = self.acquire()
         try:
