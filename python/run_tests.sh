@@ -19,6 +19,8 @@ MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.2.0
 MYPY_VERSION=2.4.1
 PROMETHEUS_CLIENT_VERSION=0.26.0  # tests/test_prometheus.py, mypy of tripgate.prometheus
+# tests/test_http.py: tripgate.http against each client (none is a dependency of tripgate).
+HTTP_CLIENTS=("httpx==0.29.0" "aiohttp==3.14.5" "requests==2.34.2" "urllib3==2.8.0")
 
 LINT=0
 BENCH=0
@@ -47,7 +49,7 @@ export PATH="$VENV/bin:$PATH"
 echo "==> tools: maturin $MATURIN_VERSION, pytest $PYTEST_VERSION, mypy $MYPY_VERSION"
 "$PY" -m pip install --quiet --disable-pip-version-check \
     "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
-    "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
+    "prometheus_client==$PROMETHEUS_CLIENT_VERSION" "${HTTP_CLIENTS[@]}"
 
 echo "==> building the extension (release) into the venv${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
 "$VENV/bin/maturin" develop --release --quiet --manifest-path "$HERE/Cargo.toml"
