@@ -2,11 +2,11 @@
 # Builds the tripgate Python extension into python/.venv and runs its proof:
 # pytest (tests/), mypy.stubtest on the hand-written stubs, mypy --strict on the package.
 #
-#   python/run_tests.sh            # build (release) + pytest + stubtest + mypy
+#   python/run_tests.sh            # abi3 wheel (release) + pytest + stubtest + mypy
 #   python/run_tests.sh --lint     # also cargo fmt --check and clippy -D warnings
 #   python/run_tests.sh --bench    # also install the peers and run bench/bench.py
 #
-# Needs CPython >= 3.10 with pip and venv (python3.11 preferred; override with
+# Needs CPython >= 3.11 with pip and venv (python3.11 preferred; override with
 # PYTHON=...), and a Rust toolchain. The venv is created once and reused. Cargo output
 # goes to $CARGO_TARGET_DIR when set (python/target otherwise). Exits non-zero on any
 # failure.
@@ -51,8 +51,15 @@ echo "==> tools: maturin $MATURIN_VERSION, pytest $PYTEST_VERSION, mypy $MYPY_VE
     "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
     "prometheus_client==$PROMETHEUS_CLIENT_VERSION" "${HTTP_CLIENTS[@]}"
 
-echo "==> building the extension (release) into the venv${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
-"$VENV/bin/maturin" develop --release --quiet --manifest-path "$HERE/Cargo.toml"
+# One build: an abi3 wheel (CPython 3.11 and later), installed from the file it wrote.
+WHEELS="$HERE/target/wheels-abi3"
+echo "==> building the abi3 wheel (release) into $WHEELS${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
+rm -rf "$WHEELS"
+"$VENV/bin/maturin" build --release --features pyo3/abi3-py311 \
+    --interpreter "$PY" --out "$WHEELS" --manifest-path "$HERE/Cargo.toml"
+WHEEL=("$WHEELS"/tripgate-*-abi3-*.whl)
+echo "==> installing ${WHEEL[0]##*/}"
+"$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${WHEEL[0]}"
 
 if [[ "$LINT" == 1 ]]; then
     echo "==> cargo fmt --check, clippy -D warnings"
