@@ -44,3 +44,9 @@ def test_known_mistakes_fail_mypy_strict_each_with_its_error():
     for line, code in expected.items():
         assert code in found.get(line, set()), f"line {line}: expected [{code}]\n{out.stdout}"
     assert set(found) == set(expected), out.stdout
+
+
+def test_the_typed_options_are_the_options_the_extension_takes():
+    import tripgate
+
+    assert set(tripgate.BreakerOptions.__annotations__) == set(tripgate._core.OPTIONS)

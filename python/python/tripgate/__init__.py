@@ -47,7 +47,10 @@ from collections.abc import (
     Mapping,
 )
 import datetime
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, Union, cast, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Union, cast, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import _core
 from ._core import ManualClock, Permit
@@ -73,6 +76,7 @@ __all__ = [
     "StepError",
     "fallback",
     "hedge",
+    "BreakerOptions",
     "CircuitBreaker",
     "CircuitBreakerError",
     "CircuitOpenError",
@@ -253,8 +257,36 @@ def _outcome_code(answer: Any, hook: Any) -> int | None:
 
 _UNSET: Any = object()
 
-# The keyword options the engine's config takes (names and checks live in the extension).
-_OPTIONS: tuple[str, ...] = _core.OPTIONS
+
+class BreakerOptions(TypedDict, total=False):
+    """The engine options :class:`CircuitBreaker` and its ``reconfigure`` take (their
+    names match ``tripgate._core.OPTIONS``, where they are checked)."""
+
+    fail_max: int | None
+    reset_timeout: Duration
+    success_threshold: int
+    failure_rate_threshold: float | None
+    minimum_calls: int
+    window_size: int
+    window_duration: Duration
+    window_buckets: int | None
+    slow_call_duration: Duration
+    slow_call_rate_threshold: float | None
+    latency_percentile: tuple[float | str, Duration] | None
+    failure_weights: Mapping[str, float]
+    max_reset_timeout: Duration
+    backoff_multiplier: float
+    jitter: float
+    backoff_decay: Duration
+    half_open_permits: int
+    half_open_max_wait: Duration
+    slow_start: tuple[float, Duration] | None
+    track_latency: bool
+    histogram_precision: int
+    track_in_flight: bool
+    seed: int | None
+    adaptive_threshold: bool | Mapping[str, float] | None
+    anti_thrash: tuple[Duration, Duration] | None
 
 
 # -------------------------------------------------------------------------- metrics
@@ -443,43 +475,17 @@ class CircuitBreaker(_core.Breaker):
     def __new__(
         cls,
         *,
-        fail_max: int | None = _UNSET,
-        reset_timeout: Duration = _UNSET,
-        success_threshold: int = _UNSET,
         exclude: Iterable[ExcludeRule] = (),
         listeners: Iterable[Listener] = (),
         name: str | None = None,
-        failure_rate_threshold: float | None = _UNSET,
-        minimum_calls: int = _UNSET,
-        window_size: int = _UNSET,
-        window_duration: Duration = _UNSET,
-        window_buckets: int | None = _UNSET,
-        slow_call_duration: Duration = _UNSET,
-        slow_call_rate_threshold: float | None = _UNSET,
-        latency_percentile: tuple[float | str, Duration] | None = _UNSET,
-        failure_weights: Mapping[str, float] = _UNSET,
-        max_reset_timeout: Duration = _UNSET,
-        backoff_multiplier: float = _UNSET,
-        jitter: float = _UNSET,
-        backoff_decay: Duration = _UNSET,
-        half_open_permits: int = _UNSET,
-        half_open_max_wait: Duration = _UNSET,
-        slow_start: tuple[float, Duration] | None = _UNSET,
-        track_latency: bool = _UNSET,
-        histogram_precision: int = _UNSET,
-        track_in_flight: bool = _UNSET,
-        seed: int | None = _UNSET,
-        adaptive_threshold: bool | Mapping[str, float] | None = _UNSET,
-        anti_thrash: tuple[Duration, Duration] | None = _UNSET,
         tier: str = "standard",
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
+        **options: Unpack[BreakerOptions],
     ) -> CircuitBreaker:
-        given = locals()
-        opts = {k: given[k] for k in _OPTIONS if given[k] is not _UNSET}
         if not isinstance(tier, str):
             raise TypeError(f"tier must be a str, got {type(tier).__name__}")
-        return cls._create(None, opts, tier, exclude, listeners, name, classify, clock)
+        return cls._create(None, dict(options), tier, exclude, listeners, name, classify, clock)
 
     @classmethod
     def _create(
@@ -739,7 +745,7 @@ class CircuitBreaker(_core.Breaker):
         *,
         exclude: Iterable[ExcludeRule] = _UNSET,
         classify: ClassifyHook | None = _UNSET,
-        **options: Any,
+        **options: Unpack[BreakerOptions],
     ) -> None:
         """Changes options while the breaker runs (same keywords as the constructor).
 
@@ -750,7 +756,7 @@ class CircuitBreaker(_core.Breaker):
         """
         if "tier" in options:
             raise TypeError("tier can only be chosen at construction")
-        self._reconfigure(options)
+        self._reconfigure(dict(options))
         if exclude is not _UNSET:
             self._exclude_types, self._exclude_predicates = _split_exclude(exclude)
         if classify is not _UNSET:

@@ -23,3 +23,6 @@ wrong_result: str = tripgate.CircuitBreaker().call(fetch, "k")  # MISTAKE: assig
 async def missing_await() -> bytes:
     breaker = tripgate.CircuitBreaker()
     return breaker.acall(fetch_async, "k")  # MISTAKE: return-value
+
+
+tripgate.CircuitBreaker().reconfigure(reset_timout=5)  # MISTAKE: call-arg
