@@ -73,6 +73,16 @@ impl Shared {
 }
 
 impl Breaker {
+    /// Settles a `with` statement's permit from how its block ended (`exc`: `None` for
+    /// a success).
+    fn settle_held(slf: &Bound<'_, Breaker>, permit: RawPermit, exc: &Bound<'_, PyAny>) {
+        if exc.is_none() {
+            slf.get().inner.record_raw(permit, Outcome::Success, None);
+        } else {
+            Breaker::settle_error(slf, permit, exc);
+        }
+    }
+
     /// Settles `permit` after the call raised `err`; hook errors are reported as
     /// unraisable and the permit is released, so the caller still sees its own error.
     pub(crate) fn settle_error(
@@ -241,8 +251,10 @@ impl Breaker {
         tb: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let _ = (exc_type, tb);
-        let frame = held::caller_frame(slf.py())?;
-        Breaker::_release_held(slf, &frame, exc)
+        let py = slf.py();
+        let raw = slf.get().held.pop(|| held::caller_frame(py))?;
+        Breaker::settle_held(slf, raw, exc);
+        Ok(())
     }
 
     /// `__enter__` for the `with` (or `async with`) statement running in `frame`.
@@ -260,13 +272,8 @@ impl Breaker {
         frame: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let this = slf.get();
-        let raw = this.held.pop(frame)?;
-        if exc.is_none() {
-            this.inner.record_raw(raw, Outcome::Success, None);
-        } else {
-            Breaker::settle_error(slf, raw, exc);
-        }
+        let raw = slf.get().held.pop(|| Ok(frame.clone()))?;
+        Breaker::settle_held(slf, raw, exc);
         Ok(())
     }
 

@@ -279,7 +279,7 @@ impl Bulkhead {
         tb: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let _ = (exc_type, exc, tb);
-        let guard = self.held.pop(&caller_frame(py)?)?;
+        let guard = self.held.pop(|| caller_frame(py))?;
         drop(guard);
         self.released(py);
         Ok(())

@@ -70,18 +70,29 @@ impl<T> HeldStack<T> {
         self.lock().push(entry);
     }
 
-    /// Takes back what the `with` statement running in `frame` holds: the innermost
-    /// entry made in that frame, else the innermost made on this thread.
-    pub(crate) fn pop(&self, frame: &Bound<'_, PyAny>) -> PyResult<T> {
+    /// Takes back what the `with` statement running in the caller's frame holds: the
+    /// innermost entry made in that frame, else the innermost made on this thread.
+    /// `frame` is asked for only when more than one entry is held.
+    pub(crate) fn pop<'py>(
+        &self,
+        frame: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
+    ) -> PyResult<T> {
+        let thread = std::thread::current().id();
+        {
+            let mut entries = self.lock();
+            // The common case: one statement open, entered on this thread. Both rules
+            // pick it, so the frame is not needed.
+            if entries.len() == 1 && entries[0].thread == thread {
+                return Ok(entries.remove(0).held);
+            }
+        }
+        let frame = frame()?;
         let entry = {
             let mut entries = self.lock();
             let in_frame = entries
                 .iter()
                 .rposition(|e| e.frame.as_ptr() == frame.as_ptr());
-            let index = in_frame.or_else(|| {
-                let thread = std::thread::current().id();
-                entries.iter().rposition(|e| e.thread == thread)
-            });
+            let index = in_frame.or_else(|| entries.iter().rposition(|e| e.thread == thread));
             index.map(|i| entries.remove(i))
         };
         // The frame reference is dropped here, outside the lock.
