@@ -2,11 +2,11 @@
 # Builds the tripgate Python extension into python/.venv and runs its proof:
 # pytest (tests/), mypy.stubtest on the hand-written stubs, mypy --strict on the package.
 #
-#   python/run_tests.sh            # build (release) + pytest + stubtest + mypy
+#   python/run_tests.sh            # abi3 wheel (release) + pytest + stubtest + mypy
 #   python/run_tests.sh --lint     # also cargo fmt --check and clippy -D warnings
 #   python/run_tests.sh --bench    # also install the peers and run bench/bench.py
 #
-# Needs CPython >= 3.10 with pip and venv (python3.11 preferred; override with
+# Needs CPython >= 3.11 with pip and venv (python3.11 preferred; override with
 # PYTHON=...), and a Rust toolchain. The venv is created once and reused. Cargo output
 # goes to $CARGO_TARGET_DIR when set (python/target otherwise). Exits non-zero on any
 # failure.
@@ -19,6 +19,8 @@ MATURIN_VERSION=1.16.0
 PYTEST_VERSION=9.2.0
 MYPY_VERSION=2.4.1
 PROMETHEUS_CLIENT_VERSION=0.26.0  # tests/test_prometheus.py, mypy of tripgate.prometheus
+# tests/test_http.py: tripgate.http against each client (none is a dependency of tripgate).
+HTTP_CLIENTS=("httpx==0.29.0" "aiohttp==3.14.5" "requests==2.34.2" "urllib3==2.8.0")
 
 LINT=0
 BENCH=0
@@ -47,10 +49,17 @@ export PATH="$VENV/bin:$PATH"
 echo "==> tools: maturin $MATURIN_VERSION, pytest $PYTEST_VERSION, mypy $MYPY_VERSION"
 "$PY" -m pip install --quiet --disable-pip-version-check \
     "maturin==$MATURIN_VERSION" "pytest==$PYTEST_VERSION" "mypy==$MYPY_VERSION" \
-    "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
+    "prometheus_client==$PROMETHEUS_CLIENT_VERSION" "${HTTP_CLIENTS[@]}"
 
-echo "==> building the extension (release) into the venv${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
-"$VENV/bin/maturin" develop --release --quiet --manifest-path "$HERE/Cargo.toml"
+# One build: an abi3 wheel (CPython 3.11 and later), installed from the file it wrote.
+WHEELS="$HERE/target/wheels-abi3"
+echo "==> building the abi3 wheel (release) into $WHEELS${CARGO_TARGET_DIR:+ (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)}"
+rm -rf "$WHEELS"
+"$VENV/bin/maturin" build --release --features pyo3/abi3-py311 \
+    --interpreter "$PY" --out "$WHEELS" --manifest-path "$HERE/Cargo.toml"
+WHEEL=("$WHEELS"/tripgate-*-abi3-*.whl)
+echo "==> installing ${WHEEL[0]##*/}"
+"$PY" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "${WHEEL[0]}"
 
 if [[ "$LINT" == 1 ]]; then
     echo "==> cargo fmt --check, clippy -D warnings"

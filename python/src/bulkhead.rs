@@ -33,12 +33,12 @@
 //! (`loop.call_soon_threadsafe(...)` in Python) is called outside every lock; one that
 //! answers falsy or raises (its event loop is closed) passes the wake to the next waiter.
 
+use crate::held::{caller_frame, HeldStack};
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyInt, PyTuple, PyType};
 use pyo3::{PyTraverseError, PyVisit};
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -51,12 +51,6 @@ const MAX_LIMIT: i64 = 1_000_000_000;
 /// The Python exception class raised when a bulkhead is full
 /// (`tripgate.BulkheadFullError`), registered once by the package.
 static FULL_ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-thread_local! {
-    /// Slots taken by `with bulkhead:` on this thread, innermost last, tagged with the
-    /// address of the bulkhead that issued them.
-    static HELD: RefCell<Vec<(usize, OwnedBulkheadGuard)>> = const { RefCell::new(Vec::new()) };
-}
 
 /// Async callers waiting for a slot, oldest first, with their wake callbacks.
 #[derive(Default)]
@@ -80,13 +74,11 @@ pub(crate) struct Bulkhead {
     /// while someone waits.
     waiting: AtomicUsize,
     waiters: Mutex<Waiters>,
+    /// Slots of the `with bulkhead:` statements open on this bulkhead.
+    held: HeldStack<OwnedBulkheadGuard>,
 }
 
 impl Bulkhead {
-    fn addr(&self) -> usize {
-        self as *const Bulkhead as usize
-    }
-
     fn lock_waiters(&self) -> MutexGuard<'_, Waiters> {
         // No code that can panic runs under this lock; a poisoned lock still holds a
         // consistent queue.
@@ -209,6 +201,7 @@ impl Bulkhead {
             admitted_after_wait: AtomicU64::new(0),
             waiting: AtomicUsize::new(0),
             waiters: Mutex::new(Waiters::default()),
+            held: HeldStack::default(),
         })
     }
 
@@ -271,8 +264,9 @@ impl Bulkhead {
 
     fn __enter__(slf: &Bound<'_, Self>) -> PyResult<Py<Self>> {
         let this = slf.get();
+        let frame = caller_frame(slf.py())?;
         let guard = this.take_or_reject(slf.py())?;
-        HELD.with(|h| h.borrow_mut().push((this.addr(), guard)));
+        this.held.push(frame, guard);
         Ok(slf.clone().unbind())
     }
 
@@ -283,22 +277,12 @@ impl Bulkhead {
         exc_type: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         tb: &Bound<'_, PyAny>,
-    ) -> PyResult<bool> {
+    ) -> PyResult<()> {
         let _ = (exc_type, exc, tb);
-        let addr = self.addr();
-        let guard = HELD.with(|h| {
-            let mut h = h.borrow_mut();
-            let i = h.iter().rposition(|(a, _)| *a == addr)?;
-            Some(h.remove(i).1)
-        });
-        let Some(guard) = guard else {
-            return Err(PyRuntimeError::new_err(
-                "__exit__ without a matching __enter__ on this thread",
-            ));
-        };
+        let guard = self.held.pop(|| caller_frame(py))?;
         drop(guard);
         self.released(py);
-        Ok(false)
+        Ok(())
     }
 
     /// For waiters: takes a slot if one is free. A refusal is not counted (the caller
@@ -383,7 +367,7 @@ impl Bulkhead {
                 visit.call(wake)?;
             }
         }
-        Ok(())
+        self.held.traverse(&visit)
     }
 
     fn __clear__(&self) {
@@ -393,6 +377,7 @@ impl Bulkhead {
             w.queue.drain(..).collect()
         };
         drop(drained);
+        drop(self.held.drain());
     }
 }
 
@@ -455,10 +440,9 @@ impl BulkheadSlot {
         exc_type: &Bound<'_, PyAny>,
         exc: &Bound<'_, PyAny>,
         tb: &Bound<'_, PyAny>,
-    ) -> bool {
+    ) {
         let _ = (exc_type, exc, tb);
         self.give_back(py);
-        false
     }
 
     fn __repr__(&self) -> String {

@@ -142,7 +142,6 @@ def test_bad_values_name_the_option_and_range(options, needles):
     [
         ({"fail_max": "3"}, "fail_max"),
         ({"fail_max": 2.5}, "fail_max"),
-        ({"reset_timeout": "30s"}, "reset_timeout"),
         ({"track_latency": 1}, "track_latency"),
         ({"failure_rate_threshold": "half"}, "failure_rate_threshold"),
         ({"window_size": 10, "window_duration": 10}, "window_size"),

@@ -34,8 +34,8 @@ import functools
 import inspect
 import json
 import logging
-import math
 import os
+import sys
 import threading
 import weakref
 from collections.abc import (
@@ -46,7 +46,11 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, TypeVar, Union, cast, overload
+import datetime
+from typing import TYPE_CHECKING, Any, ParamSpec, TypedDict, TypeVar, Union, cast, overload
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from . import _core
 from ._core import ManualClock, Permit
@@ -72,6 +76,7 @@ __all__ = [
     "StepError",
     "fallback",
     "hedge",
+    "BreakerOptions",
     "CircuitBreaker",
     "CircuitBreakerError",
     "CircuitOpenError",
@@ -99,6 +104,10 @@ _REGISTRY_LOCK = threading.Lock()
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+P = ParamSpec("P")
+
+Duration = Union[float, str, datetime.timedelta]
+"""A duration: seconds (``30``, ``0.25``), text (``"250ms"``, ``"1m30s"``) or a ``timedelta``."""
 
 
 def _push_held(stack: contextvars.ContextVar[tuple[T, ...]], held: T) -> None:
@@ -163,7 +172,9 @@ class ConfigError(ValueError):
         self.allowed = allowed
 
 
-_core._set_error_class(CircuitBreakerError)
+_core._set_error_classes(CircuitBreakerError, ConfigError)
+
+
 
 # -------------------------------------------------------------------------- outcomes
 
@@ -216,8 +227,6 @@ _SUCCESS = _core.OUTCOME_SUCCESS
 _IGNORED = _core.OUTCOME_IGNORED
 _RELEASE = _core.OUTCOME_RELEASE
 _FAIL = {k: _core.OUTCOME_FAILURE + i for i, k in enumerate(_core.FAILURE_KINDS)}
-_TIMEOUT = _FAIL["timeout"]
-_CONNECTION = _FAIL["connection"]
 _OTHER = _FAIL["other"]
 
 _CODES: dict[Any, int] = {
@@ -230,11 +239,6 @@ _CODES: dict[Any, int] = {
     False: _OTHER,
     **_FAIL,
 }
-
-_TIMEOUT_ERRORS: tuple[type[BaseException], ...] = tuple(
-    {TimeoutError, asyncio.TimeoutError}  # distinct classes before Python 3.11
-)
-
 
 def _outcome_code(answer: Any, hook: Any) -> int | None:
     if answer is None:
@@ -251,261 +255,38 @@ def _outcome_code(answer: Any, hook: Any) -> int | None:
         ) from None
 
 
-# --------------------------------------------------------------------------- options
-
 _UNSET: Any = object()
 
-# keyword option -> dotted engine field, for error messages.
-_FIELDS: dict[str, str] = {
-    "fail_max": "consecutive_failures",
-    "failure_rate_threshold": "failure_rate_threshold",
-    "minimum_calls": "minimum_calls",
-    "window_size": "window.size",
-    "window_duration": "window.duration",
-    "window_buckets": "window.buckets",
-    "slow_call_duration": "slow_call_duration",
-    "slow_call_rate_threshold": "slow_call_rate_threshold",
-    "latency_percentile": "latency_percentile",
-    "failure_weights": "failure_weights",
-    "reset_timeout": "open.duration",
-    "max_reset_timeout": "open.max_duration",
-    "backoff_multiplier": "open.multiplier",
-    "jitter": "open.jitter",
-    "backoff_decay": "open.decay_after",
-    "success_threshold": "half_open.success_threshold",
-    "half_open_permits": "half_open.permits",
-    "half_open_max_wait": "half_open.max_wait",
-    "slow_start": "slow_start",
-    "track_latency": "track_latency",
-    "histogram_precision": "histogram_precision",
-    "track_in_flight": "track_in_flight",
-    "seed": "seed",
-    "adaptive_threshold": "adaptive_threshold",
-    "anti_thrash": "anti_thrash",
-}
 
-_DURATION_FIELDS = {
-    ("window", "duration"),
-    ("slow_call_duration",),
-    ("latency_percentile", "limit"),
-    ("open", "duration"),
-    ("open", "max_duration"),
-    ("open", "decay_after"),
-    ("half_open", "max_wait"),
-    ("slow_start", "duration"),
-    ("anti_thrash", "min_closed"),
-    ("anti_thrash", "min_open"),
-}
+class BreakerOptions(TypedDict, total=False):
+    """The engine options :class:`CircuitBreaker` and its ``reconfigure`` take (their
+    names match ``tripgate._core.OPTIONS``, where they are checked)."""
 
-# Stand-ins sent to the engine for values JSON cannot carry or the engine's types cannot
-# hold, so that its validation names the field and the allowed range.
-_MAX_NANOS = 40 * 24 * 3600 * 10**9  # beyond the engine's 30-day limit
-_U32_MAX = 2**32 - 1
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _duration(option: str, v: Any) -> str:
-    """Seconds -> the engine's duration text (whole nanoseconds)."""
-    if not _is_number(v):
-        raise TypeError(f"{option} must be a number of seconds, got {type(v).__name__}")
-    if math.isnan(v) or v <= 0:
-        ns = 0
-    elif v * 1e9 >= _MAX_NANOS:
-        ns = _MAX_NANOS
-    else:
-        ns = max(1, round(v * 1e9))
-    return f"{ns}ns"
-
-
-def _count(option: str, v: Any) -> int:
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise TypeError(f"{option} must be an int, got {type(v).__name__}")
-    return min(max(v, 0), _U32_MAX)
-
-
-def _fraction(option: str, v: Any) -> float:
-    if not _is_number(v):
-        raise TypeError(f"{option} must be a number, got {type(v).__name__}")
-    v = float(v)
-    return v if math.isfinite(v) else -1.0
-
-
-def _flag(option: str, v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError(f"{option} must be a bool, got {type(v).__name__}")
-    return v
-
-
-_QUANTILES = {"p50": 0.5, "p90": 0.9, "p95": 0.95, "p99": 0.99, "p999": 0.999}
-
-
-def _apply_options(config: dict[str, Any], opts: Mapping[str, Any]) -> None:
-    """Writes keyword options into an engine config dict (in place)."""
-    unknown = set(opts) - set(_FIELDS)
-    if unknown:
-        raise TypeError(
-            f"unknown option(s) {', '.join(sorted(unknown))}: allowed {', '.join(sorted(_FIELDS))}"
-        )
-    opened = config.setdefault("open", {})
-    half = config.setdefault("half_open", {})
-    if "fail_max" in opts:
-        v = opts["fail_max"]
-        config["consecutive_failures"] = None if v is None else _count("fail_max", v)
-    if "failure_rate_threshold" in opts:
-        v = opts["failure_rate_threshold"]
-        config["failure_rate_threshold"] = None if v is None else _fraction("failure_rate_threshold", v)
-    if "minimum_calls" in opts:
-        config["minimum_calls"] = _count("minimum_calls", opts["minimum_calls"])
-    size, duration, buckets = (opts.get(k, _UNSET) for k in ("window_size", "window_duration", "window_buckets"))
-    if size is not _UNSET and duration is not _UNSET:
-        raise TypeError("give window_size (a count window) or window_duration (a time window), not both")
-    if size is not _UNSET:
-        config["window"] = {"kind": "count", "size": _count("window_size", size)}
-    elif duration is not _UNSET:
-        config["window"] = {"kind": "time", "duration": _duration("window_duration", duration)}
-    if buckets is not _UNSET:
-        if buckets is None:
-            config["window"].pop("buckets", None)
-        else:
-            config["window"]["buckets"] = _count("window_buckets", buckets)
-    elif size is not _UNSET or duration is not _UNSET:
-        config["window"].pop("buckets", None)
-    if "slow_call_duration" in opts:
-        config["slow_call_duration"] = _duration("slow_call_duration", opts["slow_call_duration"])
-    if "slow_call_rate_threshold" in opts:
-        v = opts["slow_call_rate_threshold"]
-        config["slow_call_rate_threshold"] = None if v is None else _fraction("slow_call_rate_threshold", v)
-    if "latency_percentile" in opts:
-        v = opts["latency_percentile"]
-        if v is None:
-            config["latency_percentile"] = None
-        else:
-            if not isinstance(v, (tuple, list)) or len(v) != 2:
-                raise TypeError("latency_percentile must be a (quantile, limit_seconds) pair, e.g. (0.99, 0.25) or ('p99', 0.25)")
-            q, limit = v
-            if isinstance(q, str):
-                if q not in _QUANTILES:
-                    raise ValueError(f"invalid latency_percentile quantile = {q!r}: allowed {', '.join(_QUANTILES)} or a number in (0, 1)")
-                q = _QUANTILES[q]
-            config["latency_percentile"] = {
-                "quantile": _fraction("latency_percentile", q),
-                "limit": _duration("latency_percentile", limit),
-            }
-    if "failure_weights" in opts:
-        v = opts["failure_weights"]
-        if not isinstance(v, Mapping):
-            raise TypeError("failure_weights must be a mapping of failure kind to weight")
-        weights = config.setdefault("failure_weights", {})
-        for kind, w in v.items():
-            kind = kind.value if isinstance(kind, enum.Enum) else kind
-            if kind not in _core.FAILURE_KINDS:
-                raise ValueError(f"invalid failure_weights key {kind!r}: allowed {', '.join(_core.FAILURE_KINDS)}")
-            weights[kind] = _fraction(f"failure_weights[{kind!r}]", w)
-    if "reset_timeout" in opts:
-        opened["duration"] = _duration("reset_timeout", opts["reset_timeout"])
-        if "max_reset_timeout" not in opts and _nanos(opened.get("max_duration")) < _nanos(opened["duration"]):
-            opened["max_duration"] = opened["duration"]
-    if "max_reset_timeout" in opts:
-        opened["max_duration"] = _duration("max_reset_timeout", opts["max_reset_timeout"])
-    if "backoff_multiplier" in opts:
-        opened["multiplier"] = _fraction("backoff_multiplier", opts["backoff_multiplier"])
-    if "jitter" in opts:
-        opened["jitter"] = _fraction("jitter", opts["jitter"])
-    if "backoff_decay" in opts:
-        opened["decay_after"] = _duration("backoff_decay", opts["backoff_decay"])
-    if "success_threshold" in opts:
-        half["success_threshold"] = _count("success_threshold", opts["success_threshold"])
-    if "half_open_permits" in opts:
-        half["permits"] = _count("half_open_permits", opts["half_open_permits"])
-    if "half_open_max_wait" in opts:
-        half["max_wait"] = _duration("half_open_max_wait", opts["half_open_max_wait"])
-    if "slow_start" in opts:
-        v = opts["slow_start"]
-        if v is None:
-            config["slow_start"] = None
-        else:
-            if not isinstance(v, (tuple, list)) or len(v) != 2:
-                raise TypeError("slow_start must be an (initial_fraction, duration_seconds) pair")
-            config["slow_start"] = {
-                "initial_fraction": _fraction("slow_start", v[0]),
-                "duration": _duration("slow_start", v[1]),
-            }
-    for flag in ("track_latency", "track_in_flight"):
-        if flag in opts:
-            config[flag] = _flag(flag, opts[flag])
-    if "histogram_precision" in opts:
-        config["histogram_precision"] = min(_count("histogram_precision", opts["histogram_precision"]), 255)
-    if "seed" in opts:
-        v = opts["seed"]
-        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**63):
-            raise ValueError(f"invalid seed = {v!r}: allowed None or an int in 0..2**63")
-        config["seed"] = v
-    if "adaptive_threshold" in opts:
-        v = opts["adaptive_threshold"]
-        if v is None or v is False:
-            config["adaptive_threshold"] = None
-        elif v is True:
-            config["adaptive_threshold"] = {}
-        elif isinstance(v, Mapping):
-            config["adaptive_threshold"] = dict(v)
-        else:
-            raise TypeError(
-                "adaptive_threshold must be True (the tuning guide's defaults), None, or a mapping of "
-                "its options (high_volume, high_volume_factor, low_volume, low_volume_factor, "
-                "success_streak, success_streak_factor, failure_streak, failure_streak_factor, min, max)"
-            )
-    if "anti_thrash" in opts:
-        v = opts["anti_thrash"]
-        if v is None:
-            config["anti_thrash"] = None
-        elif isinstance(v, (tuple, list)) and len(v) == 2:
-            config["anti_thrash"] = {
-                "min_closed": _duration("anti_thrash", v[0]),
-                "min_open": _duration("anti_thrash", v[1]),
-            }
-        else:
-            raise TypeError("anti_thrash must be a (min_closed_seconds, min_open_seconds) pair")
-
-
-_UNITS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
-
-
-def _nanos(text: Any) -> int:
-    """Nanoseconds of an engine duration text such as ``30s`` or ``1m 30s`` (best effort)."""
-    if not isinstance(text, str):
-        return 0
-    total = 0
-    for part in text.split():
-        num = part.rstrip("abcdefghijklmnopqrstuvwxyzµ")
-        unit = part[len(num):]
-        try:
-            total += int(float(num) * _UNITS.get(unit, 10**9))
-        except ValueError:
-            return 0
-    return total
-
-
-def _seconds_to_durations(node: Any, path: tuple[str, ...] = ()) -> Any:
-    """In a config dict, turns numbers (seconds) at duration fields into duration text."""
-    if isinstance(node, Mapping):
-        return {k: _seconds_to_durations(v, path + (k,)) for k, v in node.items()}
-    if path in _DURATION_FIELDS and _is_number(node):
-        return _duration(".".join(path), node)
-    return node
-
-
-def _reraise_config_error(exc: ValueError, given: Mapping[str, Any]) -> ConfigError:
-    field = getattr(exc, "field", "") or ""
-    allowed = getattr(exc, "allowed", None)
-    option = next((o for o, f in _FIELDS.items() if field == f or field.startswith(f + ".")), field)
-    if option in given and allowed is not None:
-        message = f"invalid {option} = {given[option]!r}: allowed {allowed} (config field {field})"
-    else:
-        message = str(exc)
-    return ConfigError(message, option=option, field=field, allowed=allowed)
+    fail_max: int | None
+    reset_timeout: Duration
+    success_threshold: int
+    failure_rate_threshold: float | None
+    minimum_calls: int
+    window_size: int
+    window_duration: Duration
+    window_buckets: int | None
+    slow_call_duration: Duration
+    slow_call_rate_threshold: float | None
+    latency_percentile: tuple[float | str, Duration] | None
+    failure_weights: Mapping[str, float]
+    max_reset_timeout: Duration
+    backoff_multiplier: float
+    jitter: float
+    backoff_decay: Duration
+    half_open_permits: int
+    half_open_max_wait: Duration
+    slow_start: tuple[float, Duration] | None
+    track_latency: bool
+    histogram_precision: int
+    track_in_flight: bool
+    seed: int | None
+    adaptive_threshold: bool | Mapping[str, float] | None
+    anti_thrash: tuple[Duration, Duration] | None
 
 
 # -------------------------------------------------------------------------- metrics
@@ -650,7 +431,9 @@ class CircuitBreaker(_core.Breaker):
     explicitly with :meth:`acquire`. Thread-safe and lock-free: many threads may call
     through one breaker at once; no lock is held while a call runs.
 
-    Options (all keyword-only; seconds for durations; ``None`` switches a rule off):
+    Options (all keyword-only; ``None`` switches a rule off). A duration is seconds
+    (``30``, ``0.25``), text (``"250ms"``, ``"1m30s"``) or a ``datetime.timedelta``; a
+    value outside its range raises :class:`ConfigError` naming the option and the range:
 
     - ``fail_max``: trip after this many failures in a row (pybreaker's option). When
       given (not None) without ``failure_rate_threshold``, the failure-rate rule is switched off
@@ -672,7 +455,7 @@ class CircuitBreaker(_core.Breaker):
       random fraction, and decays after a healthy period.
     - ``slow_start``: ``(initial_fraction, seconds)`` admission ramp after closing.
     - ``track_latency``, ``histogram_precision``, ``track_in_flight``, ``seed``.
-    - ``adaptive_threshold``: ``True`` (the tuning guide's defaults) or a dict of its
+    - ``adaptive_threshold``: ``True`` (the default bounds) or a dict of its
       options: the failure-rate threshold follows volume and streaks within bounds.
     - ``anti_thrash``: ``(min_closed_seconds, min_open_seconds)``: no re-trip sooner than
       ``min_closed`` after recovering, no opening shorter than ``min_open``.
@@ -684,68 +467,32 @@ class CircuitBreaker(_core.Breaker):
     - ``clock``: a :class:`ManualClock`, for tests.
     """
 
-    if not TYPE_CHECKING:
-        # `with breaker:` looks `__enter__`/`__exit__` up on the type and would bind
-        # them anew (one allocation each) on every statement; these hand out methods
-        # bound once per breaker. Typed as the base class's methods.
-        __enter__ = _core.WithMethod("enter")
-        __exit__ = _core.WithMethod("exit")
-
     _listeners: tuple[Listener, ...]
     _exclude_types: tuple[type[BaseException], ...]
     _exclude_predicates: tuple[Callable[[BaseException], bool], ...]
     _classify: ClassifyHook | None
-    _async_stack: contextvars.ContextVar[tuple[Permit, ...]]
 
     def __new__(
         cls,
         *,
-        fail_max: int | None = _UNSET,
-        reset_timeout: float = _UNSET,
-        success_threshold: int = _UNSET,
         exclude: Iterable[ExcludeRule] = (),
         listeners: Iterable[Listener] = (),
         name: str | None = None,
-        failure_rate_threshold: float | None = _UNSET,
-        minimum_calls: int = _UNSET,
-        window_size: int = _UNSET,
-        window_duration: float = _UNSET,
-        window_buckets: int | None = _UNSET,
-        slow_call_duration: float = _UNSET,
-        slow_call_rate_threshold: float | None = _UNSET,
-        latency_percentile: tuple[float | str, float] | None = _UNSET,
-        failure_weights: Mapping[str, float] = _UNSET,
-        max_reset_timeout: float = _UNSET,
-        backoff_multiplier: float = _UNSET,
-        jitter: float = _UNSET,
-        backoff_decay: float = _UNSET,
-        half_open_permits: int = _UNSET,
-        half_open_max_wait: float = _UNSET,
-        slow_start: tuple[float, float] | None = _UNSET,
-        track_latency: bool = _UNSET,
-        histogram_precision: int = _UNSET,
-        track_in_flight: bool = _UNSET,
-        seed: int | None = _UNSET,
-        adaptive_threshold: bool | Mapping[str, float] | None = _UNSET,
-        anti_thrash: tuple[float, float] | None = _UNSET,
         tier: str = "standard",
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
+        **options: Unpack[BreakerOptions],
     ) -> CircuitBreaker:
-        opts = {k: v for k, v in locals().items() if k in _FIELDS and v is not _UNSET}
-        if opts.get("fail_max") is not None and "failure_rate_threshold" not in opts:
-            opts["failure_rate_threshold"] = None
         if not isinstance(tier, str):
             raise TypeError(f"tier must be a str, got {type(tier).__name__}")
-        config = json.loads(_core.preset_json(tier))
-        _apply_options(config, opts)
-        return cls._create(json.dumps(config), opts, exclude, listeners, name, classify, clock)
+        return cls._create(None, dict(options), tier, exclude, listeners, name, classify, clock)
 
     @classmethod
     def _create(
         cls,
-        config_text: str,
-        given: Mapping[str, Any],
+        source: Mapping[str, Any] | str | None,
+        options: dict[str, Any] | None,
+        tier: str,
         exclude: Iterable[ExcludeRule],
         listeners: Iterable[Listener],
         name: str | None,
@@ -760,15 +507,13 @@ class CircuitBreaker(_core.Breaker):
             raise TypeError("classify must be a callable f(exc, result)")
         types, predicates = _split_exclude(exclude)
         listeners = _check_listeners(listeners)
-        try:
-            self = super().__new__(cls, config_text, clock=clock, name=name, classify_results=classify is not None)
-        except ValueError as e:
-            raise _reraise_config_error(e, given) from None
+        self = super().__new__(
+            cls, source, options=options, tier=tier, clock=clock, name=name, classify_results=classify is not None
+        )
         self._exclude_types = types
         self._exclude_predicates = predicates
         self._classify = classify
         self._listeners = listeners
-        self._async_stack = contextvars.ContextVar(f"tripgate-{id(self)}", default=())
         self._subscribe(_make_dispatch(weakref.ref(self)))
         return self
 
@@ -788,18 +533,15 @@ class CircuitBreaker(_core.Breaker):
         ``source`` is a dict in that schema (durations as ``"30s"`` text or as numbers
         of seconds) or the path of a ``.toml`` / ``.json`` file.
         """
+        config: Mapping[str, Any] | str
         if isinstance(source, Mapping):
-            text = json.dumps(_seconds_to_durations(dict(source)))
+            config = source
         elif isinstance(source, (str, os.PathLike)):
             with open(source, encoding="utf-8") as f:
-                text = f.read()
+                config = f.read()
         else:
             raise TypeError(f"source must be a dict or a path, got {type(source).__name__}")
-        return cls._create(text, {}, exclude, listeners, name, classify, clock)
-
-    def __init__(self, **options: Any) -> None:
-        # Everything happens in __new__: the engine's config is fixed at construction.
-        pass
+        return cls._create(config, None, "standard", exclude, listeners, name, classify, clock)
 
     # ------------------------------------------------------------- classification
 
@@ -818,11 +560,7 @@ class CircuitBreaker(_core.Breaker):
         for predicate in self._exclude_predicates:
             if predicate(exc):
                 return _IGNORED
-        if isinstance(exc, _TIMEOUT_ERRORS):
-            return _TIMEOUT
-        if isinstance(exc, ConnectionError):
-            return _CONNECTION
-        return _OTHER
+        return super()._classify_error(exc)  # the engine's default: by exception type
 
     def _classify_result(self, value: Any) -> int:
         hook = self._classify
@@ -920,7 +658,13 @@ class CircuitBreaker(_core.Breaker):
 
     # ------------------------------------------------------------------- calls
 
-    async def acall(self, func: Callable[..., Awaitable[T]], /, *args: Any, **kwargs: Any) -> T:
+    if TYPE_CHECKING:
+
+        def call(self, func: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+            """Calls ``func(*args, **kwargs)`` through the breaker."""
+            ...
+
+    async def acall(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Awaits ``func(*args, **kwargs)`` through the breaker."""
         permit = self.acquire()
         try:
@@ -932,16 +676,13 @@ class CircuitBreaker(_core.Breaker):
         return result
 
     async def __aenter__(self) -> CircuitBreaker:
-        _push_held(self._async_stack, self.acquire())
+        # The permit is held for the statement's frame (the awaiting coroutine), as
+        # `with breaker:` holds it: interleaved async generators each get their own.
+        self._hold(sys._getframe(1))
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
-        permit = _pop_held(self._async_stack)
-        if exc is None:
-            permit._settle_value(None)
-        else:
-            permit._settle_error(exc)
-        return False
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        self._release_held(sys._getframe(1), exc)
 
     # ------------------------------------------------------------------- state
 
@@ -1004,7 +745,7 @@ class CircuitBreaker(_core.Breaker):
         *,
         exclude: Iterable[ExcludeRule] = _UNSET,
         classify: ClassifyHook | None = _UNSET,
-        **options: Any,
+        **options: Unpack[BreakerOptions],
     ) -> None:
         """Changes options while the breaker runs (same keywords as the constructor).
 
@@ -1015,13 +756,7 @@ class CircuitBreaker(_core.Breaker):
         """
         if "tier" in options:
             raise TypeError("tier can only be chosen at construction")
-        config = self.config
-        opts = dict(options)
-        _apply_options(config, opts)
-        try:
-            self._reconfigure(json.dumps(config))
-        except ValueError as e:
-            raise _reraise_config_error(e, opts) from None
+        self._reconfigure(dict(options))
         if exclude is not _UNSET:
             self._exclude_types, self._exclude_predicates = _split_exclude(exclude)
         if classify is not _UNSET:

@@ -1205,9 +1205,8 @@ class Bulkhead(_core.Bulkhead):
         _push_held(self._async_stack, await self.acquire_async())
         return self
 
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         _pop_held(self._async_stack).release()
-        return False
 
     def __call__(self, func: F) -> F:
         """Decorates a function or coroutine function: each call holds a slot (sync

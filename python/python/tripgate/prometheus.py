@@ -32,7 +32,7 @@ __all__ = ["STATE_VALUES", "TripgateCollector", "liveness", "readiness", "state_
 
 Breakers = Union[Mapping[str, CircuitBreaker], Callable[[], Mapping[str, CircuitBreaker]]]
 
-#: The seeds' alert scale: 0 closed, 1 half-open, 2 open. Forced open counts as open;
+#: The alert scale of ``tripgate_breaker_state``: 0 closed, 1 half-open, 2 open. Forced open counts as open;
 #: forced closed, disabled and metrics-only as closed.
 STATE_VALUES: dict[str, int] = {
     "closed": 0,

@@ -1,0 +1,126 @@
+//! Python exceptions raised by the extension: rejections (`CircuitBreakerError`, a
+//! class the package registers) and invalid configs (`ValueError` carrying the field).
+
+use crate::clock::secs;
+use crate::options::OPTIONS;
+use crate::outcome::state_str;
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyType};
+use tripgate::ConfigError;
+
+/// The Python exception class raised on rejection (`tripgate.CircuitBreakerError`),
+/// registered once by the package.
+static ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The `CircuitBreakerError` for a call the breaker named `name` rejected.
+pub(crate) fn rejected(py: Python<'_>, name: Option<&str>, r: tripgate::Rejected) -> PyErr {
+    let retry_after = r.retry_after.map(secs);
+    let message = match (name, retry_after) {
+        (Some(n), Some(s)) => {
+            format!("circuit breaker {n:?} is {}: retry after {s:.3}s", r.state)
+        }
+        (Some(n), None) => format!("circuit breaker {n:?} is {}", r.state),
+        (None, Some(s)) => format!("circuit breaker is {}: retry after {s:.3}s", r.state),
+        (None, None) => format!("circuit breaker is {}", r.state),
+    };
+    match ERROR_CLASS.get(py) {
+        Some(cls) => match cls
+            .bind(py)
+            .call1((message, name, state_str(py, r.state), retry_after))
+        {
+            Ok(exc) => PyErr::from_value(exc),
+            Err(e) => e,
+        },
+        None => PyRuntimeError::new_err(message),
+    }
+}
+
+/// `tripgate.ConfigError` (a `ValueError` subclass), registered once by the package.
+static CONFIG_ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A `ConfigError` for a config the core refused.
+pub(crate) fn config_error(py: Python<'_>, e: &ConfigError) -> PyErr {
+    config_error_for(py, e, None)
+}
+
+/// A `ConfigError` for a config the core refused; when the field at fault was set by
+/// one of the keyword `options`, the message names that option and the value given,
+/// e.g. `invalid fail_max = 0: allowed 1..=1000000000 (config field consecutive_failures)`.
+/// The error carries `option`, `field` and `allowed` as attributes.
+pub(crate) fn config_error_for(
+    py: Python<'_>,
+    e: &ConfigError,
+    options: Option<&Bound<'_, PyDict>>,
+) -> PyErr {
+    let (field, allowed) = match e {
+        ConfigError::Invalid { field, allowed, .. } => (field.as_str(), Some(allowed.as_str())),
+        ConfigError::Parse { .. } => ("", None),
+    };
+    // The option that sets the field (exactly, or a part of it: `failure_weights.timeout`).
+    let given = options.and_then(|opts| {
+        let mut candidates = OPTIONS.iter().filter(|(_, f)| {
+            !field.is_empty() && (*f == field || field.starts_with(&format!("{f}.")))
+        });
+        candidates.find_map(|(option, _)| {
+            let value = opts.get_item(option).ok().flatten()?;
+            Some((*option, value.repr().ok()?.to_string()))
+        })
+    });
+    let (option, message) = match (&given, allowed) {
+        (Some((option, value)), Some(allowed)) => (
+            *option,
+            format!("invalid {option} = {value}: allowed {allowed} (config field {field})"),
+        ),
+        _ => ("", e.to_string()),
+    };
+    let option = if option.is_empty() { field } else { option };
+    let made = CONFIG_ERROR_CLASS
+        .get(py)
+        .map(|cls| cls.bind(py).call1((&message, option, field, allowed)));
+    match made {
+        Some(Ok(exc)) => PyErr::from_value(exc),
+        Some(Err(e)) => e,
+        None => PyValueError::new_err(message),
+    }
+}
+
+/// Registers the exception classes the extension raises: `rejected` on rejection,
+/// called as `rejected(message, name, state, retry_after)`, and `config` (a
+/// `ValueError` subclass) for an invalid option, called as
+/// `config(message, option, field, allowed)`.
+#[pyfunction(name = "_set_error_classes")]
+pub(crate) fn set_error_classes(
+    py: Python<'_>,
+    rejected: &Bound<'_, PyType>,
+    config: &Bound<'_, PyType>,
+) -> PyResult<()> {
+    if !rejected.is_subclass_of::<PyException>()? {
+        return Err(PyTypeError::new_err(
+            "the rejection class must subclass Exception",
+        ));
+    }
+    if !config.is_subclass_of::<PyValueError>()? {
+        return Err(PyTypeError::new_err(
+            "the config error class must subclass ValueError",
+        ));
+    }
+    // A second registration (a reload of the package) keeps the first classes.
+    let _ = ERROR_CLASS.set(py, rejected.clone().into_any().unbind());
+    let _ = CONFIG_ERROR_CLASS.set(py, config.clone().into_any().unbind());
+    Ok(())
+}
+
+/// A permit the engine refused (answered already, or not this breaker's) as a
+/// `RuntimeError` naming why.
+pub(crate) fn refused(e: tripgate::PermitError) -> PyErr {
+    PyRuntimeError::new_err(e.to_string())
+}
+
+/// The answer of a permit this binding took out of its own cell or stack: issued by
+/// this breaker and taken out exactly once, so the engine has no reason to refuse it
+/// and nothing is left to report (used where Python gets no result: exits, drops).
+pub(crate) fn answered(result: Result<(), tripgate::PermitError>) {
+    let _ = result;
+}
