@@ -65,8 +65,9 @@
 //!   closes;
 //! - the failure streak counts the outcomes of calls admitted in the current
 //!   generation only (each transition starts one): a call admitted before a trip and
-//!   recorded after it neither lengthens nor ends the streak of the state that
-//!   followed;
+//!   recorded after it neither lengthens nor ends the streak. The streak itself is
+//!   carried across the transition, so a tripped breaker still reads the failures
+//!   that tripped it (`consecutive_failures`) until a newer outcome starts the next;
 //! - deadlines use the clock's coarse reading (on [`SystemClock`] the same precise
 //!   reading; a custom [`Clock`] may make it cheaper and a few milliseconds late).
 

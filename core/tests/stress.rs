@@ -144,7 +144,7 @@ fn sixty_four_threads_never_exceed_the_probe_limit() {
 }
 
 #[test]
-fn racing_failures_trip_once_and_the_open_generation_has_no_streak() {
+fn racing_failures_trip_once_and_late_failures_add_nothing_to_the_streak() {
     const LIMIT: u32 = 3000;
     const THREADS: u32 = 4;
     let config = Config::builder()
@@ -179,9 +179,12 @@ fn racing_failures_trip_once_and_the_open_generation_has_no_streak() {
     });
     let s = b.snapshot();
     assert_eq!(s.state, State::Open);
-    assert_eq!(
-        s.consecutive_failures, 0,
-        "no outcome of the open generation"
+    // The streak that tripped it, carried into the open generation: the failures
+    // racing with the trip may be in it, the held permits answered after it are not.
+    assert!(
+        (LIMIT..LIMIT + THREADS).contains(&s.consecutive_failures),
+        "{}",
+        s.consecutive_failures
     );
     let counts = counts.lock().unwrap().clone();
     // The trip is decided by a failure that brought the streak to between the limit

@@ -80,7 +80,7 @@ impl<C: Clock> Breaker<C> {
             window_calls: sums.calls,
             failure_rate: sums.failure_rate(),
             slow_call_rate: sums.slow_rate(),
-            consecutive_failures: self.attention.streak.get(w.generation()),
+            consecutive_failures: self.attention.streak.latest(),
             last_failure,
             retry_after: self.retry_after(),
             backoff_level: self.backoff.lock().level(),

@@ -93,6 +93,35 @@ impl Streak {
         }
     }
 
+    /// The newest streak recorded, whatever its generation: what a reader is shown. A
+    /// streak survives the transition it caused (a tripped breaker still shows the
+    /// failures that tripped it) until an outcome of a newer generation starts the next.
+    pub(super) fn latest(&self) -> u32 {
+        // ordering: Relaxed, as in `get`.
+        self.0.load(Ordering::Relaxed) as u32
+    }
+
+    /// Moves the streak into `generation`, the one a transition started, keeping its
+    /// count: outcomes of the generations before (calls admitted before a trip and
+    /// answered after it) no longer touch it, and a reader still sees the failures
+    /// that tripped the breaker.
+    pub(super) fn carry_into(&self, generation: u32) {
+        let mut word = self.0.load(Ordering::Relaxed);
+        // Lock-free: a retry means a record changed the streak; a newer generation's
+        // streak is left alone.
+        while generation_is_older((word >> 32) as u32, generation) {
+            let next = ((generation as u64) << 32) | (word & 0xFFFF_FFFF);
+            // ordering: Relaxed, as in `get`.
+            match self
+                .0
+                .compare_exchange_weak(word, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
     /// A failure of `generation`; returns the streak it makes (0 for an outcome of an
     /// older generation, which counts in no current streak).
     pub(super) fn failure(&self, generation: u32) -> u32 {
@@ -102,7 +131,10 @@ impl Streak {
     /// A success of `generation`: its streak ends. One load when there is none.
     #[inline]
     pub(super) fn success(&self, generation: u32) {
-        if self.get(generation) != 0 {
+        // Any streak shown (`latest`), of this generation or an older one that a
+        // success of a newer generation ends; an older generation's success leaves a
+        // newer streak alone (`update`).
+        if self.latest() != 0 {
             self.update(generation, |_| 0);
         }
     }

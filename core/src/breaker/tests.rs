@@ -989,8 +989,8 @@ fn the_failure_streak_counts_outcomes_of_the_current_generation_only() {
     late.failure(FailureKind::Timeout);
     assert_eq!(
         b.snapshot().consecutive_failures,
-        0,
-        "nothing failed while open"
+        3,
+        "the failures that tripped it, and not the late one"
     );
     // Held closed: a late success of an earlier generation does not end the streak.
     let (b, _) = breaker(

@@ -175,6 +175,10 @@ impl<C: Clock> Breaker<C> {
         open_for: Option<Duration>,
         publishing: Publishing<'_>,
     ) {
+        // The streak moves into the new generation with its count: outcomes of calls
+        // admitted before the transition no longer touch it, and readers still see it.
+        // (On an admission path this may retry only while a record races with it.)
+        self.attention.streak.carry_into(to.generation());
         // ordering: Relaxed, statistics.
         self.timeline.state_since.store(now, Ordering::Relaxed);
         self.timeline.transitions.fetch_add(1, Ordering::Relaxed);

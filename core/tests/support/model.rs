@@ -183,9 +183,12 @@ impl Model {
         self.seq = 0;
     }
 
+    /// A transition carries the streak into the new generation: calls admitted before
+    /// it no longer touch it, and it still reads as the failures before it.
     fn transition(&mut self, to: State) {
         self.state = to;
         self.generation = self.generation.wrapping_add(1);
+        self.streak_generation = self.generation;
         self.probes = 0;
         self.probe_ok = 0;
     }
@@ -500,12 +503,9 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
             "step {}",
             step
         );
-        let streak = if m.streak_generation == m.generation {
-            m.consecutive
-        } else {
-            0
-        };
-        check_eq!(s.consecutive_failures, streak, "step {}: streak", step);
+        // The newest streak, whatever its generation: a streak outlives the
+        // transition it caused until an outcome of a newer generation starts the next.
+        check_eq!(s.consecutive_failures, m.consecutive, "step {}: streak", step);
         let w = m.window();
         check_eq!(s.window_calls, w.len() as u64, "step {}: window", step);
         let wf: u64 = w.iter().map(|r| r.weight).sum();
