@@ -224,22 +224,6 @@ impl AdminServer {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address"))?;
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()?;
-        let listener = {
-            let _entered = runtime.enter();
-            let socket = if addr.is_ipv4() {
-                TcpSocket::new_v4()?
-            } else {
-                TcpSocket::new_v6()?
-            };
-            socket.set_reuseaddr(true)?;
-            socket.bind(addr)?;
-            socket.listen(LISTEN_BACKLOG)?
-        };
-        let addr = listener.local_addr()?;
         let routes = Arc::new(Routes::new(
             registry,
             policy,
@@ -248,12 +232,55 @@ impl AdminServer {
             options.remote_control,
         )?);
         let (stop, stopped) = oneshot::channel();
+        // The runtime is built, and the socket bound, on the endpoint's own thread: the
+        // caller's thread (a C program's, say) is never made a tokio thread. The bound
+        // address, or why binding failed, comes back before `start_with` returns.
+        let (bound, bound_rx) = std::sync::mpsc::channel::<io::Result<SocketAddr>>();
         let thread = std::thread::Builder::new()
             .name("tg-admin".into())
             .spawn(move || {
+                let started = tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .enable_time()
+                    .build()
+                    .and_then(|runtime| {
+                        let listener = {
+                            let _entered = runtime.enter();
+                            let socket = if addr.is_ipv4() {
+                                TcpSocket::new_v4()?
+                            } else {
+                                TcpSocket::new_v6()?
+                            };
+                            socket.set_reuseaddr(true)?;
+                            socket.bind(addr)?;
+                            socket.listen(LISTEN_BACKLOG)?
+                        };
+                        Ok((runtime, listener))
+                    });
+                let (runtime, listener) = match started {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        let _ = bound.send(Err(e));
+                        return;
+                    }
+                };
+                if bound.send(listener.local_addr()).is_err() {
+                    return;
+                }
                 runtime.block_on(serve(listener, routes, stopped));
                 // Dropping the runtime drops every connection still open.
             })?;
+        let addr = match bound_rx.recv() {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(io::Error::other("the admin thread ended before binding"));
+            }
+        };
         Ok(AdminServer {
             addr,
             stop: Some(stop),

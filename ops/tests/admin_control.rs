@@ -138,6 +138,9 @@ fn each_action_sets_its_state_and_is_logged_with_the_client() {
         ("disable", State::Disabled),
         ("metrics-only", State::MetricsOnly),
         ("reset", State::Closed),
+        ("open", State::Open),
+        ("half-open", State::HalfOpen),
+        ("close", State::Closed),
     ] {
         let before = breaker.state();
         let reply = act(addr, "act-db", action, Some(TOKEN));

@@ -505,7 +505,12 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
         );
         // The newest streak, whatever its generation: a streak outlives the
         // transition it caused until an outcome of a newer generation starts the next.
-        check_eq!(s.consecutive_failures, m.consecutive, "step {}: streak", step);
+        check_eq!(
+            s.consecutive_failures,
+            m.consecutive,
+            "step {}: streak",
+            step
+        );
         let w = m.window();
         check_eq!(s.window_calls, w.len() as u64, "step {}: window", step);
         let wf: u64 = w.iter().map(|r| r.weight).sum();

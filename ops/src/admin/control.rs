@@ -114,6 +114,9 @@ pub(super) fn actions<C: Clock>() -> Vec<(&'static str, Action<C>)> {
         ("disable", Breaker::disable),
         ("metrics-only", Breaker::metrics_only),
         ("reset", Breaker::reset),
+        ("open", Breaker::open),
+        ("half-open", Breaker::half_open),
+        ("close", Breaker::close),
     ]
 }
 
