@@ -545,7 +545,7 @@ fn flapping_grows_the_open_duration_and_it_decays_afterwards() {
     assert_eq!(s.hits_while_open, 0);
 }
 
-/// The seeds' chaos test, made real: a rotating pattern of timeout, 500 and refused
+/// A chaos test: a rotating pattern of timeout, 500 and refused
 /// connection (every call fails) among 100 requests. The breaker trips within the
 /// configured calls, rejects the rest without touching the dependency, and every
 /// request is accounted for.

@@ -3,7 +3,7 @@
 //! - **Liveness** is always 200 while the process can answer: an open breaker means a
 //!   dependency is down, and restarting this pod would not bring it back.
 //! - **Readiness** is 503 when at least [`HealthPolicy::open_share`] of the registry's
-//!   breakers are open (default one half, as in the seeds), or when any breaker marked
+//!   breakers are open (default one half), or when any breaker marked
 //!   critical is open. "Open" means `open` or `forced_open`; a half-open breaker is
 //!   reported `degraded` and does not count. An empty registry is ready.
 //!

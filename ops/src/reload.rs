@@ -9,7 +9,7 @@
 //! state (an open breaker stays open), backoff and counters. Otherwise nothing changes
 //! and the error names the file, the service, the field and what is allowed.
 //!
-//! Each change is logged through the [`log`] facade at `info` as the seeds' line,
+//! Each change is logged through the [`log`] facade at `info` in one line,
 //! `circuit breaker config updated: service=database failure_rate_threshold=0.3 (was 0.5), ...`,
 //! and returned as a [`Change`]. Breakers created with an explicit config
 //! ([`Registry::get_or_create`]) are left alone.

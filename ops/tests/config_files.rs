@@ -123,7 +123,7 @@ fn tiers_defaults_services_and_seed_keys() {
     assert_eq!(db.config.failure_rate_threshold, Some(0.3));
     assert_eq!(db.config.consecutive_failures, Some(5));
     assert_eq!(db.config.open.duration, Duration::from_secs(60));
-    // external_api: the seeds' keys.
+    // external_api: the familiar aliases.
     let api = &s.spec("external_api").config;
     assert_eq!(api.consecutive_failures, Some(3));
     assert_eq!(api.open.duration, Duration::from_secs(60));

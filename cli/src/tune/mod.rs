@@ -4,7 +4,7 @@
 //! 1. A seeded random sample of the [`space::Space`] (plus the three tier presets and
 //!    the scenario's own candidates) is simulated on several traffic seeds, each
 //!    candidate through the real engine on exactly the same calls ([`crate::simulate`]).
-//! 2. Each candidate's [`Scores`] are averaged over the seeds; candidates with too many
+//! 2. Each candidate's [`Scores`] are averaged over the traffic seeds; candidates with too many
 //!    false trips are out, and the rest are ranked by the [`Objective`]. The Pareto
 //!    front over two chosen figures shows the trade-offs around the winner.
 //! 3. The winner and the presets are simulated again on held-out seeds the search never

@@ -9,7 +9,7 @@ fn field_of(c: &Config) -> Vec<String> {
 }
 
 #[test]
-fn presets_match_the_tuning_guide() {
+fn presets_have_their_documented_values() {
     let c = Config::critical();
     assert_eq!(c.failure_rate_threshold, Some(0.3));
     assert_eq!(c.minimum_calls, 20);

@@ -36,7 +36,7 @@ pub struct AdaptiveThreshold {
 }
 
 impl Default for AdaptiveThreshold {
-    /// The tuning guide's numbers: 0.8x above 1000 calls, 1.2x below 100, 1.1x after
+    /// The default numbers: 0.8x above 1000 calls, 1.2x below 100, 1.1x after
     /// 50 successes in a row, 0.9x after 10 failures in a row.
     fn default() -> Self {
         AdaptiveThreshold {
