@@ -1045,7 +1045,8 @@ fn admission_that_wins_open_to_half_open_never_waits_for_a_listener() {
     gate_tx.send(()).unwrap();
     acquirer.join().unwrap();
     // The probe's answer delivers the queued event, then its own, in order, here.
-    b.record_raw(probe, Outcome::Success, None);
+    b.record_raw(probe, Outcome::Success, None)
+        .expect("this breaker's probe");
     let here = std::thread::current().id();
     assert_eq!(
         *seen.lock().unwrap(),
