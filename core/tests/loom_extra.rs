@@ -96,8 +96,8 @@ fn a_ramp_clear_never_loses_a_trip() {
             .unwrap();
         t.join().unwrap();
         assert_eq!(b.state(), State::Open, "the failure met the limit of 1");
-        // The streak counts the open generation's outcomes: none yet.
-        assert_eq!(b.snapshot().consecutive_failures, 0);
+        // The streak that tripped it, carried into the open generation.
+        assert_eq!(b.snapshot().consecutive_failures, 1);
     });
 }
 
@@ -184,10 +184,11 @@ fn racing_open_to_half_open_admissions_queue_one_event() {
         let mine = b.acquire_raw().ok();
         let theirs = t.join().unwrap();
         assert!(seen.lock().unwrap().is_empty(), "admission ran a listener");
-        let probes: Vec<_> = mine.into_iter().chain(theirs).collect();
+        let mut probes: Vec<_> = mine.into_iter().chain(theirs).collect();
         assert_eq!(probes.len(), 1, "one slot");
         assert_eq!(b.state(), State::HalfOpen);
-        b.record_raw(probes[0], Outcome::Success, Some(1));
+        b.record_raw(probes.remove(0), Outcome::Success, Some(1))
+            .expect("this breaker's probe");
         assert_eq!(*seen.lock().unwrap(), [State::HalfOpen, State::Closed]);
     });
 }
@@ -202,11 +203,12 @@ fn events_are_delivered_in_generation_order() {
         let b1 = b.clone();
         let t = thread::spawn(move || b1.acquire_raw().ok());
         if let Ok(p) = b.acquire_raw() {
-            b.record_raw(p, Outcome::Failure(FailureKind::Timeout), Some(1));
+            b.record_raw(p, Outcome::Failure(FailureKind::Timeout), Some(1))
+                .expect("this breaker's probe");
         }
         let theirs = t.join().unwrap();
         if let Some(p) = theirs {
-            b.release_raw(p);
+            b.release_raw(p).expect("this breaker's permit");
         }
         b.dispatch_events();
         let seen = seen.lock().unwrap().clone();
