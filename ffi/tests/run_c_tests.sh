@@ -114,7 +114,8 @@ valgrind_suite() {
         compile "valgrind $1 $name" "${CFLAGS[@]}" -O1 -o "$exe" "$src" -L"$libdir" -ltripgate \
             -Wl,-rpath,"$libdir" -lpthread -lm || continue
         TG_TEST_ITERATIONS=2000 run "valgrind $1 $name" valgrind -q --error-exitcode=1 --leak-check=full \
-            --errors-for-leak-kinds=definite,possible "$exe"
+            --errors-for-leak-kinds=definite,possible \
+            --suppressions="$(dirname "${BASH_SOURCE[0]}")/valgrind.supp" "$exe"
     done
 }
 
