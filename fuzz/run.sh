@@ -6,9 +6,9 @@
 #   FUZZ_TARGETS="ffi config" fuzz/run.sh 600
 #   FUZZ_SANITIZER=none fuzz/run.sh 30
 #
-# Installs cargo-fuzz (only if `cargo fuzz` is missing), builds every target once, seeds
-# each working corpus (fuzz/corpus/<target>, gitignored) from the committed seeds in
-# fuzz/seeds/<target> (for scenario and trace: the simulator's hostile inputs in
+# Installs cargo-fuzz (only if `cargo fuzz` is missing), builds every target once, fills
+# each working corpus (fuzz/corpus/<target>, gitignored) from the committed inputs in
+# fuzz/initial/<target> (for scenario and trace: the simulator's hostile inputs in
 # cli/tests/hostile/<target> and its shipped files), then runs the targets one after
 # another. Every target runs even
 # if an earlier one crashed; the script exits non-zero if any did. A crash leaves its
@@ -38,8 +38,8 @@ cargo +nightly fuzz build "${flags[@]}"
 failed=()
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
-    if [ -d "seeds/$t" ]; then
-        cp -n "seeds/$t"/* "corpus/$t/" 2>/dev/null || true
+    if [ -d "initial/$t" ]; then
+        cp -n "initial/$t"/* "corpus/$t/" 2>/dev/null || true
     fi
     # The simulator's targets are also seeded with its hostile inputs (the regression
     # inputs of cli/tests/hostile.rs) and its shipped scenarios and trace.

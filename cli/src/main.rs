@@ -43,7 +43,7 @@ enum Command {
     Check(CheckArgs),
     /// Search breaker configs for the one that does best on a scenario, by your objective.
     #[command(
-        after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --seeds 5 --seed 7\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
+        after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --draws 5 --seed 7\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
     )]
     Tune(TuneArgs),
     /// List the embedded example scenarios and trace, or print one (to start a file from).
@@ -165,7 +165,7 @@ struct TuneArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Traffic draws every candidate is evaluated on [default: 3].
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+    #[arg(long = "draws", alias = "seeds", value_parser = clap::value_parser!(u64).range(1..=100))]
     seeds: Option<u64>,
     /// Further draws, never seen by the search, the winner and tiers are re-run on [default: 3].
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=100))]
@@ -277,22 +277,13 @@ fn replay(a: ReplayArgs) -> Result<ExitCode, String> {
 /// Prints the table (or the JSON to stdout) and writes the files asked for, telling on
 /// stderr each file written.
 fn emit(rep: &report::Report, out: &Output) -> Result<ExitCode, String> {
-    let write = |p: &Path, body: &str| {
-        std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
-        eprintln!("wrote {}", p.display());
-        Ok::<_, String>(())
-    };
-    match out.json.as_deref() {
-        Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
-        Some(p) => {
-            print!("{}", rep.to_table());
-            write(p, &rep.to_json())?;
-        }
-        None => print!("{}", rep.to_table()),
-    }
-    if let Some(p) = &out.plot {
-        write(p, &plot::render(rep))?;
-    }
+    write_outputs(
+        || rep.to_table(),
+        || rep.to_json(),
+        || plot::render(rep),
+        out.json.as_deref(),
+        out.plot.as_deref(),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -360,23 +351,42 @@ fn tune(a: TuneArgs) -> Result<ExitCode, String> {
         a.threads,
         if a.threads == 1 { "" } else { "s" }
     );
+    write_outputs(
+        || rep.to_table(),
+        || rep.to_json(),
+        || rep.to_svg(),
+        a.json.as_deref(),
+        a.plot.as_deref(),
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a report's table (or its JSON, for `--json -`) and writes the JSON and the
+/// chart files asked for, with a `wrote FILE` line on stderr for each.
+fn write_outputs(
+    table: impl FnOnce() -> String,
+    json: impl FnOnce() -> String,
+    svg: impl FnOnce() -> String,
+    json_path: Option<&Path>,
+    plot_path: Option<&Path>,
+) -> Result<(), String> {
     let write = |p: &Path, body: &str| {
         std::fs::write(p, body).map_err(|e| format!("{}: cannot write: {e}", p.display()))?;
         eprintln!("wrote {}", p.display());
         Ok::<_, String>(())
     };
-    match a.json.as_deref() {
-        Some(p) if p == Path::new("-") => print!("{}", rep.to_json()),
+    match json_path {
+        Some(p) if p == Path::new("-") => print!("{}", json()),
         Some(p) => {
-            print!("{}", rep.to_table());
-            write(p, &rep.to_json())?;
+            print!("{}", table());
+            write(p, &json())?;
         }
-        None => print!("{}", rep.to_table()),
+        None => print!("{}", table()),
     }
-    if let Some(p) = &a.plot {
-        write(p, &rep.to_svg())?;
+    if let Some(p) = plot_path {
+        write(p, &svg())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn example(a: ExampleArgs) -> Result<ExitCode, String> {

@@ -95,6 +95,13 @@ fn a_false_trip_cap_rules_candidates_out() {
 }
 
 #[test]
+fn the_tune_table_reads_draws_and_its_older_name_seeds() {
+    let text = CLEAN_OUTAGE.replace("seeds = 2", "draws = 1");
+    let rep = tune::tune(&input(&text), &Options::default()).expect("the search runs");
+    assert_eq!(rep.search_seeds.len(), 1, "the default is 3");
+}
+
+#[test]
 fn held_out_draws_are_disjoint_from_the_search_draws() {
     let rep = run(Objective::default());
     assert_eq!(rep.search_seeds.len(), 2);

@@ -1,6 +1,6 @@
 //! Arbitrary text as a `tripgate replay` trace (CSV `timestamp,latency,outcome`),
 //! replayed against a tier preset under one of several fault rules (picked from the
-//! input's length, so a committed CSV seeds the corpus as it is), within small caps;
+//! input's length, so a committed CSV enters the corpus as it is), within small caps;
 //! an accepted trace is rendered as table, JSON and SVG.
 //!
 //! Promises checked: never a panic, an abort or a hang, only errors (with a message);

@@ -211,7 +211,7 @@ fn environment_variables_override_any_field() {
 }
 
 #[test]
-fn the_seeds_variables_set_the_defaults() {
+fn the_circuit_breaker_variables_set_the_defaults() {
     let vars = EnvVars::from_pairs([
         ("CIRCUIT_BREAKER_FAILURE_THRESHOLD", "5"),
         ("CIRCUIT_BREAKER_RECOVERY_TIMEOUT_SECONDS", "600"),
@@ -315,8 +315,8 @@ fn errors_name_the_file_the_service_the_field_and_the_range() {
 }
 
 #[test]
-fn the_seeds_configmap_loads_as_is() {
-    let seeds = r#"
+fn a_configmap_with_the_familiar_aliases_loads_as_is() {
+    let configmap = r#"
 services:
   database:
     failure_threshold: 5
@@ -335,7 +335,7 @@ services:
     success_threshold: 5
 "#;
     let s = Settings::parse(
-        seeds,
+        configmap,
         Format::Yaml,
         "circuit-breaker.yaml",
         None,

@@ -155,6 +155,7 @@ impl Default for Space {
 /// Keys of the `[tune]` table.
 pub const TUNE_KEYS: &[&str] = &[
     "candidates",
+    "draws",
     "seeds",
     "holdout",
     "rules",
@@ -210,8 +211,11 @@ impl Space {
         if let Some(n) = count(f, "candidates", MAX_CANDIDATES) {
             self.candidates = n;
         }
-        if let Some(n) = f.uint(T, t, "seeds", 1..=MAX_SEEDS as u64) {
-            self.seeds = n as usize;
+        // `draws`; `seeds` is the older name of the same option.
+        for key in ["seeds", "draws"] {
+            if let Some(n) = f.uint(T, t, key, 1..=MAX_SEEDS as u64) {
+                self.seeds = n as usize;
+            }
         }
         if let Some(n) = count(f, "holdout", MAX_SEEDS) {
             self.holdout = n;
