@@ -19,7 +19,10 @@
 //! assert_eq!(clock.now_nanos(), 1_500_000_000);
 //! ```
 
-use crate::sync::{Arc, AtomicU64, Ordering};
+use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 /// A monotonic time source.
@@ -134,9 +137,45 @@ fn nanos_since(t: quanta::Instant, origin: quanta::Instant) -> u64 {
 ///
 /// Clones share the same time, so a test keeps one handle and gives another to the
 /// breaker.
+///
+/// It is also a [`Timer`](crate::Timer): its sleeps end when the clock is moved past
+/// them ([`advance`](ManualClock::advance) and [`set_nanos`](ManualClock::set_nanos)
+/// wake the tasks waiting on them), so async calls with a `call_timeout` are tested
+/// without a runtime's timer and without sleeping.
 #[derive(Debug, Clone, Default)]
 pub struct ManualClock {
-    nanos: Arc<AtomicU64>,
+    inner: Arc<ManualInner>,
+}
+
+#[derive(Debug)]
+struct ManualInner {
+    nanos: AtomicU64,
+    /// Whether `sleepers` may hold a sleep: moving the clock looks at the list only
+    /// then.
+    has_sleepers: AtomicBool,
+    /// The sleeps waiting for the clock to reach their end.
+    sleepers: parking_lot::Mutex<Sleepers>,
+}
+
+impl Default for ManualInner {
+    fn default() -> Self {
+        ManualInner {
+            nanos: AtomicU64::new(0),
+            has_sleepers: AtomicBool::new(false),
+            sleepers: parking_lot::Mutex::new(Sleepers::default()),
+        }
+    }
+}
+
+/// The sleeps registered with a [`ManualClock`], each once, under the id it was given
+/// when first polled: a sleep polled again replaces its waker, and a sleep dropped
+/// before its end takes itself out (its task is not kept alive, nor woken, by a clock
+/// that reaches the end later).
+#[derive(Debug, Default)]
+struct Sleepers {
+    next_id: u64,
+    /// `(id, until, waker)`.
+    list: Vec<(u64, u64, Waker)>,
 }
 
 impl ManualClock {
@@ -148,30 +187,143 @@ impl ManualClock {
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
-        // ordering: Relaxed, the clock is a value, not a synchronisation point.
-        self.nanos.fetch_add(by, Ordering::Relaxed);
+        self.advance_nanos(by);
     }
 
     /// Moves the clock forward by `nanos` nanoseconds.
     pub fn advance_nanos(&self, nanos: u64) {
-        self.nanos.fetch_add(nanos, Ordering::Relaxed);
+        // ordering: SeqCst, paired with `ManualSleep::poll`: either this move sees a
+        // sleeper registered, or the sleeper sees the moved time (a store-load pair).
+        self.inner.nanos.fetch_add(nanos, Ordering::SeqCst);
+        self.wake_due();
     }
 
     /// Sets the clock to `nanos`; a value behind the current time is ignored, so the
     /// clock stays monotonic.
     pub fn set_nanos(&self, nanos: u64) {
-        self.nanos.fetch_max(nanos, Ordering::Relaxed);
+        // ordering: SeqCst, as in `advance_nanos`.
+        self.inner.nanos.fetch_max(nanos, Ordering::SeqCst);
+        self.wake_due();
+    }
+
+    /// Wakes the sleeps the clock has reached.
+    #[inline]
+    fn wake_due(&self) {
+        // ordering: SeqCst, see `advance_nanos`.
+        if !self.inner.has_sleepers.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut due = Vec::new();
+        {
+            let mut sleepers = self.inner.sleepers.lock();
+            // ordering: SeqCst, the pair's order kept; the latest time, which includes
+            // this thread's own move, decides which sleeps are due.
+            let now = self.inner.nanos.load(Ordering::SeqCst);
+            sleepers.list.retain(|(_, until, waker)| {
+                let waiting = *until > now;
+                if !waiting {
+                    due.push(waker.clone());
+                }
+                waiting
+            });
+            // ordering: SeqCst, see `advance_nanos`; lowered only under the lock, which
+            // every registration holds while it raises the flag.
+            self.inner
+                .has_sleepers
+                .store(!sleepers.list.is_empty(), Ordering::SeqCst);
+        }
+        // Outside the lock: a woken task may poll (and register) at once.
+        for waker in due {
+            waker.wake();
+        }
     }
 }
 
 impl Clock for ManualClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        self.nanos.load(Ordering::Relaxed)
+        // ordering: Relaxed, the clock is a value, not a synchronisation point.
+        self.inner.nanos.load(Ordering::Relaxed)
     }
 
     fn wall_time(&self, nanos: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+}
+
+impl crate::timer::Timer for ManualClock {
+    type Sleep = ManualSleep;
+
+    fn sleep(&self, duration: Duration) -> ManualSleep {
+        let d = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        ManualSleep {
+            clock: self.clone(),
+            until: self.now_nanos().saturating_add(d),
+            id: None,
+        }
+    }
+}
+
+/// A sleep on a [`ManualClock`]: completes once the clock reads its end or later.
+/// Dropped before then, it is forgotten by the clock.
+#[derive(Debug)]
+#[must_use = "a sleep does nothing unless awaited"]
+pub struct ManualSleep {
+    clock: ManualClock,
+    until: u64,
+    /// The id under which the clock keeps this sleep's waker, once polled.
+    id: Option<u64>,
+}
+
+impl Future for ManualSleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        let inner = &this.clock.inner;
+        // ordering: Relaxed, a first look; the decisive read is the SeqCst one below.
+        if inner.nanos.load(Ordering::Relaxed) >= this.until {
+            return Poll::Ready(());
+        }
+        let mut sleepers = inner.sleepers.lock();
+        // ordering: SeqCst, see `ManualClock::advance_nanos`: the flag is raised before
+        // the time is read again.
+        inner.has_sleepers.store(true, Ordering::SeqCst);
+        if inner.nanos.load(Ordering::SeqCst) >= this.until {
+            return Poll::Ready(());
+        }
+        let registered = this
+            .id
+            .and_then(|id| sleepers.list.iter_mut().find(|(i, _, _)| *i == id));
+        match registered {
+            Some((_, _, waker)) => {
+                if !waker.will_wake(cx.waker()) {
+                    waker.clone_from(cx.waker());
+                }
+            }
+            None => {
+                let id = sleepers.next_id;
+                sleepers.next_id += 1;
+                sleepers.list.push((id, this.until, cx.waker().clone()));
+                this.id = Some(id);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ManualSleep {
+    fn drop(&mut self) {
+        let Some(id) = self.id else { return };
+        let inner = &self.clock.inner;
+        let mut sleepers = inner.sleepers.lock();
+        if let Some(i) = sleepers.list.iter().position(|(i, _, _)| *i == id) {
+            sleepers.list.swap_remove(i);
+            // ordering: SeqCst, as in `ManualClock::wake_due` (under the lock).
+            inner
+                .has_sleepers
+                .store(!sleepers.list.is_empty(), Ordering::SeqCst);
+        }
     }
 }
 

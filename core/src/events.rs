@@ -180,22 +180,65 @@ impl PartialEq for Reason {
 impl Eq for Reason {}
 
 impl Reason {
-    /// A short stable name: `failure_rate`, `probe_failed`, ...
-    pub fn name(&self) -> &'static str {
-        match self {
-            Reason::FailureRate { .. } => "failure_rate",
-            Reason::SlowCallRate { .. } => "slow_call_rate",
-            Reason::ConsecutiveFailures { .. } => "consecutive_failures",
-            Reason::LatencyPercentile { .. } => "latency_percentile",
-            Reason::OpenElapsed => "open_elapsed",
-            Reason::ProbesSucceeded { .. } => "probes_succeeded",
-            Reason::ProbeFailed => "probe_failed",
-            Reason::ProbeLeaseExpired => "probe_lease_expired",
-            Reason::Manual => "manual",
-            Reason::ManualOpen => "manual_open",
-            Reason::ManualHalfOpen => "manual_half_open",
-            Reason::ManualClose => "manual_close",
+    /// Names by code: the one spelling of each reason's name (see [`codes`](crate::codes)).
+    const TABLE: [crate::codes::Name; 12] = [
+        crate::codes::name!("failure_rate"),
+        crate::codes::name!("slow_call_rate"),
+        crate::codes::name!("consecutive_failures"),
+        crate::codes::name!("latency_percentile"),
+        crate::codes::name!("open_elapsed"),
+        crate::codes::name!("probes_succeeded"),
+        crate::codes::name!("probe_failed"),
+        crate::codes::name!("probe_lease_expired"),
+        crate::codes::name!("manual"),
+        crate::codes::name!("manual_open"),
+        crate::codes::name!("manual_half_open"),
+        crate::codes::name!("manual_close"),
+    ];
+
+    /// Every reason's name, indexed by its code.
+    pub const NAMES: [&'static str; 12] = {
+        let mut out = [""; 12];
+        let mut i = 0;
+        while i < 12 {
+            out[i] = Reason::TABLE[i].0;
+            i += 1;
         }
+        out
+    };
+
+    /// The reason's stable number: 0 failure rate ..= 8 manual (force, disable,
+    /// metrics-only, reset), 9 manual open, 10 manual half-open, 11 manual close.
+    pub const fn code(&self) -> u8 {
+        match self {
+            Reason::FailureRate { .. } => 0,
+            Reason::SlowCallRate { .. } => 1,
+            Reason::ConsecutiveFailures { .. } => 2,
+            Reason::LatencyPercentile { .. } => 3,
+            Reason::OpenElapsed => 4,
+            Reason::ProbesSucceeded { .. } => 5,
+            Reason::ProbeFailed => 6,
+            Reason::ProbeLeaseExpired => 7,
+            Reason::Manual => 8,
+            Reason::ManualOpen => 9,
+            Reason::ManualHalfOpen => 10,
+            Reason::ManualClose => 11,
+        }
+    }
+
+    /// A short stable name: `failure_rate`, `probe_failed`, ...
+    pub const fn name(&self) -> &'static str {
+        Reason::TABLE[self.code() as usize].0
+    }
+
+    /// The name of the reason with code `code`, if any.
+    pub fn name_of(code: u8) -> Option<&'static str> {
+        Reason::TABLE.get(code as usize).map(|n| n.0)
+    }
+
+    /// The name of the reason with code `code`, NUL-terminated for C, if any.
+    pub fn c_name_of(code: u8) -> Option<&'static std::ffi::CStr> {
+        Reason::TABLE.get(code as usize).map(|n| n.1)
     }
 }
 

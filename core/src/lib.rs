@@ -61,6 +61,8 @@
 //! - the call whose failure trips the breaker gets its own error; later calls are
 //!   rejected;
 //! - ignored outcomes count neither way, reset no streak and free a half-open slot;
+//! - `minimum_calls` above a count window's size is refused (`1..=size`), not capped,
+//!   while a rule it gates (failure rate, slow-call rate, percentile) is configured;
 //! - lifetime counters survive transitions; the window restarts when the breaker
 //!   closes;
 //! - the failure streak counts the outcomes of calls admitted in the current
@@ -68,8 +70,22 @@
 //!   recorded after it neither lengthens nor ends the streak. The streak itself is
 //!   carried across the transition, so a tripped breaker still reads the failures
 //!   that tripped it (`consecutive_failures`) until a newer outcome starts the next;
+//! - a call that ends at or after its deadline (admission plus `call_timeout`) is
+//!   recorded once, as a [`FailureKind::Timeout`], whatever its result (the clock's
+//!   precise reading decides); only an async call given a [`Timer`] is cut short
+//!   there (see [`Breaker::call_async_with`]);
+//! - a call its caller gives up on (an async call dropped, a binding's cancellation) is
+//!   a timeout once it has run past its deadline or for at least `slow_call_duration`,
+//!   and is released unrecorded before that ([`Permit::cancelled`],
+//!   [`Breaker::complete_raw`]);
 //! - deadlines use the clock's coarse reading (on [`SystemClock`] the same precise
 //!   reading; a custom [`Clock`] may make it cheaper and a few milliseconds late).
+//!
+//! # Cargo features
+//!
+//! - `tokio` (off by default): `TokioTimer`, tokio's sleep as the [`Timer`] of
+//!   [`Breaker::call_async_with`]. Without it the crate depends on no runtime; any
+//!   other runtime's sleep is a [`Timer`] in a few lines.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -77,6 +93,7 @@
 mod backoff;
 mod breaker;
 mod clock;
+pub mod codes;
 pub mod config;
 mod events;
 mod fastdiv;
@@ -87,13 +104,14 @@ mod permit;
 mod rules;
 mod state;
 mod sync;
+mod timer;
 mod window;
 
 // The adaptive threshold is one of the trip rules; config refers to it by this path.
 use rules::adaptive;
 
 pub use breaker::{Breaker, CallError, Rejected};
-pub use clock::{AnyClock, Clock, ManualClock, SystemClock, UpkeepHandle};
+pub use clock::{AnyClock, Clock, ManualClock, ManualSleep, SystemClock, UpkeepHandle};
 pub use config::{
     AdaptiveThreshold, AntiThrash, Config, ConfigBuilder, ConfigError, FailureWeights,
     HalfOpenConfig, OpenConfig, PercentileRule, Quantile, SlowStart, Tier, WindowConfig,
@@ -102,7 +120,10 @@ pub use config::{
 };
 pub use events::{CallEvent, Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
-pub use metrics::{FailureCounts, Snapshot};
+pub use metrics::{FailureCounts, RuleReadings, Snapshot};
 pub use outcome::{FailureKind, Outcome};
-pub use permit::{Permit, PermitError, RawPermit};
+pub use permit::{OwnedPermit, Permit, PermitError, RawPermit};
 pub use state::State;
+pub use timer::Timer;
+#[cfg(feature = "tokio")]
+pub use timer::TokioTimer;

@@ -39,6 +39,30 @@ impl FailureCounts {
     }
 }
 
+/// What each trip rule reads from the window right now: the statistic every enabled
+/// rule compares with its threshold, as [`Breaker::rule_readings`](crate::Breaker::rule_readings)
+/// reads it. `None` for a rule the config leaves off. Cheaper than a
+/// [`Snapshot`]: one pass over the window's counters the rules use, no histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct RuleReadings {
+    /// Calls in the window: the rate and percentile rules trip only from
+    /// `minimum_calls` on.
+    pub window_calls: u64,
+    /// Weighted failure rate over the window, when the failure-rate rule is on.
+    pub failure_rate: Option<f64>,
+    /// The failure-rate threshold in force (adapted when `adaptive_threshold` is set).
+    pub failure_rate_threshold: Option<f64>,
+    /// Slow-call rate over the window, when the slow-call rule is on.
+    pub slow_call_rate: Option<f64>,
+    /// Share of the window's calls at or over the latency-percentile rule's limit, when
+    /// that rule is on. The rule holds once fewer than `ceil(quantile * calls)` calls
+    /// are under the limit, so it never holds below a share of `1 - quantile`.
+    pub over_limit_rate: Option<f64>,
+    /// Failures in a row among the calls admitted since the last transition (what the
+    /// consecutive-failures rule counts).
+    pub consecutive_failures: u32,
+}
+
 /// A point-in-time reading of a breaker. Totals are over the breaker's life; rates and
 /// latencies are over the sliding window. Taken without stopping writers, so figures
 /// read a moment apart may disagree by the records in flight.

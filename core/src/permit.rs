@@ -54,6 +54,7 @@ use crate::breaker::Breaker;
 use crate::clock::Clock;
 use crate::outcome::{FailureKind, Outcome};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Permit flag: calls are timed; `start_nanos` is the admission time.
@@ -64,6 +65,9 @@ pub(crate) const P_PROBE: u32 = 2;
 pub(crate) const P_IN_FLIGHT: u32 = 4;
 /// Permit flag: issued while disabled; its outcome is not counted.
 pub(crate) const P_UNCOUNTED: u32 = 8;
+/// Permit flag: issued with a `call_timeout` set; `start_nanos` is the admission time
+/// (the deadline is that plus the timeout).
+pub(crate) const P_DEADLINE: u32 = 16;
 
 /// What admission granted, as the engine keeps it: unsealed, trusted. Held by
 /// [`Permit`]; sealed into a [`RawPermit`] when it leaves the type system.
@@ -73,7 +77,8 @@ pub(crate) struct Grant {
     pub(crate) generation: u32,
     /// `P_*` flags.
     pub(crate) flags: u32,
-    /// Admission time in the breaker clock's nanoseconds (0 when calls are not timed).
+    /// Admission time in the breaker clock's nanoseconds (0 when calls are neither
+    /// timed nor under a `call_timeout`).
     pub(crate) start_nanos: u64,
 }
 
@@ -82,6 +87,12 @@ impl Grant {
     #[inline]
     pub(crate) fn is_probe(&self) -> bool {
         self.flags & P_PROBE != 0
+    }
+
+    /// The admission time, when the grant carries one.
+    #[inline]
+    pub(crate) fn start(&self) -> Option<u64> {
+        (self.flags & (P_TIMED | P_DEADLINE) != 0).then_some(self.start_nanos)
     }
 }
 
@@ -120,6 +131,12 @@ impl PermitKey {
     /// The grant inside `permit`, if this key sealed it.
     #[inline]
     pub(crate) fn open(self, permit: RawPermit) -> Result<Grant, PermitError> {
+        self.check(&permit)
+    }
+
+    /// The grant inside `permit`, if this key sealed it, leaving the permit in place.
+    #[inline]
+    pub(crate) fn check(self, permit: &RawPermit) -> Result<Grant, PermitError> {
         match permit.tag {
             0 => Err(PermitError::Spent),
             t if t == self.tag(permit.grant) => Ok(permit.grant),
@@ -215,6 +232,38 @@ impl fmt::Display for PermitError {
 
 impl std::error::Error for PermitError {}
 
+/// The ways to answer a permit, the same on [`Permit`] and [`OwnedPermit`], each
+/// through the type's own `finish(outcome, latency_nanos)`.
+macro_rules! answers {
+    () => {
+        /// The call succeeded; latency is measured from admission.
+        pub fn success(self) {
+            self.finish(Outcome::Success, None);
+        }
+
+        /// The call failed with `kind`; latency is measured from admission.
+        pub fn failure(self, kind: FailureKind) {
+            self.finish(Outcome::Failure(kind), None);
+        }
+
+        /// The call says nothing about the dependency's health: counted neither way.
+        pub fn ignore(self) {
+            self.finish(Outcome::Ignored, None);
+        }
+
+        /// Records `outcome`; latency is measured from admission.
+        pub fn complete(self, outcome: Outcome) {
+            self.finish(outcome, None);
+        }
+
+        /// Records `outcome` with a latency the caller measured.
+        pub fn record(self, outcome: Outcome, latency: Duration) {
+            let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
+            self.finish(outcome, Some(ns));
+        }
+    };
+}
+
 /// Permission to make one call. Report how it went with [`success`](Permit::success),
 /// [`failure`](Permit::failure), [`ignore`](Permit::ignore) or
 /// [`record`](Permit::record).
@@ -241,6 +290,40 @@ impl<'a, C: Clock> Permit<'a, C> {
         self.grant.generation
     }
 
+    /// When the call must be over: its admission time plus the `call_timeout` in force,
+    /// in nanoseconds on the breaker's clock ([`Clock::now_nanos`]); `None` without a
+    /// `call_timeout`. A reconfigured timeout moves the deadline and a removed one
+    /// removes it; a permit admitted while no timeout was set has none, whatever is set
+    /// later. A call the breaker runs itself that ends at or after it is
+    /// recorded as a timeout; a caller answering the permit itself can pass it on to
+    /// its I/O.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tripgate::{Breaker, Clock, Config, ManualClock};
+    ///
+    /// let clock = ManualClock::new();
+    /// clock.advance(Duration::from_secs(5));
+    /// let config = Config::builder().call_timeout(Duration::from_millis(250)).build()?;
+    /// let breaker = Breaker::with_clock(config, clock.clone())?;
+    /// let permit = breaker.try_acquire()?;
+    /// assert_eq!(permit.deadline(), Some(5_250_000_000));
+    /// permit.success();
+    ///
+    /// let untimed = Breaker::with_clock(Config::default(), clock)?;
+    /// assert_eq!(untimed.try_acquire()?.deadline(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn deadline(&self) -> Option<u64> {
+        self.breaker.grant_deadline(self.grant)
+    }
+
+    /// The admission time, when the permit carries one.
+    #[inline]
+    pub(crate) fn grant_start(&self) -> Option<u64> {
+        self.grant.start()
+    }
+
     /// Hands the permit over as a raw value; the caller must record or release it.
     pub fn into_raw(self) -> RawPermit {
         let (breaker, grant) = (self.breaker, self.grant);
@@ -249,30 +332,19 @@ impl<'a, C: Clock> Permit<'a, C> {
         breaker.seal(grant)
     }
 
-    /// The call succeeded; latency is measured from admission.
-    pub fn success(self) {
-        self.finish(Outcome::Success, None);
-    }
+    answers!();
 
-    /// The call failed with `kind`; latency is measured from admission.
-    pub fn failure(self, kind: FailureKind) {
-        self.finish(Outcome::Failure(kind), None);
-    }
-
-    /// The call says nothing about the dependency's health: counted neither way.
-    pub fn ignore(self) {
-        self.finish(Outcome::Ignored, None);
-    }
-
-    /// Records `outcome`; latency is measured from admission.
-    pub fn complete(self, outcome: Outcome) {
-        self.finish(outcome, None);
-    }
-
-    /// Records `outcome` with a latency the caller measured.
-    pub fn record(self, outcome: Outcome, latency: Duration) {
-        let ns = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX);
-        self.finish(outcome, Some(ns));
+    /// The caller gave up on the call (a cancellation, a timeout of its own): a
+    /// [`FailureKind::Timeout`] if the call had run past its deadline or for at least
+    /// `slow_call_duration` (when the permit carries its start), else the permit is
+    /// released unrecorded. Returns what was recorded. The rule of
+    /// [`Breaker::complete_raw`] with no outcome; an async call dropped by its caller
+    /// is answered this way.
+    pub fn cancelled(self) -> Option<Outcome> {
+        let (breaker, grant) = (self.breaker, self.grant);
+        // Answered: skip the drop that would release it.
+        std::mem::forget(self);
+        breaker.complete_grant(grant, None, None)
     }
 
     #[inline]
@@ -299,6 +371,100 @@ impl<C: Clock> Drop for Permit<'_, C> {
 impl<C: Clock> fmt::Debug for Permit<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Permit")
+            .field("grant", &self.grant)
+            .finish()
+    }
+}
+
+/// A [`Permit`] that owns a handle on its breaker: `Send + 'static`, so it can move
+/// into a spawned task or thread. From [`Breaker::try_acquire_owned`]. Answered and
+/// dropped exactly as a [`Permit`]: by value, once; dropped unanswered it is released
+/// unrecorded (metric `abandoned`), dropped during a panic it is recorded as a
+/// failure.
+///
+/// # Examples
+///
+/// ```
+/// use std::sync::Arc;
+/// use tripgate::{Breaker, Config};
+///
+/// let breaker = Arc::new(Breaker::new(Config::default())?);
+/// let permit = breaker.try_acquire_owned()?;
+/// std::thread::spawn(move || {
+///     // ... make the call ...
+///     permit.success();
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(breaker.snapshot().successes, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[must_use = "a permit must be answered with an outcome; dropping it releases it unrecorded"]
+pub struct OwnedPermit<C: Clock = crate::SystemClock> {
+    /// `None` once answered (or handed over raw): the drop then does nothing.
+    breaker: Option<Arc<Breaker<C>>>,
+    grant: Grant,
+}
+
+impl<C: Clock> OwnedPermit<C> {
+    #[inline]
+    pub(crate) fn new(breaker: Arc<Breaker<C>>, grant: Grant) -> Self {
+        OwnedPermit {
+            breaker: Some(breaker),
+            grant,
+        }
+    }
+
+    /// Whether this permit is a half-open probe.
+    pub fn is_probe(&self) -> bool {
+        self.grant.is_probe()
+    }
+
+    /// The generation of the breaker state the permit was issued in.
+    pub fn generation(&self) -> u32 {
+        self.grant.generation
+    }
+
+    /// When the call must be over, as [`Permit::deadline`].
+    pub fn deadline(&self) -> Option<u64> {
+        self.breaker
+            .as_ref()
+            .and_then(|b| b.grant_deadline(self.grant))
+    }
+
+    /// Hands the permit over as a raw value; the caller must record or release it.
+    pub fn into_raw(mut self) -> RawPermit {
+        match self.breaker.take() {
+            Some(b) => b.seal(self.grant),
+            None => RawPermit::default(),
+        }
+    }
+
+    answers!();
+
+    fn finish(mut self, outcome: Outcome, latency: Option<u64>) {
+        if let Some(b) = self.breaker.take() {
+            b.record_grant(self.grant, outcome, latency);
+        }
+    }
+}
+
+impl<C: Clock> Drop for OwnedPermit<C> {
+    fn drop(&mut self) {
+        // Only a permit never answered still holds its breaker.
+        if let Some(b) = self.breaker.take() {
+            if std::thread::panicking() {
+                b.record_grant(self.grant, Outcome::Failure(FailureKind::Other), None);
+            } else {
+                b.release_grant(self.grant);
+            }
+        }
+    }
+}
+
+impl<C: Clock> fmt::Debug for OwnedPermit<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
             .field("grant", &self.grant)
             .finish()
     }

@@ -54,22 +54,40 @@ impl State {
         State::MetricsOnly,
     ];
 
+    /// Names by code: the one spelling of each state's name (see [`codes`](crate::codes)).
+    const NAMES: [crate::codes::Name; 7] = [
+        crate::codes::name!("closed"),
+        crate::codes::name!("open"),
+        crate::codes::name!("half_open"),
+        crate::codes::name!("forced_open"),
+        crate::codes::name!("forced_closed"),
+        crate::codes::name!("disabled"),
+        crate::codes::name!("metrics_only"),
+    ];
+
+    /// The state's stable number (0 closed ..= 6 metrics-only), as C sees it.
+    pub const fn code(self) -> u8 {
+        self as u8
+    }
+
     /// The state's name: `closed`, `open`, `half_open`, `forced_open`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            State::Closed => "closed",
-            State::Open => "open",
-            State::HalfOpen => "half_open",
-            State::ForcedOpen => "forced_open",
-            State::ForcedClosed => "forced_closed",
-            State::Disabled => "disabled",
-            State::MetricsOnly => "metrics_only",
-        }
+    pub const fn name(self) -> &'static str {
+        State::NAMES[self as usize].0
+    }
+
+    /// The state's name, NUL-terminated, for C.
+    pub const fn c_name(self) -> &'static std::ffi::CStr {
+        State::NAMES[self as usize].1
     }
 
     /// The state with numeric value `v`, if any.
     pub fn from_u8(v: u8) -> Option<State> {
         State::ALL.get(v as usize).copied()
+    }
+
+    /// The state with code `code`, if any (the inverse of [`code`](State::code)).
+    pub fn from_code(code: u8) -> Option<State> {
+        State::from_u8(code)
     }
 
     /// Whether calls are admitted without limit in this state.
@@ -94,7 +112,9 @@ pub(crate) const FLAG_TIMED: u64 = 1 << 3;
 pub(crate) const FLAG_RAMP: u64 = 1 << 4;
 /// Calls in flight are counted.
 pub(crate) const FLAG_IN_FLIGHT: u64 = 1 << 5;
-pub(crate) const FLAGS_MASK: u64 = FLAG_TIMED | FLAG_RAMP | FLAG_IN_FLIGHT;
+/// A `call_timeout` is set: permits carry their admission time, for their deadline.
+pub(crate) const FLAG_DEADLINE: u64 = 1 << 6;
+pub(crate) const FLAGS_MASK: u64 = FLAG_TIMED | FLAG_RAMP | FLAG_IN_FLIGHT | FLAG_DEADLINE;
 
 const PROBES_SHIFT: u32 = 8;
 const PROBE_OK_SHIFT: u32 = 20;

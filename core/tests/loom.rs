@@ -3,9 +3,13 @@
 
 #![cfg(loom)]
 
+#[path = "support/probing.rs"]
+mod probing;
+
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
+use probing::due_for_probes;
 use std::time::Duration;
 use tripgate::{Breaker, Config, FailureKind, ManualClock, State};
 
@@ -16,20 +20,7 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 }
 
 fn half_open(permits: u32, successes: u32) -> (Arc<Breaker<ManualClock>>, ManualClock) {
-    let clock = ManualClock::new();
-    let config = Config::builder()
-        .no_failure_rate()
-        .count_window(2)
-        .track_latency(false)
-        .consecutive_failures(1)
-        .open_duration(Duration::from_secs(1))
-        .half_open_permits(permits)
-        .half_open_success_threshold(successes)
-        .build()
-        .unwrap();
-    let b = Breaker::with_clock(config, clock.clone()).unwrap();
-    b.try_acquire().unwrap().failure(FailureKind::Other);
-    clock.advance(Duration::from_secs(1));
+    let (b, clock) = due_for_probes(2, permits, successes);
     (Arc::new(b), clock)
 }
 

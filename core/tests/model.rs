@@ -1,5 +1,6 @@
-//! Property test: random operation sequences (calls, time, and every manual
-//! transition, from any initial state) against a plain single-threaded reference
+//! Property test: random operation sequences (calls, answers by the deadline rule of a
+//! `call_timeout` or a cancellation, time, and every manual transition, from any
+//! initial state) against a plain single-threaded reference
 //! model (`support/model.rs`). State, generation, counts, rates and retry times must
 //! match exactly.
 //!
@@ -32,6 +33,8 @@ fn op() -> impl Strategy<Value = Op> {
         8 => (0usize..8, outcome(), proptest::option::of(prop_oneof![0u64..50, 100u64..400]))
             .prop_map(|(index, outcome, latency_ms)| Op::Record { index, outcome, latency_ms }),
         1 => (0usize..8).prop_map(|index| Op::Release { index }),
+        2 => (0usize..8, proptest::option::of(outcome()))
+            .prop_map(|(index, outcome)| Op::Complete { index, outcome }),
         3 => prop_oneof![0u64..100, 500u64..3000, 5000u64..15_000].prop_map(|ms| Op::Advance { ms }),
         1 => Just(Op::ForceOpen),
         1 => Just(Op::Reset),
@@ -75,11 +78,27 @@ fn config() -> impl Strategy<Value = Config> {
         any::<bool>(),
         (1u32..4, 1u32..4),
         (prop_oneof![Just(1.0), Just(2.0)], 0usize..10),
+        prop_oneof![Just(None), Just(Some(Duration::from_millis(300)))],
     )
         .prop_map(
-            |(window, min, rate, consec, slow, pct, (permits, successes), (mult, initial))| {
+            |(
+                window,
+                min,
+                rate,
+                consec,
+                slow,
+                pct,
+                (permits, successes),
+                (mult, initial),
+                timeout,
+            )| {
                 // Closed most of the time; each other state now and then.
                 let initial = State::ALL.get(initial).copied().unwrap_or(State::Closed);
+                // A count window holds at most `size` calls: a larger minimum is refused.
+                let min = match window {
+                    WindowConfig::Count { size, .. } => min.min(size),
+                    WindowConfig::Time { .. } => min,
+                };
                 let mut b = Config::builder()
                     .initial_state(initial)
                     .minimum_calls(min)
@@ -116,6 +135,9 @@ fn config() -> impl Strategy<Value = Config> {
                 }
                 if pct {
                     b = b.latency_percentile(0.75, Duration::from_millis(200));
+                }
+                if let Some(t) = timeout {
+                    b = b.call_timeout(t);
                 }
                 b.build().unwrap()
             },

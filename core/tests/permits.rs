@@ -9,7 +9,10 @@
 
 #![cfg(not(loom))]
 
-use std::time::Duration;
+#[path = "support/probing.rs"]
+mod probing;
+
+use probing::due_for_probes;
 use tripgate::{
     Breaker, Config, FailureKind, ManualClock, Outcome, PermitError, RawPermit, Snapshot, State,
 };
@@ -48,28 +51,9 @@ fn counters(b: &Breaker<ManualClock>) -> impl PartialEq + std::fmt::Debug {
     )
 }
 
-/// A breaker tripped by one failure and due for probing: the next acquire is a probe.
-fn due_for_probes(permits: u32, successes: u32) -> Breaker<ManualClock> {
-    let clock = ManualClock::new();
-    let config = Config::builder()
-        .no_failure_rate()
-        .count_window(10)
-        .track_latency(false)
-        .consecutive_failures(1)
-        .open_duration(Duration::from_secs(1))
-        .half_open_permits(permits)
-        .half_open_success_threshold(successes)
-        .build()
-        .unwrap();
-    let b = Breaker::with_clock(config, clock.clone()).unwrap();
-    b.try_acquire().unwrap().failure(FailureKind::Other);
-    clock.advance(Duration::from_secs(1));
-    b
-}
-
 #[test]
 fn a_probe_recorded_three_times_counts_once() {
-    let b = due_for_probes(3, 3);
+    let b = due_for_probes(10, 3, 3).0;
     let mut probe = Slot(b.acquire_raw().unwrap());
     assert!(probe.0.is_probe());
     let (original, dup) = copy(std::mem::take(&mut probe.0));
@@ -94,7 +78,7 @@ fn a_probe_recorded_three_times_counts_once() {
 
 #[test]
 fn a_probe_released_twice_frees_one_slot() {
-    let b = due_for_probes(2, 5);
+    let b = due_for_probes(10, 2, 5).0;
     let mut first = Slot(b.acquire_raw().unwrap());
     let _second = b.acquire_raw().unwrap();
     assert!(b.acquire_raw().is_err(), "two slots, both taken");
@@ -114,7 +98,7 @@ fn a_probe_released_twice_frees_one_slot() {
 fn a_copied_probe_never_lets_more_than_the_limit_decide() {
     // With another probe out a copy cannot be told from its original: it takes that
     // probe's place, and the last of the three answers is the surplus.
-    let b = due_for_probes(3, 3);
+    let b = due_for_probes(10, 3, 3).0;
     let (a, a_copy) = copy(b.acquire_raw().unwrap());
     let c = b.acquire_raw().unwrap();
     b.record_raw(a, Outcome::Success, None).unwrap();
@@ -134,8 +118,8 @@ fn a_copied_probe_never_lets_more_than_the_limit_decide() {
 
 #[test]
 fn a_permit_of_another_breaker_changes_nothing() {
-    let a = due_for_probes(1, 1);
-    let b = due_for_probes(1, 1);
+    let a = due_for_probes(10, 1, 1).0;
+    let b = due_for_probes(10, 1, 1).0;
     let theirs = a.acquire_raw().unwrap();
     let _ours = b.acquire_raw().unwrap();
     let before = counters(&b);
@@ -152,7 +136,7 @@ fn a_permit_of_another_breaker_changes_nothing() {
     assert_eq!(b.state(), State::HalfOpen);
 
     // The same in Closed, where the generations of the two breakers also agree.
-    let (a, b) = (due_for_probes(1, 1), due_for_probes(1, 1));
+    let (a, b) = (due_for_probes(10, 1, 1).0, due_for_probes(10, 1, 1).0);
     for br in [&a, &b] {
         br.try_acquire().unwrap().success();
     }
@@ -214,7 +198,7 @@ fn assert_refuses_made_up_permits(b: &Breaker<ManualClock>, real: RawPermit) -> 
 
 #[test]
 fn made_up_permits_are_refused() {
-    let b = due_for_probes(1, 1);
+    let b = due_for_probes(10, 1, 1).0;
     let probe = assert_refuses_made_up_permits(&b, b.acquire_raw().unwrap());
     b.record_raw(probe, Outcome::Success, None).unwrap();
     assert_eq!(b.state(), State::Closed);

@@ -20,6 +20,20 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
+    /// [`try_acquire`](Breaker::try_acquire) for a breaker shared through an [`Arc`]:
+    /// the permit holds a clone of the `Arc`, so it is `Send + 'static` and can move
+    /// into a spawned task or thread (see [`OwnedPermit`]). Wait-free, as
+    /// `try_acquire`, plus the reference count's increment.
+    #[inline]
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Result<OwnedPermit<C>, Rejected> {
+        let w = self.load_word();
+        let grant = match self.admit_closed(w) {
+            Some(grant) => grant,
+            None => self.acquire_slow(w)?,
+        };
+        Ok(OwnedPermit::new(Arc::clone(self), grant))
+    }
+
     /// [`try_acquire`](Breaker::try_acquire) for bindings: the permit as a plain value,
     /// sealed with this breaker's key, to be handed back to
     /// [`record_raw`](Breaker::record_raw) or [`release_raw`](Breaker::release_raw)
@@ -34,14 +48,16 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// The common case of admission: Closed, no slow start, not counting calls in
-    /// flight. One load (the caller's), no RMW, a clock read only when calls are timed.
+    /// flight. One load (the caller's), no RMW, a clock read only when calls are timed
+    /// or under a `call_timeout` (one test of the word either way: a breaker with
+    /// neither pays nothing for deadlines).
     #[inline]
     pub(super) fn admit_closed(&self, w: Word) -> Option<Grant> {
         if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) != State::Closed as u64 {
             return None;
         }
-        let (flags, start_nanos) = if w.0 & FLAG_TIMED != 0 {
-            (P_TIMED, self.clock.now_nanos())
+        let (flags, start_nanos) = if w.0 & (FLAG_TIMED | FLAG_DEADLINE) != 0 {
+            (start_flags(w), self.clock.now_nanos())
         } else {
             (0, 0)
         };
@@ -71,8 +87,8 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn issue(&self, w: Word, probe: bool) -> Grant {
         let mut flags = 0;
         let mut start_nanos = 0;
-        if w.0 & FLAG_TIMED != 0 {
-            flags |= P_TIMED;
+        if w.0 & (FLAG_TIMED | FLAG_DEADLINE) != 0 {
+            flags |= start_flags(w);
             start_nanos = self.clock.now_nanos();
         }
         if w.0 & FLAG_IN_FLIGHT != 0 {
@@ -94,10 +110,9 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.totals.bump(REJECTED, 1);
+        let info = self.rejection_info.load();
         let opened_by = match state {
-            State::Open | State::HalfOpen | State::ForcedOpen => {
-                self.opened_by.load().as_deref().copied()
-            }
+            State::Open | State::HalfOpen | State::ForcedOpen => info.opened_by,
             _ => None,
         };
         // Call listeners only: admission delivers no transition event.
@@ -108,7 +123,7 @@ impl<C: Clock> Breaker<C> {
         Rejected {
             state,
             retry_after,
-            name: self.name.clone(),
+            name: Arc::clone(&info.name),
             opened_by,
         }
     }
@@ -250,4 +265,18 @@ impl<C: Clock> Breaker<C> {
             .map(|_| ())
             .map_err(Word)
     }
+}
+
+/// The permit flags of a grant that carries its admission time: `P_TIMED` when calls
+/// are timed, `P_DEADLINE` under a `call_timeout`.
+#[inline]
+fn start_flags(w: Word) -> u32 {
+    let mut flags = 0;
+    if w.0 & FLAG_TIMED != 0 {
+        flags |= P_TIMED;
+    }
+    if w.0 & FLAG_DEADLINE != 0 {
+        flags |= P_DEADLINE;
+    }
+    flags
 }

@@ -150,7 +150,7 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.coarse_nanos();
         self.transition_manually(to, |w, next, p| {
             if to == State::ForcedOpen {
-                self.opened_by.store(Some(Arc::new(Reason::Manual)));
+                self.set_opened_by(Reason::Manual);
             }
             self.published(w, next, Reason::Manual, now, None, p)
         });
@@ -161,8 +161,8 @@ impl<C: Clock> Breaker<C> {
     /// Replaces the config while the breaker runs. An invalid config is refused and
     /// the old one keeps running.
     ///
-    /// State, backoff and counters always survive; rejections keep the name the breaker
-    /// was built with. The window's contents survive when
+    /// State, backoff and counters always survive; a new `name` is what rejections
+    /// carry from then on. The window's contents survive when
     /// its shape (kind, size or duration, buckets) is unchanged; otherwise the window
     /// restarts empty in the new shape. A window can never grow past the buckets it
     /// was built with, a window built count-based cannot become time-based (it keeps
@@ -185,6 +185,9 @@ impl<C: Clock> Breaker<C> {
         let now = self.clock.coarse_nanos();
         let reconfiguring = self.reconfiguring.lock();
         let reshaped = Shape::of(&old.window) != shape;
+        if config.name != old.name {
+            self.set_rejection_name(&config.name);
+        }
         self.config.store(Arc::new(config.clone()));
         self.options.load_from(&config);
         let mut w = self.load_word();

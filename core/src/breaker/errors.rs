@@ -84,19 +84,31 @@ impl fmt::Display for Rounded {
 
 impl std::error::Error for Rejected {}
 
-/// The error of a guarded call: rejected by the breaker, or failed on its own.
+/// The error of a guarded call: rejected by the breaker, failed on its own, or cut
+/// short at its `call_timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError<E> {
     /// The breaker did not admit the call; it was never made.
     Rejected(Rejected),
     /// The call was made and failed.
     Failed(E),
+    /// The call was still running at its deadline (admission plus the `call_timeout`,
+    /// the duration carried here): it was cancelled (its future dropped) and recorded
+    /// as a [`FailureKind::Timeout`](crate::FailureKind::Timeout). Only an async call
+    /// given a [`Timer`](crate::Timer) is cut short; see
+    /// [`Breaker::call_async_with`](crate::Breaker::call_async_with).
+    Timeout(Duration),
 }
 
 impl<E> CallError<E> {
     /// Whether the breaker rejected the call (it was never made).
     pub fn is_rejected(&self) -> bool {
         matches!(self, CallError::Rejected(_))
+    }
+
+    /// Whether the call was cut short at its deadline.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, CallError::Timeout(_))
     }
 }
 
@@ -105,6 +117,7 @@ impl<E: fmt::Display> fmt::Display for CallError<E> {
         match self {
             CallError::Rejected(r) => r.fmt(f),
             CallError::Failed(e) => e.fmt(f),
+            CallError::Timeout(d) => write!(f, "call timed out after {}", Rounded(*d)),
         }
     }
 }
@@ -156,5 +169,8 @@ mod tests {
             r.to_string(),
             "circuit breaker is forced_open: call rejected"
         );
+        let t = CallError::<String>::Timeout(Duration::from_millis(250));
+        assert_eq!(t.to_string(), "call timed out after 250ms");
+        assert!(t.is_timeout() && !t.is_rejected());
     }
 }

@@ -44,12 +44,13 @@ use crate::events::{
     CALL_LISTENERS, EVENTS_WAITING,
 };
 use crate::histogram::Layout;
-use crate::metrics::{FailureCounts, Snapshot};
+use crate::metrics::{FailureCounts, RuleReadings, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
 use crate::permit::{
-    Grant, Permit, PermitError, PermitKey, RawPermit, P_IN_FLIGHT, P_PROBE, P_TIMED, P_UNCOUNTED,
+    Grant, OwnedPermit, Permit, PermitError, PermitKey, RawPermit, P_DEADLINE, P_IN_FLIGHT,
+    P_PROBE, P_TIMED, P_UNCOUNTED,
 };
-use crate::state::{State, Word, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
+use crate::state::{State, Word, FLAG_DEADLINE, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
 use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRIPES};
 use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;
@@ -84,10 +85,10 @@ pub struct Breaker<C: Clock = SystemClock> {
     call_listeners: Listeners<CallEvent>,
     /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
     backoff: parking_lot::Mutex<Backoff>,
-    /// The name rejections carry (`Config::name`).
-    name: Arc<str>,
-    /// Why the breaker last opened, for rejections. Written on openings.
-    opened_by: arc_swap::ArcSwapOption<Reason>,
+    /// What a rejection carries besides its state, read in one load: the breaker's
+    /// name (replaced when a reconfiguration renames it) and why it last opened
+    /// (written on openings).
+    rejection_info: ArcSwap<RejectionInfo>,
     /// Serialises reconfigurations.
     reconfiguring: parking_lot::Mutex<()>,
     clock: C,
@@ -117,7 +118,10 @@ impl<C: Clock> Breaker<C> {
         let salt = now ^ (&window as *const Window as u64).rotate_left(32);
         let seed = config.seed.unwrap_or(salt);
         let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
-        let name = Arc::from(config.name.as_str());
+        let rejection_info = ArcSwap::from_pointee(RejectionInfo {
+            name: Arc::from(config.name.as_str()),
+            opened_by: None,
+        });
         let breaker = Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
             options: CachePadded::new(Options::new(&config)),
@@ -129,8 +133,7 @@ impl<C: Clock> Breaker<C> {
             events: Events::new(word.generation()),
             call_listeners: Listeners::new(),
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
-            name,
-            opened_by: arc_swap::ArcSwapOption::empty(),
+            rejection_info,
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
             permit_key: PermitKey::random(salt),
@@ -156,6 +159,9 @@ impl<C: Clock> Breaker<C> {
         }
         if config.track_in_flight {
             f |= FLAG_IN_FLIGHT;
+        }
+        if config.call_timeout.is_some() {
+            f |= FLAG_DEADLINE;
         }
         f
     }
@@ -185,3 +191,29 @@ impl<C: Clock> Breaker<C> {
 
 #[cfg(all(test, not(loom)))]
 mod tests;
+
+/// What rejections carry besides their state (see `Breaker::rejection_info`).
+#[derive(Debug)]
+struct RejectionInfo {
+    name: Arc<str>,
+    opened_by: Option<Reason>,
+}
+
+impl<C: Clock> Breaker<C> {
+    /// Remembers why the breaker opened, for the rejections that follow.
+    fn set_opened_by(&self, reason: Reason) {
+        self.rejection_info.rcu(|info| RejectionInfo {
+            name: Arc::clone(&info.name),
+            opened_by: Some(reason),
+        });
+    }
+
+    /// Renames the breaker in the rejections that follow.
+    fn set_rejection_name(&self, name: &str) {
+        let name: Arc<str> = Arc::from(name);
+        self.rejection_info.rcu(|info| RejectionInfo {
+            name: Arc::clone(&name),
+            opened_by: info.opened_by,
+        });
+    }
+}

@@ -41,6 +41,17 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn record_other(&self, permit: Grant, outcome: Outcome, latency_nanos: Option<u64>) {
         if permit.flags == P_TIMED && latency_nanos.is_none() && outcome == Outcome::Success {
             self.record_timed_success(permit.generation, permit.start_nanos);
+        } else if permit.flags & !P_TIMED == P_DEADLINE
+            && latency_nanos.is_none()
+            && outcome == Outcome::Success
+        {
+            // A success under a `call_timeout` takes the short path of its kind: the
+            // deadline is the caller's business, not the record's.
+            if permit.flags & P_TIMED != 0 {
+                self.record_timed_success(permit.generation, permit.start_nanos);
+            } else {
+                self.record_plain_success(permit.generation);
+            }
         } else {
             self.record_general(permit, outcome, latency_nanos);
         }
@@ -245,6 +256,76 @@ impl<C: Clock> Breaker<C> {
                 self.attention.look_again.store(true, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Answers a call that has ended, by the deadline rule every binding shares: the
+    /// call's `outcome` is recorded, or a [`FailureKind::Timeout`] instead when the call
+    /// ended at or after its deadline (admission plus the `call_timeout` it was admitted
+    /// under, on the breaker's clock). `None` says the call was cut short by its caller
+    /// (a cancellation, an interrupt): a timeout as well if the deadline had passed or
+    /// the call had run for at least `slow_call_duration` (the dependency had not
+    /// answered in a time the breaker already counts as slow; known when the permit
+    /// carries its start: latency tracking or a `call_timeout`), else the permit is
+    /// released unrecorded, since a caller giving up early says nothing about the
+    /// dependency. Returns what was recorded (`None`: released).
+    ///
+    /// A permit this breaker did not issue, or one whose answer was already counted, is
+    /// refused with a [`PermitError`] and changes nothing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tripgate::{Breaker, Config, FailureKind, ManualClock, Outcome};
+    /// let clock = ManualClock::new();
+    /// let config = Config::builder().call_timeout(Duration::from_millis(50)).build()?;
+    /// let breaker = Breaker::with_clock(config, clock.clone())?;
+    /// let early = breaker.acquire_raw()?;
+    /// assert_eq!(breaker.complete_raw(early, None, None), Ok(None)); // released
+    /// let late = breaker.acquire_raw()?;
+    /// clock.advance(Duration::from_millis(50));
+    /// let timeout = Some(Outcome::Failure(FailureKind::Timeout));
+    /// assert_eq!(breaker.complete_raw(late, Some(Outcome::Success), None), Ok(timeout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn complete_raw(
+        &self,
+        permit: RawPermit,
+        outcome: Option<Outcome>,
+        latency_nanos: Option<u64>,
+    ) -> Result<Option<Outcome>, PermitError> {
+        let grant = self.redeem(permit)?;
+        Ok(self.complete_grant(grant, outcome, latency_nanos))
+    }
+
+    /// [`complete_raw`](Breaker::complete_raw), trusted: the path of the owned
+    /// [`Permit`] and of async calls dropped by their caller.
+    pub(crate) fn complete_grant(
+        &self,
+        grant: Grant,
+        outcome: Option<Outcome>,
+        latency_nanos: Option<u64>,
+    ) -> Option<Outcome> {
+        let deadline = self.grant_deadline(grant);
+        // One clock read, and none for an answered call without a deadline (the rest).
+        let late = (deadline.is_some() || outcome.is_none()) && {
+            let now = self.clock.now_nanos();
+            // ordering: Relaxed, an option (see `Options::load_from`).
+            let slow = self.options.slow_nanos.load(Ordering::Relaxed);
+            deadline.is_some_and(|d| now >= d)
+                || (outcome.is_none()
+                    && grant
+                        .start()
+                        .is_some_and(|start| now.saturating_sub(start) >= slow))
+        };
+        let answer = if late {
+            Some(Outcome::Failure(FailureKind::Timeout))
+        } else {
+            outcome
+        };
+        match answer {
+            Some(o) => self.record_grant(grant, o, latency_nanos),
+            None => self.release_grant(grant),
+        }
+        answer
     }
 
     /// Gives a permit back unrecorded (metric `abandoned`): frees a probe slot.

@@ -30,6 +30,53 @@ impl<C: Clock> Breaker<C> {
         self.window.latency(self.clock.now_nanos())
     }
 
+    /// What each enabled trip rule reads from the window now (see [`RuleReadings`]):
+    /// the same counters, the same threshold in force and the same streak the rules
+    /// are checked against when an outcome is recorded. Costs one pass over the
+    /// window's buckets; takes no lock writers need.
+    ///
+    /// ```
+    /// use tripgate::{Breaker, Config, FailureKind, Outcome};
+    /// let b = Breaker::new(Config::builder().count_window(10).minimum_calls(10).build().unwrap()).unwrap();
+    /// b.try_acquire().unwrap().record(Outcome::Success, std::time::Duration::from_millis(5));
+    /// b.try_acquire().unwrap().failure(FailureKind::Timeout);
+    /// let r = b.rule_readings();
+    /// assert_eq!(r.window_calls, 2);
+    /// assert_eq!(r.failure_rate, Some(0.5));
+    /// assert_eq!(r.consecutive_failures, 1);
+    /// ```
+    pub fn rule_readings(&self) -> RuleReadings {
+        let w = self.load_word();
+        let now = self.clock.now_nanos();
+        let config = self.config.load();
+        let needed = Needed {
+            failures: config.failure_rate_threshold.is_some(),
+            slow: config.slow_call_rate_threshold.is_some(),
+            over_limit: config.latency_percentile.is_some(),
+        };
+        let sums = self.window.sums(now, needed);
+        let share = |n: u64| {
+            if sums.calls == 0 {
+                0.0
+            } else {
+                n as f64 / sums.calls as f64
+            }
+        };
+        RuleReadings {
+            window_calls: sums.calls,
+            failure_rate: needed.failures.then(|| sums.failure_rate()),
+            failure_rate_threshold: self.failure_threshold(
+                &config,
+                &sums,
+                self.attention.streak.get(w.generation()),
+                false,
+            ),
+            slow_call_rate: needed.slow.then(|| sums.slow_rate()),
+            over_limit_rate: needed.over_limit.then(|| share(sums.over_limit)),
+            consecutive_failures: self.attention.streak.latest(),
+        }
+    }
+
     /// A reading of every figure. Costs O(window); takes no lock writers need.
     pub fn snapshot(&self) -> Snapshot {
         self.dispatch_events();

@@ -1273,3 +1273,73 @@ fn a_call_that_outlives_its_timeout_is_recorded_as_a_timeout() {
     let s = b.snapshot();
     assert_eq!((s.failures_by_kind.timeout, s.successes), (1, 1));
 }
+
+#[test]
+fn rule_readings_read_what_the_rules_compare() {
+    let (b, _) = breaker(
+        count_config(10, 4, 0.5)
+            .slow_call_rate_threshold(0.9, 100 * MS)
+            .latency_percentile(0.9, 200 * MS)
+            .consecutive_failures(5)
+            .build()
+            .unwrap(),
+    );
+    let r = b.rule_readings();
+    assert_eq!(r.window_calls, 0);
+    assert_eq!(r.failure_rate, Some(0.0));
+    assert_eq!(r.failure_rate_threshold, Some(0.5));
+    b.try_acquire().unwrap().record(Outcome::Success, 150 * MS);
+    b.try_acquire().unwrap().record(Outcome::Success, 250 * MS);
+    fail(&b);
+    let r = b.rule_readings();
+    assert_eq!(r.window_calls, 3);
+    assert!((r.failure_rate.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert!((r.slow_call_rate.unwrap() - 2.0 / 3.0).abs() < 1e-9);
+    assert!((r.over_limit_rate.unwrap() - 1.0 / 3.0).abs() < 1e-9);
+    assert_eq!(r.consecutive_failures, 1);
+    // The tripping outcome stays readable: the window restarts on closing, not opening.
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    let r = b.rule_readings();
+    assert_eq!(r.failure_rate, Some(0.5));
+    assert!(r.failure_rate.unwrap() >= r.failure_rate_threshold.unwrap());
+    assert_eq!(r.consecutive_failures, 2);
+}
+
+#[test]
+fn rule_readings_leave_rules_that_are_off() {
+    let (b, _) = breaker(
+        Config::builder()
+            .no_failure_rate()
+            .count_window(10)
+            .consecutive_failures(3)
+            .build()
+            .unwrap(),
+    );
+    fail(&b);
+    let r = b.rule_readings();
+    assert_eq!(r.failure_rate, None);
+    assert_eq!(r.failure_rate_threshold, None);
+    assert_eq!(r.slow_call_rate, None);
+    assert_eq!(r.over_limit_rate, None);
+    assert_eq!((r.window_calls, r.consecutive_failures), (1, 1));
+}
+
+#[test]
+fn a_reconfiguration_that_renames_the_breaker_renames_its_rejections() {
+    let clock = ManualClock::new();
+    let config = Config::builder()
+        .name("billing")
+        .consecutive_failures(1)
+        .build()
+        .unwrap();
+    let b = Breaker::with_clock(config, clock).unwrap();
+    b.force_open();
+    assert_eq!(&*b.try_acquire().unwrap_err().name, "billing");
+    let mut renamed = (*b.config()).clone();
+    renamed.name = "payments".into();
+    b.reconfigure(renamed).unwrap();
+    let rejected = b.try_acquire().unwrap_err();
+    assert_eq!(&*rejected.name, "payments");
+    assert!(rejected.to_string().contains("'payments'"), "{rejected}");
+}

@@ -53,7 +53,7 @@ impl<C: Clock> Breaker<C> {
         publishing: Publishing<'_>,
     ) {
         self.timeline.open_until.set(to.generation(), until);
-        self.opened_by.store(Some(Arc::new(reason)));
+        self.set_opened_by(reason);
         self.attention.look_again.store(false, Ordering::Relaxed);
         let open_for = Some(Duration::from_nanos(until.saturating_sub(now)));
         self.published(from, to, reason, now, open_for, publishing);

@@ -367,6 +367,65 @@ fn validate_all_reports_every_error() {
 }
 
 #[test]
+fn minimum_calls_above_a_count_windows_size_is_refused_with_the_range() {
+    let c = Config {
+        window: WindowConfig::Count {
+            size: 10,
+            buckets: None,
+        },
+        minimum_calls: 11,
+        failure_rate_threshold: Some(3.0),
+        ..Config::default()
+    };
+    let errors = c.validate_all();
+    assert_eq!(
+        field_of(&c),
+        vec!["minimum_calls", "failure_rate_threshold"],
+        "reported with the other errors of the run"
+    );
+    let text = errors[0].to_string();
+    assert!(
+        text.contains("minimum_calls") && text.contains("11") && text.contains("1..=10"),
+        "{text}"
+    );
+    let at_size = Config {
+        minimum_calls: 10,
+        failure_rate_threshold: Some(0.5),
+        ..c.clone()
+    };
+    assert_eq!(at_size.validate(), Ok(()));
+    // A time window holds any number of calls: only the general bound applies.
+    let time = Config {
+        minimum_calls: 10_000,
+        ..Config::default()
+    };
+    assert_eq!(time.validate(), Ok(()));
+}
+
+#[test]
+fn minimum_calls_above_a_count_windows_size_is_refused_only_when_it_gates_a_rule() {
+    // Consecutive failures alone (a pybreaker-style breaker): the minimum, 10 in the
+    // standard tier, gates nothing, so a one-call window is fine.
+    let streak_only = || {
+        Config::builder()
+            .count_window(1)
+            .no_failure_rate()
+            .consecutive_failures(5)
+    };
+    let c = streak_only().build().unwrap();
+    assert_eq!(c.minimum_calls, 10);
+    // Each gated rule alone makes it an error.
+    let slow = streak_only().slow_call_rate_threshold(0.5, Duration::from_millis(100));
+    let pct = streak_only().latency_percentile(0.99, Duration::from_millis(100));
+    let rate = streak_only().failure_rate_threshold(0.5);
+    for b in [slow, pct, rate] {
+        let errors = b.build_unchecked().validate_all();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].to_string().contains("1..=1"), "{}", errors[0]);
+    }
+}
+
+#[test]
 fn parses_toml_and_json_with_names_and_durations() {
     let t = Config::from_toml_str(
         r#"

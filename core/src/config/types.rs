@@ -266,7 +266,9 @@ pub struct SlowStart {
 pub struct Config {
     /// The sliding window.
     pub window: WindowConfig,
-    /// Calls the window must hold before a rate or percentile rule may trip.
+    /// Calls the window must hold before a rate or percentile rule may trip. With a
+    /// count window and such a rule configured, at most its `size` (a larger value is
+    /// refused, not capped).
     pub minimum_calls: u32,
     /// Trip when the weighted failure rate is at or above this, in (0, 1]. Written
     /// `"off"` in a file to turn the rule off (leaving the key out keeps the default).

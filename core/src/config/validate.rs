@@ -71,6 +71,23 @@ impl Config {
             }
         }
         v.range_u("minimum_calls", self.minimum_calls as u64, 1, 1_000_000_000);
+        // The rules `minimum_calls` gates. Without any, the minimum gates nothing and
+        // any value is harmless (a consecutive-failures breaker on a one-call window).
+        let gated = self.failure_rate_threshold.is_some()
+            || self.slow_call_rate_threshold.is_some()
+            || self.latency_percentile.is_some();
+        if let WindowConfig::Count { size, .. } = self.window {
+            // A count window never holds more than `size` calls: a larger minimum would
+            // keep every gated rule silent forever. Refused rather than capped, so the
+            // config says what the breaker does.
+            if gated && size >= 1 && self.minimum_calls > size {
+                v.push(
+                    "minimum_calls",
+                    self.minimum_calls,
+                    format!("1..={size} (at most window.size: a count window holds no more calls)"),
+                );
+            }
+        }
         if let Some(t) = self.failure_rate_threshold {
             v.rate("failure_rate_threshold", t);
         }

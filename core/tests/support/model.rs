@@ -8,7 +8,8 @@
 
 use std::time::Duration;
 use tripgate::{
-    Breaker, Config, ManualClock, Outcome, RawPermit, State, WindowConfig, MAX_TRACKABLE,
+    Breaker, Config, FailureKind, ManualClock, Outcome, RawPermit, State, WindowConfig,
+    MAX_TRACKABLE,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -46,6 +47,12 @@ pub enum Op {
     },
     Release {
         index: usize,
+    },
+    /// Answer by the deadline rule (`complete_raw`): `None` is a call its caller cut
+    /// short.
+    Complete {
+        index: usize,
+        outcome: Option<Outcome>,
     },
     Advance {
         ms: u64,
@@ -284,6 +291,27 @@ impl Model {
         }
     }
 
+    /// The deadline rule: a call answered at or after admission plus `call_timeout` is
+    /// a timeout; one cut short (`None`) is a timeout too once it ran for
+    /// `slow_call_duration` (when calls carry their start), else it is released.
+    fn complete(&mut self, p: ModelPermit, outcome: Option<Outcome>) -> Option<Outcome> {
+        let elapsed = self.now - p.start;
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let past_deadline = self.c.call_timeout.is_some_and(|t| elapsed >= nanos(t));
+        let start_known = self.c.latency_tracked() || self.c.call_timeout.is_some();
+        let slow = start_known && elapsed >= nanos(self.c.slow_call_duration);
+        let answer = if past_deadline || (outcome.is_none() && slow) {
+            Some(Outcome::Failure(FailureKind::Timeout))
+        } else {
+            outcome
+        };
+        match answer {
+            Some(o) => self.record(p, o, None),
+            None => self.release(p),
+        }
+        answer
+    }
+
     fn release(&mut self, p: ModelPermit) {
         self.abandoned += 1;
         if p.probe {
@@ -419,6 +447,14 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
                 b.record_raw(r, outcome, lat)
                     .map_err(|e| format!("step {step}: {e}"))?;
                 m.record(p, outcome, lat);
+            }
+            Op::Complete { index, outcome } if !held.is_empty() => {
+                let (r, p) = held.remove(index % held.len());
+                let real = b
+                    .complete_raw(r, outcome, None)
+                    .map_err(|e| format!("step {step}: {e}"))?;
+                let model = m.complete(p, outcome);
+                check_eq!(real, model, "step {}: complete", step);
             }
             Op::Release { index } if !held.is_empty() => {
                 let (r, p) = held.remove(index % held.len());
