@@ -6,7 +6,8 @@
  * - Every function returns a tg_status: TG_OK (0), TG_REJECTED (1, a normal outcome of
  *   tg_try_acquire and tg_bulkhead_try_acquire, not an error) or a negative error.
  *   Out-parameters are written only on TG_OK (the `needed` size of the buffer-filling
- *   functions is also written on TG_ERR_BUFFER_TOO_SMALL, which it answers).
+ *   functions is also written on TG_ERR_BUFFER_TOO_SMALL, which it answers, and
+ *   tg_try_acquire_ex fills its `rejection` on TG_REJECTED).
  * - After a negative status, tg_last_error_message() describes it (thread-local).
  * - Handles: tg_config (a builder, one thread at a time), tg_breaker and tg_bulkhead
  *   (thread-safe: every function taking a `const tg_breaker *` or `const tg_bulkhead *`
@@ -54,6 +55,18 @@ static inline uint64_t tg_mins(uint64_t n) {
  * The largest `limit` `tg_bulkhead_new` accepts.
  */
 #define TG_BULKHEAD_LIMIT_MAX 1000000
+
+/**
+ * The longest manual opening, in nanoseconds: 30 days (the longest open duration a
+ * config allows). Hold a breaker open for longer with `tg_force_open`.
+ */
+#define TG_OPEN_MAX_NS 2592000000000000
+
+/**
+ * What `tg_permit_deadline_ns` writes for a permit without a deadline (no
+ * `call_timeout` configured): a time that never comes.
+ */
+#define TG_NO_DEADLINE UINT64_MAX
 
 /**
  * Major version of the header.
@@ -132,6 +145,35 @@ typedef int32_t tg_breaker_state;
 #endif // __cplusplus
 
 /**
+ * What happened to one call, in a `tg_call_event`.
+ */
+enum tg_call_kind
+#ifdef __cplusplus
+  : int32_t
+#endif // __cplusplus
+ {
+    /**
+     * The call was admitted and recorded as a success.
+     */
+    TG_CALL_SUCCESS = 0,
+    /**
+     * The call was admitted and recorded as a failure (`failure_kind` says which).
+     */
+    TG_CALL_FAILURE = 1,
+    /**
+     * The call was admitted and its outcome recorded as ignored.
+     */
+    TG_CALL_IGNORED = 2,
+    /**
+     * The breaker rejected the call (`rejected_in` says in which state).
+     */
+    TG_CALL_REJECTED = 3,
+};
+#ifndef __cplusplus
+typedef int32_t tg_call_kind;
+#endif // __cplusplus
+
+/**
  * Why a transition happened.
  */
 enum tg_reason
@@ -175,6 +217,18 @@ enum tg_reason
      * An operator call: force, disable, metrics-only or reset.
      */
     TG_REASON_MANUAL = 8,
+    /**
+     * An operator opened the breaker.
+     */
+    TG_REASON_MANUAL_OPEN = 9,
+    /**
+     * An operator moved the breaker to half-open.
+     */
+    TG_REASON_MANUAL_HALF_OPEN = 10,
+    /**
+     * An operator closed the breaker.
+     */
+    TG_REASON_MANUAL_CLOSE = 11,
 };
 #ifndef __cplusplus
 typedef int32_t tg_reason;
@@ -485,6 +539,11 @@ typedef struct {
      * Listener calls that panicked (and were caught).
      */
     uint64_t listener_panics;
+    /**
+     * Successful probes so far in the current half-open state (it closes at
+     * `half_open.success_threshold`); 0 in any other state.
+     */
+    uint32_t half_open_successes;
 } tg_metrics;
 
 /**
@@ -601,15 +660,49 @@ typedef struct {
 } tg_bulkhead_metrics;
 
 /**
- * A preset tier, for `tg_config_new_preset`: one of the `TG_TIER_*` values.
- */
-typedef int32_t tg_tier;
-
-/**
  * A kind of failure, for `tg_config_set_failure_weight`: one of the `TG_KIND_*`
  * values.
  */
 typedef int32_t tg_failure_kind;
+
+/**
+ * One call's fate, as a call listener sees it. The fields that do not apply to
+ * `kind` are 0.
+ */
+typedef struct {
+    /**
+     * Success, failure, ignored or rejected.
+     */
+    tg_call_kind kind;
+    /**
+     * `TG_CALL_FAILURE`: the kind of failure, a `TG_KIND_*` value.
+     */
+    tg_failure_kind failure_kind;
+    /**
+     * `TG_CALL_SUCCESS`, `TG_CALL_FAILURE`: whether the latency is known (measured
+     * from the acquire when latency is tracked, or reported to `tg_record`).
+     */
+    bool has_latency;
+    /**
+     * The call's latency, in nanoseconds.
+     */
+    uint64_t latency_ns;
+    /**
+     * `TG_CALL_REJECTED`: the state that rejected the call.
+     */
+    tg_breaker_state rejected_in;
+} tg_call_event;
+
+/**
+ * A call callback: `userdata` as given to `tg_breaker_set_call_listener`, and the
+ * event, valid only during the call.
+ */
+typedef void (*tg_call_listener)(void *userdata, const tg_call_event *event);
+
+/**
+ * A preset tier, for `tg_config_new_preset`: one of the `TG_TIER_*` values.
+ */
+typedef int32_t tg_tier;
 
 /**
  * How the failure-rate threshold adapts, for `tg_config_set_adaptive_threshold`. Each
@@ -679,6 +772,63 @@ typedef struct {
      */
     uint64_t _opaque[3];
 } tg_permit;
+
+/**
+ * Why a call was not admitted, filled by `tg_try_acquire_ex` when it returns
+ * `TG_REJECTED`: the state that rejected it, when to come back, and why the breaker
+ * last opened. The `opened_by` detail fields that do not apply to `opened_by` are 0,
+ * as in `tg_transition`. `tg_last_rejection_message` gives the same in words, and
+ * `tg_last_rejection_name` the breaker's name.
+ */
+typedef struct {
+    /**
+     * The state that rejected the call: `TG_STATE_OPEN`, `TG_STATE_HALF_OPEN` (every
+     * probe slot taken), `TG_STATE_FORCED_OPEN`, or `TG_STATE_CLOSED` (slow start
+     * turned the call away).
+     */
+    tg_breaker_state state;
+    /**
+     * Whether the wait is known (not in the forced-open state, which has no end).
+     */
+    bool has_retry_after;
+    /**
+     * How long until a call may be admitted, in nanoseconds.
+     */
+    uint64_t retry_after_ns;
+    /**
+     * Whether `opened_by` applies (the state is one of the open ones).
+     */
+    bool has_opened_by;
+    /**
+     * Why the breaker last opened (was held open, for `TG_STATE_FORCED_OPEN`).
+     * `TG_REASON_MANUAL_OPEN` after `tg_open*`, `TG_REASON_MANUAL` after `tg_force_open`.
+     */
+    tg_reason opened_by;
+    /**
+     * `TG_REASON_FAILURE_RATE`, `TG_REASON_SLOW_CALL_RATE`: the rate over the window.
+     */
+    double rate;
+    /**
+     * `TG_REASON_FAILURE_RATE`, `TG_REASON_SLOW_CALL_RATE`: the configured threshold.
+     */
+    double threshold;
+    /**
+     * `TG_REASON_CONSECUTIVE_FAILURES`: failures in a row.
+     */
+    uint32_t count;
+    /**
+     * `TG_REASON_CONSECUTIVE_FAILURES`: the configured limit.
+     */
+    uint32_t limit;
+    /**
+     * `TG_REASON_LATENCY_PERCENTILE`: the quantile (0.99 for p99).
+     */
+    double quantile;
+    /**
+     * `TG_REASON_LATENCY_PERCENTILE`: the configured latency limit, in nanoseconds.
+     */
+    uint64_t latency_limit_ns;
+} tg_rejection;
 
 /**
  * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
@@ -959,8 +1109,9 @@ const char *tg_state_str(int32_t state);
 /**
  * A static name for a transition reason: `"failure_rate"`, `"slow_call_rate"`,
  * `"consecutive_failures"`, `"latency_percentile"`, `"open_elapsed"`,
- * `"probes_succeeded"`, `"probe_failed"`, `"probe_lease_expired"`, `"manual"`, or
- * `"unknown"`. Never NULL; must not be freed.
+ * `"probes_succeeded"`, `"probe_failed"`, `"probe_lease_expired"`, `"manual"`,
+ * `"manual_open"`, `"manual_half_open"`, `"manual_close"`, or `"unknown"`. Never NULL;
+ * must not be freed.
  *
  * Thread safety: may be called from any thread at any time.
  */
@@ -1029,6 +1180,34 @@ tg_status tg_bulkhead_release(const tg_bulkhead *bulkhead, tg_bulkhead_permit *p
 tg_status tg_bulkhead_snapshot(const tg_bulkhead *bulkhead, tg_bulkhead_metrics *out);
 
 /**
+ * Sets the breaker's call listener, replacing the previous one; a NULL `callback`
+ * removes it. It sees every counted outcome and every rejection:
+ *
+ * - `TG_CALL_SUCCESS`, `TG_CALL_FAILURE`, `TG_CALL_IGNORED`: inside `tg_record`, on the
+ *   thread that records, once the outcome is counted and before any transition it
+ *   causes is published (so before that transition's listener);
+ * - `TG_CALL_REJECTED`: inside `tg_try_acquire` (or `tg_try_acquire_ex`), on the
+ *   rejected thread, before the call returns `TG_REJECTED`.
+ *
+ * `tg_release` and the outcomes of a disabled breaker (which counts nothing) are not
+ * reported. The callback runs inline on the caller's hot path, on any thread that
+ * uses the breaker and on several at once: keep it quick, never block in it, and make
+ * `callback` and `userdata` safe to use from any thread. It runs outside every lock
+ * of the breaker and may read it (`tg_state`, `tg_snapshot`). It must not unwind (no
+ * C++ exception, no longjmp out of it). Rust code around it never unwinds into C: a
+ * panic there is caught and counted in `listener_panics`. A callback being replaced
+ * may still be running on another thread when this returns.
+ *
+ * Returns `TG_OK` or `TG_ERR_NULL`.
+ *
+ * Thread safety: NOT thread-safe with respect to other calls on this breaker; call it
+ * before sharing the breaker, or while no other thread uses it.
+ */
+tg_status tg_breaker_set_call_listener(tg_breaker *breaker,
+                                       tg_call_listener callback,
+                                       void *userdata);
+
+/**
  * Creates a config holding the standard tier's defaults (trip at 50% failures over at
  * least 10 calls in a 30 s time window, open 30 s, latency tracked). Free it with
  * `tg_config_free`.
@@ -1087,13 +1266,17 @@ void tg_config_free(tg_config *config);
 
 /**
  * Uses a count-based window of exactly the last `size` calls (`window.size`,
- * 1..=1000000).
+ * 1..=1000000). While a rate or percentile rule is on, `minimum_calls` must not
+ * exceed `size` (such a window never holds that many calls): a size below the
+ * config's `minimum_calls` (10 in the standard tier) is then refused, so set
+ * `minimum_calls` first when making the window smaller.
  *
- * Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
+ * Every setter checks the whole config and returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
  * (the message names the field and its allowed range), or `TG_ERR_NULL`.
  * Not thread-safe (see `tg_config`).
  */
-tg_status tg_config_set_count_window(tg_config *config, uint32_t size);
+tg_status tg_config_set_count_window(tg_config *config,
+                                     uint32_t size);
 
 /**
  * Uses a count-based window of `size` calls kept in `buckets` buckets of
@@ -1113,7 +1296,8 @@ tg_status tg_config_set_time_window(tg_config *config, uint64_t duration_ns, uin
 
 /**
  * Calls the window must hold before a rate or percentile rule may trip
- * (`minimum_calls`, 1..=1000000000). Not thread-safe (see `tg_config`).
+ * (`minimum_calls`, 1..=1000000000; with a count window and such a rule on, at most
+ * its size). Not thread-safe (see `tg_config`).
  */
 tg_status tg_config_set_minimum_calls(tg_config *config, uint32_t n);
 
@@ -1299,6 +1483,100 @@ tg_status tg_config_set_seed(tg_config *config, uint64_t seed);
 tg_status tg_config_clear_seed(tg_config *config);
 
 /**
+ * The state a new breaker starts in (`initial_state`): a `TG_STATE_*` value, passed as
+ * an `int32_t` (`TG_STATE_CLOSED` (0) ..= `TG_STATE_METRICS_ONLY` (6); the default
+ * is closed). `TG_STATE_OPEN` and `TG_STATE_HALF_OPEN` start as after a trip. No
+ * transition is published for the initial state. Taken by `tg_breaker_new`, not by
+ * `tg_reconfigure` (a running breaker keeps its state). Not thread-safe (see
+ * `tg_config`).
+ */
+tg_status tg_config_set_initial_state(tg_config *config, int32_t state);
+
+/**
+ * A deadline for the calls the breaker runs itself (`call_timeout`, 1µs..=30days):
+ * one that takes this long or longer is a timeout failure. A C program makes its calls
+ * itself (`tg_try_acquire`, `tg_record`): `tg_permit_deadline_ns` tells when each one
+ * must be over, and a call that ran past it is recorded as `TG_FAILURE_TIMEOUT` by the
+ * caller. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_call_timeout_ns(tg_config *config, uint64_t timeout_ns);
+
+/**
+ * Removes the call timeout (the default). Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_clear_call_timeout(tg_config *config);
+
+/**
+ * The breaker's name (`name`, a NUL-terminated UTF-8 string of at most 256 bytes;
+ * `""`, the default, leaves it unnamed), which rejections carry
+ * (`tg_last_rejection_name`, `tg_last_rejection_message`). The string is copied.
+ * Returns `TG_ERR_INVALID_ARG` for a longer name or invalid UTF-8, `TG_ERR_NULL`
+ * for NULL. Not thread-safe (see `tg_config`).
+ */
+tg_status tg_config_set_name(tg_config *config, const char *name);
+
+/**
+ * Opens the breaker as a trip would: for the configured open duration (with backoff
+ * and jitter), then half-open probes decide. Does nothing if it is already open.
+ * The transition's reason is `TG_REASON_MANUAL_OPEN`, and rejections name it as the
+ * reason of the opening.
+ *
+ * Returns `TG_OK` or `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_open(const tg_breaker *breaker);
+
+/**
+ * Opens the breaker for exactly `ns` nanoseconds (no backoff, no jitter), then
+ * half-open probes decide; 0 admits the next call as a probe. An open breaker starts
+ * a new opening. The transition's reason is `TG_REASON_MANUAL_OPEN`.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_ARG` when `ns` is above `TG_OPEN_MAX_NS` (30 days,
+ * so also for a saturated `tg_secs(...)`); `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_open_for_ns(const tg_breaker *breaker, uint64_t ns);
+
+/**
+ * Opens the breaker until the instant `clock_ns` on the breaker's own monotonic
+ * clock, the one `tg_clock_now_ns` reads (not wall time, not another clock's
+ * reading): `tg_clock_now_ns(b, &now); tg_open_until_ns(b, now + tg_secs(30));`.
+ * Then half-open probes decide; an instant already past admits the next call as a
+ * probe. An open breaker starts a new opening. The transition's reason is
+ * `TG_REASON_MANUAL_OPEN`.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_ARG` when `clock_ns` is more than
+ * `TG_OPEN_MAX_NS` (30 days) after the clock's current reading; `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_open_until_ns(const tg_breaker *breaker, uint64_t clock_ns);
+
+/**
+ * Moves the breaker to half-open from any state: the next calls are probes, and
+ * their outcomes close or reopen it. Does nothing if it is already half-open. The
+ * transition's reason is `TG_REASON_MANUAL_HALF_OPEN`.
+ *
+ * Returns `TG_OK` or `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_half_open(const tg_breaker *breaker);
+
+/**
+ * Closes the breaker as recovering probes would: a fresh window, slow start if
+ * configured, the backoff treated as after a recovery (`tg_reset` clears it). Does
+ * nothing if it is already closed. The transition's reason is `TG_REASON_MANUAL_CLOSE`.
+ *
+ * Returns `TG_OK` or `TG_ERR_NULL`.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_close(const tg_breaker *breaker);
+
+/**
  * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.
  *
  * - `TG_OK`: the call is admitted and `*out` holds its permit. Make the call, then
@@ -1313,10 +1591,31 @@ tg_status tg_config_clear_seed(tg_config *config);
 tg_status tg_try_acquire(const tg_breaker *breaker, tg_permit *out);
 
 /**
+ * `tg_try_acquire` that also says who rejected the call and why.
+ *
+ * - `TG_OK`: as `tg_try_acquire`; `*out` holds the permit and `*rejection` is not
+ *   written.
+ * - `TG_REJECTED`: `*rejection` is filled (the state, the retry-after, the reason of
+ *   the last opening with its figures) and `*out` is not written. The rejection is
+ *   also kept as this thread's last: `tg_last_rejection_message` words it and
+ *   `tg_last_rejection_name` gives the breaker's name. The one out-parameter a status
+ *   other than `TG_OK` writes.
+ * - `TG_ERR_NULL`: `breaker`, `out` or `rejection` is NULL.
+ *
+ * Costs what `tg_try_acquire` costs when admitted; a rejection adds a copy of a few
+ * words and no allocation (the words are formatted only when asked for).
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_try_acquire_ex(const tg_breaker *breaker, tg_permit *out, tg_rejection *rejection);
+
+/**
  * Reports how an admitted call went, consuming `*permit` (it is marked spent).
  * `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
  * the call's latency as the caller measured it; 0 means "measure it from the acquire"
- * (when latency is tracked).
+ * (when latency is tracked). Under a `call_timeout`, a call recorded at or after its
+ * permit's deadline (`tg_permit_deadline_ns`) is counted as `TG_FAILURE_TIMEOUT`
+ * whatever `outcome` says: the rule of Rust's `Breaker::call`.
  *
  * The failure that trips the breaker is reported normally; only later calls are
  * rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
@@ -1345,6 +1644,27 @@ tg_status tg_record(const tg_breaker *breaker,
  * permit.
  */
 tg_status tg_release(const tg_breaker *breaker, tg_permit *permit);
+
+/**
+ * Writes to `*out` when the call admitted with `*permit` must be over: its admission
+ * time plus the breaker's `call_timeout`, in nanoseconds on the breaker's clock
+ * (compare it with `tg_clock_now_ns`), or `TG_NO_DEADLINE` (`UINT64_MAX`) when no
+ * `call_timeout` is configured. The permit is only read: answer it afterwards with
+ * `tg_record` or `tg_release` as usual. The breaker cannot cut a C call short: pass
+ * the time left to the call's own I/O. A call recorded at or after its deadline is
+ * counted as `TG_FAILURE_TIMEOUT` by `tg_record`, whatever outcome it reports.
+ *
+ * The deadline follows the `call_timeout` in force: a reconfiguration moves it, and
+ * removing the timeout removes it; a permit admitted while no `call_timeout` was set
+ * has none, whatever is set later.
+ *
+ * Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` for the spent permit `tg_record` and
+ * `tg_release` leave in the variable, a permit issued by another breaker, or altered
+ * bytes (`*out` is not written); `TG_ERR_NULL`. Reads no clock and changes nothing.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_permit_deadline_ns(const tg_breaker *breaker, const tg_permit *permit, uint64_t *out);
 
 /**
  * Creates an empty registry on the system's monotonic clock, with built-in default
@@ -1484,6 +1804,33 @@ tg_status tg_registry_readiness(const tg_registry *registry,
                                 char *buf,
                                 size_t len,
                                 size_t *needed);
+
+/**
+ * Writes this thread's last rejection by `tg_try_acquire_ex`, in words, as a
+ * NUL-terminated string into `buf`: the Rust `Rejected` message, with durations
+ * rounded as it rounds them (`circuit breaker 'inventory' is open (failure rate
+ * 55.0% >= 50.0%): call rejected, retry after 853ms`). `""` if `tg_try_acquire_ex`
+ * has rejected nothing on this thread. The reason of a manual opening is worded
+ * `opened manually` (`manual` for the `tg_force_*` calls).
+ *
+ * `*needed` (may be NULL) receives the size needed, NUL included; it is written on
+ * `TG_OK` and on `TG_ERR_BUFFER_TOO_SMALL`. With `buf == NULL` and `len == 0` the call
+ * only reports the size and returns `TG_OK`.
+ *
+ * Thread safety: may be called from any thread; each thread sees its own last
+ * rejection (as `tg_last_error_message`).
+ */
+tg_status tg_last_rejection_message(char *buf, size_t len, size_t *needed);
+
+/**
+ * Writes the name of the breaker of this thread's last rejection by
+ * `tg_try_acquire_ex` (the config's `name` it was built with; `""` when unnamed, or
+ * when there was no rejection) into `buf`, as `tg_last_rejection_message` does.
+ *
+ * Thread safety: may be called from any thread; each thread sees its own last
+ * rejection.
+ */
+tg_status tg_last_rejection_name(char *buf, size_t len, size_t *needed);
 
 /**
  * A static, human-readable description of a status code (`"TG_OK: success"`,

@@ -4,9 +4,9 @@ use crate::config::tg_config;
 use crate::raw;
 use crate::status::*;
 use crate::types::*;
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 use std::sync::{Arc, Mutex};
-use tg_core::{AnyClock, Breaker, ListenerId, ManualClock};
+use tg_core::{AnyClock, Breaker, ListenerId, ManualClock, Reason, State};
 
 /// A circuit breaker. Create it with `tg_breaker_new` (or
 /// `tg_breaker_new_with_manual_clock` in tests), or get a handle to a named one with
@@ -20,12 +20,15 @@ pub struct tg_breaker {
     /// Shared with a `tg_registry` (and its other handles) when it came from one.
     pub(crate) inner: Arc<Breaker<AnyClock>>,
     listener: Mutex<Option<ListenerId>>,
+    /// The call listener (`tg_breaker_set_call_listener`); removed when dropped.
+    pub(crate) call_listener: crate::call_events::CallListenerSlot,
 }
 
 impl tg_breaker {
     /// A new handle to a breaker shared with a registry.
     pub(crate) fn shared(inner: Arc<Breaker<AnyClock>>) -> Self {
         tg_breaker {
+            call_listener: crate::call_events::CallListenerSlot::new(&inner),
             inner,
             listener: Mutex::new(None),
         }
@@ -326,38 +329,25 @@ pub extern "C" fn tg_breaker_set_listener(
 /// Thread safety: may be called from any thread at any time.
 #[no_mangle]
 pub extern "C" fn tg_state_str(state: i32) -> *const c_char {
-    let s: &'static CStr = match state {
-        0 => c"closed",
-        1 => c"open",
-        2 => c"half_open",
-        3 => c"forced_open",
-        4 => c"forced_closed",
-        5 => c"disabled",
-        6 => c"metrics_only",
-        _ => c"unknown",
-    };
-    s.as_ptr()
+    u8::try_from(state)
+        .ok()
+        .and_then(State::from_code)
+        .map_or(c"unknown", State::c_name)
+        .as_ptr()
 }
 
 /// A static name for a transition reason: `"failure_rate"`, `"slow_call_rate"`,
 /// `"consecutive_failures"`, `"latency_percentile"`, `"open_elapsed"`,
-/// `"probes_succeeded"`, `"probe_failed"`, `"probe_lease_expired"`, `"manual"`, or
-/// `"unknown"`. Never NULL; must not be freed.
+/// `"probes_succeeded"`, `"probe_failed"`, `"probe_lease_expired"`, `"manual"`,
+/// `"manual_open"`, `"manual_half_open"`, `"manual_close"`, or `"unknown"`. Never NULL;
+/// must not be freed.
 ///
 /// Thread safety: may be called from any thread at any time.
 #[no_mangle]
 pub extern "C" fn tg_reason_str(reason: i32) -> *const c_char {
-    let s: &'static CStr = match reason {
-        0 => c"failure_rate",
-        1 => c"slow_call_rate",
-        2 => c"consecutive_failures",
-        3 => c"latency_percentile",
-        4 => c"open_elapsed",
-        5 => c"probes_succeeded",
-        6 => c"probe_failed",
-        7 => c"probe_lease_expired",
-        8 => c"manual",
-        _ => c"unknown",
-    };
-    s.as_ptr()
+    u8::try_from(reason)
+        .ok()
+        .and_then(Reason::c_name_of)
+        .unwrap_or(c"unknown")
+        .as_ptr()
 }

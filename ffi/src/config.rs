@@ -158,9 +158,12 @@ fn ns(nanos: u64) -> Duration {
 }
 
 /// Uses a count-based window of exactly the last `size` calls (`window.size`,
-/// 1..=1000000).
+/// 1..=1000000). While a rate or percentile rule is on, `minimum_calls` must not
+/// exceed `size` (such a window never holds that many calls): a size below the
+/// config's `minimum_calls` (10 in the standard tier) is then refused, so set
+/// `minimum_calls` first when making the window smaller.
 ///
-/// Every setter returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
+/// Every setter checks the whole config and returns `TG_OK`, or `TG_ERR_INVALID_ARG` leaving the config unchanged
 /// (the message names the field and its allowed range), or `TG_ERR_NULL`.
 /// Not thread-safe (see `tg_config`).
 #[no_mangle]
@@ -206,7 +209,8 @@ pub extern "C" fn tg_config_set_time_window(
 }
 
 /// Calls the window must hold before a rate or percentile rule may trip
-/// (`minimum_calls`, 1..=1000000000). Not thread-safe (see `tg_config`).
+/// (`minimum_calls`, 1..=1000000000; with a count window and such a rule on, at most
+/// its size). Not thread-safe (see `tg_config`).
 #[no_mangle]
 pub extern "C" fn tg_config_set_minimum_calls(config: *mut tg_config, n: u32) -> tg_status {
     set!("tg_config_set_minimum_calls", config, |b| b
@@ -518,4 +522,60 @@ pub extern "C" fn tg_config_set_seed(config: *mut tg_config, seed: u64) -> tg_st
 pub extern "C" fn tg_config_clear_seed(config: *mut tg_config) -> tg_status {
     set!("tg_config_clear_seed", config, |b| edit(b, |c| c.seed =
         None))
+}
+
+/// The state a new breaker starts in (`initial_state`): a `TG_STATE_*` value, passed as
+/// an `int32_t` (`TG_STATE_CLOSED` (0) ..= `TG_STATE_METRICS_ONLY` (6); the default
+/// is closed). `TG_STATE_OPEN` and `TG_STATE_HALF_OPEN` start as after a trip. No
+/// transition is published for the initial state. Taken by `tg_breaker_new`, not by
+/// `tg_reconfigure` (a running breaker keeps its state). Not thread-safe (see
+/// `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_initial_state(config: *mut tg_config, state: i32) -> tg_status {
+    ffi_panic_boundary!("tg_config_set_initial_state", {
+        let config = try_mut!(config);
+        let Some(state) = u8::try_from(state).ok().and_then(tg_core::State::from_u8) else {
+            return fail(
+                TG_ERR_INVALID_ARG,
+                format!("{FUNC}: invalid initial_state = {state}: allowed TG_STATE_CLOSED (0) ..= TG_STATE_METRICS_ONLY (6)"),
+            );
+        };
+        rebuild(FUNC, config, |b| b.initial_state(state))
+    })
+}
+
+/// A deadline for the calls the breaker runs itself (`call_timeout`, 1µs..=30days):
+/// one that takes this long or longer is a timeout failure. A C program makes its calls
+/// itself (`tg_try_acquire`, `tg_record`): `tg_permit_deadline_ns` tells when each one
+/// must be over, and a call that ran past it is recorded as `TG_FAILURE_TIMEOUT` by the
+/// caller. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_call_timeout_ns(
+    config: *mut tg_config,
+    timeout_ns: u64,
+) -> tg_status {
+    set!("tg_config_set_call_timeout_ns", config, |b| b
+        .call_timeout(ns(timeout_ns)))
+}
+
+/// Removes the call timeout (the default). Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_clear_call_timeout(config: *mut tg_config) -> tg_status {
+    set!("tg_config_clear_call_timeout", config, |b| edit(b, |c| c
+        .call_timeout =
+        None))
+}
+
+/// The breaker's name (`name`, a NUL-terminated UTF-8 string of at most 256 bytes;
+/// `""`, the default, leaves it unnamed), which rejections carry
+/// (`tg_last_rejection_name`, `tg_last_rejection_message`). The string is copied.
+/// Returns `TG_ERR_INVALID_ARG` for a longer name or invalid UTF-8, `TG_ERR_NULL`
+/// for NULL. Not thread-safe (see `tg_config`).
+#[no_mangle]
+pub extern "C" fn tg_config_set_name(config: *mut tg_config, name: *const c_char) -> tg_status {
+    ffi_panic_boundary!("tg_config_set_name", {
+        let config = try_mut!(config);
+        let name = try_str!(name);
+        rebuild(FUNC, config, |b| b.name(name))
+    })
 }

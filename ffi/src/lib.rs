@@ -10,6 +10,11 @@
 //! - `types`: plain C types (states, outcomes, metrics, transitions);
 //! - `config`: the `tg_config` builder;
 //! - `breaker`: the `tg_breaker` handle and the calls that operate it;
+//! - `control`: manual control of the breaker's cycle (`tg_open`, `tg_half_open`,
+//!   `tg_close`, ...);
+//! - `call_events`: per-call events (`tg_call_event`, `tg_breaker_set_call_listener`);
+//! - `rejection`: who rejected a call and why (`tg_rejection`, filled by
+//!   `tg_try_acquire_ex`, and this thread's last rejection in words);
 //! - `permit`: `tg_permit` and the calls that issue and answer it (the one place that
 //!   knows the core's `RawPermit`);
 //! - `bulkhead`: `tg_bulkhead`, a concurrency limit per dependency, and its permits;
@@ -34,10 +39,13 @@
 mod admin;
 mod breaker;
 mod bulkhead;
+mod call_events;
 mod config;
+mod control;
 mod permit;
 mod raw;
 mod registry;
+mod rejection;
 mod status;
 mod types;
 mod version;
@@ -45,9 +53,12 @@ mod version;
 pub use admin::*;
 pub use breaker::*;
 pub use bulkhead::*;
+pub use call_events::*;
 pub use config::*;
+pub use control::*;
 pub use permit::*;
 pub use registry::*;
+pub use rejection::*;
 pub use status::*;
 pub use types::*;
 pub use version::*;

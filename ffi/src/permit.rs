@@ -1,8 +1,8 @@
-//! `tg_permit` and the three calls that issue and answer it: `tg_try_acquire`,
-//! `tg_record`, `tg_release`.
+//! `tg_permit` and the calls that issue, answer and read it: `tg_try_acquire`,
+//! `tg_record`, `tg_release`, `tg_permit_deadline_ns`.
 //!
 //! This is the only module that knows the core's `RawPermit`: C holds it as opaque
-//! words, and [`to_c`] / [`from_c`] are the one translation, destructuring the core
+//! words, and [`to_c`] / [`take`] / [`peek`] are the one translation, destructuring the core
 //! type exhaustively so that a change to it fails to compile here rather than
 //! silently. A change to how the core answers a raw permit (its `record_raw` and
 //! `release_raw`) is adapted here alone.
@@ -43,6 +43,12 @@ fn take(slot: &mut tg_permit) -> RawPermit {
     RawPermit::from_words(std::mem::take(slot)._opaque)
 }
 
+/// The permit in the caller's variable, left there (to be read, not answered).
+#[inline(always)]
+fn peek(slot: &tg_permit) -> RawPermit {
+    RawPermit::from_words(slot._opaque)
+}
+
 #[cold]
 fn invalid_permit(func: &str, e: tg_core::PermitError) -> tg_status {
     fail(TG_ERR_INVALID_PERMIT, format!("{func}: {e}"))
@@ -73,10 +79,50 @@ pub extern "C" fn tg_try_acquire(breaker: *const tg_breaker, out: *mut tg_permit
     })
 }
 
+/// `tg_try_acquire` that also says who rejected the call and why.
+///
+/// - `TG_OK`: as `tg_try_acquire`; `*out` holds the permit and `*rejection` is not
+///   written.
+/// - `TG_REJECTED`: `*rejection` is filled (the state, the retry-after, the reason of
+///   the last opening with its figures) and `*out` is not written. The rejection is
+///   also kept as this thread's last: `tg_last_rejection_message` words it and
+///   `tg_last_rejection_name` gives the breaker's name. The one out-parameter a status
+///   other than `TG_OK` writes.
+/// - `TG_ERR_NULL`: `breaker`, `out` or `rejection` is NULL.
+///
+/// Costs what `tg_try_acquire` costs when admitted; a rejection adds a copy of a few
+/// words and no allocation (the words are formatted only when asked for).
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_try_acquire_ex(
+    breaker: *const tg_breaker,
+    out: *mut tg_permit,
+    rejection: *mut crate::rejection::tg_rejection,
+) -> tg_status {
+    ffi_panic_boundary!("tg_try_acquire_ex", {
+        let b = try_ref!(breaker);
+        let out = try_out!(out);
+        let rejection = try_out!(rejection);
+        match b.inner.acquire_raw() {
+            Ok(permit) => {
+                out.set(to_c(permit));
+                TG_OK
+            }
+            Err(r) => {
+                rejection.set(crate::rejection::remember(r));
+                TG_REJECTED
+            }
+        }
+    })
+}
+
 /// Reports how an admitted call went, consuming `*permit` (it is marked spent).
 /// `outcome` is `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. `latency_ns` is
 /// the call's latency as the caller measured it; 0 means "measure it from the acquire"
-/// (when latency is tracked).
+/// (when latency is tracked). Under a `call_timeout`, a call recorded at or after its
+/// permit's deadline (`tg_permit_deadline_ns`) is counted as `TG_FAILURE_TIMEOUT`
+/// whatever `outcome` says: the rule of Rust's `Breaker::call`.
 ///
 /// The failure that trips the breaker is reported normally; only later calls are
 /// rejected. Returns `TG_OK`; `TG_ERR_INVALID_ARG` for an unknown outcome (the permit
@@ -101,8 +147,8 @@ pub extern "C" fn tg_record(
             return bad_outcome(outcome);
         };
         let latency = (latency_ns != 0).then_some(latency_ns);
-        match b.inner.record_raw(take(slot), outcome, latency) {
-            Ok(()) => TG_OK,
+        match b.inner.complete_raw(take(slot), Some(outcome), latency) {
+            Ok(_) => TG_OK,
             Err(e) => invalid_permit("tg_record", e),
         }
     })
@@ -133,6 +179,47 @@ pub extern "C" fn tg_release(breaker: *const tg_breaker, permit: *mut tg_permit)
         match b.inner.release_raw(take(slot)) {
             Ok(()) => TG_OK,
             Err(e) => invalid_permit("tg_release", e),
+        }
+    })
+}
+
+/// What `tg_permit_deadline_ns` writes for a permit without a deadline (no
+/// `call_timeout` configured): a time that never comes.
+pub const TG_NO_DEADLINE: u64 = u64::MAX;
+
+/// Writes to `*out` when the call admitted with `*permit` must be over: its admission
+/// time plus the breaker's `call_timeout`, in nanoseconds on the breaker's clock
+/// (compare it with `tg_clock_now_ns`), or `TG_NO_DEADLINE` (`UINT64_MAX`) when no
+/// `call_timeout` is configured. The permit is only read: answer it afterwards with
+/// `tg_record` or `tg_release` as usual. The breaker cannot cut a C call short: pass
+/// the time left to the call's own I/O. A call recorded at or after its deadline is
+/// counted as `TG_FAILURE_TIMEOUT` by `tg_record`, whatever outcome it reports.
+///
+/// The deadline follows the `call_timeout` in force: a reconfiguration moves it, and
+/// removing the timeout removes it; a permit admitted while no `call_timeout` was set
+/// has none, whatever is set later.
+///
+/// Returns `TG_OK`; `TG_ERR_INVALID_PERMIT` for the spent permit `tg_record` and
+/// `tg_release` leave in the variable, a permit issued by another breaker, or altered
+/// bytes (`*out` is not written); `TG_ERR_NULL`. Reads no clock and changes nothing.
+///
+/// Thread safety: may be called from any number of threads at once.
+#[no_mangle]
+pub extern "C" fn tg_permit_deadline_ns(
+    breaker: *const tg_breaker,
+    permit: *const tg_permit,
+    out: *mut u64,
+) -> tg_status {
+    ffi_panic_boundary!("tg_permit_deadline_ns", {
+        let b = try_ref!(breaker);
+        let permit = try_ref!(permit);
+        let out = try_out!(out);
+        match b.inner.deadline_raw(&peek(permit)) {
+            Ok(deadline) => {
+                out.set(deadline.unwrap_or(TG_NO_DEADLINE));
+                TG_OK
+            }
+            Err(e) => invalid_permit("tg_permit_deadline_ns", e),
         }
     })
 }

@@ -132,16 +132,31 @@ pub(crate) fn copy_truncated(buf: *mut c_char, len: usize, text: &str) -> usize 
     text.len()
 }
 
-/// A C listener: the function pointer and the caller's `userdata`.
-#[derive(Clone, Copy)]
-pub(crate) struct CListener {
-    pub(crate) callback: extern "C" fn(*mut c_void, *const crate::types::tg_transition),
+/// A C listener: the function pointer and the caller's `userdata`. `E` is the event
+/// type it receives (`tg_transition`, `tg_call_event`).
+pub(crate) struct CListener<E> {
+    pub(crate) callback: extern "C" fn(*mut c_void, *const E),
     pub(crate) userdata: *mut c_void,
+}
+
+impl<E> Clone for CListener<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for CListener<E> {}
+
+impl<E> CListener<E> {
+    /// Calls the C callback with `event`, valid only during the call.
+    pub(crate) fn call(&self, event: &E) {
+        (self.callback)(self.userdata, event);
+    }
 }
 
 // SAFETY: the pointer is never dereferenced by Rust; it is handed back to the C
 // callback, which may run on any thread that drives the breaker. The header documents
 // that the callback and its userdata must be safe to use from any thread.
-unsafe impl Send for CListener {}
+unsafe impl<E> Send for CListener<E> {}
 // SAFETY: as for `Send`: Rust only copies the pointer value.
-unsafe impl Sync for CListener {}
+unsafe impl<E> Sync for CListener<E> {}

@@ -69,6 +69,12 @@ pub enum tg_reason {
     TG_REASON_PROBE_LEASE_EXPIRED = 7,
     /// An operator call: force, disable, metrics-only or reset.
     TG_REASON_MANUAL = 8,
+    /// An operator opened the breaker.
+    TG_REASON_MANUAL_OPEN = 9,
+    /// An operator moved the breaker to half-open.
+    TG_REASON_MANUAL_HALF_OPEN = 10,
+    /// An operator closed the breaker.
+    TG_REASON_MANUAL_CLOSE = 11,
 }
 
 /// The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
@@ -114,16 +120,11 @@ pub const TG_TIER_STANDARD: tg_tier = 1;
 pub const TG_TIER_NON_CRITICAL: tg_tier = 2;
 
 pub(crate) fn outcome_from(code: tg_outcome) -> Option<Outcome> {
-    Some(match code {
-        TG_SUCCESS => Outcome::Success,
-        TG_IGNORED => Outcome::Ignored,
-        1..=5 => Outcome::Failure(FailureKind::from_u8((code - 1) as u8)?),
-        _ => return None,
-    })
+    u8::try_from(code).ok().and_then(Outcome::from_code)
 }
 
 pub(crate) fn kind_from(code: tg_failure_kind) -> Option<FailureKind> {
-    u8::try_from(code).ok().and_then(FailureKind::from_u8)
+    u8::try_from(code).ok().and_then(FailureKind::from_code)
 }
 
 pub(crate) fn tier_from(code: tg_tier) -> Option<Tier> {
@@ -298,6 +299,9 @@ pub struct tg_metrics {
     pub latency: tg_latency,
     /// Listener calls that panicked (and were caught).
     pub listener_panics: u64,
+    /// Successful probes so far in the current half-open state (it closes at
+    /// `half_open.success_threshold`); 0 in any other state.
+    pub half_open_successes: u32,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -356,6 +360,7 @@ impl From<&Snapshot> for tg_metrics {
             has_latency: latency.is_some(),
             latency: latency.unwrap_or_default(),
             listener_panics: s.listener_panics,
+            half_open_successes: s.half_open_successes,
         }
     }
 }
@@ -439,11 +444,95 @@ impl From<&Transition> for tg_transition {
             }
             Reason::ProbeFailed => TG_REASON_PROBE_FAILED,
             Reason::ProbeLeaseExpired => TG_REASON_PROBE_LEASE_EXPIRED,
-            // The C ABI reports every operator call as one reason.
-            Reason::Manual | Reason::ManualOpen | Reason::ManualHalfOpen | Reason::ManualClose => {
-                TG_REASON_MANUAL
-            }
+            Reason::Manual => TG_REASON_MANUAL,
+            Reason::ManualOpen => TG_REASON_MANUAL_OPEN,
+            Reason::ManualHalfOpen => TG_REASON_MANUAL_HALF_OPEN,
+            Reason::ManualClose => TG_REASON_MANUAL_CLOSE,
         };
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Every C constant equals core's code, and every core variant has a C constant
+    /// (the `From` matches are exhaustive; these loops check the numbers).
+    #[test]
+    fn c_constants_equal_core_codes() {
+        for s in State::ALL {
+            assert_eq!(tg_breaker_state::from(s) as i32, i32::from(s.code()), "{s}");
+        }
+        let reasons = [
+            Reason::FailureRate {
+                rate: 0.5,
+                threshold: 0.5,
+            },
+            Reason::SlowCallRate {
+                rate: 0.5,
+                threshold: 0.5,
+            },
+            Reason::ConsecutiveFailures { count: 1, limit: 1 },
+            Reason::LatencyPercentile {
+                quantile: 0.99,
+                limit: Duration::from_secs(1),
+            },
+            Reason::OpenElapsed,
+            Reason::ProbesSucceeded { successes: 1 },
+            Reason::ProbeFailed,
+            Reason::ProbeLeaseExpired,
+            Reason::Manual,
+            Reason::ManualOpen,
+            Reason::ManualHalfOpen,
+            Reason::ManualClose,
+        ];
+        assert_eq!(reasons.len(), Reason::NAMES.len());
+        for r in reasons {
+            let t = Transition {
+                from: State::Closed,
+                to: State::Open,
+                reason: r,
+                generation: 1,
+                at_nanos: 0,
+                at: SystemTime::UNIX_EPOCH,
+                open_for: None,
+            };
+            assert_eq!(
+                tg_transition::from(&t).reason as i32,
+                i32::from(r.code()),
+                "{}",
+                r.name()
+            );
+        }
+        let kinds = [
+            (TG_KIND_TIMEOUT, TG_FAILURE_TIMEOUT, FailureKind::Timeout),
+            (
+                TG_KIND_CONNECTION,
+                TG_FAILURE_CONNECTION,
+                FailureKind::Connection,
+            ),
+            (
+                TG_KIND_SERVER_ERROR,
+                TG_FAILURE_SERVER_ERROR,
+                FailureKind::ServerError,
+            ),
+            (TG_KIND_REJECTED, TG_FAILURE_REJECTED, FailureKind::Rejected),
+            (TG_KIND_OTHER, TG_FAILURE_OTHER, FailureKind::Other),
+        ];
+        assert_eq!(kinds.len(), FailureKind::ALL.len());
+        for (kind, outcome, k) in kinds {
+            assert_eq!(kind, i32::from(k.code()));
+            assert_eq!(outcome, i32::from(Outcome::Failure(k).code()));
+            assert_eq!(kind_from(kind), Some(k));
+            assert_eq!(outcome_from(outcome), Some(Outcome::Failure(k)));
+        }
+        assert_eq!(TG_SUCCESS, i32::from(Outcome::Success.code()));
+        assert_eq!(TG_IGNORED, i32::from(Outcome::Ignored.code()));
+        assert_eq!(outcome_from(TG_SUCCESS), Some(Outcome::Success));
+        assert_eq!(outcome_from(TG_IGNORED), Some(Outcome::Ignored));
+        assert_eq!(outcome_from(7), None);
+        assert_eq!(outcome_from(-1), None);
     }
 }

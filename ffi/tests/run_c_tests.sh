@@ -29,7 +29,13 @@ CFLAGS=(-std=c11 -Wall -Wextra -Werror -pedantic -g -I"$ffi/include" -I"$here/c"
 # What a Rust staticlib needs from the system (`cargo rustc --print native-static-libs`).
 NATIVE_LIBS=(-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc)
 
-tests=("$here"/c/test_*.c "$ffi"/examples/*.c)
+# The C snippets `tripgate tune` prints, as a test program of their own: each setter
+# call must answer TG_OK and build the config the snippet stands for.
+if ! (cd "$repo" && cargo run -q -p tripgate-cli --example snippets -- c) >"$build/test_tune_snippets.c"; then
+    echo "FAIL cargo run -p tripgate-cli --example snippets -- c"
+    exit 1
+fi
+tests=("$here"/c/test_*.c "$build/test_tune_snippets.c" "$ffi"/examples/*.c)
 passed=0
 failed=0
 

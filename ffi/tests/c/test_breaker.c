@@ -48,8 +48,12 @@ static void record(const tg_breaker *b, tg_outcome o) {
 static void full_cycle_on_the_manual_clock(void) {
     tg_config *c = NULL;
     CHECK_OK(tg_config_new(&c));
-    CHECK_OK(tg_config_set_count_window(c, 4));
+    /* The minimum first: a count window smaller than the config's minimum_calls (10
+     * by default) is refused, since it could never hold that many calls. */
+    CHECK_STATUS(tg_config_set_count_window(c, 4), TG_ERR_INVALID_ARG);
+    CHECK_ERROR_MENTIONS("minimum_calls");
     CHECK_OK(tg_config_set_minimum_calls(c, 4));
+    CHECK_OK(tg_config_set_count_window(c, 4));
     CHECK_OK(tg_config_set_failure_rate_threshold(c, 0.5));
     CHECK_OK(tg_config_set_open_duration_ns(c, 30 * SEC));
     tg_breaker *b = make(c, 1000);

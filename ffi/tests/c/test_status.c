@@ -53,6 +53,10 @@ static void state_and_reason_names(void) {
     CHECK(strcmp(tg_reason_str(TG_REASON_FAILURE_RATE), "failure_rate") == 0);
     CHECK(strcmp(tg_reason_str(TG_REASON_PROBE_LEASE_EXPIRED), "probe_lease_expired") == 0);
     CHECK(strcmp(tg_reason_str(TG_REASON_MANUAL), "manual") == 0);
+    CHECK(strcmp(tg_reason_str(TG_REASON_MANUAL_OPEN), "manual_open") == 0);
+    CHECK(strcmp(tg_reason_str(TG_REASON_MANUAL_HALF_OPEN), "manual_half_open") == 0);
+    CHECK(strcmp(tg_reason_str(TG_REASON_MANUAL_CLOSE), "manual_close") == 0);
+    CHECK(strcmp(tg_reason_str(12), "unknown") == 0);
     CHECK(strcmp(tg_reason_str(99), "unknown") == 0);
 }
 
