@@ -67,6 +67,12 @@ if [[ "$LINT" == 1 ]]; then
     cargo clippy --manifest-path "$HERE/Cargo.toml" --all-targets -- -D warnings
 fi
 
+# The snippets `tripgate tune` prints, for tests/test_tune_snippets.py to run (built in
+# the root workspace, where `cargo test --workspace` has built them already in CI).
+export TRIPGATE_TUNE_SNIPPETS="$HERE/target/tune_snippets.json"
+echo "==> tripgate tune's snippets (cargo run -p tripgate-cli --example snippets -- json)"
+(cd "$HERE/.." && cargo run -q -p tripgate-cli --example snippets -- json) >"$TRIPGATE_TUNE_SNIPPETS"
+
 status=0
 echo "==> pytest"
 "$PY" -m pytest -q tests || status=1

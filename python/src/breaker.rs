@@ -2,6 +2,7 @@
 
 use crate::clock::{secs, ManualClock};
 use crate::config::build_config;
+use crate::duration::duration_arg;
 use crate::errors::{self, config_error, config_error_for};
 use crate::guarded::Guarded;
 use crate::held::{self, HeldStack};
@@ -15,8 +16,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use tripgate::{AnyClock, Outcome, RawPermit};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tripgate::{AnyClock, Clock, ListenerId, Outcome, RawPermit};
 
 /// The engine: a `tripgate::Breaker` on a system or manual clock.
 ///
@@ -33,8 +35,20 @@ pub(crate) struct Shared {
     // In an `Arc`: the engine is 128-byte aligned (cache-line padding) and Python
     // allocates objects with 16-byte alignment only.
     pub(crate) inner: tripgate::Breaker<AnyClock>,
-    name: Option<String>,
     classify_results: AtomicBool,
+    /// The engine's call listener that feeds the package's, while it has any, and the
+    /// package's callback (for the `before_call` events of the calls it runs).
+    call_listener: Mutex<Option<(ListenerId, Py<PyAny>)>>,
+    /// Whether `call_listener` holds one: one load per admission when not.
+    calls_watched: AtomicBool,
+}
+
+impl Breaker {
+    /// The engine and its options, shared: holding them keeps the engine, not the
+    /// Python object.
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
 }
 
 impl std::ops::Deref for Breaker {
@@ -48,24 +62,54 @@ impl std::ops::Deref for Breaker {
 impl Shared {
     #[inline]
     pub(crate) fn admit(&self, py: Python<'_>) -> PyResult<RawPermit> {
-        self.inner
+        let permit = self
+            .inner
             .acquire_raw()
-            .map_err(|r| errors::rejected(py, self.name.as_deref(), r))
+            .map_err(|r| errors::rejected(py, r))?;
+        // ordering: Relaxed, a hint; the callback is read under its lock.
+        if self.calls_watched.load(Ordering::Relaxed) {
+            self.before_call(py);
+        }
+        Ok(permit)
     }
 
-    /// Records `code` for `permit` (or releases it).
+    /// Tells the package's call listeners that an admitted call is about to run (every
+    /// admission the binding makes: guarded calls, `with`, `acquire`).
+    #[cold]
+    fn before_call(&self, py: Python<'_>) {
+        let callback = {
+            let slot = self.call_listener.lock().unwrap_or_else(|p| p.into_inner());
+            slot.as_ref().map(|(_, cb)| cb.clone_ref(py))
+        };
+        if let Some(cb) = callback {
+            let args = ("before_call", None::<&str>, None::<f64>, None::<&str>);
+            if let Err(err) = cb.call1(py, args) {
+                err.write_unraisable(py, None);
+            }
+        }
+    }
+
+    /// Answers a guarded call that ended with `code` by the engine's deadline rule
+    /// (`complete_raw`): the outcome, or a timeout at or past the permit's deadline; a
+    /// release code (the call was cut short: a cancellation, an interrupt) releases
+    /// the permit before its deadline and is a timeout after it.
     fn settle(&self, permit: RawPermit, code: u8) -> PyResult<()> {
         match outcome_from_code(code) {
-            Ok(Some(outcome)) => self
-                .inner
-                .record_raw(permit, outcome, None)
-                .map_err(errors::refused),
-            Ok(None) => self.inner.release_raw(permit).map_err(errors::refused),
+            Ok(outcome) => self.complete(permit, outcome),
             Err(e) => {
                 errors::answered(self.inner.release_raw(permit));
                 Err(e)
             }
         }
+    }
+
+    /// Answers a guarded call's permit by the engine's deadline rule.
+    #[inline]
+    pub(crate) fn complete(&self, permit: RawPermit, outcome: Option<Outcome>) -> PyResult<()> {
+        self.inner
+            .complete_raw(permit, outcome, None)
+            .map(drop)
+            .map_err(errors::refused)
     }
 }
 
@@ -74,7 +118,12 @@ impl Breaker {
     /// a success).
     fn settle_held(slf: &Bound<'_, Breaker>, permit: RawPermit, exc: &Bound<'_, PyAny>) {
         if exc.is_none() {
-            errors::answered(slf.get().inner.record_raw(permit, Outcome::Success, None));
+            errors::answered(
+                slf.get()
+                    .inner
+                    .complete_raw(permit, Some(Outcome::Success), None)
+                    .map(drop),
+            );
         } else {
             Breaker::settle_error(slf, permit, exc);
         }
@@ -115,10 +164,7 @@ impl Breaker {
     ) -> PyResult<()> {
         let this = slf.get();
         if !this.classify_results.load(Ordering::Relaxed) {
-            return this
-                .inner
-                .record_raw(permit, Outcome::Success, None)
-                .map_err(errors::refused);
+            return this.complete(permit, Some(Outcome::Success));
         }
         let code = slf
             .call_method1(intern!(slf.py(), "_classify_result"), (value,))
@@ -170,7 +216,12 @@ impl Breaker {
         name: Option<String>,
         classify_results: bool,
     ) -> PyResult<Self> {
-        let config = build_config(config, tier, options)?;
+        let mut config = build_config(config, tier, options)?;
+        // One name for the breaker, the engine's (its rejections and their message name
+        // the breaker): the keyword wins over the config's.
+        if let Some(n) = name {
+            config.name = n;
+        }
         let clock = match clock {
             Some(c) => AnyClock::Manual(c.get().inner.clone()),
             None => AnyClock::default(),
@@ -180,17 +231,30 @@ impl Breaker {
         Ok(Breaker {
             shared: Arc::new(Shared {
                 inner,
-                name,
                 classify_results: AtomicBool::new(classify_results),
+                call_listener: Mutex::new(None),
+                calls_watched: AtomicBool::new(false),
             }),
             held: HeldStack::default(),
         })
     }
 
-    /// The breaker's name, if it was given one.
+    /// The breaker's name, if it was given one (the engine's config carries it).
     #[getter]
-    fn name(&self) -> Option<&str> {
-        self.name.as_deref()
+    fn name(&self) -> Option<String> {
+        let name = &self.inner.config().name;
+        (!name.is_empty()).then(|| name.clone())
+    }
+
+    /// Renames the breaker while it runs (`None` or `""`: no name); its rejections
+    /// name it from now on.
+    #[setter]
+    fn set_name(&self, py: Python<'_>, name: Option<String>) -> PyResult<()> {
+        let mut config = (*self.inner.config()).clone();
+        config.name = name.unwrap_or_default();
+        self.inner
+            .reconfigure(config)
+            .map_err(|e| config_error(py, &e))
     }
 
     /// The current state: `closed`, `open`, `half_open`, `forced_open`,
@@ -316,6 +380,92 @@ impl Breaker {
     /// raises is reported as unraisable.
     fn _subscribe(&self, callback: Py<PyAny>) {
         listeners::subscribe(&self.inner, callback);
+    }
+
+    /// Opens the breaker as a trip would: for the configured open duration (with
+    /// backoff), then half-open probes decide. Does nothing if it is already open.
+    fn open(&self) {
+        self.inner.open();
+    }
+
+    /// Opens the breaker for `duration` (seconds, `"250ms"` text or a `timedelta`;
+    /// exactly, no backoff or jitter), then half-open probes decide. An open breaker
+    /// starts a new opening.
+    fn open_for(&self, duration: &Bound<'_, PyAny>) -> PyResult<()> {
+        let left = u64::MAX - self.inner.clock().now_nanos();
+        self.inner.open_for(duration_arg(
+            "duration",
+            duration,
+            Duration::from_nanos(left),
+        )?);
+        Ok(())
+    }
+
+    /// Opens the breaker until `deadline`, a reading of the breaker's clock in seconds
+    /// (see `clock_now`; for a `ManualClock`, its `now`), then half-open probes decide.
+    /// A deadline already past admits the next call as a probe. An open breaker starts
+    /// a new opening.
+    fn open_until(&self, deadline: &Bound<'_, PyAny>) -> PyResult<()> {
+        let d = duration_arg("deadline", deadline, Duration::from_nanos(u64::MAX))?;
+        // Cannot fail: at most `u64::MAX` nanoseconds.
+        self.inner
+            .open_until(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        Ok(())
+    }
+
+    /// Moves the breaker to half-open from any state: the next calls are probes.
+    fn half_open(&self) {
+        self.inner.half_open();
+    }
+
+    /// Closes the breaker as recovering probes would (fresh window, slow start if
+    /// configured). Does nothing if it is already closed.
+    fn close(&self) {
+        self.inner.close();
+    }
+
+    /// The `call_timeout` in force, in seconds (`None`: calls have no deadline). The
+    /// async guards cut a call short there (a permit admitted now has this long left).
+    #[getter]
+    fn _call_timeout(&self) -> Option<f64> {
+        self.inner.config().call_timeout.map(|d| d.as_secs_f64())
+    }
+
+    /// The reading of the breaker's clock, in seconds: what `open_until` takes.
+    #[getter]
+    fn clock_now(&self) -> f64 {
+        self.inner.clock().now_nanos() as f64 / 1e9
+    }
+
+    /// Delivers the transition events queued by admissions (an admission that moves
+    /// the breaker from open to half-open only queues its event).
+    fn _dispatch_events(&self) {
+        self.inner.dispatch_events();
+    }
+
+    /// Feeds every call event to `callback(event, failure_kind, latency, state)` (see
+    /// `listeners::subscribe_calls`), and `before_call` for each call the binding
+    /// admits, replacing the callback fed before. With none
+    /// registered the engine pays one load per record.
+    fn _watch_calls(&self, py: Python<'_>, callback: Py<PyAny>) {
+        let mut slot = self.call_listener.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((old, _)) = slot.take() {
+            self.inner.remove_call_listener(old);
+        }
+        let id = listeners::subscribe_calls(&self.inner, callback.clone_ref(py));
+        *slot = Some((id, callback));
+        // ordering: Relaxed, a hint (see `admit`).
+        self.calls_watched.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops feeding call events: the engine is back to its one load per record.
+    fn _unwatch_calls(&self) {
+        let mut slot = self.call_listener.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((old, _)) = slot.take() {
+            self.inner.remove_call_listener(old);
+        }
+        // ordering: Relaxed, a hint (see `admit`).
+        self.calls_watched.store(false, Ordering::Relaxed);
     }
 
     /// Holds the breaker open: every call is rejected.

@@ -14,25 +14,24 @@ use tripgate::ConfigError;
 /// registered once by the package.
 static ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// The `CircuitBreakerError` for a call the breaker named `name` rejected.
-pub(crate) fn rejected(py: Python<'_>, name: Option<&str>, r: tripgate::Rejected) -> PyErr {
+/// The `CircuitBreakerError` for a rejected call: the engine's `Rejected` with its
+/// message (the core's `Display`, durations rounded there), the breaker's name, the
+/// state, `retry_after` in seconds and the name of the reason of the last opening.
+pub(crate) fn rejected(py: Python<'_>, r: tripgate::Rejected) -> PyErr {
+    let message = r.to_string();
+    let name = (!r.name.is_empty()).then_some(&*r.name);
     let retry_after = r.retry_after.map(secs);
-    let message = match (name, retry_after) {
-        (Some(n), Some(s)) => {
-            format!("circuit breaker {n:?} is {}: retry after {s:.3}s", r.state)
-        }
-        (Some(n), None) => format!("circuit breaker {n:?} is {}", r.state),
-        (None, Some(s)) => format!("circuit breaker is {}: retry after {s:.3}s", r.state),
-        (None, None) => format!("circuit breaker is {}", r.state),
-    };
+    let reason = r.opened_by.map(|reason| reason.name());
     match ERROR_CLASS.get(py) {
-        Some(cls) => match cls
-            .bind(py)
-            .call1((message, name, state_str(py, r.state), retry_after))
-        {
-            Ok(exc) => PyErr::from_value(exc),
-            Err(e) => e,
-        },
+        Some(cls) => {
+            match cls
+                .bind(py)
+                .call1((message, name, state_str(py, r.state), retry_after, reason))
+            {
+                Ok(exc) => PyErr::from_value(exc),
+                Err(e) => e,
+            }
+        }
         None => PyRuntimeError::new_err(message),
     }
 }
@@ -87,7 +86,7 @@ pub(crate) fn config_error_for(
 }
 
 /// Registers the exception classes the extension raises: `rejected` on rejection,
-/// called as `rejected(message, name, state, retry_after)`, and `config` (a
+/// called as `rejected(message, name, state, retry_after, reason)`, and `config` (a
 /// `ValueError` subclass) for an invalid option, called as
 /// `config(message, option, field, allowed)`.
 #[pyfunction(name = "_set_error_classes")]

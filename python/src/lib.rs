@@ -35,13 +35,14 @@ mod guarded;
 mod held;
 mod listeners;
 mod metrics;
+mod operations;
 mod options;
 mod outcome;
 mod permit;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use tripgate::FailureKind;
+use tripgate::{FailureKind, Reason, State};
 
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -54,6 +55,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(bulkhead::set_bulkhead_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::breaker_latency, m)?)?;
     m.add_function(wrap_pyfunction!(errors::set_error_classes, m)?)?;
+    m.add_function(wrap_pyfunction!(outcome::http_status_outcome, m)?)?;
+    m.add_class::<operations::PyTransitionCounts>()?;
+    m.add_function(wrap_pyfunction!(operations::exposition, m)?)?;
+    m.add_function(wrap_pyfunction!(operations::readiness, m)?)?;
     m.add("OUTCOME_SUCCESS", outcome::OUTCOME_SUCCESS)?;
     m.add("OUTCOME_IGNORED", outcome::OUTCOME_IGNORED)?;
     m.add("OUTCOME_RELEASE", outcome::OUTCOME_RELEASE)?;
@@ -62,6 +67,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "FAILURE_KINDS",
         PyTuple::new(m.py(), FailureKind::ALL.map(FailureKind::name))?,
     )?;
+    m.add("STATES", PyTuple::new(m.py(), State::ALL.map(State::name))?)?;
+    m.add("REASONS", PyTuple::new(m.py(), Reason::NAMES)?)?;
     m.add(
         "OPTIONS",
         PyTuple::new(m.py(), options::OPTIONS.iter().map(|(option, _)| *option))?,

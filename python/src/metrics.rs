@@ -65,6 +65,7 @@ pub(crate) fn snapshot_dict<'py>(py: Python<'py>, s: &Snapshot) -> PyResult<Boun
     d.set_item("abandoned", s.abandoned)?;
     d.set_item("in_flight", s.in_flight)?;
     d.set_item("half_open_probes", s.half_open_probes)?;
+    d.set_item("half_open_successes", s.half_open_successes)?;
     d.set_item("window_calls", s.window_calls)?;
     d.set_item("failure_rate", s.failure_rate)?;
     d.set_item("slow_call_rate", s.slow_call_rate)?;

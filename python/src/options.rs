@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 use std::time::Duration;
 use tripgate::{
-    AdaptiveThreshold, AntiThrash, Config, FailureKind, PercentileRule, Quantile, SlowStart,
+    AdaptiveThreshold, AntiThrash, Config, FailureKind, PercentileRule, Quantile, SlowStart, State,
     WindowConfig, MAX_DURATION,
 };
 
@@ -46,6 +46,8 @@ pub(crate) const OPTIONS: &[(&str, &str)] = &[
     ("seed", "seed"),
     ("adaptive_threshold", "adaptive_threshold"),
     ("anti_thrash", "anti_thrash"),
+    ("initial_state", "initial_state"),
+    ("call_timeout", "call_timeout"),
 ];
 
 /// Config fields whose values are durations, for config mappings (numbers there are
@@ -61,6 +63,7 @@ const DURATION_FIELDS: &[&str] = &[
     "slow_start.duration",
     "anti_thrash.min_closed",
     "anti_thrash.min_open",
+    "call_timeout",
 ];
 
 fn type_name(v: &Bound<'_, PyAny>) -> String {
@@ -324,9 +327,39 @@ pub(crate) fn apply_options(
             })
         })?;
     }
+    if let Some(v) = get(opts, "call_timeout")? {
+        c.call_timeout = optional(&v, |v| duration("call_timeout", v))?;
+    }
+    if let Some(v) = get(opts, "initial_state")? {
+        if !at_construction {
+            return Err(PyTypeError::new_err(
+                "initial_state can only be chosen at construction",
+            ));
+        }
+        c.initial_state = state("initial_state", &v)?;
+    }
     c.validate()
         .map_err(|e| config_error_for(opts.py(), &e, Some(opts)))?;
     Ok(c)
+}
+
+/// A state option by its name (`tripgate.State` members are their names).
+fn state(option: &str, v: &Bound<'_, PyAny>) -> PyResult<State> {
+    let names = || State::ALL.map(State::name).join(", ");
+    let name = v.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{option} must be a state name ({}), got {}",
+            names(),
+            type_name(v)
+        ))
+    })?;
+    let name = name.to_str()?;
+    State::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!("invalid {option} = {name:?}: allowed {}", names()))
+        })
 }
 
 /// `None` for a `None` value, else `f(v)`.
@@ -390,7 +423,7 @@ pub(crate) fn config_from_mapping(mapping: &Bound<'_, PyAny>) -> PyResult<Config
 /// dotted `path`) any duration form is turned into exact duration text.
 fn to_json(v: &Bound<'_, PyAny>, path: &str) -> PyResult<serde_json::Value> {
     use serde_json::Value;
-    if DURATION_FIELDS.contains(&path) && !v.is_instance_of::<PyString>() {
+    if DURATION_FIELDS.contains(&path) && !v.is_instance_of::<PyString>() && !v.is_none() {
         let d = duration(path, v)?;
         return Ok(Value::String(humantime::format_duration(d).to_string()));
     }

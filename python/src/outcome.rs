@@ -2,7 +2,6 @@
 //! answer with, failure kinds and state names.
 
 use pyo3::exceptions::{PyConnectionError, PyException, PyTimeoutError, PyValueError};
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
@@ -17,17 +16,18 @@ pub(crate) const OUTCOME_RELEASE: u8 = 2;
 /// Outcome code of the first failure kind; kind `k` is `OUTCOME_FAILURE + k`.
 pub(crate) const OUTCOME_FAILURE: u8 = 3;
 
-/// The Python name of a state, interned.
+/// The states' names (core's), interned once, by code.
+static STATE_NAMES: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+
+/// The Python name of a state (core's [`State::name`]), interned.
 pub(crate) fn state_str<'py>(py: Python<'py>, s: State) -> &'py Bound<'py, PyString> {
-    match s {
-        State::Closed => intern!(py, "closed"),
-        State::Open => intern!(py, "open"),
-        State::HalfOpen => intern!(py, "half_open"),
-        State::ForcedOpen => intern!(py, "forced_open"),
-        State::ForcedClosed => intern!(py, "forced_closed"),
-        State::Disabled => intern!(py, "disabled"),
-        State::MetricsOnly => intern!(py, "metrics_only"),
-    }
+    let names = STATE_NAMES.get_or_init(py, || {
+        State::ALL
+            .iter()
+            .map(|s| PyString::intern(py, s.name()).unbind())
+            .collect()
+    });
+    names[s.code() as usize].bind(py)
 }
 
 /// A failure kind from its name.
@@ -57,6 +57,15 @@ pub(crate) fn outcome_from_code(code: u8) -> PyResult<Option<Outcome>> {
             )))
         }
     }))
+}
+
+/// The engine's outcome of an HTTP response with `status`, by name: `success`,
+/// `ignored` or a failure kind (core's `Outcome::from_http_status`, the project's one
+/// status table). A status outside 0..=65535 is no valid response: `other`.
+#[pyfunction(name = "_http_status_outcome")]
+pub(crate) fn http_status_outcome(status: i64) -> &'static str {
+    let status = u16::try_from(status).unwrap_or(0);
+    Outcome::from_http_status(status).name()
 }
 
 /// `asyncio.TimeoutError`, looked up once (a class of its own before Python 3.11).

@@ -11,7 +11,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::{PyTraverseError, PyVisit};
 use std::sync::Mutex;
-use tripgate::{Outcome, RawPermit};
+use tripgate::{Clock, Outcome, RawPermit};
 
 /// A raw permit until it is answered; [`take`](PermitCell::take) hands it out once.
 pub(crate) struct PermitCell(Mutex<Option<RawPermit>>);
@@ -25,6 +25,15 @@ impl PermitCell {
     pub(crate) fn take(&self) -> Option<RawPermit> {
         // Nothing can panic under this lock: a poisoned one still holds a valid value.
         self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// `f` of the permit, if it has not been taken.
+    pub(crate) fn peek<T>(&self, f: impl FnOnce(&RawPermit) -> T) -> Option<T> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(f)
     }
 
     /// Whether the permit has been taken.
@@ -98,6 +107,20 @@ impl Permit {
             .inner
             .release_raw(raw)
             .map_err(errors::refused)
+    }
+
+    /// Seconds left until the call's deadline (admission plus the breaker's
+    /// `call_timeout`, on its clock; 0.0 once passed), or `None` without a deadline or
+    /// once answered. A guarded call answered at or after it counts as a timeout.
+    #[getter]
+    fn time_left(&self) -> Option<f64> {
+        let inner = &self.breaker.get().inner;
+        let deadline = self
+            .cell
+            .peek(|raw| inner.deadline_raw(raw).ok().flatten())
+            .flatten()?;
+        let now = inner.clock().now_nanos();
+        Some(deadline.saturating_sub(now) as f64 / 1e9)
     }
 
     /// Whether this permit is a half-open probe.

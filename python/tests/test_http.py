@@ -68,6 +68,7 @@ CASES = [
     ("/502", "server_error"),
     ("/429", "rejected"),
     ("/503", "rejected"),
+    ("/504", "timeout"),
     ("/slow", "timeout"),
 ]
 
@@ -196,3 +197,21 @@ def test_client_errors_can_count_as_failures(server: str) -> None:
 def test_an_unknown_client_errors_choice_is_refused() -> None:
     with pytest.raises(ValueError, match="client_errors"):
         tripgate.http.classifier(client_errors="maybe")  # type: ignore[arg-type]
+
+
+def test_statuses_follow_the_engines_table() -> None:
+    """The classifier reads a status through the engine's table (the Rust tower layer's)."""
+
+    class Response:
+        def __init__(self, status: int) -> None:
+            self.status_code = status
+
+    table = {200: "success", 302: "success", 404: "ignored", 429: "rejected", 500: "server_error",
+             503: "rejected", 504: "timeout", 599: "server_error"}
+    for status, outcome in table.items():
+        assert tripgate._core._http_status_outcome(status) == outcome
+        assert tripgate.http.classify(None, Response(status)) == outcome
+    assert tripgate._core._http_status_outcome(-1) == "other"
+    assert tripgate._core._http_status_outcome(70000) == "other"
+    # taking 503 out of the shedding statuses makes it a server error, not a rejection
+    assert tripgate.http.classifier(rejected=(429,))(None, Response(503)) == "server_error"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import tripgate
+import tripgate.prometheus
 from conftest import Boom, fail
 from tripgate.prometheus import TripgateCollector, liveness, readiness, state_value
 
@@ -35,58 +36,66 @@ def scrape(collector: TripgateCollector) -> dict[str, object]:
     return {f.name: f for f in text_string_to_metric_families(text)}
 
 
-def value(families, name, **labels):
+def value(families, sample, **labels):
     for fam in families.values():
         for s in fam.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
                 return s.value
-    raise AssertionError(f"no sample {name} {labels}")
+    raise AssertionError(f"no sample {sample} {labels}")
+
+
+def families_of(text: str) -> dict[str, str]:
+    return {f.name: f.type for f in text_string_to_metric_families(text)}
 
 
 def test_collector_output_parses_with_the_ops_names(clock):
     b = breakers(clock)
     fams = scrape(TripgateCollector(b, critical={"database"}))
-    expected = {
-        "tripgate_breaker_state": "gauge",
-        "tripgate_breaker_state_info": "gauge",
-        "tripgate_breaker_critical": "gauge",
-        "tripgate_calls": "counter",
-        "tripgate_failures": "counter",
-        "tripgate_slow_calls": "counter",
-        "tripgate_rejected_calls": "counter",
-        "tripgate_transitions": "counter",
-        "tripgate_listener_panics": "counter",
-        "tripgate_state_duration_seconds": "gauge",
-        "tripgate_failure_rate": "gauge",
-        "tripgate_slow_call_rate": "gauge",
-        "tripgate_window_calls": "gauge",
-        "tripgate_consecutive_failures": "gauge",
-        "tripgate_half_open_probes": "gauge",
-        "tripgate_backoff_level": "gauge",
-        "tripgate_retry_after_seconds": "gauge",
-        "tripgate_call_latency_seconds": "summary",
-    }
-    assert {n: f.type for n, f in fams.items()} == expected
-    assert value(fams, "tripgate_breaker_state", service="database") == 0
-    assert value(fams, "tripgate_breaker_state", service='external "api"') == 2
-    assert value(fams, "tripgate_breaker_state", service="cache") == 2
-    assert value(fams, "tripgate_breaker_state_info", service="cache", state="forced_open") == 1
-    assert value(fams, "tripgate_breaker_critical", service="database") == 1
-    assert value(fams, "tripgate_calls_total", service="database", outcome="success") == 5
-    assert value(fams, "tripgate_failures_total", service='external "api"', kind="other") == 2
-    assert value(fams, "tripgate_rejected_calls_total", service='external "api"') == 1
-    assert value(fams, "tripgate_retry_after_seconds", service='external "api"') == pytest.approx(30)
-    p50 = value(fams, "tripgate_call_latency_seconds", service="database", quantile="0.5")
+    # The families are tripgate-ops' own (ops/tests/check_exposition.py checks each one),
+    # handed through prometheus_client unchanged.
+    assert {n: f.type for n, f in fams.items()} == families_of(tripgate.prometheus.render(b))
+    assert fams["tripgate_circuitbreaker_state"].type == "gauge"
+    assert fams["tripgate_circuitbreaker_transitions"].type == "counter"
+    api = 'external "api"'
+    assert value(fams, "tripgate_breaker_state", name="database") == 0
+    assert value(fams, "tripgate_breaker_state", name=api) == 2
+    assert value(fams, "tripgate_breaker_state", name="cache") == 2
+    assert value(fams, "tripgate_circuitbreaker_state", name="cache", state="forced_open") == 1
+    assert value(fams, "tripgate_circuitbreaker_state", name="cache", state="open") == 0
+    assert value(fams, "tripgate_breaker_critical", name="database") == 1
+    assert value(fams, "tripgate_breaker_critical", name=api) == 0
+    assert value(fams, "tripgate_calls_total", name="database", outcome="success") == 5
+    assert value(fams, "tripgate_failures_total", name=api, kind="other") == 2
+    assert value(fams, "tripgate_circuitbreaker_not_permitted_calls_total", name=api) == 1
+    assert value(fams, "tripgate_circuitbreaker_next_probe_seconds", name=api) == pytest.approx(30)
+    p50 = value(fams, "tripgate_call_latency_seconds", name="database", quantile="0.5")
     assert p50 == pytest.approx(0.008, rel=0.04)
-    assert value(fams, "tripgate_call_latency_seconds_count", service="database") == 5
+    assert value(fams, "tripgate_call_latency_seconds_count", name="database") == 5
     quantiles = {
         s.labels["quantile"]
         for s in fams["tripgate_call_latency_seconds"].samples
-        if "quantile" in s.labels and s.labels["service"] == "database"
+        if "quantile" in s.labels and s.labels["name"] == "database"
     }
     assert quantiles == {"0.5", "0.9", "0.95", "0.99", "0.999"}
     # No latency series for a breaker without latency tracking.
-    assert all(s.labels["service"] != "cache" for s in fams["tripgate_call_latency_seconds"].samples)
+    assert all(s.labels["name"] != "cache" for s in fams["tripgate_call_latency_seconds"].samples)
+
+
+def test_render_is_the_ops_exposition_and_counts_transitions_from_the_first_render(clock):
+    b = tripgate.CircuitBreaker(fail_max=1, reset_timeout=30, clock=clock)
+    with pytest.raises(Boom):
+        b.call(fail)  # before the first render: not counted
+    exposition = tripgate.prometheus.Exposition()
+    text = exposition.render({"db": b})
+    fams = {f.name: f for f in text_string_to_metric_families(text)}
+    assert set(fams) == set(families_of(tripgate.prometheus.render({"db": b})))
+    assert all(s.labels.get("from") is None for s in fams["tripgate_circuitbreaker_transitions"].samples)
+    clock.advance(30)
+    b.call(lambda: None)  # open -> half_open -> closed
+    fams = {f.name: f for f in text_string_to_metric_families(exposition.render({"db": b}))}
+    assert value(fams, "tripgate_circuitbreaker_transitions_total", name="db", **{"from": "open", "to": "half_open"}) == 1
+    assert value(fams, "tripgate_circuitbreaker_transitions_total", name="db", **{"from": "half_open", "to": "closed"}) == 1
+    assert tripgate.prometheus.CONTENT_TYPE.startswith("text/plain; version=0.0.4")
 
 
 def test_collector_reads_a_callable_at_every_scrape(clock):
@@ -94,7 +103,7 @@ def test_collector_reads_a_callable_at_every_scrape(clock):
     collector = TripgateCollector(lambda: current)
     assert all(not f.samples for f in scrape(collector).values())
     current["late"] = tripgate.CircuitBreaker(clock=clock)
-    assert value(scrape(collector), "tripgate_breaker_state", service="late") == 0
+    assert value(scrape(collector), "tripgate_breaker_state", name="late") == 0
 
 
 def test_readiness_flips_at_half_open_and_for_critical(clock):
@@ -120,5 +129,21 @@ def test_readiness_flips_at_half_open_and_for_critical(clock):
     assert crit["status_code"] == 503 and "a" in crit["body"]["reason"]
     assert readiness(b, critical={"a"}, critical_opens_fail=False)["status_code"] == 200
     assert readiness({})["status_code"] == 200
+    for bad in (0.0, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="open_share"):
+            readiness(b, open_share=bad)
     assert liveness() == {"status_code": 200, "body": {"status": "alive"}}
     assert [state_value(s) for s in ("closed", "half_open", "open")] == [0, 1, 2]
+
+
+def test_an_exposition_lets_go_of_breakers_and_their_listeners(clock):
+    import gc
+    import weakref
+
+    exposition = tripgate.prometheus.Exposition()
+    b = tripgate.CircuitBreaker(clock=clock)
+    exposition.render({"db": b})
+    ref = weakref.ref(b)
+    del b
+    gc.collect()
+    assert ref() is None, "the exposition pinned the breaker"

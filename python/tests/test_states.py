@@ -266,3 +266,13 @@ def test_anti_thrash_lengthens_openings_and_reports_flapping(clock):
     assert m.transitions_last_minute == 1
     with pytest.raises(TypeError, match="anti_thrash"):
         tripgate.CircuitBreaker(anti_thrash=5, clock=clock)
+
+
+def test_enum_names_are_the_engines_tables() -> None:
+    from tripgate import _core
+
+    assert tuple(s.value for s in tripgate.State) == _core.STATES
+    assert _core.STATES[2] == "half_open"
+    assert tuple(k.value for k in tripgate.FailureKind) == _core.FAILURE_KINDS
+    assert _core.REASONS[8:] == ("manual", "manual_open", "manual_half_open", "manual_close")
+    assert tripgate.Outcome.TIMEOUT == tripgate.FailureKind.TIMEOUT

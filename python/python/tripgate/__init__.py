@@ -27,6 +27,7 @@ outcomes and dispatches transition events.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import enum
@@ -77,6 +78,7 @@ __all__ = [
     "fallback",
     "hedge",
     "BreakerOptions",
+    "CallEvent",
     "CircuitBreaker",
     "CircuitBreakerError",
     "CircuitOpenError",
@@ -124,16 +126,49 @@ def _pop_held(stack: contextvars.ContextVar[tuple[T, ...]]) -> T:
     stack.set(held[:-1])
     return held[-1]
 
+_timeout_scope: Callable[[float | None], contextlib.AbstractAsyncContextManager[Any]] | None = getattr(
+    asyncio, "timeout", None
+)
+
+
+async def _await_guarded(permit: _core.Permit, awaitable: Awaitable[T]) -> T:
+    """Awaits a guarded call, cut short at its permit's deadline (``call_timeout``) by
+    asyncio cancellation, and settles the permit: a call cut short at the deadline is a
+    timeout (it raises ``TimeoutError``); one its caller cancels (``wait_for``,
+    ``asyncio.timeout``, ``Task.cancel``) is a timeout once it ran past its deadline or
+    ``slow_call_duration``, and released, counted neither way, before that."""
+    left = permit.time_left
+    try:
+        if left is None:
+            result = await awaitable
+        elif _timeout_scope is not None:
+            async with _timeout_scope(left):
+                result = await awaitable
+        else:  # Python 3.10: no asyncio.timeout
+            result = await asyncio.wait_for(awaitable, left)
+    except BaseException as exc:
+        permit._settle_error(exc)
+        raise
+    permit._settle_value(result)
+    return result
+
+
 # --------------------------------------------------------------------------- errors
 
 
 class CircuitBreakerError(Exception):
     """Raised instead of making a call the breaker does not admit.
 
+    The message is the engine's, e.g. ``circuit breaker 'db' is open (5 consecutive
+    failures >= 5): call rejected, retry after 30s``.
+
     Attributes:
         name: the breaker's name (``None`` if it has none).
         state: the state that rejected the call (``"open"``, ``"half_open"``, ...).
         retry_after: seconds until a call may be admitted, when known.
+        reason: the name of the reason of the last opening (``"failure_rate"``,
+            ``"consecutive_failures"``, ``"manual"``, ...) while the state is an open
+            one; ``None`` otherwise.
     """
 
     def __init__(
@@ -142,14 +177,16 @@ class CircuitBreakerError(Exception):
         name: str | None = None,
         state: str = "open",
         retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
         super().__init__(message)
         self.name = name
         self.state = state
         self.retry_after = retry_after
+        self.reason = reason
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (str(self), self.name, self.state, self.retry_after))
+        return (type(self), (str(self), self.name, self.state, self.retry_after, self.reason))
 
 
 CircuitOpenError = CircuitBreakerError
@@ -187,25 +224,27 @@ class _NameEnum(str, enum.Enum):
 
 
 class State(_NameEnum):
-    """A breaker's state. Compares equal to its name (``State.OPEN == "open"``)."""
+    """A breaker's state. Compares equal to its name (``State.OPEN == "open"``).
+    The names are the engine's (``_core.STATES``, in code order)."""
 
-    CLOSED = "closed"
-    OPEN = "open"
-    HALF_OPEN = "half_open"
-    FORCED_OPEN = "forced_open"
-    FORCED_CLOSED = "forced_closed"
-    DISABLED = "disabled"
-    METRICS_ONLY = "metrics_only"
+    CLOSED = _core.STATES[0]
+    OPEN = _core.STATES[1]
+    HALF_OPEN = _core.STATES[2]
+    FORCED_OPEN = _core.STATES[3]
+    FORCED_CLOSED = _core.STATES[4]
+    DISABLED = _core.STATES[5]
+    METRICS_ONLY = _core.STATES[6]
 
 
 class FailureKind(_NameEnum):
-    """Why a call failed; each kind has its own weight in the failure rate."""
+    """Why a call failed; each kind has its own weight in the failure rate. The names
+    are the engine's (``_core.FAILURE_KINDS``, in code order)."""
 
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    SERVER_ERROR = "server_error"
-    REJECTED = "rejected"
-    OTHER = "other"
+    TIMEOUT = _core.FAILURE_KINDS[0]
+    CONNECTION = _core.FAILURE_KINDS[1]
+    SERVER_ERROR = _core.FAILURE_KINDS[2]
+    REJECTED = _core.FAILURE_KINDS[3]
+    OTHER = _core.FAILURE_KINDS[4]
 
 
 class Outcome(_NameEnum):
@@ -216,11 +255,11 @@ class Outcome(_NameEnum):
     FAILURE = "failure"
     IGNORED = "ignored"
     RELEASE = "release"
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    SERVER_ERROR = "server_error"
-    REJECTED = "rejected"
-    OTHER = "other"
+    TIMEOUT = _core.FAILURE_KINDS[0]
+    CONNECTION = _core.FAILURE_KINDS[1]
+    SERVER_ERROR = _core.FAILURE_KINDS[2]
+    REJECTED = _core.FAILURE_KINDS[3]
+    OTHER = _core.FAILURE_KINDS[4]
 
 
 _SUCCESS = _core.OUTCOME_SUCCESS
@@ -287,6 +326,8 @@ class BreakerOptions(TypedDict, total=False):
     seed: int | None
     adaptive_threshold: bool | Mapping[str, float] | None
     anti_thrash: tuple[Duration, Duration] | None
+    initial_state: str
+    call_timeout: Duration | None
 
 
 # -------------------------------------------------------------------------- metrics
@@ -328,6 +369,8 @@ class Metrics:
     abandoned: int
     in_flight: int | None
     half_open_probes: int
+    half_open_successes: int
+    """Successful probes so far in the current half-open state (0 in any other state)."""
     window_calls: int
     failure_rate: float
     slow_call_rate: float
@@ -371,8 +414,9 @@ class Transition:
 class CircuitBreakerListener:
     """pybreaker-style listener: override :meth:`state_change`.
 
-    Per-call hooks (``before_call``, ``success``, ``failure``) are not supported: they
-    would put Python code on every guarded call. Use :meth:`CircuitBreaker.metrics`.
+    Per-call hooks (``before_call``, ``success``, ``failure``) are not called here;
+    per-call events go to :meth:`CircuitBreaker.add_call_listener`, and
+    :mod:`tripgate.pybreaker` calls pybreaker's hooks from them.
     """
 
     def state_change(self, cb: CircuitBreaker, old_state: str, new_state: str) -> None:
@@ -413,6 +457,43 @@ def _make_dispatch(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[..., 
                     from_state,
                     to_state,
                 )
+
+    return dispatch
+
+
+@dataclasses.dataclass(frozen=True)
+class CallEvent:
+    """One call's fate, as call listeners see it (:meth:`CircuitBreaker.add_call_listener`)."""
+
+    breaker: CircuitBreaker
+    event: str
+    """``before_call`` (admitted, about to run: every guarded call, ``with`` block and
+    ``acquire()``), then ``success``, ``failure`` or ``ignored``; or ``rejected``."""
+    failure_kind: str | None
+    """For a failure: its kind (``timeout``, ``connection``, ``server_error``, ``rejected``, ``other``)."""
+    latency: float | None
+    """For a success or a failure: its latency in seconds, when the breaker measures it."""
+    state: str | None
+    """For a rejection: the state that rejected the call."""
+
+
+CallListener = Callable[[CallEvent], Any]
+
+
+def _make_call_dispatch(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[..., None]:
+    def dispatch(event: str, failure_kind: str | None, latency: float | None, state: str | None) -> None:
+        breaker = ref()
+        if breaker is None:
+            return
+        listeners = breaker._call_listeners
+        if not listeners:
+            return
+        call = CallEvent(breaker, event, failure_kind, latency, state)
+        for listener in listeners:
+            try:
+                listener(call)
+            except Exception:
+                logger.exception("tripgate: call listener %r of breaker %r raised on %s", listener, breaker.name, event)
 
     return dispatch
 
@@ -459,6 +540,16 @@ class CircuitBreaker(_core.Breaker):
       options: the failure-rate threshold follows volume and streaks within bounds.
     - ``anti_thrash``: ``(min_closed_seconds, min_open_seconds)``: no re-trip sooner than
       ``min_closed`` after recovering, no opening shorter than ``min_open``.
+    - ``initial_state``: the state the breaker starts in (a :class:`State` or its name;
+      default ``closed``); construction only. ``open`` starts an opening of
+      ``reset_timeout``.
+    - ``call_timeout``: how long a guarded call may take (default ``None``: no limit).
+      An async call (``acall``, a decorated coroutine, ``async with``) is cut short
+      there by asyncio cancellation and raises ``TimeoutError``; any guarded call that
+      ends at or after it is recorded as a timeout, whatever it returned. A call its
+      caller cancels (``asyncio.wait_for``, ``asyncio.timeout``, ``Task.cancel``) is a
+      timeout once it ran past ``call_timeout`` or ``slow_call_duration``, and counted
+      neither way before that.
     - ``tier``: start from a preset (``critical``, ``standard`` (default),
       ``non_critical``) instead of the standard tier.
     - ``classify``: ``f(exc, result)`` -> an :class:`Outcome` (or its name) or ``None``
@@ -468,9 +559,11 @@ class CircuitBreaker(_core.Breaker):
     """
 
     _listeners: tuple[Listener, ...]
+    _call_listeners: tuple[CallListener, ...]
     _exclude_types: tuple[type[BaseException], ...]
     _exclude_predicates: tuple[Callable[[BaseException], bool], ...]
     _classify: ClassifyHook | None
+    _deadline_scopes: contextvars.ContextVar[tuple[Any, ...]]
 
     def __new__(
         cls,
@@ -514,6 +607,12 @@ class CircuitBreaker(_core.Breaker):
         self._exclude_predicates = predicates
         self._classify = classify
         self._listeners = listeners
+        self._call_listeners = ()
+        # The deadline scopes of the `async with` statements open on this breaker, per
+        # context (each task sees its own), paired with the permits `_hold` keeps.
+        self._deadline_scopes = contextvars.ContextVar(
+            "tripgate_deadline_scopes", default=()
+        )
         self._subscribe(_make_dispatch(weakref.ref(self)))
         return self
 
@@ -599,13 +698,7 @@ class CircuitBreaker(_core.Breaker):
 
         async def guarded(*args: Any, **kwargs: Any) -> T:
             permit = acquire()
-            try:
-                result = await func(*args, **kwargs)
-            except BaseException as exc:
-                permit._settle_error(exc)
-                raise
-            permit._settle_value(result)
-            return result
+            return await _await_guarded(permit, func(*args, **kwargs))
 
         return guarded
 
@@ -665,24 +758,39 @@ class CircuitBreaker(_core.Breaker):
             ...
 
     async def acall(self, func: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Awaits ``func(*args, **kwargs)`` through the breaker."""
+        """Awaits ``func(*args, **kwargs)`` through the breaker; with a
+        ``call_timeout``, the call is cut short there and raises ``TimeoutError``."""
         permit = self.acquire()
-        try:
-            result = await func(*args, **kwargs)
-        except BaseException as exc:
-            permit._settle_error(exc)
-            raise
-        permit._settle_value(result)
-        return result
+        return await _await_guarded(permit, func(*args, **kwargs))
 
     async def __aenter__(self) -> CircuitBreaker:
         # The permit is held for the statement's frame (the awaiting coroutine), as
         # `with breaker:` holds it: interleaved async generators each get their own.
-        self._hold(sys._getframe(1))
+        frame = sys._getframe(1)
+        self._hold(frame)
+        left = self._call_timeout
+        scope = None
+        if left is not None and _timeout_scope is not None:
+            scope = _timeout_scope(left)
+            try:
+                await scope.__aenter__()
+            except BaseException as exc:
+                self._release_held(frame, exc)
+                raise
+        _push_held(self._deadline_scopes, scope)
         return self
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self._release_held(sys._getframe(1), exc)
+        frame = sys._getframe(1)
+        scope = _pop_held(self._deadline_scopes)
+        if scope is not None:
+            try:
+                # Turns the cancellation of an expired deadline into TimeoutError.
+                await scope.__aexit__(exc_type, exc, tb)
+            except BaseException as timeout:
+                self._release_held(frame, timeout)
+                raise
+        self._release_held(frame, exc)
 
     # ------------------------------------------------------------------- state
 
@@ -711,6 +819,7 @@ class CircuitBreaker(_core.Breaker):
 
     @property
     def listeners(self) -> tuple[Listener, ...]:
+        """The registered transition listeners."""
         return self._listeners
 
     def add_listener(self, listener: Listener) -> None:
@@ -726,13 +835,41 @@ class CircuitBreaker(_core.Breaker):
             items.remove(listener)
             self._listeners = tuple(items)
 
+    @property
+    def call_listeners(self) -> tuple[CallListener, ...]:
+        """The registered call listeners."""
+        return self._call_listeners
+
+    def add_call_listener(self, listener: CallListener) -> None:
+        """Adds ``listener(CallEvent)``, called for every call the breaker admits
+        (``before_call``), counts (success, failure, ignored) or rejects, inline on the
+        thread of the call: keep it quick. An exception it raises is logged (logger ``tripgate``)."""
+        if not callable(listener):
+            raise TypeError(f"a call listener must be callable, got {listener!r}")
+        with _REGISTRY_LOCK:  # copy-on-write: dispatch reads the tuple without a lock
+            if not self._call_listeners:
+                self._watch_calls(_make_call_dispatch(weakref.ref(self)))
+            self._call_listeners = self._call_listeners + (listener,)
+
+    def remove_call_listener(self, listener: CallListener) -> None:
+        """Removes a call listener; raises ``ValueError`` if it is not registered. Once
+        none is left, calls pay nothing for them."""
+        with _REGISTRY_LOCK:
+            items = list(self._call_listeners)
+            items.remove(listener)
+            self._call_listeners = tuple(items)
+            if not items:
+                self._unwatch_calls()
+
     # ------------------------------------------------------------- exclusions
 
     @property
     def excluded_exceptions(self) -> tuple[ExcludeRule, ...]:
+        """The exclusion rules: exception types first, then predicates."""
         return self._exclude_types + self._exclude_predicates
 
     def add_excluded_exception(self, rule: ExcludeRule) -> None:
+        """Adds an exclusion rule: an exception type or a predicate ``f(exc) -> bool``."""
         types, predicates = _split_exclude([rule])
         with _REGISTRY_LOCK:
             self._exclude_types += types

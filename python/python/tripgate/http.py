@@ -14,8 +14,9 @@ It reads both what a call raises and the response it returns:
 - a connection error (refused, reset, DNS, protocol: ``httpx.TransportError``,
   ``requests.ConnectionError``, ``aiohttp.ClientConnectionError``, urllib3's
   ``NewConnectionError`` / ``ProtocolError``) is a failure of kind ``connection``;
-- status 429 and 503 are ``rejected`` (the dependency is shedding load), any other 5xx a
-  ``server_error``;
+- status 429 and 503 are ``rejected`` (the dependency is shedding load), 504 a
+  ``timeout`` (a gateway gave up waiting), any other 5xx a ``server_error``: the engine's
+  own status table, the one the Rust tower layer and ``tripgate replay`` use;
 - any other 4xx is ``ignored`` (the request's fault, not the dependency's): choose
   otherwise with :func:`classifier` (``client_errors="failure"`` or ``"success"``);
 - anything else is left to the default.
@@ -32,6 +33,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from typing import Any, Literal
+
+from . import _core
 
 __all__ = ["classifier", "classify"]
 
@@ -114,14 +117,18 @@ def classifier(
             return None
         if status in shedding:
             return "rejected"
-        if status >= 500:
-            return "server_error"
-        if status >= 400:
+        # The engine's status table, the one the Rust tower layer and the simulator use.
+        outcome = _core._http_status_outcome(status)
+        if outcome == "rejected":  # a shedding status the caller took out of `rejected`
+            outcome = "server_error" if status >= 500 else "ignored"
+        if outcome == "ignored":
             return client_errors
-        return "success" if exc is None else None
+        if outcome == "success":
+            return "success" if exc is None else None
+        return outcome
 
     return classify
 
 
 classify = classifier()
-"""The default HTTP classifier: 4xx ignored, 429/503 rejected, 5xx server errors."""
+"""The default HTTP classifier: 4xx ignored, 429/503 rejected, 504 timeouts, 5xx server errors."""

@@ -6,6 +6,7 @@ import asyncio
 import datetime
 
 import tripgate
+import tripgate.pybreaker as pybreaker
 
 breaker = tripgate.CircuitBreaker(fail_max=5, reset_timeout=30, name="billing")
 rate_based = tripgate.CircuitBreaker(
@@ -77,4 +78,57 @@ async def main() -> None:
     breaker.reconfigure(fail_max=10, reset_timeout=5)
 
 
+class CustomerValidationError(Exception):
+    pass
+
+
+db_breaker = pybreaker.CircuitBreaker(
+    fail_max=5,
+    reset_timeout=60,
+    exclude=[CustomerValidationError, lambda e: isinstance(e, KeyError)],
+    state_storage=pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED),
+    name="db",
+)
+
+
+class LogListener(pybreaker.CircuitBreakerListener):
+    def state_change(
+        self,
+        cb: pybreaker.CircuitBreaker,
+        old_state: pybreaker.CircuitBreakerState | None,
+        new_state: pybreaker.CircuitBreakerState,
+    ) -> None:
+        print(cb.name, old_state.name if old_state else None, new_state.name)
+
+
+@db_breaker
+def update_customer(cust: str) -> str:
+    return cust
+
+
+@db_breaker
+async def fetch_customer(cust_id: int) -> str:
+    return str(cust_id)
+
+
+async def pybreaker_main() -> None:
+    db_breaker.add_listeners(LogListener())
+    updated: str = db_breaker.call(update_customer, "c-1")
+    fetched: str = await db_breaker.call_async(fetch_customer, 7)
+    with db_breaker.calling():
+        print(updated, fetched, update_customer("c-2"), await fetch_customer(8))
+    db_breaker.fail_max = 10
+    db_breaker.reset_timeout = 30
+    state: str = db_breaker.current_state
+    print(state, db_breaker.state.name, db_breaker.fail_counter, db_breaker.success_counter)
+    db_breaker.open()
+    db_breaker.half_open()
+    db_breaker.close()
+    try:
+        update_customer("c-3")
+    except pybreaker.CircuitBreakerError as e:
+        print(e.retry_after)
+
+
 asyncio.run(main())
+asyncio.run(pybreaker_main())

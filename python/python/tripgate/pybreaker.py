@@ -1,0 +1,637 @@
+"""pybreaker's API over tripgate's engine: ``import tripgate.pybreaker as pybreaker``.
+
+Code written for pybreaker keeps working: ``CircuitBreaker(fail_max=5, reset_timeout=60)``,
+``@breaker``, ``breaker.call(...)``, ``with breaker.calling():``, listeners with
+``before_call``/``success``/``failure``/``state_change``, excluded exceptions,
+``current_state``, ``fail_counter``, ``open()``/``half_open()``/``close()``...
+
+This module holds no breaker logic. It translates: ``fail_max`` is the engine's
+consecutive-failures rule, ``reset_timeout`` its open duration, ``success_threshold`` the
+successful half-open probes it needs; an excluded exception is recorded as a success
+(pybreaker counts it as one: it resets the failure streak and may close a half-open
+breaker); listeners' ``success`` and ``failure`` are called from the engine's per-call
+events and ``state_change`` from its transitions. Admission, counting, tripping and
+recovery are the engine's.
+
+Where it differs from pybreaker:
+
+- Calls run concurrently (pybreaker holds a lock around every call). In half-open the
+  engine admits one probe at a time; a call arriving while the probe runs is rejected
+  with :class:`CircuitBreakerError` instead of waiting for the lock.
+- ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit`` and ``asyncio.CancelledError``
+  say nothing about the dependency: the call is released, counted neither way.
+- An exception raised by a listener is logged (logger ``tripgate``) and never reaches
+  the caller; the call goes on.
+- ``call_async`` (and a decorated ``async def``) is an asyncio coroutine, not a Tornado
+  one.
+- ``open()`` starts a new opening of ``reset_timeout``; ``half_open()`` and ``close()``
+  publish no transition in the state they would reach (``close()`` still resets the
+  failure count).
+- Storage: :class:`CircuitMemoryStorage` chooses the initial state (``open`` starts an
+  opening of ``reset_timeout``); :class:`CircuitRedisStorage` is not supported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+import threading
+import types
+import weakref
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
+from typing import Any, ParamSpec, TypeVar, Union, cast, overload
+
+import tripgate
+
+from . import _core
+
+__all__ = [
+    "CircuitBreaker",
+    "CircuitBreakerError",
+    "CircuitBreakerListener",
+    "CircuitBreakerState",
+    "CircuitBreakerStorage",
+    "CircuitClosedState",
+    "CircuitHalfOpenState",
+    "CircuitMemoryStorage",
+    "CircuitOpenState",
+    "CircuitRedisStorage",
+    "STATE_CLOSED",
+    "STATE_HALF_OPEN",
+    "STATE_OPEN",
+]
+
+logger = logging.getLogger("tripgate")
+
+# Guards the rare copy-on-write updates of listener and exclusion lists; never held
+# across a user call or a listener.
+_REGISTRY_LOCK = threading.Lock()
+
+T = TypeVar("T")
+P = ParamSpec("P")
+F = TypeVar("F", bound=Callable[..., Any])
+
+STATE_OPEN = "open"
+"""pybreaker's name of the open state."""
+STATE_CLOSED = "closed"
+"""pybreaker's name of the closed state."""
+STATE_HALF_OPEN = "half-open"
+"""pybreaker's name of the half-open state (the engine spells it ``half_open``)."""
+
+# pybreaker's state names by the engine's (tripgate.State); the operator states an
+# adapter never enters are shown as the pybreaker state they behave like.
+_FROM_ENGINE: dict[str, str] = {
+    tripgate.State.CLOSED: STATE_CLOSED,
+    tripgate.State.OPEN: STATE_OPEN,
+    tripgate.State.HALF_OPEN: STATE_HALF_OPEN,
+    tripgate.State.FORCED_OPEN: STATE_OPEN,
+    tripgate.State.FORCED_CLOSED: STATE_CLOSED,
+    tripgate.State.DISABLED: STATE_CLOSED,
+    tripgate.State.METRICS_ONLY: STATE_CLOSED,
+}
+_TO_ENGINE: dict[str, str] = {
+    STATE_CLOSED: tripgate.State.CLOSED.value,
+    STATE_OPEN: tripgate.State.OPEN.value,
+    STATE_HALF_OPEN: tripgate.State.HALF_OPEN.value,
+}
+
+CircuitBreakerError = tripgate.CircuitBreakerError
+"""Raised instead of a call the breaker does not admit, and (with
+``throw_new_error_on_trip``) by the call that opens it. The same class as
+:class:`tripgate.CircuitBreakerError`: it carries ``name``, ``state``, ``retry_after``
+and ``reason``."""
+
+ExcludeRule = Union[type[BaseException], Callable[[BaseException], bool]]
+"""An excluded exception: a type (its subclasses too) or a predicate ``f(exc) -> bool``."""
+
+
+# --------------------------------------------------------------------------- states
+
+
+class CircuitBreakerState:
+    """A state as pybreaker shows it: :attr:`name` is ``"closed"``, ``"open"`` or
+    ``"half-open"``. Listeners' ``state_change`` and :attr:`CircuitBreaker.state` hand
+    these out; they hold no behaviour (the engine's states do)."""
+
+    _NAME = ""
+
+    @property
+    def name(self) -> str:
+        """``"closed"``, ``"open"`` or ``"half-open"``."""
+        return self._NAME
+
+    def __str__(self) -> str:
+        return self._NAME
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+class CircuitClosedState(CircuitBreakerState):
+    """Closed: calls flow and their outcomes are counted."""
+
+    _NAME = STATE_CLOSED
+
+
+class CircuitOpenState(CircuitBreakerState):
+    """Open: calls fail at once with :class:`CircuitBreakerError` until ``reset_timeout``
+    has passed; then the next call is a trial."""
+
+    _NAME = STATE_OPEN
+
+
+class CircuitHalfOpenState(CircuitBreakerState):
+    """Half-open: trial calls decide; ``success_threshold`` successes close the breaker,
+    a failure opens it again."""
+
+    _NAME = STATE_HALF_OPEN
+
+
+# One object per state: they carry a name and nothing else.
+_STATES: dict[str, CircuitBreakerState] = {
+    STATE_CLOSED: CircuitClosedState(),
+    STATE_OPEN: CircuitOpenState(),
+    STATE_HALF_OPEN: CircuitHalfOpenState(),
+}
+
+
+def _state_object(engine_state: str) -> CircuitBreakerState:
+    return _STATES[_FROM_ENGINE[engine_state]]
+
+
+# -------------------------------------------------------------------------- storage
+
+
+class CircuitBreakerStorage:
+    """Base of pybreaker's state storages. tripgate keeps a breaker's state in its
+    engine; a storage only chooses the state a breaker starts in."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        """The storage's kind (``"memory"``)."""
+        return self._name
+
+    @property
+    def state(self) -> str:
+        """The state a breaker built on this storage starts in."""
+        raise NotImplementedError
+
+
+class CircuitMemoryStorage(CircuitBreakerStorage):
+    """In-process state, as pybreaker's default: ``state`` (``STATE_CLOSED``,
+    ``STATE_OPEN`` or ``STATE_HALF_OPEN``) is the state the breaker starts in."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__("memory")
+        if state not in _TO_ENGINE:
+            raise ValueError(f"unknown state {state!r}: allowed {', '.join(map(repr, _TO_ENGINE))}")
+        self._state = state
+
+    @property
+    def state(self) -> str:
+        """The state a breaker built on this storage starts in."""
+        return self._state
+
+
+class CircuitRedisStorage(CircuitBreakerStorage):
+    """Not supported: raises ``NotImplementedError`` when built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "tripgate.pybreaker does not keep breaker state in Redis: each tripgate breaker "
+            "keeps its state in its own engine. To have replicas share what their breakers "
+            "learn, use tripgate's fleet mode (the tripgate-fleet crate, fleet/README.md in "
+            "the tripgate repository), which the Python binding does not expose yet; until "
+            "then use CircuitMemoryStorage (or no state_storage) in each process."
+        )
+
+
+# ------------------------------------------------------------------------ listeners
+
+
+class CircuitBreakerListener:
+    """pybreaker's listener: subclass it and override the hooks you need. Every hook
+    runs on the thread of the call or transition; an exception raised in one is logged
+    (logger ``tripgate``) and never reaches the caller."""
+
+    def before_call(self, cb: CircuitBreaker, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Called when ``cb`` has admitted a call, before it calls ``func``."""
+
+    def state_change(self, cb: CircuitBreaker, old_state: CircuitBreakerState | None, new_state: CircuitBreakerState) -> None:
+        """Called after every transition of ``cb``'s engine."""
+
+    def failure(self, cb: CircuitBreaker, exc: BaseException) -> None:
+        """Called when ``cb`` has counted a call as a failure; ``exc`` is what it raised."""
+
+    def success(self, cb: CircuitBreaker) -> None:
+        """Called when ``cb`` has counted a call as a success (an excluded exception
+        counts as one)."""
+
+
+# -------------------------------------------------------------------------- engine
+
+
+class _Engine(tripgate.CircuitBreaker):
+    """The adapter's engine: a tripgate breaker that classifies exceptions as pybreaker
+    does (an excluded exception is a success) and tells its adapter which exception it
+    is recording, for the listeners' ``failure``."""
+
+    _adapter: weakref.ReferenceType[CircuitBreaker]
+
+    def _classify_error(self, exc: BaseException) -> int:
+        adapter = self._adapter()
+        if adapter is None or not isinstance(exc, Exception):
+            return super()._classify_error(exc)  # released: counted neither way
+        counted = adapter.is_system_error(exc)
+        local = adapter._local
+        local.counted = counted
+        if adapter._listeners:
+            # For the failure event this record sends, on this thread, next.
+            local.exc = exc
+        if not counted:
+            return _core.OUTCOME_SUCCESS
+        return super()._classify_error(exc)
+
+
+def _on_transition(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[[tripgate.Transition], None]:
+    def dispatch(t: tripgate.Transition) -> None:
+        cb = ref()
+        if cb is None:
+            return
+        old = _state_object(t.from_state)
+        new = _state_object(t.to_state)
+        for listener in cb._listeners:
+            try:
+                listener.state_change(cb, old, new)
+            except Exception:
+                logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in state_change", listener, cb.name)
+
+    return dispatch
+
+
+def _on_call(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[[tripgate.CallEvent], None]:
+    def dispatch(e: tripgate.CallEvent) -> None:
+        cb = ref()
+        if cb is None:
+            return
+        if e.event == "success":
+            cb._local.exc = None
+            for listener in cb._listeners:
+                try:
+                    listener.success(cb)
+                except Exception:
+                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in success", listener, cb.name)
+        elif e.event == "failure":
+            exc: BaseException | None = getattr(cb._local, "exc", None)
+            cb._local.exc = None
+            if exc is None:
+                # A failure answered on a permit, without an exception.
+                exc = Exception(f"call failed ({e.failure_kind})")
+            for listener in cb._listeners:
+                try:
+                    listener.failure(cb, exc)
+                except Exception:
+                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in failure", listener, cb.name)
+
+    return dispatch
+
+
+# ------------------------------------------------------------------------- breaker
+
+
+class CircuitBreaker:
+    """pybreaker's ``CircuitBreaker``, run by tripgate's engine.
+
+    - ``fail_max``: open after this many failures in a row.
+    - ``reset_timeout``: seconds the breaker stays open before a trial call.
+    - ``success_threshold``: successful trial calls needed to close.
+    - ``exclude``: exception types or predicates ``f(exc) -> bool`` whose exceptions are
+      not system errors: they count as successes.
+    - ``listeners``: :class:`CircuitBreakerListener` instances.
+    - ``state_storage``: a :class:`CircuitMemoryStorage`, for the initial state.
+    - ``name``: shown in errors and logs.
+    - ``throw_new_error_on_trip``: the call that opens the breaker raises
+      :class:`CircuitBreakerError` (from its own exception) instead of its own exception.
+    - ``clock`` (keyword-only, tripgate's): a :class:`tripgate.ManualClock`, for tests.
+
+    A value the engine refuses raises :class:`tripgate.ConfigError` naming the option
+    and its allowed range. The engine is :attr:`breaker` (a
+    :class:`tripgate.CircuitBreaker`), for its metrics.
+    """
+
+    def __init__(
+        self,
+        fail_max: int = 5,
+        reset_timeout: float = 60,
+        success_threshold: int = 1,
+        exclude: Iterable[ExcludeRule] | None = None,
+        listeners: Iterable[CircuitBreakerListener] | None = None,
+        state_storage: CircuitBreakerStorage | None = None,
+        name: str | None = None,
+        throw_new_error_on_trip: bool = True,
+        *,
+        clock: tripgate.ManualClock | None = None,
+    ) -> None:
+        initial = STATE_CLOSED
+        if state_storage is not None:
+            if not isinstance(state_storage, CircuitMemoryStorage):
+                raise NotImplementedError(
+                    f"state_storage: {type(state_storage).__name__} is not supported; tripgate "
+                    "keeps the state in its engine (CircuitMemoryStorage chooses the initial state)"
+                )
+            initial = state_storage.state
+        self._excluded: list[ExcludeRule] = []
+        self.add_excluded_exceptions(*(exclude or ()))
+        self._listeners: tuple[CircuitBreakerListener, ...] = ()
+        self._local = threading.local()
+        self._throw_new_error_on_trip = bool(throw_new_error_on_trip)
+        engine = _Engine(
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            success_threshold=success_threshold,
+            initial_state=_TO_ENGINE[initial],
+            name=name,
+            clock=clock,
+        )
+        self._reset_timeout = reset_timeout
+        ref = weakref.ref(self)
+        engine._adapter = ref
+        engine.add_listener(_on_transition(ref))
+        self._engine = engine
+        self._call_dispatch = _on_call(ref)
+        self.add_listeners(*(listeners or ()))
+
+    # ------------------------------------------------------------------ calls
+
+    def _admit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _core.Permit:
+        """The engine's permit (or its CircuitBreakerError), then ``before_call``."""
+        permit = self._engine.acquire()
+        if permit.is_probe:
+            # The admission that moved the breaker to half-open only queued that
+            # transition: deliver it before the trial call, as pybreaker does.
+            self._engine._dispatch_events()
+        for listener in self._listeners:
+            try:
+                listener.before_call(self, func, *args, **kwargs)
+            except Exception:
+                logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in before_call", listener, self.name)
+        return permit
+
+    def _failed(self, permit: _core.Permit, exc: BaseException) -> None:
+        """Answers ``permit`` for a call that raised ``exc``; raises
+        :class:`CircuitBreakerError` from ``exc`` when that failure opened the breaker
+        and ``throw_new_error_on_trip`` is set. Otherwise returns: the caller re-raises."""
+        local = self._local
+        local.counted = False
+        permit._settle_error(exc)
+        local.exc = None
+        counted = local.counted
+        local.counted = False
+        if not (counted and self._throw_new_error_on_trip):
+            return
+        if self._engine.state != tripgate.State.OPEN:
+            return
+        if permit.is_probe:
+            message = "Trial call failed, circuit breaker opened"
+        else:
+            message = "Failures threshold reached, circuit breaker opened"
+        if self.name is not None:
+            message = f"circuit breaker {self.name!r}: {message}"
+        raise CircuitBreakerError(message, self.name, tripgate.State.OPEN.value, self._engine.retry_after) from exc
+
+    def _guard_generator(self, permit: _core.Permit, gen: Generator[Any, Any, T]) -> Generator[Any, Any, T]:
+        """Holds ``permit`` while ``gen`` runs: its end is the call's outcome."""
+        try:
+            result = yield from gen
+        except BaseException as exc:
+            self._failed(permit, exc)
+            raise
+        permit._settle_value(None)
+        return result
+
+    def call(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Calls ``func(*args, **kwargs)`` through the breaker. A generator it returns is
+        guarded until it is exhausted. Raises :class:`CircuitBreakerError` without
+        calling ``func`` while the breaker is open."""
+        permit = self._admit(func, args, kwargs)
+        try:
+            result = func(*args, **kwargs)
+        except BaseException as exc:
+            self._failed(permit, exc)
+            raise
+        if isinstance(result, types.GeneratorType):
+            return cast(T, self._guard_generator(permit, result))
+        permit._settle_value(result)
+        return result
+
+    async def call_async(self, func: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Awaits ``func(*args, **kwargs)`` through the breaker (asyncio; pybreaker's is
+        Tornado's). A cancelled call is released, counted neither way."""
+        permit = self._admit(func, args, kwargs)
+        try:
+            result = await func(*args, **kwargs)
+        except BaseException as exc:
+            self._failed(permit, exc)
+            raise
+        permit._settle_value(result)
+        return result
+
+    @contextlib.contextmanager
+    def calling(self) -> Iterator[None]:
+        """``with breaker.calling():`` guards the block as one call: it raises
+        :class:`CircuitBreakerError` without running the block while the breaker is
+        open, and the block's exception (or its end) is the call's outcome."""
+        permit = self._admit(self.calling, (), {})
+        try:
+            yield
+        except BaseException as exc:
+            self._failed(permit, exc)
+            raise
+        permit._settle_value(None)
+
+    @overload
+    def __call__(self, func: F, /) -> F: ...
+
+    @overload
+    def __call__(self, **options: bool) -> Callable[[F], F]: ...
+
+    def __call__(self, *call_args: Any, **call_kwargs: bool) -> Any:
+        """Decorates a function (``@breaker``): its calls go through :meth:`call`, or
+        :meth:`call_async` for an ``async def`` function. ``@breaker(__pybreaker_call_async=True)``
+        is accepted and means :meth:`call_async`."""
+        call_async = call_kwargs.pop("__pybreaker_call_async", False)
+        if call_kwargs:
+            raise TypeError(f"unexpected keyword arguments {', '.join(call_kwargs)}")
+
+        def decorate(func: F) -> F:
+            if not callable(func):
+                raise TypeError(f"CircuitBreaker decorates callables, got {type(func).__name__}")
+            if call_async or inspect.iscoroutinefunction(func):
+
+                async def guarded_async(*args: Any, **kwargs: Any) -> Any:
+                    return await self.call_async(func, *args, **kwargs)
+
+                return cast(F, functools.wraps(func)(guarded_async))
+
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                return self.call(func, *args, **kwargs)
+
+            return cast(F, functools.wraps(func)(guarded))
+
+        if call_args:
+            if len(call_args) != 1:
+                raise TypeError("CircuitBreaker decorates one function")
+            return decorate(call_args[0])
+        return decorate
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def breaker(self) -> tripgate.CircuitBreaker:
+        """The tripgate breaker that runs this one (metrics, latency, call listeners)."""
+        return self._engine
+
+    @property
+    def current_state(self) -> str:
+        """``"closed"``, ``"open"`` or ``"half-open"``."""
+        return _FROM_ENGINE[self._engine.state]
+
+    @property
+    def state(self) -> CircuitBreakerState:
+        """The current state as an object with a ``name`` (see :attr:`current_state`)."""
+        return _state_object(self._engine.state)
+
+    @property
+    def fail_counter(self) -> int:
+        """Failures in a row, up to now (a tripped breaker still reads the failures that
+        tripped it)."""
+        return self._engine.fail_counter
+
+    @property
+    def success_counter(self) -> int:
+        """Successful trial calls so far in the current half-open state (0 in any other)."""
+        return int(self._engine._snapshot()["half_open_successes"])
+
+    @property
+    def fail_max(self) -> int:
+        """Failures in a row that open the breaker; settable while it runs."""
+        return int(self._engine.config["consecutive_failures"])
+
+    @fail_max.setter
+    def fail_max(self, number: int) -> None:
+        self._engine.reconfigure(fail_max=number)
+
+    @property
+    def reset_timeout(self) -> float:
+        """Seconds the breaker stays open before a trial call; settable while it runs
+        (from the next opening on)."""
+        return self._reset_timeout
+
+    @reset_timeout.setter
+    def reset_timeout(self, timeout: float) -> None:
+        self._engine.reconfigure(reset_timeout=timeout)
+        self._reset_timeout = timeout
+
+    @property
+    def success_threshold(self) -> int:
+        """Successful trial calls that close the breaker; settable while it runs."""
+        return int(self._engine.config["half_open"]["success_threshold"])
+
+    @success_threshold.setter
+    def success_threshold(self, number: int) -> None:
+        self._engine.reconfigure(success_threshold=number)
+
+    @property
+    def name(self) -> str | None:
+        """The breaker's name; settable while it runs (rejections name it from then on)."""
+        return self._engine.name
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self._engine.name = name
+
+    def open(self) -> None:
+        """Opens the breaker: calls fail at once for ``reset_timeout`` (an open breaker
+        starts a new opening), then the next call is a trial."""
+        self._engine.open_for(self._reset_timeout)
+
+    def half_open(self) -> None:
+        """Half-opens the breaker: the next call is a trial."""
+        self._engine.half_open()
+
+    def close(self) -> None:
+        """Closes the breaker with no failure counted (the engine's ``reset``)."""
+        self._engine.reset()
+
+    # ------------------------------------------------------------- exclusions
+
+    @property
+    def excluded_exceptions(self) -> tuple[ExcludeRule, ...]:
+        """The excluded exceptions (types and predicates), in the order added."""
+        return tuple(self._excluded)
+
+    def add_excluded_exception(self, exception: ExcludeRule) -> None:
+        """Excludes an exception type (and its subclasses) or a predicate's matches."""
+        if not (isinstance(exception, type) and issubclass(exception, BaseException)) and not callable(exception):
+            raise TypeError(f"exclude takes exception types or predicates f(exc) -> bool, got {exception!r}")
+        with _REGISTRY_LOCK:
+            self._excluded = self._excluded + [exception]
+
+    def add_excluded_exceptions(self, *exceptions: ExcludeRule) -> None:
+        """Excludes each of ``exceptions``."""
+        for exception in exceptions:
+            self.add_excluded_exception(exception)
+
+    def remove_excluded_exception(self, exception: ExcludeRule) -> None:
+        """Removes an excluded exception; raises ``ValueError`` if it is not excluded."""
+        with _REGISTRY_LOCK:
+            items = list(self._excluded)
+            items.remove(exception)
+            self._excluded = items
+
+    def is_system_error(self, exception: BaseException) -> bool:
+        """Whether ``exception`` counts as a failure: ``False`` for an excluded type (or
+        a subclass) or when an excluded predicate returns true."""
+        for rule in self._excluded:
+            if isinstance(rule, type):
+                if isinstance(exception, rule):
+                    return False
+            elif rule(exception):
+                return False
+        return True
+
+    # -------------------------------------------------------------- listeners
+
+    @property
+    def listeners(self) -> tuple[CircuitBreakerListener, ...]:
+        """The registered listeners."""
+        return self._listeners
+
+    def add_listener(self, listener: CircuitBreakerListener) -> None:
+        """Registers a :class:`CircuitBreakerListener` (or any object with its hooks)."""
+        with _REGISTRY_LOCK:
+            if not self._listeners:
+                self._engine.add_call_listener(self._call_dispatch)
+            self._listeners = self._listeners + (listener,)
+
+    def add_listeners(self, *listeners: CircuitBreakerListener) -> None:
+        """Registers each of ``listeners``."""
+        for listener in listeners:
+            self.add_listener(listener)
+
+    def remove_listener(self, listener: CircuitBreakerListener) -> None:
+        """Unregisters a listener; raises ``ValueError`` if it is not registered."""
+        with _REGISTRY_LOCK:
+            items = list(self._listeners)
+            items.remove(listener)
+            self._listeners = tuple(items)
+            if not items:
+                self._engine.remove_call_listener(self._call_dispatch)
+
+    def __repr__(self) -> str:
+        return f"<tripgate.pybreaker.CircuitBreaker name={self.name!r} state={self.current_state!r}>"

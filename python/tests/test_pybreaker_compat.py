@@ -1,0 +1,709 @@
+"""tripgate.pybreaker: pybreaker's documented behaviour, run by tripgate's engine.
+
+Written from pybreaker's documentation (README and docstrings); time is a ManualClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+import tripgate
+import tripgate.pybreaker as pybreaker
+
+
+class Boom(Exception):
+    """A system error raised by test calls."""
+
+
+class BusinessError(Exception):
+    """A business exception, excluded in some tests."""
+
+
+class SubBusinessError(BusinessError):
+    pass
+
+
+def fail(exc: BaseException | None = None) -> None:
+    raise exc if exc is not None else Boom("boom")
+
+
+def ok(value: object = 42) -> object:
+    return value
+
+
+def echo(*args: object, **kwargs: object) -> tuple[object, ...]:
+    return args + tuple(kwargs.items())
+
+
+class Recorder(pybreaker.CircuitBreakerListener):
+    """Records every hook as pybreaker's listeners receive it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+
+    def before_call(self, cb: pybreaker.CircuitBreaker, func: Any, *args: Any, **kwargs: Any) -> None:
+        self.events.append(("before_call", cb, func, args, kwargs))
+
+    def state_change(
+        self, cb: pybreaker.CircuitBreaker, old_state: pybreaker.CircuitBreakerState | None, new_state: pybreaker.CircuitBreakerState
+    ) -> None:
+        self.events.append(("state_change", None if old_state is None else old_state.name, new_state.name))
+
+    def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
+        self.events.append(("failure", exc))
+
+    def success(self, cb: pybreaker.CircuitBreaker) -> None:
+        self.events.append(("success",))
+
+    def names(self) -> list[str]:
+        return [e[0] for e in self.events]
+
+
+@pytest.fixture
+def clock() -> tripgate.ManualClock:
+    return tripgate.ManualClock()
+
+
+def trip(cb: pybreaker.CircuitBreaker) -> None:
+    """Fails ``fail_max`` calls in a row; the last one opens the breaker."""
+    for _ in range(cb.fail_max - 1):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    assert cb.current_state == pybreaker.STATE_OPEN
+
+
+# ------------------------------------------------------------------ construction
+
+
+def test_defaults_are_pybreakers() -> None:
+    cb = pybreaker.CircuitBreaker()
+    assert (cb.fail_max, cb.reset_timeout, cb.success_threshold) == (5, 60, 1)
+    assert cb.current_state == "closed" and cb.state.name == "closed"
+    assert isinstance(cb.state, pybreaker.CircuitClosedState)
+    assert (cb.fail_counter, cb.success_counter, cb.name) == (0, 0, None)
+    assert cb.excluded_exceptions == () and cb.listeners == ()
+    assert (pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN) == ("closed", "open", "half-open")
+
+
+def test_options_are_the_engines_rules() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=12.5, success_threshold=2, name="db")
+    config = cb.breaker.config
+    assert config["consecutive_failures"] == 3
+    assert config["failure_rate_threshold"] is None  # only the streak trips, as in pybreaker
+    assert config["half_open"]["success_threshold"] == 2
+    assert cb.breaker.name == cb.name == "db"
+
+
+def test_an_option_out_of_range_names_the_option_and_the_range() -> None:
+    with pytest.raises(tripgate.ConfigError) as e:
+        pybreaker.CircuitBreaker(fail_max=0)
+    assert e.value.option == "fail_max" and e.value.allowed is not None and "1..=" in e.value.allowed
+    with pytest.raises(ValueError, match="reset_timeout"):
+        pybreaker.CircuitBreaker(reset_timeout=-1)
+
+
+def test_the_error_class_is_tripgates() -> None:
+    assert pybreaker.CircuitBreakerError is tripgate.CircuitBreakerError
+    assert set(pybreaker.__all__) <= set(dir(pybreaker))
+
+
+# ------------------------------------------------------------------ tripping
+
+
+def test_opens_after_fail_max_consecutive_failures(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=3, clock=clock)
+    for n in (1, 2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+        assert (cb.fail_counter, cb.current_state) == (n, "closed")
+    # The call that trips raises CircuitBreakerError, chained to its own error.
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(fail)
+    assert isinstance(e.value.__cause__, Boom)
+    assert str(e.value) == "Failures threshold reached, circuit breaker opened"
+    assert (e.value.state, e.value.retry_after) == ("open", pytest.approx(60.0))
+    assert (cb.current_state, cb.fail_counter) == ("open", 3)
+    assert isinstance(cb.state, pybreaker.CircuitOpenState)
+
+
+def test_a_success_resets_the_failure_count() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=3)
+    for _ in range(2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    assert cb.call(ok, "x") == "x"
+    assert cb.fail_counter == 0
+    for _ in range(2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    assert cb.current_state == "closed"
+
+
+def test_without_throw_new_error_on_trip_the_tripping_call_raises_its_own_error() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, throw_new_error_on_trip=False)
+    for _ in range(2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    assert cb.current_state == "open"
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(ok)
+
+
+def test_while_open_calls_fail_at_once_without_running(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=30, listeners=[rec], name="db", clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    ran: list[int] = []
+    rec.events.clear()
+    clock.advance(29.9)
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(ran.append, 1)
+    assert ran == [] and rec.events == []  # not run, no before_call
+    assert (e.value.name, e.value.state) == ("db", "open")
+    assert e.value.retry_after == pytest.approx(0.1)
+
+
+def test_the_trial_after_reset_timeout_closes_on_success(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=60, listeners=[rec], clock=clock)
+    trip(cb)
+    clock.advance(60)
+    assert cb.call(ok, 7) == 7
+    assert (cb.current_state, cb.fail_counter) == ("closed", 0)
+    transitions = [e[1:] for e in rec.events if e[0] == "state_change"]
+    assert transitions == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
+    # The move to half-open is announced before the trial's before_call.
+    tail = rec.names()[-4:]
+    assert tail == ["state_change", "before_call", "success", "state_change"]
+
+
+def test_a_failed_trial_opens_again_for_another_timeout(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, reset_timeout=10, clock=clock)
+    trip(cb)
+    clock.advance(10)
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(fail)
+    assert str(e.value) == "Trial call failed, circuit breaker opened"
+    assert isinstance(e.value.__cause__, Boom)
+    assert cb.current_state == "open"
+    clock.advance(9)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(ok)
+    clock.advance(1)
+    assert cb.call(ok) == 42 and cb.current_state == "closed"
+
+
+def test_a_failed_trial_without_throw_new_error_raises_its_own_error(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=10, throw_new_error_on_trip=False, clock=clock)
+    with pytest.raises(Boom):
+        cb.call(fail)
+    clock.advance(10)
+    with pytest.raises(Boom):
+        cb.call(fail)
+    assert cb.current_state == "open"
+
+
+def test_success_threshold_needs_that_many_trial_successes(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=5, success_threshold=3, clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(5)
+    for n in (1, 2):
+        cb.call(ok)
+        assert (cb.current_state, cb.success_counter) == ("half-open", n)
+    cb.call(ok)
+    assert (cb.current_state, cb.success_counter) == ("closed", 0)
+    # A failure before the threshold opens it again.
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(5)
+    cb.call(ok)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    assert (cb.current_state, cb.success_counter) == ("open", 0)
+
+
+# ------------------------------------------------------------------ exclusions
+
+
+def test_excluded_types_and_subclasses_are_not_system_errors() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, exclude=[BusinessError])
+    for exc in (BusinessError(), SubBusinessError(), BusinessError()):
+        with pytest.raises(BusinessError):
+            cb.call(fail, exc)
+    assert (cb.current_state, cb.fail_counter) == ("closed", 0)
+    assert cb.is_system_error(SubBusinessError()) is False
+    assert cb.is_system_error(Boom()) is True
+
+
+def test_an_excluded_exception_counts_as_a_success() -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=3, exclude=[BusinessError], listeners=[rec])
+    for _ in range(2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    with pytest.raises(BusinessError):
+        cb.call(fail, BusinessError())
+    assert cb.fail_counter == 0  # the streak is broken, as by a success
+    assert rec.names()[-2:] == ["before_call", "success"]
+    assert cb.breaker.metrics().successes == 1
+
+
+def test_an_excluded_exception_in_a_trial_closes_the_breaker(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=5, exclude=[BusinessError], clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(5)
+    with pytest.raises(BusinessError):
+        cb.call(fail, BusinessError())
+    assert cb.current_state == "closed"
+
+
+class HTTPError(Exception):
+    def __init__(self, status_code: int) -> None:
+        super().__init__(status_code)
+        self.status_code = status_code
+
+
+def test_predicates_and_types_mix() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, exclude=[lambda e: isinstance(e, HTTPError) and e.status_code < 500, KeyError])
+    for exc in (HTTPError(404), KeyError("k"), HTTPError(409)):
+        with pytest.raises(type(exc)):
+            cb.call(fail, exc)
+    assert cb.fail_counter == 0
+    with pytest.raises(HTTPError):
+        cb.call(fail, HTTPError(503))
+    assert cb.fail_counter == 1
+    assert cb.is_system_error(HTTPError(500)) and not cb.is_system_error(HTTPError(400))
+
+
+def test_exclusions_are_managed_while_running() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=5)
+    cb.add_excluded_exception(BusinessError)
+    cb.add_excluded_exceptions(KeyError, ValueError)
+    assert cb.excluded_exceptions == (BusinessError, KeyError, ValueError)
+    with pytest.raises(KeyError):
+        cb.call(fail, KeyError())
+    assert cb.fail_counter == 0
+    cb.remove_excluded_exception(KeyError)
+    assert cb.excluded_exceptions == (BusinessError, ValueError)
+    with pytest.raises(KeyError):
+        cb.call(fail, KeyError())
+    assert cb.fail_counter == 1
+    with pytest.raises(ValueError):
+        cb.remove_excluded_exception(KeyError)
+    with pytest.raises(TypeError, match="exception types or predicates"):
+        cb.add_excluded_exception(42)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ listeners
+
+
+def test_listeners_get_before_call_failure_success_and_state_change(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=2, listeners=[rec], clock=clock)
+    cb.call(echo, 1, key="v")
+    err = Boom("first")
+    with pytest.raises(Boom):
+        cb.call(fail, err)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    before = rec.events[0]
+    assert before[1] is cb and before[2] is echo and before[3] == (1,) and before[4] == {"key": "v"}
+    assert rec.names() == [
+        "before_call",
+        "success",
+        "before_call",
+        "failure",
+        "before_call",
+        "failure",
+        "state_change",
+    ]
+    assert rec.events[3][1] is err  # failure gets the exception the call raised
+    assert rec.events[-1] == ("state_change", "closed", "open")
+
+
+def test_state_change_hands_state_objects_with_names() -> None:
+    seen: list[tuple[pybreaker.CircuitBreakerState | None, pybreaker.CircuitBreakerState]] = []
+
+    class Keep(pybreaker.CircuitBreakerListener):
+        def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+            seen.append((old_state, new_state))
+
+    cb = pybreaker.CircuitBreaker(listeners=[Keep()])
+    cb.open()
+    cb.half_open()
+    cb.close()
+    assert [(type(o).__name__, type(n).__name__) for o, n in seen] == [
+        ("CircuitClosedState", "CircuitOpenState"),
+        ("CircuitOpenState", "CircuitHalfOpenState"),
+        ("CircuitHalfOpenState", "CircuitClosedState"),
+    ]
+    assert [str(n) for _, n in seen] == ["open", "half-open", "closed"]
+
+
+def test_listeners_are_added_and_removed() -> None:
+    a, b, c = Recorder(), Recorder(), Recorder()
+    cb = pybreaker.CircuitBreaker(listeners=[a])
+    cb.add_listener(b)
+    cb.add_listeners(c)
+    assert cb.listeners == (a, b, c)
+    cb.remove_listener(a)
+    cb.call(ok)
+    assert (len(a.events), len(b.events), len(c.events)) == (0, 2, 2)
+    cb.remove_listener(b)
+    cb.remove_listener(c)
+    cb.call(ok)
+    assert cb.listeners == () and len(b.events) == 2
+    assert cb.breaker.call_listeners == ()  # no per-call cost without listeners
+    with pytest.raises(ValueError):
+        cb.remove_listener(a)
+
+
+def test_the_base_listener_ignores_everything() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, listeners=[pybreaker.CircuitBreakerListener()])
+    cb.call(ok)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+
+
+def test_a_raising_listener_is_logged_and_the_call_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(pybreaker.CircuitBreakerListener):
+        def before_call(self, cb: pybreaker.CircuitBreaker, func: Any, *args: Any, **kwargs: Any) -> None:
+            raise RuntimeError("before_call bug")
+
+        def success(self, cb: pybreaker.CircuitBreaker) -> None:
+            raise RuntimeError("success bug")
+
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(listeners=[Broken(), rec])
+    with caplog.at_level(logging.ERROR, logger="tripgate"):
+        assert cb.call(ok, 3) == 3
+    assert rec.names() == ["before_call", "success"]
+    assert "before_call bug" in caplog.text and "success bug" in caplog.text
+
+
+# ------------------------------------------------------------------ ways to call
+
+
+def test_decorator(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, clock=clock)
+
+    @cb
+    def update_customer(cust: str) -> str:
+        """Updates a customer."""
+        if cust == "bad":
+            raise Boom(cust)
+        return cust.upper()
+
+    assert update_customer("ann") == "ANN"
+    assert update_customer.__name__ == "update_customer" and update_customer.__doc__ == "Updates a customer."
+    with pytest.raises(Boom):
+        update_customer("bad")
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        update_customer("bad")
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        update_customer("ann")
+
+
+def test_a_guarded_generator_is_one_call_until_it_ends() -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=1, listeners=[rec])
+
+    @cb
+    def rows(n: int) -> Any:
+        yield from range(n)
+        if n > 2:
+            raise Boom("too many")
+
+    assert list(rows(2)) == [0, 1]
+    assert rec.names() == ["before_call", "success"]
+    gen = rows(3)
+    assert next(gen) == 0 and cb.current_state == "closed"
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        list(gen)
+    assert cb.current_state == "open"
+
+
+def test_calling_context_manager(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=2, listeners=[rec], clock=clock)
+    with cb.calling():
+        pass
+    with pytest.raises(Boom):
+        with cb.calling():
+            raise Boom()
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        with cb.calling():
+            raise Boom()
+    assert isinstance(e.value.__cause__, Boom)
+    ran = False
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        with cb.calling():
+            ran = True
+    assert not ran
+    assert rec.names().count("before_call") == 3
+
+
+def test_call_async_and_async_def_decorator(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=2, listeners=[rec], clock=clock)
+
+    async def fetch(key: str) -> str:
+        await asyncio.sleep(0)
+        if key == "bad":
+            raise Boom(key)
+        return key * 2
+
+    @cb
+    async def decorated(key: str) -> str:
+        return await fetch(key)
+
+    async def main() -> None:
+        assert await cb.call_async(fetch, "a") == "aa"
+        assert await decorated("b") == "bb"
+        with pytest.raises(Boom):
+            await cb.call_async(fetch, "bad")
+        with pytest.raises(pybreaker.CircuitBreakerError):
+            await decorated("bad")
+        with pytest.raises(pybreaker.CircuitBreakerError):
+            await cb.call_async(fetch, "a")
+
+    asyncio.run(main())
+    assert rec.names().count("success") == 2 and rec.names().count("failure") == 2
+
+
+def test_pybreakers_async_decorator_keyword_means_call_async() -> None:
+    cb = pybreaker.CircuitBreaker()
+
+    async def work() -> int:
+        return 5
+
+    guarded = cb(__pybreaker_call_async=True)(work)
+    assert asyncio.run(guarded()) == 5
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        cb(other=True)
+
+
+def test_a_cancelled_call_counts_neither_way() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1)
+
+    async def cancelled() -> None:
+        raise asyncio.CancelledError()
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(cb.call_async(cancelled))
+    with pytest.raises(KeyboardInterrupt):
+        cb.call(fail, KeyboardInterrupt())
+    assert (cb.current_state, cb.fail_counter) == ("closed", 0)
+    assert cb.breaker.metrics().abandoned == 2
+
+
+# ------------------------------------------------------------------ management
+
+
+def test_fail_max_is_settable_live() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=5)
+    for _ in range(3):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    cb.fail_max = 4
+    assert cb.fail_max == 4
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    assert cb.current_state == "open"
+
+
+def test_reset_timeout_is_settable_live(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=60, clock=clock)
+    cb.reset_timeout = 5
+    assert cb.reset_timeout == 5
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(5)
+    assert cb.call(ok) == 42
+
+
+def test_success_threshold_is_settable_live(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=1, clock=clock)
+    cb.success_threshold = 2
+    assert cb.success_threshold == 2
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(1)
+    cb.call(ok)
+    assert cb.current_state == "half-open"
+
+
+def test_a_refused_setting_keeps_the_old_one() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+    with pytest.raises(tripgate.ConfigError):
+        cb.fail_max = 0
+    with pytest.raises(ValueError):
+        cb.reset_timeout = -3
+    assert (cb.fail_max, cb.reset_timeout) == (5, 60)
+
+
+def test_open_half_open_close(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=3, reset_timeout=10, clock=clock)
+    cb.open()
+    assert cb.current_state == "open"
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(ok)
+    # Opening again starts a new timeout, as pybreaker's open() does.
+    clock.advance(6)
+    cb.open()
+    clock.advance(6)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(ok)
+    cb.half_open()
+    assert cb.current_state == "half-open" and isinstance(cb.state, pybreaker.CircuitHalfOpenState)
+    cb.close()
+    assert cb.current_state == "closed"
+
+
+def test_close_resets_the_failure_count(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=3, clock=clock)
+    for _ in range(2):
+        with pytest.raises(Boom):
+            cb.call(fail)
+    cb.close()
+    assert cb.fail_counter == 0
+    trip(cb)
+    cb.close()
+    assert (cb.current_state, cb.fail_counter) == ("closed", 0)
+    with pytest.raises(Boom):  # one failure after closing does not trip again
+        cb.call(fail)
+    assert cb.current_state == "closed"
+
+
+def test_name_shows_in_errors_and_repr() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, name="billing")
+    assert cb.name == "billing" and "billing" in repr(cb)
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(fail)
+    assert str(e.value) == "circuit breaker 'billing': Failures threshold reached, circuit breaker opened"
+    assert e.value.name == "billing"
+
+
+def test_name_is_settable_and_rejections_use_the_new_one() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, name="billing")
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    cb.name = "payments"
+    assert cb.name == cb.breaker.name == "payments"
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(lambda: None)
+    assert e.value.name == "payments" and "payments" in str(e.value)
+    cb.name = None
+    assert cb.name is None
+
+
+# ------------------------------------------------------------------ storage
+
+
+def test_memory_storage_chooses_the_initial_state(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(reset_timeout=30, state_storage=pybreaker.CircuitMemoryStorage(pybreaker.STATE_OPEN), clock=clock)
+    assert cb.current_state == "open"
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(ok)
+    clock.advance(30)
+    assert cb.call(ok) == 42 and cb.current_state == "closed"
+    half = pybreaker.CircuitBreaker(state_storage=pybreaker.CircuitMemoryStorage(pybreaker.STATE_HALF_OPEN))
+    assert half.current_state == "half-open"
+    closed = pybreaker.CircuitBreaker(state_storage=pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED))
+    assert closed.current_state == "closed"
+    storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+    assert (storage.name, storage.state) == ("memory", "closed")
+    with pytest.raises(ValueError, match="unknown state 'half_open'"):
+        pybreaker.CircuitMemoryStorage("half_open")
+
+
+def test_redis_storage_is_not_supported_and_says_what_to_use() -> None:
+    with pytest.raises(NotImplementedError, match="fleet mode") as e:
+        pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, object())
+    assert "http" not in str(e.value)
+
+
+def test_other_storages_are_refused() -> None:
+    class Custom(pybreaker.CircuitBreakerStorage):
+        @property
+        def state(self) -> str:
+            return "closed"
+
+    with pytest.raises(NotImplementedError, match="Custom"):
+        pybreaker.CircuitBreaker(state_storage=Custom("custom"))
+
+
+# ------------------------------------------------------------------ the engine underneath
+
+
+def test_the_engine_counts_and_is_reachable() -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=2, exclude=[BusinessError])
+    cb.call(ok)
+    with pytest.raises(Boom):
+        cb.call(fail)
+    with pytest.raises(BusinessError):
+        cb.call(fail, BusinessError())
+    m = cb.breaker.metrics()
+    assert (m.calls, m.successes, m.failures) == (3, 2, 1)
+    assert isinstance(cb.breaker, tripgate.CircuitBreaker)
+
+
+def test_a_dropped_adapter_leaves_no_listener_behind() -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=1, listeners=[rec])
+    engine = cb.breaker
+    del cb
+    with pytest.raises(Boom):
+        engine.call(fail)
+    assert rec.events == []
+
+
+def test_concurrent_calls_each_reach_the_listeners_once() -> None:
+    import threading
+
+    class Count(pybreaker.CircuitBreakerListener):
+        def __init__(self) -> None:
+            self.lock = threading.Lock()
+            self.before = self.successes = self.failures = 0
+
+        def before_call(self, cb: pybreaker.CircuitBreaker, func: Any, *args: Any, **kwargs: Any) -> None:
+            with self.lock:
+                self.before += 1
+
+        def success(self, cb: pybreaker.CircuitBreaker) -> None:
+            with self.lock:
+                self.successes += 1
+
+        def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
+            assert isinstance(exc, BusinessError) is False and isinstance(exc, Boom)
+            with self.lock:
+                self.failures += 1
+
+    count = Count()
+    cb = pybreaker.CircuitBreaker(fail_max=1_000_000, exclude=[BusinessError], listeners=[count])
+
+    def worker(i: int) -> None:
+        for n in range(300):
+            try:
+                cb.call(fail, (Boom, BusinessError)[n % 2]()) if n % 3 == 0 else cb.call(ok)
+            except (Boom, BusinessError):
+                pass
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Of each thread's 300 calls, 100 raise: 50 Boom (failures), 50 excluded (successes).
+    assert (count.before, count.failures, count.successes) == (1200, 200, 1000)
+    m = cb.breaker.metrics()
+    assert (m.calls, m.failures, m.successes) == (1200, 200, 1000)
