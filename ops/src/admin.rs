@@ -28,7 +28,7 @@
 //! only once the previous response is sent), and the probes come on connections of
 //! their own, so a client that never reads holds up only itself.
 //!
-//! The endpoint only reads snapshots ([`Breaker::snapshot`](tripgate::Breaker::snapshot)
+//! The endpoint only reads snapshots and states ([`Breaker::snapshot`](tripgate::Breaker::snapshot)
 //! reads atomics), so scrapes never block or slow the breakers' callers.
 //!
 //! # Control
@@ -56,6 +56,9 @@
 //! ```
 
 mod control;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod routes;
 mod stall;
 mod worker;
@@ -81,7 +84,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{oneshot, Notify};
 use tripgate::Clock;
 
@@ -368,19 +372,19 @@ async fn serve<C: Clock + Clone>(
             evict: Notify::new(),
         });
         open.push_back(Arc::clone(&slot));
+        let _ = stream.set_nodelay(true);
         tokio::spawn(connection(stream, peer, slot, Arc::clone(&routes)));
     }
 }
 
-/// Serves one connection until it closes, fails a limit, or is evicted.
-async fn connection<C: Clock + Clone>(
-    stream: TcpStream,
-    peer: SocketAddr,
-    slot: Arc<Slot>,
-    routes: Arc<Routes<C>>,
-) {
+/// Serves one connection until it closes, fails a limit, or is evicted. Generic over
+/// the byte stream so that the fuzz harness ([`fuzzing`]) drives this very function.
+async fn connection<C, S>(stream: S, peer: SocketAddr, slot: Arc<Slot>, routes: Arc<Routes<C>>)
+where
+    C: Clock + Clone,
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let limits = routes.limits;
-    let _ = stream.set_nodelay(true);
     let io = TokioIo::new(WriteStallGuard::new(stream, limits.write_timeout));
     let requests = Arc::clone(&slot);
     let service = service_fn(move |req| {
@@ -396,7 +400,10 @@ async fn connection<C: Clock + Clone>(
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes)
-        .keep_alive(limits.keep_alive);
+        .keep_alive(limits.keep_alive)
+        // A client that shuts its sending side once its requests are out still gets
+        // the answers (then the connection closes), as HTTP/1.1 allows.
+        .half_close(true);
     let served = http.serve_connection(io, service);
     tokio::select! {
         _ = served => {}

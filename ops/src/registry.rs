@@ -28,7 +28,8 @@ use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use tripgate::{Breaker, Clock, Config, ConfigError, Snapshot, State, SystemClock};
+use std::time::Duration;
+use tripgate::{Breaker, Clock, Config, ConfigError, ListenerId, Snapshot, State, SystemClock};
 
 /// Transitions of one breaker counted by the state they left and the state they
 /// entered, for the `from`/`to` exposition. Filled by a listener the registry
@@ -52,12 +53,20 @@ impl TransitionCounts {
         })
     }
 
-    /// Counts for `breaker`, kept up to date by a listener on it.
-    fn attach<C: Clock>(breaker: &Breaker<C>) -> Arc<TransitionCounts> {
+    /// Counts for `breaker`, kept up to date by a listener on it from now on (the
+    /// registry attaches one to each breaker it holds, for the breaker's life).
+    pub fn attach<C: Clock>(breaker: &Breaker<C>) -> Arc<TransitionCounts> {
+        TransitionCounts::attach_removable(breaker).0
+    }
+
+    /// [`attach`](TransitionCounts::attach), with the listener's id, for a holder that
+    /// outlives its interest before the breaker does (a binding that renders breakers
+    /// outside a registry) to remove the listener with `Breaker::remove_listener`.
+    pub fn attach_removable<C: Clock>(breaker: &Breaker<C>) -> (Arc<TransitionCounts>, ListenerId) {
         let counts = Arc::new(TransitionCounts::default());
         let sink = Arc::clone(&counts);
-        breaker.add_listener(move |t| sink.count(t.from, t.to));
-        counts
+        let id = breaker.add_listener(move |t| sink.count(t.from, t.to));
+        (counts, id)
     }
 }
 
@@ -102,6 +111,20 @@ pub struct NamedSnapshot {
     pub config: Arc<Config>,
     /// Transitions since it was registered, by from and to (read when rendered).
     pub transitions: Arc<TransitionCounts>,
+}
+
+/// A cheap reading of one registered breaker: its state word and little else, O(1)
+/// a breaker (a [`NamedSnapshot`] reads the whole window). What readiness needs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedState {
+    /// The breaker's name.
+    pub name: String,
+    /// Whether it is marked critical.
+    pub critical: bool,
+    /// Its state.
+    pub state: State,
+    /// How long until it admits a call ([`Breaker::retry_after`]).
+    pub retry_after: Option<Duration>,
 }
 
 type Map<C> = HashMap<String, Entry<C>>;
@@ -342,5 +365,22 @@ impl<C: Clock + Clone> Registry<C> {
                 transitions: Arc::clone(&e.transitions),
             })
             .collect()
+    }
+
+    /// The state of every breaker, sorted by name: one atomic load a breaker (and one
+    /// more for `retry_after`), no window read, no event delivered. Reads only.
+    pub fn states(&self) -> Vec<NamedState> {
+        let map = self.map.load();
+        let mut v: Vec<NamedState> = map
+            .iter()
+            .map(|(name, e)| NamedState {
+                name: name.clone(),
+                critical: e.critical,
+                state: e.breaker.state(),
+                retry_after: e.breaker.retry_after(),
+            })
+            .collect();
+        v.sort_by(|a, b| a.name.cmp(&b.name));
+        v
     }
 }

@@ -17,16 +17,18 @@
 //! time and in connections; the file takes about 30 s on 2 cores.
 #![cfg(feature = "admin")]
 
+mod attacks;
 mod loopback;
 
-use std::io::{ErrorKind, Read, Write};
+use attacks::*;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tripgate::Config;
-use tripgate_ops::admin::{AdminOptions, Limits};
+use tripgate_ops::admin::AdminOptions;
 use tripgate_ops::{AdminServer, HealthPolicy, Registry};
 
 /// The slowest a health probe may answer during an attack: 100 ms, or
@@ -45,18 +47,6 @@ fn probe_bound() -> Duration {
 const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
 /// How long each attack lasts.
 const ATTACK: Duration = Duration::from_secs(3);
-/// The endpoint's limits in these tests: the defaults with shorter timeouts, so that
-/// cuts happen within an attack.
-const LIMITS: Limits = Limits {
-    max_connections: 256,
-    max_concurrent_scrapes: 4,
-    header_read_timeout: Duration::from_secs(1),
-    write_timeout: Duration::from_secs(1),
-    response_timeout: Duration::from_secs(3),
-    max_header_bytes: 16 * 1024,
-    max_body_bytes: 1024,
-    keep_alive: true,
-};
 
 /// The attacks measure the whole process: one at a time.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -249,148 +239,6 @@ impl Endpoint {
             self.baseline_threads
         );
     }
-}
-
-/// An attack's signals: `ready` once it has taken hold, `stop` when it must end.
-#[derive(Default)]
-struct Signals {
-    stop: AtomicBool,
-    ready: AtomicUsize,
-}
-
-impl Signals {
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
-    }
-
-    fn set_ready(&self) {
-        self.ready.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Waits until stopped.
-    fn hold(&self) {
-        while !self.stopped() {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// One attacker: runs on its own thread until [`Signals::stop`].
-type Attack<T> = Box<dyn FnOnce(&Signals) -> T + Send>;
-
-/// Whether the server has closed `s` (reading what it sent, for at most `within`).
-fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    s.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let mut buf = vec![0; 256 * 1024];
-    while Instant::now() < deadline {
-        match s.read(&mut buf) {
-            Ok(0) => return true,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return true, // reset
-        }
-    }
-    false
-}
-
-/// Pipelines `count` requests for `path` on one connection and never reads; at the
-/// end, whether the server had cut it.
-fn pipeline_unread(addr: SocketAddr, path: &'static str, count: usize, stop: &Signals) -> bool {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(count);
-    s.write_all(req.as_bytes()).unwrap();
-    stop.set_ready();
-    stop.hold();
-    closed_by_server(&mut s, Duration::from_secs(10))
-}
-
-/// Sends a header line that never ends, on one connection after another; the bytes
-/// each connection took before the server cut it.
-fn endless_header(addr: SocketAddr, stop: &Signals) -> Vec<usize> {
-    let filler = vec![b'a'; 16 * 1024];
-    let mut taken = Vec::new();
-    stop.set_ready();
-    while !stop.stopped() {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_write_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
-        s.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Endless: ")
-            .unwrap();
-        let mut sent = 0;
-        let cut = loop {
-            if stop.stopped() {
-                break false;
-            }
-            match s.write(&filler) {
-                Ok(n) => sent += n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    // The server stopped reading: it has answered 431 and closed, or
-                    // is about to.
-                    if closed_by_server(&mut s, Duration::from_secs(2)) {
-                        break true;
-                    }
-                }
-                Err(_) => break true,
-            }
-        };
-        if cut {
-            taken.push(sent);
-        }
-    }
-    taken
-}
-
-/// Opens up to `count` connections that send nothing and holds them until stopped;
-/// how many were opened.
-fn idle_connections(addr: SocketAddr, count: usize, stop: &Signals) -> usize {
-    let mut held = Vec::with_capacity(count);
-    for _ in 0..count {
-        if stop.stopped() {
-            break;
-        }
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
-            held.push(s);
-        }
-    }
-    stop.set_ready();
-    stop.hold();
-    held.len()
-}
-
-/// `count` connections each sending a request head one byte every 100 ms; the
-/// longest any of them stayed open, or `None` if one was never cut.
-fn slowloris(addr: SocketAddr, count: usize, stop: &Signals) -> Option<Duration> {
-    let head = b"GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ".repeat(1000);
-    let mut conns: Vec<(TcpStream, Instant, usize, Option<Duration>)> = (0..count)
-        .map(|_| {
-            let s = TcpStream::connect(addr).unwrap();
-            s.set_nonblocking(true).unwrap();
-            (s, Instant::now(), 0, None)
-        })
-        .collect();
-    stop.set_ready();
-    let mut buf = [0; 1024];
-    while !stop.stopped() {
-        for (s, opened, sent, cut) in conns.iter_mut().filter(|c| c.3.is_none()) {
-            let gone = match s.read(&mut buf) {
-                Ok(_) => true, // EOF, or an error status before the close
-                Err(e) if e.kind() == ErrorKind::WouldBlock => false,
-                Err(_) => true,
-            };
-            let gone = gone || s.write(&head[*sent..*sent + 1]).is_err();
-            *sent += 1;
-            if gone {
-                *cut = Some(opened.elapsed());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    conns
-        .iter()
-        .map(|c| c.3)
-        .try_fold(Duration::ZERO, |m, c| Some(m.max(c?)))
 }
 
 /// Runs the attack for [`ATTACK`] while watching; stops and joins it.

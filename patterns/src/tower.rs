@@ -15,9 +15,10 @@
 //! - `call` without a prior `poll_ready` asks the breaker itself.
 //! - Latency is measured from admission, that is from the `poll_ready` that admitted.
 //!
-//! [`HttpStatus`] is the default classifier for `http::Response`s: 5xx is a server
-//! error, 429 and 503 are rejections by the dependency (it is shedding load), other 4xx
-//! are ignored (the caller's fault, not the dependency's), anything else is a success.
+//! [`HttpStatus`] is the default classifier for `http::Response`s, through the
+//! project's one status table, [`Outcome::from_http_status`]: 5xx is a server error, 504
+//! a timeout, 429 and 503 are rejections by the dependency (it is shedding load), other
+//! 4xx are ignored (the caller's fault, not the dependency's), 1xx-3xx are successes.
 //! An `Err` from the inner service (no response at all) is classified by
 //! [`HttpStatus::of_error`]: tower's own timeout (`tower::timeout::error::Elapsed`, as
 //! `TimeoutLayer` returns it) and an I/O timeout are timeouts, a refused, reset or
@@ -81,14 +82,10 @@ where
 pub struct HttpStatus;
 
 impl HttpStatus {
-    /// The outcome of a response with `status`.
+    /// The outcome of a response with `status`: the project's one HTTP classification,
+    /// [`Outcome::from_http_status`] (see its table).
     pub fn of_status(status: http::StatusCode) -> Outcome {
-        match status.as_u16() {
-            429 | 503 => Outcome::Failure(FailureKind::Rejected),
-            500..=599 => Outcome::Failure(FailureKind::ServerError),
-            400..=499 => Outcome::Ignored,
-            _ => Outcome::Success,
-        }
+        Outcome::from_http_status(status.as_u16())
     }
 }
 

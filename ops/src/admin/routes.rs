@@ -123,8 +123,9 @@ impl<C: Clock + Clone> Routes<C> {
     ) -> io::Result<Self> {
         let r = Arc::clone(&registry);
         let readiness = Worker::spawn("tg-admin-ready", move || {
-            let report = health::readiness(&r, &policy);
-            (status_of(&report), Bytes::from(report.body_text()))
+            let (status, body) = health::readiness_text(&r, &policy);
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            (status, Bytes::from(body))
         })?;
         let r = Arc::clone(&registry);
         let snapshots = Worker::spawn("tg-admin-scrape", move || r.snapshots())?;
