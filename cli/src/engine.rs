@@ -7,6 +7,7 @@
 //! would in time. The engine is single-threaded per candidate; candidates run in
 //! parallel on their own breakers and clocks, so results do not depend on scheduling.
 
+use crate::closeness::{Peaks, Sampler};
 use crate::histogram::Histogram;
 use serde::Serialize;
 use std::cmp::Reverse;
@@ -133,6 +134,9 @@ pub struct Run {
     pub transitions: Vec<TransitionRec>,
     /// The breaker's state at the end (after the last call answered).
     pub final_state: State,
+    /// Per phase of the timeline, the peak of each enabled rule's statistic (see
+    /// [`crate::closeness`]).
+    pub peaks: Vec<Peaks>,
 }
 
 /// A call in flight; its completion time and slot index form the heap key.
@@ -222,6 +226,7 @@ pub struct Sim {
     admitted_while_open: u64,
     bucket_ns: u64,
     last_bucket: usize,
+    sampler: Sampler,
 }
 
 impl Sim {
@@ -238,10 +243,9 @@ impl Sim {
         let bucket = (std::mem::size_of::<Bucket>() as u64).saturating_add(Histogram::HEAP_BYTES);
         (timeline.buckets as u64 + 2)
             .saturating_mul(bucket)
-            .saturating_add(
-                (timeline.spans.len() as u64)
-                    .saturating_mul(std::mem::size_of::<Counters>() as u64),
-            )
+            .saturating_add((timeline.spans.len() as u64).saturating_mul(
+                (std::mem::size_of::<Counters>() + std::mem::size_of::<Peaks>()) as u64,
+            ))
     }
 
     /// A fresh breaker configured with `config` on its own virtual clock at 0.
@@ -280,16 +284,23 @@ impl Sim {
             admitted_while_open: 0,
             bucket_ns: timeline.bucket_ns,
             last_bucket: timeline.buckets.saturating_sub(1),
+            sampler: Sampler::new(config, &timeline.spans),
         })
     }
 
     #[inline]
-    fn complete(&self, at: u64, p: Pending) {
+    fn complete(&mut self, at: u64, p: Pending) {
         self.clock.set_nanos(at);
+        // The trip rules are live only while closed.
+        let closed = self.breaker.state() == State::Closed;
         // The permit this engine took from its own breaker, answered once: never refused.
         let _ = self
             .breaker
             .record_raw(p.permit, p.outcome, Some(p.latency));
+        if closed {
+            self.sampler
+                .after_record(&self.breaker, at, p.outcome, p.latency);
+        }
     }
 
     /// Processes one call; calls must come in time order. Fails when the calls in
@@ -370,6 +381,7 @@ impl Sim {
             series: self.series,
             transitions,
             final_state,
+            peaks: self.sampler.finish(),
         }
     }
 }

@@ -12,41 +12,54 @@ pub struct Example {
     pub about: &'static str,
     /// The file's text.
     pub text: &'static str,
-    /// Whether it is a trace for `tripgate replay` (rather than a scenario).
-    pub is_trace: bool,
+    /// For a trace (rather than a scenario): the file name to write it to and the
+    /// options `tripgate replay` reads it with.
+    pub trace: Option<(&'static str, &'static str)>,
 }
 
-/// Every embedded example; the trace is for `tripgate replay`, the others are scenarios.
+/// Every embedded example; the traces are for `tripgate replay`, the others are scenarios.
 pub const EXAMPLES: &[Example] = &[
     Example {
         name: "default",
         about: "an order service calling an inventory service that slows down, then fails (what `tripgate simulate` runs)",
         text: DEFAULT_SCENARIO,
-        is_trace: false,
+        trace: None,
     },
     Example {
         name: "flapping",
         about: "a dependency down 10 s of every 20 s; backoff and more probes against the tiers",
         text: include_str!("../scenarios/flapping.toml"),
-        is_trace: false,
+        trace: None,
     },
     Example {
         name: "latency_spike",
         about: "a slowdown without errors; failure rate against slow-call and p99 rules",
         text: include_str!("../scenarios/latency_spike.toml"),
-        is_trace: false,
+        trace: None,
     },
     Example {
         name: "ten_million",
         about: "10 million calls through the three tiers (a speed benchmark)",
         text: include_str!("../scenarios/ten_million.toml"),
-        is_trace: false,
+        trace: None,
     },
     Example {
         name: "trace",
         about: "a recorded trace (CSV) with a 40 s burst of failures, for `tripgate replay`",
         text: include_str!("../scenarios/example_trace.csv"),
-        is_trace: true,
+        trace: Some(("trace.csv", "")),
+    },
+    Example {
+        name: "nginx_log",
+        about: "an nginx access log (combined + $request_time) with 10 s of failures, for `tripgate replay --format nginx-combined`",
+        text: include_str!("../tests/data/access/nginx_combined.log"),
+        trace: Some(("access.log", " --format nginx-combined")),
+    },
+    Example {
+        name: "envoy_log",
+        about: "an Envoy JSON access log with 10 s of upstream failures, for `tripgate replay --format envoy-json`",
+        text: include_str!("../tests/data/access/envoy.jsonl"),
+        trace: Some(("envoy.log", " --format envoy-json")),
     },
 ];
 

@@ -3,9 +3,11 @@
 //! command-line layer over [`simulate`], [`replay`] and [`check`]; the fuzz targets
 //! drive the same functions.
 
+pub mod access_log;
 pub mod budget;
 pub mod candidates;
 pub mod check;
+pub mod closeness;
 pub mod engine;
 pub mod examples;
 pub mod fields;
@@ -20,6 +22,7 @@ pub mod scenario;
 pub mod traffic;
 pub mod tune;
 
+use access_log::TraceFormat;
 use budget::{Caps, Estimate, MAX_SPAN, MAX_SPAN_NS};
 use candidates::Candidate;
 use engine::{Sim, Span, Timeline};
@@ -134,16 +137,30 @@ impl FaultRule {
     }
 }
 
-/// Replays the trace file at `path` against `candidates`: refuses a file whose loading
-/// alone would pass `--max-memory` before reading it.
+/// Replays the trace file at `path` (written in `format`) against `candidates`:
+/// refuses a file whose loading alone would pass `--max-memory` before reading it.
 pub fn replay(
     path: &Path,
+    format: &TraceFormat,
     candidates: &[Candidate],
     seed: u64,
     rule: &FaultRule,
     settings: &Settings,
 ) -> Result<Report, String> {
     rule.check()?;
+    let (text, file, name) = read_trace(path, settings)?;
+    let trace = TraceText {
+        text: &text,
+        file: &file,
+        name: &name,
+        format,
+    };
+    replay_text_as(&trace, candidates, seed, rule, settings)
+}
+
+/// Reads the trace file at `path` (its text, its path as errors name it, its file
+/// name): refuses a file whose loading alone would pass `--max-memory` before reading it.
+pub fn read_trace(path: &Path, settings: &Settings) -> Result<(String, String, String), String> {
     let file = path.display().to_string();
     let len = std::fs::metadata(path)
         .map_err(|e| format!("{file}: cannot read: {e}"))?
@@ -161,10 +178,23 @@ pub fn replay(
     let name = path
         .file_name()
         .map_or(file.clone(), |n| n.to_string_lossy().into_owned());
-    replay_text(&text, &file, &name, candidates, seed, rule, settings)
+    Ok((text, file, name))
 }
 
-/// Replays trace `text` (named `file` in errors, `name` in the report).
+/// A trace's text and how to read it.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceText<'a> {
+    /// The contents.
+    pub text: &'a str,
+    /// The file, as errors name it.
+    pub file: &'a str,
+    /// The trace's name in the report.
+    pub name: &'a str,
+    /// How it is written.
+    pub format: &'a TraceFormat,
+}
+
+/// Replays CSV trace `text` (named `file` in errors, `name` in the report).
 pub fn replay_text(
     text: &str,
     file: &str,
@@ -174,12 +204,36 @@ pub fn replay_text(
     rule: &FaultRule,
     settings: &Settings,
 ) -> Result<Report, String> {
+    let trace = TraceText {
+        text,
+        file,
+        name,
+        format: &TraceFormat::Csv,
+    };
+    replay_text_as(&trace, candidates, seed, rule, settings)
+}
+
+/// Replays `trace` against `candidates`.
+pub fn replay_text_as(
+    trace: &TraceText,
+    candidates: &[Candidate],
+    seed: u64,
+    rule: &FaultRule,
+    settings: &Settings,
+) -> Result<Report, String> {
+    let TraceText {
+        text,
+        file,
+        name,
+        format,
+    } = *trace;
     rule.check()?;
     let window_ns =
         u64::try_from(rule.window.as_nanos()).map_or(MAX_SPAN_NS, |w| w.min(MAX_SPAN_NS));
-    let trace = replay::parse(
+    let trace = replay::parse_as(
         text,
         file,
+        format,
         window_ns,
         rule.threshold,
         settings.buckets.max(1),

@@ -79,6 +79,48 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
+/// Several errors of one file, in the order found: those shown, and how many more
+/// were found but not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileErrors(pub Vec<FileError>, pub usize);
+
+/// Writes `shown` errors of one file, with a count line when there are several and a
+/// last line for the `more` left unshown: the one layout of every file's errors.
+pub fn write_errors(f: &mut fmt::Formatter<'_>, shown: &[FileError], more: usize) -> fmt::Result {
+    let n = shown.len() + more;
+    if n > 1 {
+        let file = shown.first().map_or("", |e| e.file.as_str());
+        writeln!(f, "{file}: {n} errors")?;
+    }
+    for (i, e) in shown.iter().enumerate() {
+        if i > 0 {
+            writeln!(f)?;
+        }
+        if n > 1 {
+            write!(f, "error: ")?;
+        }
+        write!(f, "{e}")?;
+    }
+    if more > 0 {
+        write!(f, "\n... and {more} more not shown")?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for FileErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_errors(f, &self.0, self.1)
+    }
+}
+
+impl std::error::Error for FileErrors {}
+
+impl From<FileError> for FileErrors {
+    fn from(e: FileError) -> Self {
+        FileErrors(vec![e], 0)
+    }
+}
+
 impl From<&Problem> for FileError {
     /// A config problem as a file error: its source, place and field; the service (a
     /// service map's) leads the message.

@@ -9,6 +9,7 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tripgate_cli::access_log::{LogFormat, TraceFormat};
 use tripgate_cli::budget::{self, Caps};
 use tripgate_cli::{candidates, check, examples, plot, report, scenario, FaultRule, Settings};
 
@@ -33,7 +34,7 @@ enum Command {
     Simulate(SimulateArgs),
     /// Replay a recorded trace (CSV: timestamp,latency,outcome) against breaker configs.
     #[command(
-        after_help = "Examples:\n  tripgate example trace > trace.csv && tripgate replay trace.csv\n      Write the embedded example trace, replay it against the three tier presets.\n  tripgate replay trace.csv --tier critical --tier non_critical --plot trace.svg\n\nTrace format: timestamp in seconds, latency in milliseconds, outcome one of success/ok,\nfailure/error, ignored, timeout, connection, server_error, rejected, other. A header line is\noptional. Faults are found in the trace: windows of --fault-window whose failure share\nreaches --fault-threshold."
+        after_help = "Examples:\n  tripgate example trace > trace.csv && tripgate replay trace.csv\n      Write the embedded example trace, replay it against the three tier presets.\n  tripgate replay trace.csv --tier critical --tier non_critical --plot trace.svg\n  tripgate example nginx_log > access.log && tripgate replay access.log --format nginx-combined\n  tripgate example envoy_log > envoy.log && tripgate replay envoy.log --format envoy-json\n\nTrace format (csv): timestamp in seconds, latency in milliseconds, outcome one of success/ok,\nfailure/error, ignored, timeout, connection, server_error, rejected, other. A header line is\noptional. Access logs (--format, --log-format): statuses map through the bindings' table\n(429/503 rejected, 504 timeout, other 5xx server error, 4xx ignored, 0 connection failure);\ncli/README.md gives the presets' exact formats. Faults are found in the trace: windows of\n--fault-window whose failure share reaches --fault-threshold."
     )]
     Replay(ReplayArgs),
     /// Validate a breaker config file (TOML or JSON) and print its effective values.
@@ -43,7 +44,7 @@ enum Command {
     Check(CheckArgs),
     /// Search breaker configs for the one that does best on a scenario, by your objective.
     #[command(
-        after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --draws 5 --seed 7\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
+        after_help = "Examples:\n  tripgate tune\n      Search 200 configs on the embedded default scenario: at most 0 false trips, then\n      the least trip time, leaked calls, healthy rejections, recovery lag and flapping.\n  tripgate tune cli/scenarios/flapping.toml --max-false-trips 0 --minimize leaked\n  tripgate tune --weights trip=1,leaked=2,rejected=5,recovery=1,flaps=1 --plot front.svg --json tune.json\n  tripgate tune --candidates 500 --draws 5 --seed 7\n  tripgate example envoy_log > envoy.log && tripgate tune --trace envoy.log --format envoy-json\n\nFigures (lower is better): trip (s from a fault's start to opening), leaked (calls that\nreached the failing dependency), rejected (healthy calls rejected), false_trips,\nrecovery (s from a fault's end to closing), flaps (transitions), p99 (caller latency, ms).\nA scenario's [tune] table narrows or widens the space searched (see cli/README.md).\nThe same scenario and seed always give byte-identical JSON."
     )]
     Tune(TuneArgs),
     /// List the embedded example scenarios and trace, or print one (to start a file from).
@@ -126,8 +127,18 @@ struct SimulateArgs {
 
 #[derive(Args)]
 struct ReplayArgs {
-    /// The trace: CSV with columns timestamp (s), latency (ms), outcome.
+    /// The trace: CSV with columns timestamp (s), latency (ms), outcome, or an access
+    /// log (see --format).
     trace: PathBuf,
+    /// How the trace is written: csv, envoy-json, nginx-combined (nginx's combined
+    /// format with $request_time appended) or apache-combined (Apache's combined format
+    /// with %D appended).
+    #[arg(long, default_value = "csv", conflicts_with = "log_format")]
+    format: String,
+    /// An access log of this declared format: nginx `$variable`s or Apache `%x` tokens,
+    /// with a status, a duration and a time among them.
+    #[arg(long, value_name = "FORMAT")]
+    log_format: Option<String>,
     #[command(flatten)]
     candidates: CandidateArgs,
     /// Seed of the candidates' jitter.
@@ -196,6 +207,28 @@ struct TuneArgs {
     /// Show the progress line on stderr even when it is not a terminal.
     #[arg(long)]
     progress: bool,
+    /// Tune on a recorded trace (CSV or access log) instead of the scenario's traffic;
+    /// the scenario, when given, still brings its [tune] space and candidates.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// How the --trace is written: csv, envoy-json, nginx-combined or apache-combined.
+    #[arg(
+        long,
+        default_value = "csv",
+        conflicts_with = "log_format",
+        requires = "trace"
+    )]
+    format: String,
+    /// The --trace is an access log of this declared format (nginx `$variable`s or
+    /// Apache `%x` tokens).
+    #[arg(long, value_name = "FORMAT", requires = "trace")]
+    log_format: Option<String>,
+    /// A window of the --trace whose failure share reaches this is a fault.
+    #[arg(long, default_value_t = 0.25, requires = "trace")]
+    fault_threshold: f64,
+    /// Width of the windows faults are found in, in the --trace.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, requires = "trace")]
+    fault_window: std::time::Duration,
 }
 
 fn main() -> ExitCode {
@@ -233,9 +266,9 @@ fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
         (Some(p), _) => scenario::Scenario::load(p).map_err(|e| e.to_string())?,
         (None, Some(name)) => {
             let ex = examples::find(name)?;
-            if ex.is_trace {
+            if let Some((file, args)) = ex.trace {
                 return Err(format!(
-                    "example {name} is a trace, not a scenario: `tripgate example {name} > {name}.csv && tripgate replay {name}.csv`"
+                    "example {name} is a trace, not a scenario: `tripgate example {name} > {file} && tripgate replay {file}{args}`"
                 ));
             }
             scenario::Scenario::parse(ex.text, &format!("<example {name}>"), Path::new("."))
@@ -270,7 +303,18 @@ fn replay(a: ReplayArgs) -> Result<ExitCode, String> {
         threshold: a.fault_threshold,
         window: a.fault_window,
     };
-    let rep = tripgate_cli::replay(&a.trace, &cands, a.seed, &rule, &a.output.settings())?;
+    let format = match &a.log_format {
+        Some(f) => TraceFormat::Declared(LogFormat::parse(f)?),
+        None => TraceFormat::from_name(&a.format)?,
+    };
+    let rep = tripgate_cli::replay(
+        &a.trace,
+        &format,
+        &cands,
+        a.seed,
+        &rule,
+        &a.output.settings(),
+    )?;
     emit(&rep, &a.output)
 }
 
@@ -318,7 +362,7 @@ fn check(a: CheckArgs) -> Result<ExitCode, String> {
 fn tune(a: TuneArgs) -> Result<ExitCode, String> {
     use std::io::IsTerminal;
     use tripgate_cli::tune::{self, Metric, Objective};
-    let input = match &a.scenario {
+    let mut input = match &a.scenario {
         Some(p) => tune::Input::load(p)?,
         None => tune::Input::default_input(),
     };
@@ -339,6 +383,25 @@ fn tune(a: TuneArgs) -> Result<ExitCode, String> {
         ..tune::Options::default()
     };
     opts.settings.threads = a.threads;
+    if let Some(path) = &a.trace {
+        let format = match &a.log_format {
+            Some(f) => TraceFormat::Declared(LogFormat::parse(f)?),
+            None => TraceFormat::from_name(&a.format)?,
+        };
+        let rule = FaultRule {
+            threshold: a.fault_threshold,
+            window: a.fault_window,
+        };
+        rule.check()?;
+        let (text, file, name) = tripgate_cli::read_trace(path, &opts.settings)?;
+        input = input.with_trace(tune::TraceSource {
+            text,
+            file,
+            name,
+            format,
+            rule,
+        });
+    }
     let rep = tune::tune(&input, &opts)?;
     let t = rep.throughput;
     let secs = t.elapsed.as_secs_f64();

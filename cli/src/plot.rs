@@ -87,8 +87,8 @@ pub fn render(report: &Report) -> String {
     // Legend.
     let mut lx = LEFT;
     for (label, color, dash) in [
-        ("closed", state_color(State::Closed), ""),
-        ("open", state_color(State::Open), ""),
+        (State::Closed.name(), state_color(State::Closed), ""),
+        (State::Open.name(), state_color(State::Open), ""),
         ("half-open", state_color(State::HalfOpen), ""),
         ("error rate (admitted calls)", "#c62828", ""),
         ("rejected share", "#546e7a", "4 3"),

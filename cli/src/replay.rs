@@ -11,13 +11,17 @@
 //! extra columns are ignored); lines starting with `#` and blank lines are skipped.
 //! Rows need not be sorted; they are replayed in timestamp order.
 //!
+//! Access logs (Envoy JSON, nginx or Apache lines) give the same rows: see
+//! [`crate::access_log`] and [`parse_as`].
+//!
 //! A trace carries no phases, so faults are found in it: the trace is cut into windows
 //! of `fault_window`, and a window whose failure share reaches `fault_threshold` is a
 //! fault; consecutive fault windows form one fault phase.
 
+use crate::access_log::TraceFormat;
 use crate::budget::{exact, MAX_SPAN, MAX_SPAN_NS};
 use crate::engine::{Arrival, Span, Timeline};
-use crate::location::FileError;
+use crate::location::{FileError, FileErrors};
 use std::time::Duration;
 use tripgate::{FailureKind, Outcome};
 
@@ -31,11 +35,16 @@ pub struct Trace {
 }
 
 fn parse_outcome(s: &str) -> Option<Outcome> {
-    Some(match s.trim().to_ascii_lowercase().as_str() {
-        "success" | "ok" | "succeeded" => Outcome::Success,
+    let s = s.trim().to_ascii_lowercase();
+    // Core's outcome names (`success`, a failure kind's name, `ignored`), then aliases.
+    if let Some(code) = Outcome::NAMES.iter().position(|n| *n == s) {
+        return u8::try_from(code).ok().and_then(Outcome::from_code);
+    }
+    Some(match s.as_str() {
+        "ok" | "succeeded" => Outcome::Success,
         "failure" | "error" | "failed" | "fail" => Outcome::Failure(FailureKind::Other),
-        "ignored" | "ignore" => Outcome::Ignored,
-        k => Outcome::Failure(FailureKind::ALL.into_iter().find(|f| f.name() == k)?),
+        "ignore" => Outcome::Ignored,
+        _ => return None,
     })
 }
 
@@ -49,7 +58,34 @@ pub fn load_bytes(file_len: u64) -> u64 {
 }
 
 /// A parsed row: timestamp (s), latency (ns), outcome, line.
-type Row = (f64, u64, Outcome, usize);
+type Row = crate::access_log::Row;
+
+/// Parses a trace written in `format`, reporting every bad line of an access log (see
+/// [`parse`] for the rest).
+pub fn parse_as(
+    text: &str,
+    file: &str,
+    format: &TraceFormat,
+    fault_window_ns: u64,
+    fault_threshold: f64,
+    buckets: usize,
+) -> Result<Trace, FileErrors> {
+    let rows = match format {
+        TraceFormat::Csv => parse_rows(text, file)?,
+        other => {
+            let mut rows = crate::access_log::parse_rows(text, file, other)?;
+            rows.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.3.cmp(&b.3)));
+            rows
+        }
+    };
+    Ok(from_rows(
+        rows,
+        file,
+        fault_window_ns,
+        fault_threshold,
+        buckets,
+    )?)
+}
 
 /// Parses a trace. `fault_window_ns` and `fault_threshold` define faults (see module
 /// docs); `buckets` is the time-series resolution. The trace may span at most
@@ -62,7 +98,23 @@ pub fn parse(
     fault_threshold: f64,
     buckets: usize,
 ) -> Result<Trace, FileError> {
-    let rows = parse_rows(text, file)?;
+    from_rows(
+        parse_rows(text, file)?,
+        file,
+        fault_window_ns,
+        fault_threshold,
+        buckets,
+    )
+}
+
+/// The trace of `rows` (sorted by timestamp).
+fn from_rows(
+    rows: Vec<Row>,
+    file: &str,
+    fault_window_ns: u64,
+    fault_threshold: f64,
+    buckets: usize,
+) -> Result<Trace, FileError> {
     let (first, last) = match (rows.first(), rows.last()) {
         (Some(f), Some(l)) => (f, l),
         _ => return Err(FileError::whole(file, "the trace has no calls")),

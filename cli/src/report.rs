@@ -4,12 +4,16 @@
 //! order, no wall-clock figures, so the same seed gives byte-identical JSON).
 
 use crate::candidates::Candidate;
+use crate::closeness::{Closeness, ClosenessRow, RULE_HEADS};
 use crate::engine::{Counters, Run, Timeline, TransitionRec};
 use crate::histogram::Histogram;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
 use tripgate::State;
+
+/// The recovery label of a fault that ended closed: core's name for the state.
+const CLOSED: &str = State::Closed.name();
 
 /// How caller latency treats rejected calls; printed under the table and in the JSON.
 pub const LATENCY_NOTE: &str = "latency is as seen by the caller: calls rejected by the breaker (and calls shed by the caller's concurrency cap) count as ~0 ms fast-fails";
@@ -114,6 +118,8 @@ pub struct CandidateReport {
     pub reached_failing: u64,
     /// Per fault phase.
     pub faults: Vec<FaultReport>,
+    /// How close each rule came to tripping, over the healthy phases and per fault.
+    pub closeness: Closeness,
     /// Latency seen by the caller (fast-fails as ~0), ms.
     pub latency_ms: Percentiles,
     /// Latency of the calls that reached the dependency, ms.
@@ -227,7 +233,7 @@ impl Report {
                     let (recovery, recover_after) = if !last_of_run {
                         ("next_phase_is_a_fault", None)
                     } else if state_at(log, s.end_ns) == State::Closed {
-                        ("closed", Some(0))
+                        (CLOSED, Some(0))
                     } else {
                         match log
                             .iter()
@@ -278,6 +284,12 @@ impl Report {
                         .map(|b| ms(b.latency.quantile(0.99)))
                         .collect(),
                 };
+                let opened: Vec<(u64, &str)> = log
+                    .iter()
+                    .filter(|x| x.to == State::Open)
+                    .map(|x| (x.at_ns, x.reason))
+                    .collect();
+                let closeness = Closeness::of(&c.config, spans, &r.peaks, &opened);
                 CandidateReport {
                     name: c.name.clone(),
                     source: c.source.clone(),
@@ -295,6 +307,7 @@ impl Report {
                     healthy_rejected: r.totals.rejected_healthy,
                     reached_failing: r.totals.reached_failing,
                     faults,
+                    closeness,
                     latency_ms: Percentiles::of(&r.caller_latency),
                     dependency_latency_ms: Percentiles::of(&r.dependency_latency),
                     final_state: r.final_state,
@@ -386,7 +399,7 @@ impl Report {
                     },
                     format!("{} / {}", group(x.reached_dependency), group(x.calls)),
                     match (x.recovery, x.recover_after_ms) {
-                        ("closed", _) => "0s (closed)".into(),
+                        (CLOSED, _) => "0s (closed)".into(),
                         ("recovered", Some(t)) => dur(t),
                         ("not_recovered", _) => "not recovered".into(),
                         _ => "-".into(),
@@ -395,6 +408,16 @@ impl Report {
             }
         }
         table(&mut o, &rows, 2);
+        let _ = writeln!(o);
+
+        let _ = writeln!(
+            o,
+            "Closeness: each rule's peak statistic / its threshold (\"-\": rule off)"
+        );
+        closeness_table(
+            &mut o,
+            self.candidates.iter().map(|c| (&c.name, &c.closeness)),
+        );
         let _ = writeln!(o);
 
         let _ = writeln!(o, "Candidates");
@@ -436,6 +459,47 @@ impl Report {
         let _ = writeln!(o, "  failing dependency / calls made during the fault; recover after: from the fault's end to closing.");
         o
     }
+}
+
+/// Writes the closeness table of `candidates`: one row per stretch (the healthy phases
+/// together, then each fault) and candidate.
+pub fn closeness_table<'a>(
+    o: &mut String,
+    candidates: impl Iterator<Item = (&'a String, &'a Closeness)> + Clone,
+) {
+    let mut rows = vec![["stretch", "candidate"]
+        .into_iter()
+        .chain(RULE_HEADS)
+        .map(String::from)
+        .collect::<Vec<_>>()];
+    let stretches = candidates
+        .clone()
+        .next()
+        .map_or(0, |(_, c)| c.faults.len() + 1);
+    let all: Vec<(&String, Vec<ClosenessRow>)> = candidates.map(|(n, c)| (n, c.rows())).collect();
+    for s in 0..stretches {
+        for (name, r) in &all {
+            if let Some((stretch, cells)) = r.get(s) {
+                let mut row = vec![stretch.clone(), (*name).clone()];
+                row.extend(cells.iter().cloned());
+                rows.push(row);
+            }
+        }
+    }
+    table(o, &rows, 2);
+    let _ = writeln!(
+        o,
+        "  failure/slow rate and over limit (share of calls at or over the percentile's limit, vs"
+    );
+    let _ = writeln!(
+        o,
+        "  1 - quantile) count once the window holds minimum_calls; (reached): the rule held;"
+    );
+    let _ = writeln!(
+        o,
+        "  (tripped): the breaker opened for it in that stretch; no reading: no call answered there"
+    );
+    let _ = writeln!(o, "  while the breaker was closed.");
 }
 
 /// Writes `rows` as an aligned table indented by two spaces, the first `left_cols`

@@ -169,21 +169,7 @@ pub struct ScenarioErrors(pub Vec<FileError>);
 
 impl fmt::Display for ScenarioErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
-        if n > 1 {
-            let file = self.0.first().map_or("", |e| e.file.as_str());
-            writeln!(f, "{file}: {n} errors")?;
-        }
-        for (i, e) in self.0.iter().enumerate() {
-            if i > 0 {
-                writeln!(f)?;
-            }
-            if n > 1 {
-                write!(f, "error: ")?;
-            }
-            write!(f, "{e}")?;
-        }
-        Ok(())
+        crate::location::write_errors(f, &self.0, 0)
     }
 }
 

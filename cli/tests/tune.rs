@@ -4,9 +4,8 @@
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-use tripgate::{AntiThrash, Config, FailureKind, WindowConfig};
-use tripgate_cli::tune::snippet::Snippets;
-use tripgate_cli::tune::space::Space;
+use tripgate::{Config, WindowConfig};
+use tripgate_cli::tune::snippet::{self, Snippets};
 use tripgate_cli::tune::{self, Input, Metric, Objective, Options, TuneReport};
 
 /// A healthy minute, then one clean outage, then health again; no background noise.
@@ -187,25 +186,9 @@ fn the_binary_gives_byte_identical_json_whatever_the_threads() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Configs the snippets must carry: the default space's sample, and hand-made ones with
-/// what the search never draws.
+/// Configs the snippets must carry (the ones the bindings' suites load too).
 fn configs() -> Vec<Config> {
-    let mut out = Space::default().sample(3, &[]);
-    out.push(Config {
-        failure_rate_threshold: None,
-        consecutive_failures: Some(4),
-        anti_thrash: Some(AntiThrash::default()),
-        track_in_flight: true,
-        ..Config::critical()
-    });
-    let mut weighted = Config::non_critical();
-    weighted.failure_weights.set(FailureKind::Timeout, 2.5);
-    weighted.window = WindowConfig::Count {
-        size: 100,
-        buckets: Some(10),
-    };
-    out.push(weighted);
-    out
+    snippet::sample_configs()
 }
 
 #[test]
@@ -243,10 +226,10 @@ fn the_python_and_c_snippets_set_every_option_that_differs_from_the_default() {
             w if w == d.window => {}
             WindowConfig::Count { size, buckets } => {
                 want_py.push(format!("window_size={size},"));
-                want_c.push(format!(
-                    "set_count_window(config, {size}, {})",
-                    buckets.unwrap_or(0)
-                ));
+                want_c.push(match buckets {
+                    None => format!("set_count_window(config, {size})"),
+                    Some(b) => format!("set_count_window_buckets(config, {size}, {b})"),
+                });
             }
             WindowConfig::Time { duration, buckets } => {
                 want_py.push(format!("window_duration={},", secs(duration)));

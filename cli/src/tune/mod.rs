@@ -10,17 +10,23 @@
 //! 3. The winner and the presets are simulated again on held-out seeds the search never
 //!    saw, so a config tuned to one random draw shows up as such.
 //! 4. The winner is written out as TOML, Python and C ([`snippet::Snippets`]).
+//!
+//! With a recorded trace ([`TraceSource`]: a CSV or an access log) the candidates are
+//! replayed on its calls instead: a trace is one recording, so the draws differ only
+//! in the candidates' jitter seeds (one by default) and nothing is held out.
 
 pub mod objective;
 pub mod snippet;
 pub mod space;
 mod svg;
 
+use crate::access_log::TraceFormat;
 use crate::candidates::{derived_seed, Candidate};
-use crate::report::{dur, group, table};
+use crate::closeness::Closeness;
+use crate::report::{closeness_table, dur, group, table};
 use crate::rng::splitmix64;
 use crate::scenario::Scenario;
-use crate::Settings;
+use crate::{FaultRule, Settings, TraceText};
 pub use objective::{Metric, Objective, Scores};
 use serde::Serialize;
 use snippet::Snippets;
@@ -37,6 +43,23 @@ pub struct Input {
     pub scenario: Scenario,
     /// The space, from the scenario's `[tune]` table.
     pub space: Space,
+    /// A recorded trace to replay instead of the scenario's traffic.
+    pub trace: Option<TraceSource>,
+}
+
+/// A recorded trace to tune on.
+#[derive(Debug, Clone)]
+pub struct TraceSource {
+    /// The file's text.
+    pub text: String,
+    /// The file, as errors name it.
+    pub file: String,
+    /// Its name in the report.
+    pub name: String,
+    /// How it is written.
+    pub format: TraceFormat,
+    /// How faults are found in it.
+    pub rule: FaultRule,
 }
 
 impl Input {
@@ -71,7 +94,11 @@ impl Input {
                 .collect::<Vec<_>>()
                 .join("\n")
         })?;
-        Ok(Input { scenario, space })
+        Ok(Input {
+            scenario,
+            space,
+            trace: None,
+        })
     }
 
     /// The embedded default scenario, with the default space.
@@ -79,7 +106,20 @@ impl Input {
         Input {
             scenario: Scenario::default_scenario(),
             space: Space::default(),
+            trace: None,
         }
+    }
+
+    /// The same search on `trace`'s calls instead of the scenario's traffic.
+    pub fn with_trace(mut self, trace: TraceSource) -> Input {
+        self.scenario.name = trace.name.clone();
+        self.scenario.description = format!(
+            "replayed trace; faults: {}-wide windows with a failure share >= {}",
+            humantime::format_duration(trace.rule.window),
+            trace.rule.threshold
+        );
+        self.trace = Some(trace);
+        self
     }
 }
 
@@ -139,6 +179,9 @@ pub struct Evaluated {
     pub admitted: bool,
     /// The objective's value (lower is better).
     pub score: f64,
+    /// How close each rule came to tripping: per fault and over the healthy phases,
+    /// the closest reading over every search draw.
+    pub closeness: Closeness,
 }
 
 /// A config re-evaluated on the held-out seeds.
@@ -152,6 +195,8 @@ pub struct HeldOut {
     pub worst_false_trips: f64,
     /// The objective's value, on the search's scales.
     pub score: f64,
+    /// How close each rule came to tripping, over every held-out draw.
+    pub closeness: Closeness,
 }
 
 /// Wall-clock figures of a search (never in the JSON, which must not vary).
@@ -251,19 +296,34 @@ impl Progress {
     }
 }
 
+/// What [`evaluate`] found for one config.
+struct Evaluation {
+    /// The figures of each seed.
+    per_seed: Vec<Scores>,
+    /// The closest approach of each rule over every seed.
+    closeness: Closeness,
+}
+
 /// Simulates every config on every seed; the figures come back per config, per seed.
 fn evaluate(
     sc: &Scenario,
+    trace: Option<&TraceSource>,
     configs: &[(String, Config)],
     seeds: &[u64],
     settings: &Settings,
     progress: &mut Progress,
     calls: &mut Vec<u64>,
-) -> Result<Vec<Vec<Scores>>, String> {
+) -> Result<Vec<Evaluation>, String> {
     // Each thread draws the calls once per batch: batches amortize that and still
     // move the progress line.
     let batch = settings.threads.max(1) * 16;
-    let mut out = vec![Vec::with_capacity(seeds.len()); configs.len()];
+    let mut out: Vec<Evaluation> = configs
+        .iter()
+        .map(|_| Evaluation {
+            per_seed: Vec::with_capacity(seeds.len()),
+            closeness: Closeness::default(),
+        })
+        .collect();
     for &seed in seeds {
         let mut run = sc.clone();
         run.seed = seed;
@@ -281,9 +341,25 @@ fn evaluate(
                     seed_derived: true,
                 })
                 .collect();
-            let rep = crate::simulate(&run, settings)?;
+            let rep = match trace {
+                Some(t) => crate::replay_text_as(
+                    &TraceText {
+                        text: &t.text,
+                        file: &t.file,
+                        name: &t.name,
+                        format: &t.format,
+                    },
+                    &run.candidates,
+                    seed,
+                    &t.rule,
+                    settings,
+                )?,
+                None => crate::simulate(&run, settings)?,
+            };
             for (i, c) in rep.candidates.iter().enumerate() {
-                out[b * batch + i].push(Scores::of(c, &rep));
+                let e = &mut out[b * batch + i];
+                e.per_seed.push(Scores::of(c, &rep));
+                e.closeness.merge(&c.closeness);
             }
             if b == 0 {
                 calls.push(rep.calls);
@@ -307,6 +383,14 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
     let mut space = input.space.clone();
     if let Some(n) = opts.candidates {
         space.candidates = n;
+    }
+    if input.trace.is_some() {
+        // One recording: draws vary only the jitter seeds; nothing can be held out.
+        space.seeds = 1;
+        space.holdout = 0;
+        if opts.holdout.is_some_and(|n| n > 0) {
+            return Err("--holdout: a trace is one recording, so nothing can be held out: give --holdout 0, or tune on a scenario".into());
+        }
     }
     if let Some(n) = opts.seeds {
         space.seeds = n;
@@ -363,6 +447,7 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
         .collect();
     let runs = evaluate(
         sc,
+        input.trace.as_ref(),
         &named,
         search_seeds,
         &opts.settings,
@@ -370,7 +455,7 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
         &mut calls_per_seed,
     )?;
 
-    let means: Vec<Scores> = runs.iter().map(|r| Scores::mean(r)).collect();
+    let means: Vec<Scores> = runs.iter().map(|r| Scores::mean(&r.per_seed)).collect();
     let scales = Scores::scales(means.iter());
     let obj = &opts.objective;
     let candidates: Vec<Evaluated> = pool
@@ -378,7 +463,7 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
         .zip(&runs)
         .zip(&means)
         .map(|(((name, source, config), r), s)| {
-            let worst = worst_false_trips(r);
+            let worst = worst_false_trips(&r.per_seed);
             Evaluated {
                 name,
                 source,
@@ -387,6 +472,7 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
                 worst_false_trips: worst,
                 admitted: obj.admits(worst),
                 score: obj.score(s, &scales),
+                closeness: r.closeness.clone(),
             }
         })
         .collect();
@@ -432,19 +518,21 @@ pub fn tune(input: &Input, opts: &Options) -> Result<TuneReport, String> {
     if !holdout_seeds.is_empty() {
         let runs = evaluate(
             sc,
+            input.trace.as_ref(),
             &again,
             holdout_seeds,
             &opts.settings,
             &mut progress,
             &mut Vec::new(),
         )?;
-        for ((name, _), r) in again.into_iter().zip(&runs) {
-            let s = Scores::mean(r);
+        for ((name, _), r) in again.into_iter().zip(runs) {
+            let s = Scores::mean(&r.per_seed);
             holdout.push(HeldOut {
                 name,
                 score: obj.score(&s, &scales),
-                worst_false_trips: worst_false_trips(r),
+                worst_false_trips: worst_false_trips(&r.per_seed),
                 scores: s,
+                closeness: r.closeness,
             });
         }
     }
@@ -583,14 +671,18 @@ impl TuneReport {
         if !self.description.is_empty() {
             let _ = writeln!(o, "  {}", self.description.trim());
         }
+        let held_out = match self.holdout_seeds.len() {
+            // A recording (or --holdout 0): nothing is held out, say so plainly.
+            0 => "nothing held out".to_string(),
+            n => format!("{n} more draws held out"),
+        };
         let _ = writeln!(
             o,
-            "  {} candidates ({sampled} sampled + the 3 tiers{}), each on the same calls of {} traffic draws ({} calls each); {} more draws held out",
+            "  {} candidates ({sampled} sampled + the 3 tiers{}), each on the same calls of {} traffic draws ({} calls each); {held_out}",
             self.candidates.len(),
             if self.candidates.len() > sampled + 3 { " + the scenario's own" } else { "" },
             self.search_seeds.len(),
             self.calls_per_seed.iter().map(|c| group(*c)).collect::<Vec<_>>().join(", "),
-            self.holdout_seeds.len(),
         );
         let _ = writeln!(o, "  objective: {}", self.objective_text);
         let _ = writeln!(
@@ -641,6 +733,13 @@ impl TuneReport {
         for c in &shown {
             let _ = writeln!(o, "  {}: {}", c.name, summary(&c.config));
         }
+        let _ = writeln!(o);
+
+        let _ = writeln!(
+            o,
+            "Closeness of the candidates above: each rule's peak statistic / its threshold, closest over the search draws (\"-\": rule off)"
+        );
+        closeness_table(&mut o, shown.iter().map(|c| (&c.name, &c.closeness)));
         let _ = writeln!(o);
 
         if !self.holdout.is_empty() {

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::time::Duration;
-use tripgate::{Config, FailureKind, WindowConfig};
+use tripgate::{AntiThrash, Config, FailureKind, WindowConfig};
 
 /// The three snippets of one config.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,6 +33,33 @@ impl Snippets {
             c: c_snippet(&c),
         }
     }
+}
+
+/// Configs whose snippets the bindings' test suites load (`python/tests` and
+/// `ffi/tests/run_c_tests.sh`, through the `snippets` example) and `cli/tests/tune.rs`
+/// checks: a sample of the default search space, and hand-made ones with what the
+/// search never draws (no failure-rate rule, a streak rule, anti-thrash, in-flight
+/// tracking, failure weights, a bucketed count window).
+pub fn sample_configs() -> Vec<Config> {
+    let mut out = crate::tune::space::Space::default().sample(3, &[]);
+    out.push(Config {
+        failure_rate_threshold: None,
+        consecutive_failures: Some(4),
+        anti_thrash: Some(AntiThrash::default()),
+        track_in_flight: true,
+        ..Config::critical()
+    });
+    let mut weighted = Config::non_critical();
+    weighted.failure_weights.set(FailureKind::Timeout, 2.5);
+    weighted.window = WindowConfig::Count {
+        size: 100,
+        buckets: Some(10),
+    };
+    out.push(weighted);
+    for c in &mut out {
+        c.seed = None; // as the snippets leave it out
+    }
+    out
 }
 
 fn table_of(c: &Config) -> toml::Table {
@@ -186,20 +213,27 @@ fn c_snippet(c: &Config) -> String {
     let d = Config::standard();
     let mut calls: Vec<String> = Vec::new();
     let mut call = |f: &str, args: String| calls.push(format!("tg_config_{f}(config{args});"));
+    // Each C setter checks the whole config. The default window is a time window, which
+    // puts no bound on `minimum_calls`, so the minimum goes first: a count window set
+    // after it is then checked against the minimum the snippet wants.
+    if c.minimum_calls != d.minimum_calls {
+        call("set_minimum_calls", format!(", {}", c.minimum_calls));
+    }
     if c.window != d.window {
         match c.window {
-            WindowConfig::Count { size, buckets } => call(
-                "set_count_window",
-                format!(", {size}, {}", buckets.unwrap_or(0)),
-            ),
+            WindowConfig::Count {
+                size,
+                buckets: None,
+            } => call("set_count_window", format!(", {size}")),
+            WindowConfig::Count {
+                size,
+                buckets: Some(b),
+            } => call("set_count_window_buckets", format!(", {size}, {b}")),
             WindowConfig::Time { duration, buckets } => call(
                 "set_time_window",
                 format!(", {}, {}", ns(duration), buckets.unwrap_or(0)),
             ),
         }
-    }
-    if c.minimum_calls != d.minimum_calls {
-        call("set_minimum_calls", format!(", {}", c.minimum_calls));
     }
     match c.failure_rate_threshold {
         _ if c.failure_rate_threshold == d.failure_rate_threshold => {}
