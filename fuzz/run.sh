@@ -9,7 +9,8 @@
 # Installs cargo-fuzz (only if `cargo fuzz` is missing), builds every target once, fills
 # each working corpus (fuzz/corpus/<target>, gitignored) from the committed inputs in
 # fuzz/initial/<target> (for scenario and trace: the simulator's hostile inputs in
-# cli/tests/hostile/<target> and its shipped files), then runs the targets one after
+# cli/tests/hostile/<target> and its shipped files; for access_log: the access-log
+# fixtures of cli/tests/data/access), then runs the targets one after
 # another. Every target runs even
 # if an earlier one crashed; the script exits non-zero if any did. A crash leaves its
 # input in fuzz/artifacts/<target>/; replay it with
@@ -29,7 +30,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(${FUZZ_TARGETS:-state_machine window config ffi scenario trace})
+targets=(${FUZZ_TARGETS:-state_machine window config ffi scenario trace admin access_log})
 # AddressSanitizer (cargo-fuzz's default), debug assertions and overflow checks on.
 flags=(--sanitizer "${FUZZ_SANITIZER:-address}")
 
@@ -46,6 +47,7 @@ for t in "${targets[@]}"; do
     case "$t" in
     scenario) extra=(../cli/tests/hostile/scenario/* ../cli/scenarios/*.toml ../cli/tests/data/*.toml) ;;
     trace) extra=(../cli/tests/hostile/trace/* ../cli/scenarios/*.csv) ;;
+    access_log) extra=(../cli/tests/data/access/*) ;;
     *) extra=() ;;
     esac
     for f in "${extra[@]}"; do

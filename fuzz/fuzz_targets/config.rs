@@ -198,9 +198,7 @@ fn built(u: &mut Unstructured<'_>) -> arbitrary::Result<(Config, Result<Config, 
     let tier =
         [Tier::Critical, Tier::Standard, Tier::NonCritical][usize::from(u8::arbitrary(u)? % 3)];
     let setters: Vec<Setter> = u.arbitrary_iter()?.take(24).collect::<Result<_, _>>()?;
-    let b = setters
-        .iter()
-        .fold(ConfigBuilder::from_tier(tier), |b, s| apply(b, s));
+    let b = setters.iter().fold(ConfigBuilder::from_tier(tier), apply);
     let unchecked = b.clone().build_unchecked();
     Ok((unchecked, b.build()))
 }

@@ -171,7 +171,11 @@ fn counts(b: *mut tg_breaker) -> [u64; 8] {
     let mut m: tg_metrics = unsafe { std::mem::zeroed() };
     assert_eq!(tg_snapshot(b, &mut m), TG_OK);
     if m.has_in_flight {
-        assert!(m.in_flight < 1 << 63, "in flight below zero: {}", m.in_flight);
+        assert!(
+            m.in_flight < 1 << 63,
+            "in flight below zero: {}",
+            m.in_flight
+        );
     }
     [
         m.state as u64,
@@ -197,7 +201,11 @@ fn answer(b: *mut tg_breaker, permit: &mut tg_permit, outcome: i32, latency: u64
 /// A misused permit on `b`: refused, the slot left spent, nothing changed.
 fn assert_refused(b: *mut tg_breaker, permit: &mut tg_permit, outcome: i32, what: &str) {
     let before = counts(b);
-    assert_eq!(answer(b, permit, outcome, 0), TG_ERR_INVALID_PERMIT, "{what}");
+    assert_eq!(
+        answer(b, permit, outcome, 0),
+        TG_ERR_INVALID_PERMIT,
+        "{what}"
+    );
     assert_eq!(*permit, tg_permit::default(), "{what}: slot not spent");
     assert_eq!(counts(b), before, "{what}: changed the breaker");
 }
@@ -322,7 +330,10 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                 if permits.is_empty() {
                     let mut spent = tg_permit::default();
                     check(tg_record(ptr::null(), &mut spent, outcome, latency), "rec");
-                    check(tg_record(ptr::null(), ptr::null_mut(), outcome, latency), "rec");
+                    check(
+                        tg_record(ptr::null(), ptr::null_mut(), outcome, latency),
+                        "rec",
+                    );
                     continue;
                 }
                 let k = usize::from(p) % permits.len();

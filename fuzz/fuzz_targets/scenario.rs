@@ -9,21 +9,14 @@
 
 #![no_main]
 
+mod common;
+
+use common::SETTINGS;
 use libfuzzer_sys::fuzz_target;
 use std::path::Path;
-use tripgate_cli::budget::{Caps, MAX_SPAN_NS};
+use tripgate_cli::budget::MAX_SPAN_NS;
 use tripgate_cli::scenario::Scenario;
-use tripgate_cli::{plot, simulate, simulate_estimate, Settings};
-
-/// Small enough that an accepted scenario simulates in milliseconds.
-const SETTINGS: Settings = Settings {
-    threads: 2,
-    buckets: 16,
-    caps: Caps {
-        max_calls: 2_000,
-        max_memory: 64 << 20,
-    },
-};
+use tripgate_cli::{plot, simulate, simulate_estimate};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -33,10 +26,20 @@ fuzz_target!(|data: &[u8]| {
         Ok(sc) => sc,
         Err(errors) => {
             assert!(!errors.0.is_empty(), "refused without an error");
-            let lines: Vec<usize> = errors.0.iter().map(|e| e.line.unwrap_or(usize::MAX)).collect();
-            assert!(lines.windows(2).all(|w| w[0] <= w[1]), "errors out of line order: {lines:?}");
+            let lines: Vec<usize> = errors
+                .0
+                .iter()
+                .map(|e| e.line.unwrap_or(usize::MAX))
+                .collect();
+            assert!(
+                lines.windows(2).all(|w| w[0] <= w[1]),
+                "errors out of line order: {lines:?}"
+            );
             for e in &errors.0 {
-                assert!(!e.message.trim().is_empty(), "an error without a message: {e:?}");
+                assert!(
+                    !e.message.trim().is_empty(),
+                    "an error without a message: {e:?}"
+                );
                 assert_eq!(e.file, "fuzz.toml");
             }
             assert!(!errors.to_string().is_empty());

@@ -44,6 +44,7 @@ struct RawConfig {
     track_latency: bool,
     track_in_flight: bool,
     initial_state: u8,
+    call_timeout_ms: Option<u16>,
 }
 
 impl RawConfig {
@@ -68,10 +69,14 @@ impl RawConfig {
         b = if self.count {
             let buckets = u32::from(self.buckets % 8).max(1);
             let per = u32::from(self.size % 16).max(1);
+            // A count window holds at most its size in calls: a larger minimum is
+            // refused, so it is capped here to keep the input useful.
+            let size = buckets * per;
+            b = b.minimum_calls(u32::from(self.minimum_calls % 16).clamp(1, size));
             if self.size & 0x80 != 0 {
-                b.count_window_buckets(buckets * per, buckets)
+                b.count_window_buckets(size, buckets)
             } else {
-                b.count_window(buckets * per)
+                b.count_window(size)
             }
         } else {
             let buckets = u32::from(self.buckets % 12).max(1);
@@ -92,6 +97,9 @@ impl RawConfig {
         if let Some((q, limit_ms)) = self.percentile {
             let q = [0.5, 0.75, 0.9, 0.95, 0.99, 0.999][usize::from(q % 6)];
             b = b.latency_percentile(q, ms(limit_ms % 2000));
+        }
+        if let Some(t) = self.call_timeout_ms {
+            b = b.call_timeout(ms(t));
         }
         for (kind, w) in FailureKind::ALL.into_iter().zip(self.weights) {
             // Hundredths from 0 to 4.0: zero, fractional and heavy weights.
@@ -124,6 +132,12 @@ enum RawOp {
     },
     HalfOpen,
     Close,
+    /// Answered by the deadline rule; `cut_short`: the caller gave up (no outcome).
+    Complete {
+        index: u8,
+        outcome: u8,
+        cut_short: bool,
+    },
 }
 
 fn outcome(v: u8) -> Outcome {
@@ -166,6 +180,14 @@ fn ops(u: &mut Unstructured<'_>) -> arbitrary::Result<Vec<Op>> {
             RawOp::OpenFor { ms } => Op::OpenFor { ms: u64::from(ms) },
             RawOp::HalfOpen => Op::HalfOpen,
             RawOp::Close => Op::Close,
+            RawOp::Complete {
+                index,
+                outcome: o,
+                cut_short,
+            } => Op::Complete {
+                index: usize::from(index),
+                outcome: (!cut_short).then(|| outcome(o)),
+            },
         });
     }
     Ok(out)

@@ -9,19 +9,13 @@
 
 #![no_main]
 
+mod common;
+
+use common::SETTINGS;
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
-use tripgate_cli::budget::{Caps, MAX_SPAN};
-use tripgate_cli::{candidates, plot, replay_text, FaultRule, Settings};
-
-const SETTINGS: Settings = Settings {
-    threads: 2,
-    buckets: 16,
-    caps: Caps {
-        max_calls: 2_000,
-        max_memory: 64 << 20,
-    },
-};
+use tripgate_cli::budget::MAX_SPAN;
+use tripgate_cli::{candidates, plot, replay_text, FaultRule};
 
 /// Fault windows: the tiny, the usual, the longest, and two out of range.
 const WINDOWS: [Duration; 7] = [
