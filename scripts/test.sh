@@ -18,11 +18,19 @@ step() { printf '\n==== %s\n' "$*"; }
 
 step "Rust: workspace tests"
 cargo test --workspace
+# The engine's `tokio` feature (TokioTimer): its tests and doc example on tokio's paused
+# clock.
+cargo test -p tripgate --features tokio --test calls_async
+cargo test -p tripgate --features tokio --doc
 # The tower layer's tests (a real axum server on 127.0.0.1) sit behind a feature.
 cargo test -p tripgate-patterns --all-features
 # So do the admin endpoint's (its attack suite on 127.0.0.1) and the OpenTelemetry
-# bridge's.
-cargo test -p tripgate-ops --all-features
+# bridge's. The soak (ops/tests/soak.rs: 16 threads of load, reloads, scrapes and
+# attacks at once) runs by itself after them, for $TRIPGATE_SOAK_SECS (20 s), its
+# figures (admission p50/p99/max, calls, transitions, reloads, scrapes) in the log.
+cargo test -p tripgate-ops --all-features -- --skip soak_
+TRIPGATE_SOAK_SECS="${TRIPGATE_SOAK_SECS:-20}" \
+  cargo test -p tripgate-ops --all-features --test soak -- --nocapture
 
 step "Rust: benchmarks compile (they are run by benches/run.sh, never in CI)"
 # The dev profile reuses what the tests built; `benches/run.sh` builds them optimised.

@@ -47,6 +47,12 @@ fn s1_closed_success(cr: &mut Criterion) {
     let mut g = cr.benchmark_group("s1_closed_success");
     closed(&mut g, "tripgate", Tripgate::new(false), never);
     closed(&mut g, "tripgate_latency", Tripgate::new(true), never);
+    closed(
+        &mut g,
+        "tripgate_call_listener",
+        Tripgate::with_call_listener(),
+        never,
+    );
     closed(&mut g, "tripgate_count", Tripgate::count(false), never);
     closed(
         &mut g,

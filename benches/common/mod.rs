@@ -118,6 +118,19 @@ impl Tripgate<SystemClock> {
         ))
     }
 
+    /// As [`Tripgate::new`] with one per-call event listener registered (it only
+    /// counts the events): the cost of per-call events on the hot path.
+    pub fn with_call_listener() -> Self {
+        let t = Tripgate::new(false);
+        let seen = std::sync::atomic::AtomicU64::new(0);
+        t.0.add_call_listener(move |e| {
+            std::hint::black_box(e);
+            // ordering: Relaxed, a count nothing else reads.
+            seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        t
+    }
+
     /// With a count window of the last 100 calls instead of the 10 s time window.
     pub fn count(track_latency: bool) -> Self {
         Tripgate(Arc::new(

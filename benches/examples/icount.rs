@@ -6,7 +6,7 @@
 //! (scenario 1: acquire + record success), `open` (scenario 3: rejection), `churn`
 //! (scenario 4: one trip-and-recover cycle per iteration) or `admit` (tripgate's
 //! admission alone, `closed` or `open` contender), and contender one of
-//! `tripgate`, `tripgate_latency`, `tripgate_count`, `tripgate_count_latency`,
+//! `tripgate`, `tripgate_latency`, `tripgate_call_listener`, `tripgate_count`, `tripgate_count_latency`,
 //! `atomic_floor`, `failsafe`, `recloser`, `tower_resilience`, `seatbelt`.
 
 use std::hint::black_box;
@@ -113,6 +113,7 @@ fn main() {
     match args[2].as_str() {
         "tripgate" => run(Tripgate::new(false), open, iters),
         "tripgate_latency" => run(Tripgate::new(true), open, iters),
+        "tripgate_call_listener" => run(Tripgate::with_call_listener(), open, iters),
         "tripgate_count" => run(Tripgate::count(false), open, iters),
         "tripgate_count_latency" => run(Tripgate::count(true), open, iters),
         "atomic_floor" => run(AtomicFloor::new(open), open, iters),

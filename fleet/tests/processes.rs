@@ -26,6 +26,11 @@ fn replica_process() {
     );
     let mut config = fleet_config(svc, id, url, Quorum::Count(2));
     config.probe_lease = Duration::from_secs(1);
+    // Opinions live three heartbeats: 3 s here. Each replica is a separate debug
+    // process whose worker must beat while the parent drives the others; with 1.5 s a
+    // loaded 2-core CI machine let the live replicas' opinions lapse, the fleet fell
+    // below quorum and every hold was released at once (three probers, not one).
+    config.heartbeat = Duration::from_secs(1);
     let r = Replica::start(config);
     let stdin = std::io::stdin();
     let mut out = std::io::stdout();
