@@ -120,7 +120,7 @@ pub use config::{
 };
 pub use events::{CallEvent, Listener, ListenerId, Reason, Transition};
 pub use histogram::{LatencySummary, MAX_TRACKABLE};
-pub use metrics::{FailureCounts, RuleReadings, Snapshot};
+pub use metrics::{CallDurations, FailureCounts, RuleReadings, Snapshot};
 pub use outcome::{FailureKind, Outcome};
 pub use permit::{OwnedPermit, Permit, PermitError, RawPermit};
 pub use state::State;

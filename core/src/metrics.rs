@@ -39,6 +39,22 @@ impl FailureCounts {
     }
 }
 
+/// The measured durations of calls by kind, summed over the breaker's life: with the
+/// call counts by kind, the sum and count of a Prometheus summary (resilience4j's
+/// `calls_seconds`). A call is measured when latency is tracked or a `call_timeout` is
+/// set (every call then), or when its outcome is recorded with a latency. The sums
+/// wrap after 2^64 nanoseconds (584 years of summed call time), which a counter's
+/// reader sees as a reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CallDurations {
+    /// Summed duration of successful calls.
+    pub successful: Duration,
+    /// Summed duration of failed calls.
+    pub failed: Duration,
+    /// Summed duration of calls whose outcome was ignored.
+    pub ignored: Duration,
+}
+
 /// What each trip rule reads from the window right now: the statistic every enabled
 /// rule compares with its threshold, as [`Breaker::rule_readings`](crate::Breaker::rule_readings)
 /// reads it. `None` for a rule the config leaves off. Cheaper than a
@@ -119,6 +135,9 @@ pub struct Snapshot {
     pub effective_failure_rate_threshold: Option<f64>,
     /// Latency over the window (nanoseconds), when latency is tracked.
     pub latency: Option<LatencySummary>,
+    /// Measured call durations by kind over the breaker's life: `Some` once the
+    /// breaker measures its calls or has been given a latency (see [`CallDurations`]).
+    pub call_durations: Option<CallDurations>,
     /// Listener calls that panicked (and were caught).
     pub listener_panics: u64,
     /// Transition events never delivered: they found the delivery queue full (a

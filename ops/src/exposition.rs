@@ -9,7 +9,7 @@
 //! | metric | type | meaning |
 //! |---|---|---|
 //! | `tripgate_circuitbreaker_state{state}` | gauge | 1 for the exact state (`closed`, `open`, `half_open`, `forced_open`, `forced_closed`, `disabled`, `metrics_only`), 0 for the others |
-//! | `tripgate_circuitbreaker_calls_seconds_count{kind}` | summary (count only) | calls by `kind`: `successful`, `failed`, `ignored` (lifetime). Latency sums are not kept for the breaker's life; latency is in `tripgate_call_latency_seconds` |
+//! | `tripgate_circuitbreaker_calls_seconds{kind}` | summary (`_count`, `_sum`) | calls by `kind`: `successful`, `failed`, `ignored`, and their summed duration, since the breaker was built. `_sum` is written for breakers that measure their calls (latency tracked or a `call_timeout` set: every call is measured) or have been given latencies with their outcomes (then `_sum` covers those calls only) |
 //! | `tripgate_circuitbreaker_not_permitted_calls_total{kind="not_permitted"}` | counter | calls the breaker refused |
 //! | `tripgate_circuitbreaker_failure_rate` | gauge | weighted failure rate over the window, in percent; -1 while the window holds fewer than `minimum_calls` calls |
 //! | `tripgate_circuitbreaker_slow_call_rate` | gauge | slow-call rate over the window, in percent; -1 below `minimum_calls` |
@@ -145,16 +145,21 @@ static FAMILIES: [Family; 20] = [
     Family {
         name: "tripgate_circuitbreaker_calls_seconds",
         kind: "summary",
-        help: "Calls by kind since the breaker was built: successful, failed, ignored (count only).",
+        help: "Calls by kind since the breaker was built (successful, failed, ignored) and their summed duration.",
         rows: Rows::Custom(|o, name, s| {
             let n = &s.snapshot;
             let count = format!("{name}_count");
-            for (kind, v) in [
-                ("successful", n.successes),
-                ("failed", n.failures),
-                ("ignored", n.ignored),
+            let sum = format!("{name}_sum");
+            let d = n.call_durations;
+            for (kind, calls, seconds) in [
+                ("successful", n.successes, d.map(|d| d.successful)),
+                ("failed", n.failures, d.map(|d| d.failed)),
+                ("ignored", n.ignored, d.map(|d| d.ignored)),
             ] {
-                o.sample(&count, &s.name, &[("kind", kind)], v as f64);
+                o.sample(&count, &s.name, &[("kind", kind)], calls as f64);
+                if let Some(seconds) = seconds {
+                    o.sample(&sum, &s.name, &[("kind", kind)], seconds.as_secs_f64());
+                }
             }
         }),
     },

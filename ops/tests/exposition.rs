@@ -102,6 +102,19 @@ fn every_family_has_help_and_type_and_a_name_label() {
         let line = format!("tripgate_circuitbreaker_calls_seconds_count{{{db},kind=\"{kind}\"}}");
         assert_eq!(value(&text, &line), v, "{kind}");
     }
+    // The summed durations: 3 + 5 + 8 + 13 + 21 ms of successes; the failure took no
+    // time on the manual clock.
+    for (kind, v) in [("successful", 0.050), ("failed", 0.0), ("ignored", 0.0)] {
+        let line = format!("tripgate_circuitbreaker_calls_seconds_sum{{{db},kind=\"{kind}\"}}");
+        assert!((value(&text, &line) - v).abs() < 1e-12, "{kind}");
+    }
+    // A breaker that measures nothing writes counts only.
+    assert!(text.contains(&format!(
+        "tripgate_circuitbreaker_calls_seconds_count{{{cache},kind=\"successful\"}} 0"
+    )));
+    assert!(!text.contains(&format!(
+        "tripgate_circuitbreaker_calls_seconds_sum{{{cache}"
+    )));
     assert_eq!(
         value(
             &text,

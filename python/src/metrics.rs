@@ -83,5 +83,15 @@ pub(crate) fn snapshot_dict<'py>(py: Python<'py>, s: &Snapshot) -> PyResult<Boun
         "effective_failure_rate_threshold",
         s.effective_failure_rate_threshold,
     )?;
+    match s.call_durations {
+        Some(c) => {
+            let sums = PyDict::new(py);
+            sums.set_item("successful", secs(c.successful))?;
+            sums.set_item("failed", secs(c.failed))?;
+            sums.set_item("ignored", secs(c.ignored))?;
+            d.set_item("call_durations", sums)?
+        }
+        None => d.set_item("call_durations", py.None())?,
+    }
     Ok(d)
 }

@@ -45,6 +45,9 @@ def test_every_snapshot_figure_is_there(clock):
     assert lat.p99 == pytest.approx(0.099, rel=0.04)
     assert lat.max == pytest.approx(0.100, rel=0.04)
     assert 0 < lat.p50 <= lat.p95 <= lat.p999 <= lat.max
+    # Lifetime sums by kind: 1 + 2 + ... + 100 ms of successes; the failure and the
+    # ignored call took no time on the manual clock.
+    assert m.call_durations == pytest.approx({"successful": 5.05, "failed": 0.0, "ignored": 0.0})
     d = m.as_dict()
     assert {f.name for f in dataclasses.fields(m)} == set(d)
     json.dumps(d)
@@ -56,6 +59,7 @@ def test_latency_is_none_without_tracking(clock):
     b.call(lambda: None)
     m = b.metrics()
     assert m.latency is None and m.in_flight is None
+    assert m.call_durations is None
 
 
 def test_open_metrics(clock):

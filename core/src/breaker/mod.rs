@@ -44,7 +44,7 @@ use crate::events::{
     CALL_LISTENERS, EVENTS_WAITING,
 };
 use crate::histogram::Layout;
-use crate::metrics::{FailureCounts, RuleReadings, Snapshot};
+use crate::metrics::{CallDurations, FailureCounts, RuleReadings, Snapshot};
 use crate::outcome::{FailureKind, Outcome};
 use crate::permit::{
     Grant, OwnedPermit, Permit, PermitError, PermitKey, RawPermit, P_DEADLINE, P_IN_FLIGHT,

@@ -132,6 +132,7 @@ impl<C: Clock> Breaker<C> {
             return self.record_measured(permit, Outcome::Success, now, Some(latency));
         }
         let recorded = self.window.record_timed_success(now, latency);
+        self.totals.bump(SUCCESSFUL_NANOS, latency);
         self.after_plain_success(recorded, generation, Some(latency));
     }
 
@@ -180,6 +181,9 @@ impl<C: Clock> Breaker<C> {
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump(IGNORED, 1);
+                if let Some(latency) = latency {
+                    self.totals.bump(IGNORED_NANOS, latency);
+                }
                 self.attend(|| CallEvent::Ignored);
                 if permit.is_probe() {
                     self.settle_probe(permit, ProbeResult::Released, now);
@@ -192,6 +196,14 @@ impl<C: Clock> Breaker<C> {
             Outcome::Failure(k) => Some(k),
         };
         let lat = latency.unwrap_or(0);
+        if latency.is_some() {
+            let sum = if kind.is_some() {
+                FAILED_NANOS
+            } else {
+                SUCCESSFUL_NANOS
+            };
+            self.totals.bump(sum, lat);
+        }
         let delta = Delta {
             weighted_failures: kind.map_or(0, |k| {
                 self.options.weights[k as usize].load(Ordering::Relaxed) as u64

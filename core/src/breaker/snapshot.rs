@@ -139,9 +139,22 @@ impl<C: Clock> Breaker<C> {
                 false,
             ),
             latency: self.window.latency(now),
+            call_durations: self.call_durations(w),
             listener_panics: self.events.listeners().panics(),
             events_dropped: self.events.dropped(),
         }
+    }
+
+    /// The summed durations by kind, once calls are timed or a duration was recorded.
+    fn call_durations(&self, w: Word) -> Option<CallDurations> {
+        let sum = |which| Duration::from_nanos(self.totals.sum(which));
+        let durations = CallDurations {
+            successful: sum(SUCCESSFUL_NANOS),
+            failed: sum(FAILED_NANOS),
+            ignored: sum(IGNORED_NANOS),
+        };
+        let measured = w.0 & FLAG_TIMED != 0 || durations != CallDurations::default();
+        measured.then_some(durations)
     }
 
     /// Bytes this breaker occupies, heap included.

@@ -5,11 +5,17 @@
 
 use super::*;
 
-/// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight.
+/// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight, and
+/// the measured durations (nanoseconds, wrapping) of successful, failed and ignored
+/// calls.
 pub(super) const REJECTED: usize = 0;
 pub(super) const IGNORED: usize = 1;
 pub(super) const ABANDONED: usize = 2;
 pub(super) const IN_FLIGHT: usize = 3;
+pub(super) const SUCCESSFUL_NANOS: usize = 4;
+pub(super) const FAILED_NANOS: usize = 5;
+pub(super) const IGNORED_NANOS: usize = 6;
+const STRIPED_COUNTERS: usize = 7;
 
 /// A time (a deadline, a start) that belongs to one generation of the state word,
 /// exact to the nanosecond over the clock's whole range.
@@ -307,7 +313,7 @@ impl Timeline {
 /// Lifetime counters: failures by kind, the striped counters, the last failure.
 pub(super) struct Totals {
     pub(super) failures: [AtomicU64; 5],
-    pub(super) striped: [CachePadded<[AtomicU64; 4]>; STRIPES],
+    pub(super) striped: [CachePadded<[AtomicU64; STRIPED_COUNTERS]>; STRIPES],
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
     /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).

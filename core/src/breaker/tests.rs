@@ -478,6 +478,54 @@ fn listeners_may_reenter_and_a_panicking_listener_is_contained() {
 }
 
 #[test]
+fn call_durations_sum_every_measured_call_by_kind() {
+    let (b, clock) = breaker(
+        count_config(100, 100, 0.9)
+            .slow_call_rate_threshold(1.0, 50 * MS)
+            .build()
+            .unwrap(),
+    );
+    let before = b.snapshot().call_durations;
+    assert_eq!(
+        before,
+        Some(CallDurations::default()),
+        "timed: zeros, not absent"
+    );
+    let timed = |d: Duration, answer: fn(Permit<'_, ManualClock>)| {
+        let p = b.try_acquire().unwrap();
+        clock.advance(d);
+        answer(p);
+    };
+    timed(7 * MS, |p| p.success()); // the plain timed path
+    timed(70 * MS, |p| p.success()); // slow: the general path
+    timed(20 * MS, |p| p.failure(FailureKind::Timeout));
+    timed(3 * MS, |p| p.ignore());
+    b.try_acquire().unwrap().record(Outcome::Success, 100 * MS); // given
+    drop(b.try_acquire().unwrap()); // abandoned: no outcome, no duration
+    let d = b.snapshot().call_durations.unwrap();
+    assert_eq!(
+        (d.successful, d.failed, d.ignored),
+        (177 * MS, 20 * MS, 3 * MS)
+    );
+
+    // A breaker that times nothing has no sums until it is given a latency.
+    let (b, _) = breaker(
+        count_config(100, 100, 0.9)
+            .track_latency(false)
+            .build()
+            .unwrap(),
+    );
+    ok(&b);
+    fail(&b);
+    assert_eq!(b.snapshot().call_durations, None);
+    b.try_acquire()
+        .unwrap()
+        .record(Outcome::Failure(FailureKind::Other), 5 * MS);
+    let d = b.snapshot().call_durations.unwrap();
+    assert_eq!((d.successful, d.failed), (Duration::ZERO, 5 * MS));
+}
+
+#[test]
 fn snapshot_counts_every_outcome() {
     let (b, clock) = breaker(
         count_config(100, 100, 0.9)

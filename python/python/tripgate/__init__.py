@@ -384,6 +384,10 @@ class Metrics:
     """Transitions in the last minute: a high figure is flapping."""
     effective_failure_rate_threshold: float | None
     """The failure-rate threshold in force (adapted when ``adaptive_threshold`` is set)."""
+    call_durations: dict[str, float] | None
+    """Summed duration in seconds of the calls measured since the breaker was built, by
+    kind (``successful``, ``failed``, ``ignored``); ``None`` while the breaker measures
+    nothing (latency tracking off, no ``call_timeout``, no latency given)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as a plain (JSON-ready) dict."""
