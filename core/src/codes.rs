@@ -75,30 +75,7 @@ mod tests {
 
     #[test]
     fn reason_codes_are_stable_and_every_variant_has_its_own() {
-        use std::time::Duration;
-        let all = [
-            Reason::FailureRate {
-                rate: 0.5,
-                threshold: 0.5,
-            },
-            Reason::SlowCallRate {
-                rate: 0.5,
-                threshold: 0.5,
-            },
-            Reason::ConsecutiveFailures { count: 1, limit: 1 },
-            Reason::LatencyPercentile {
-                quantile: 0.99,
-                limit: Duration::from_secs(1),
-            },
-            Reason::OpenElapsed,
-            Reason::ProbesSucceeded { successes: 1 },
-            Reason::ProbeFailed,
-            Reason::ProbeLeaseExpired,
-            Reason::Manual,
-            Reason::ManualOpen,
-            Reason::ManualHalfOpen,
-            Reason::ManualClose,
-        ];
+        let all = Reason::examples();
         assert_eq!(all.len(), Reason::NAMES.len());
         for (i, r) in all.iter().enumerate() {
             assert_eq!(r.code() as usize, i);

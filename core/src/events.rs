@@ -231,6 +231,40 @@ impl Reason {
         Reason::TABLE[self.code() as usize].0
     }
 
+    /// One reason of each code, in code order, with the extreme values of each field
+    /// (for tests).
+    #[cfg(test)]
+    pub(crate) fn examples() -> [Reason; 12] {
+        [
+            Reason::FailureRate {
+                rate: 0.55,
+                threshold: 0.5,
+            },
+            Reason::SlowCallRate {
+                rate: 1.0,
+                threshold: 0.8,
+            },
+            Reason::ConsecutiveFailures {
+                count: u32::MAX,
+                limit: 7,
+            },
+            Reason::LatencyPercentile {
+                quantile: 0.99,
+                limit: Duration::new(u64::MAX, 999_999_999),
+            },
+            Reason::OpenElapsed,
+            Reason::ProbesSucceeded {
+                successes: u32::MAX,
+            },
+            Reason::ProbeFailed,
+            Reason::ProbeLeaseExpired,
+            Reason::Manual,
+            Reason::ManualOpen,
+            Reason::ManualHalfOpen,
+            Reason::ManualClose,
+        ]
+    }
+
     /// The name of the reason with code `code`, if any.
     pub fn name_of(code: u8) -> Option<&'static str> {
         Reason::TABLE.get(code as usize).map(|n| n.0)

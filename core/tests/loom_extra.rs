@@ -14,7 +14,7 @@
 use loom::sync::Arc;
 use loom::thread;
 use std::time::Duration;
-use tripgate::{Breaker, Config, ConfigBuilder, FailureKind, ManualClock, Outcome, State};
+use tripgate::{Breaker, Config, ConfigBuilder, FailureKind, ManualClock, Outcome, Reason, State};
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut b = loom::model::Builder::new();
@@ -218,5 +218,30 @@ fn events_are_delivered_in_generation_order() {
             "{seen:?}"
         );
         assert_eq!(seen.len() as u64, b.snapshot().transitions - 1, "{seen:?}");
+    });
+}
+
+/// A rejection racing a new opening (an operator forcing the breaker open after a
+/// trip) reads why the breaker opened from a sequence lock: it sees the trip's reason
+/// or the operator's, whole, or (having raced the writer twice) none; never a mix.
+#[test]
+fn a_rejection_racing_an_opening_reads_one_reason_whole() {
+    model(|| {
+        let clock = ManualClock::new();
+        let b = Breaker::with_clock(base().build().unwrap(), clock).unwrap();
+        b.try_acquire().unwrap().failure(FailureKind::Other);
+        let tripped = Some(Reason::ConsecutiveFailures { count: 1, limit: 1 });
+        assert_eq!(b.try_acquire().unwrap_err().opened_by, tripped);
+        let b = Arc::new(b);
+        let b1 = b.clone();
+        let t = thread::spawn(move || b1.force_open());
+        let rejected = b.try_acquire().unwrap_err();
+        t.join().unwrap();
+        assert!(
+            [tripped, Some(Reason::Manual), None].contains(&rejected.opened_by),
+            "torn reason: {:?}",
+            rejected.opened_by
+        );
+        assert_eq!(b.try_acquire().unwrap_err().opened_by, Some(Reason::Manual));
     });
 }

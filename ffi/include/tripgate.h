@@ -1824,8 +1824,9 @@ tg_status tg_last_rejection_message(char *buf, size_t len, size_t *needed);
 
 /**
  * Writes the name of the breaker of this thread's last rejection by
- * `tg_try_acquire_ex` (the config's `name` it was built with; `""` when unnamed, or
- * when there was no rejection) into `buf`, as `tg_last_rejection_message` does.
+ * `tg_try_acquire_ex` (the config's `name`, as a reconfiguration may have renamed it;
+ * `""` when unnamed, when there was no rejection, or once that breaker is freed) into
+ * `buf`, as `tg_last_rejection_message` does.
  *
  * Thread safety: may be called from any thread; each thread sees its own last
  * rejection.

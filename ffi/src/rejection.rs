@@ -131,8 +131,9 @@ pub extern "C" fn tg_last_rejection_message(
 }
 
 /// Writes the name of the breaker of this thread's last rejection by
-/// `tg_try_acquire_ex` (the config's `name` it was built with; `""` when unnamed, or
-/// when there was no rejection) into `buf`, as `tg_last_rejection_message` does.
+/// `tg_try_acquire_ex` (the config's `name`, as a reconfiguration may have renamed it;
+/// `""` when unnamed, when there was no rejection, or once that breaker is freed) into
+/// `buf`, as `tg_last_rejection_message` does.
 ///
 /// Thread safety: may be called from any thread; each thread sees its own last
 /// rejection.
@@ -143,26 +144,24 @@ pub extern "C" fn tg_last_rejection_name(
     needed: *mut usize,
 ) -> tg_status {
     ffi_panic_boundary!("tg_last_rejection_name", {
-        fill_last(FUNC, |r| r.name.to_string(), buf, len, needed)
+        fill_last(FUNC, |r| r.name().to_string(), buf, len, needed)
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::time::Duration;
     use tg_core::Reason;
 
     #[test]
     fn a_rejection_translates_with_its_reason_and_details() {
-        let r = Rejected {
-            state: State::Open,
-            retry_after: Some(Duration::from_millis(853)),
-            name: Arc::from("inventory"),
-            opened_by: Some(Reason::ConsecutiveFailures { count: 5, limit: 5 }),
-        };
-        let c = remember(r.clone());
+        let r = Rejected::new(
+            State::Open,
+            Some(Duration::from_millis(853)),
+            Some(Reason::ConsecutiveFailures { count: 5, limit: 5 }),
+        );
+        let c = remember(r);
         assert_eq!(c.state, tg_breaker_state::TG_STATE_OPEN);
         assert_eq!((c.has_retry_after, c.retry_after_ns), (true, 853_000_000));
         assert!(c.has_opened_by);
@@ -175,12 +174,11 @@ mod tests {
             TG_OK
         );
         assert_eq!(needed, r.to_string().len() + 1);
-        let c = tg_rejection::from(&Rejected {
-            state: State::ForcedOpen,
-            retry_after: None,
-            name: Arc::from(""),
-            opened_by: Some(Reason::ManualOpen),
-        });
+        let c = tg_rejection::from(&Rejected::new(
+            State::ForcedOpen,
+            None,
+            Some(Reason::ManualOpen),
+        ));
         assert_eq!(c.opened_by, tg_reason::TG_REASON_MANUAL_OPEN);
         assert_eq!((c.has_retry_after, c.retry_after_ns), (false, 0));
     }

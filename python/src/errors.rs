@@ -19,7 +19,8 @@ static ERROR_CLASS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// state, `retry_after` in seconds and the name of the reason of the last opening.
 pub(crate) fn rejected(py: Python<'_>, r: tripgate::Rejected) -> PyErr {
     let message = r.to_string();
-    let name = (!r.name.is_empty()).then_some(&*r.name);
+    let name = r.name();
+    let name = (!name.is_empty()).then_some(&*name);
     let retry_after = r.retry_after.map(secs);
     let reason = r.opened_by.map(|reason| reason.name());
     match ERROR_CLASS.get(py) {

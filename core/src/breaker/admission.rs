@@ -56,16 +56,27 @@ impl<C: Clock> Breaker<C> {
         if w.0 & (STATE_MASK | FLAG_RAMP | FLAG_IN_FLIGHT) != State::Closed as u64 {
             return None;
         }
-        let (flags, start_nanos) = if w.0 & (FLAG_TIMED | FLAG_DEADLINE) != 0 {
-            (start_flags(w), self.clock.now_nanos())
-        } else {
-            (0, 0)
-        };
+        if w.0 & (FLAG_TIMED | FLAG_DEADLINE) != 0 {
+            return Some(self.timed_grant(w));
+        }
         Some(Grant {
             generation: w.generation(),
-            flags,
-            start_nanos,
+            flags: 0,
+            start_nanos: 0,
         })
+    }
+
+    /// The grant of a Closed admission that carries its start time. Out of line: the
+    /// clock read inlined into every caller of `try_acquire` made the untimed Closed
+    /// path dearer too (BENCHMARKS.md, "Where the time goes": "the clock read of
+    /// timed admissions inlined into every caller").
+    #[inline(never)]
+    fn timed_grant(&self, w: Word) -> Grant {
+        Grant {
+            generation: w.generation(),
+            flags: start_flags(w),
+            start_nanos: self.clock.now_nanos(),
+        }
     }
 
     #[inline(never)]
@@ -110,9 +121,8 @@ impl<C: Clock> Breaker<C> {
 
     pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.totals.bump(REJECTED, 1);
-        let info = self.rejection_info.load();
         let opened_by = match state {
-            State::Open | State::HalfOpen | State::ForcedOpen => info.opened_by,
+            State::Open | State::HalfOpen | State::ForcedOpen => self.opened_by.get(),
             _ => None,
         };
         // Call listeners only: admission delivers no transition event.
@@ -123,8 +133,8 @@ impl<C: Clock> Breaker<C> {
         Rejected {
             state,
             retry_after,
-            name: Arc::clone(&info.name),
             opened_by,
+            breaker: self.name.handle(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a caller gets back when the breaker says no: [`Rejected`], and [`CallError`]
 //! for the calls the breaker runs itself.
 
+use super::names::NameHandle;
 use crate::events::Reason;
 use crate::state::State;
 use std::fmt;
@@ -12,25 +13,79 @@ use std::time::Duration;
 ///
 /// Displays as, for example, `circuit breaker 'inventory' is open (failure rate
 /// 55.0% >= 50.0%): call rejected, retry after 853ms`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// A plain `Copy` value: making one bumps no reference count and dropping one does
+/// nothing, so a rejection costs the same on every core during an outage. It names
+/// its breaker by a handle, read by [`name`](Rejected::name).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Rejected {
     /// The state that rejected the call.
     pub state: State,
     /// How long until a call may be admitted, when known.
     pub retry_after: Option<Duration>,
-    /// The breaker's name (`Config::name`; empty when unnamed). Shared with the
-    /// breaker: a rejection does not allocate.
-    pub name: Arc<str>,
     /// Why the breaker last opened (held open, for `ForcedOpen`), when the state is
     /// one of the open ones.
     pub opened_by: Option<Reason>,
+    /// The breaker that rejected the call.
+    pub(super) breaker: NameHandle,
+}
+
+impl Rejected {
+    /// A rejection made by hand (a test double, a binding's own refusal), naming no
+    /// breaker.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tripgate::{Rejected, State};
+    ///
+    /// let r = Rejected::new(State::Open, Some(Duration::from_millis(853)), None);
+    /// assert_eq!(r.to_string(), "circuit breaker is open: call rejected, retry after 853ms");
+    /// assert_eq!(&*r.name(), "");
+    /// ```
+    pub fn new(state: State, retry_after: Option<Duration>, opened_by: Option<Reason>) -> Self {
+        Rejected {
+            state,
+            retry_after,
+            opened_by,
+            breaker: NameHandle::UNNAMED,
+        }
+    }
+
+    /// The name of the breaker that rejected the call (`Config::name`, as renamed
+    /// since by a reconfiguration); empty when unnamed, and once that breaker is
+    /// dropped.
+    ///
+    /// ```
+    /// use tripgate::{Breaker, Config};
+    ///
+    /// let breaker = Breaker::new(Config::builder().name("inventory").build()?)?;
+    /// breaker.force_open();
+    /// let rejected = breaker.try_acquire().unwrap_err();
+    /// assert_eq!(&*rejected.name(), "inventory");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn name(&self) -> Arc<str> {
+        self.breaker.get().unwrap_or_else(|| Arc::from(""))
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("state", &self.state)
+            .field("retry_after", &self.retry_after)
+            .field("opened_by", &self.opened_by)
+            .field("name", &self.name())
+            .finish()
+    }
 }
 
 impl fmt::Display for Rejected {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("circuit breaker ")?;
-        if !self.name.is_empty() {
-            write!(f, "'{}' ", self.name)?;
+        let name = self.name();
+        if !name.is_empty() {
+            write!(f, "'{name}' ")?;
         }
         write!(f, "is {}", self.state)?;
         if let Some(reason) = &self.opened_by {
@@ -127,6 +182,7 @@ impl<E: fmt::Debug + fmt::Display> std::error::Error for CallError<E> {}
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use crate::breaker::names::NameSlot;
 
     #[test]
     fn durations_round_to_three_significant_digits() {
@@ -145,26 +201,29 @@ mod tests {
 
     #[test]
     fn a_rejection_says_who_and_why() {
+        let inventory = NameSlot::new("inventory");
         let r = Rejected {
             state: State::Open,
             retry_after: Some(Duration::from_millis(853)),
-            name: Arc::from("inventory"),
             opened_by: Some(Reason::FailureRate {
                 rate: 0.55,
                 threshold: 0.5,
             }),
+            breaker: inventory.handle(),
         };
         assert_eq!(
             r.to_string(),
             "circuit breaker 'inventory' is open (failure rate 55.0% >= 50.0%): \
              call rejected, retry after 853ms"
         );
-        let r = Rejected {
-            state: State::ForcedOpen,
-            retry_after: None,
-            name: Arc::from(""),
-            opened_by: None,
-        };
+        // Once its breaker is gone, a rejection names none.
+        drop(inventory);
+        assert_eq!(
+            r.to_string(),
+            "circuit breaker is open (failure rate 55.0% >= 50.0%): \
+             call rejected, retry after 853ms"
+        );
+        let r = Rejected::new(State::ForcedOpen, None, None);
         assert_eq!(
             r.to_string(),
             "circuit breaker is forced_open: call rejected"

@@ -26,6 +26,8 @@ mod call;
 mod control;
 mod errors;
 mod evaluate;
+mod names;
+mod opened_by;
 mod raw;
 mod record;
 mod snapshot;
@@ -55,6 +57,8 @@ use crate::sync::{stripe_index, AtomicBool, AtomicU32, AtomicU64, Ordering, STRI
 use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
+use names::NameSlot;
+use opened_by::OpenedBy;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,10 +89,11 @@ pub struct Breaker<C: Clock = SystemClock> {
     call_listeners: Listeners<CallEvent>,
     /// Open durations: consecutive re-trips, decay, jitter. Taken once per opening.
     backoff: parking_lot::Mutex<Backoff>,
-    /// What a rejection carries besides its state, read in one load: the breaker's
-    /// name (replaced when a reconfiguration renames it) and why it last opened
-    /// (written on openings).
-    rejection_info: ArcSwap<RejectionInfo>,
+    /// The breaker's name, as rejections carry it (a handle; renamed by a
+    /// reconfiguration).
+    name: NameSlot,
+    /// Why the breaker last opened, for rejections (written on openings).
+    opened_by: OpenedBy,
     /// Serialises reconfigurations.
     reconfiguring: parking_lot::Mutex<()>,
     clock: C,
@@ -118,10 +123,7 @@ impl<C: Clock> Breaker<C> {
         let salt = now ^ (&window as *const Window as u64).rotate_left(32);
         let seed = config.seed.unwrap_or(salt);
         let word = Word::new(config.initial_state, 0, Self::flags_for(&config));
-        let rejection_info = ArcSwap::from_pointee(RejectionInfo {
-            name: Arc::from(config.name.as_str()),
-            opened_by: None,
-        });
+        let name = NameSlot::new(&config.name);
         let breaker = Breaker {
             word: CachePadded::new(AtomicU64::new(word.0)),
             options: CachePadded::new(Options::new(&config)),
@@ -133,7 +135,8 @@ impl<C: Clock> Breaker<C> {
             events: Events::new(word.generation()),
             call_listeners: Listeners::new(),
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
-            rejection_info,
+            name,
+            opened_by: OpenedBy::new(),
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
             permit_key: PermitKey::random(salt),
@@ -192,28 +195,14 @@ impl<C: Clock> Breaker<C> {
 #[cfg(all(test, not(loom)))]
 mod tests;
 
-/// What rejections carry besides their state (see `Breaker::rejection_info`).
-#[derive(Debug)]
-struct RejectionInfo {
-    name: Arc<str>,
-    opened_by: Option<Reason>,
-}
-
 impl<C: Clock> Breaker<C> {
     /// Remembers why the breaker opened, for the rejections that follow.
     fn set_opened_by(&self, reason: Reason) {
-        self.rejection_info.rcu(|info| RejectionInfo {
-            name: Arc::clone(&info.name),
-            opened_by: Some(reason),
-        });
+        self.opened_by.set(reason);
     }
 
-    /// Renames the breaker in the rejections that follow.
+    /// Renames the breaker in rejections, past and future.
     fn set_rejection_name(&self, name: &str) {
-        let name: Arc<str> = Arc::from(name);
-        self.rejection_info.rcu(|info| RejectionInfo {
-            name: Arc::clone(&name),
-            opened_by: info.opened_by,
-        });
+        self.name.rename(name);
     }
 }

@@ -101,7 +101,23 @@ impl<C: Clock> Breaker<C> {
         latency: Option<u64>,
     ) {
         // One load each while there is no streak and nothing calls for attention: a
-        // healthy breaker's line stays shared.
+        // healthy breaker's line stays shared. The common case returns here, before
+        // anything that needs a register saved (BENCHMARKS.md, "Where the time goes":
+        // "a healthy success's checks behind the streak's and the listeners' code").
+        // ordering: Relaxed, as in `attend`.
+        if !recorded.may_trip
+            && self.attention.streak.latest() == 0
+            && self.attention.flags.load(Ordering::Relaxed) == 0
+        {
+            return;
+        }
+        self.attend_plain_success(recorded, generation, latency);
+    }
+
+    /// The rest of [`after_plain_success`](Breaker::after_plain_success): a streak to
+    /// end, listeners or queued events to serve, or a window that may trip.
+    #[inline(never)]
+    fn attend_plain_success(&self, recorded: Recorded, generation: u32, latency: Option<u64>) {
         self.attention.streak.success(generation);
         self.attend(|| CallEvent::Success {
             latency: latency.map(Duration::from_nanos),
