@@ -14,6 +14,18 @@ pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ord
 #[cfg(loom)]
 pub(crate) use loom::sync::Arc;
 
+/// A pause in a spin loop; under loom, a yield, so the model checker lets the thread
+/// being waited for run.
+#[cfg(not(loom))]
+pub(crate) use std::hint::spin_loop;
+
+/// A pause in a spin loop; under loom, a yield, so the model checker lets the thread
+/// being waited for run.
+#[cfg(loom)]
+pub(crate) fn spin_loop() {
+    loom::thread::yield_now();
+}
+
 /// Index of the calling thread's counter stripe, in `0..STRIPES`.
 ///
 /// Threads are numbered in the order they first record, so up to `STRIPES` threads

@@ -122,7 +122,7 @@ impl<C: Clock> Breaker<C> {
     pub(super) fn reject(&self, state: State, retry_after: Option<Duration>) -> Rejected {
         self.totals.bump(REJECTED, 1);
         let opened_by = match state {
-            State::Open | State::HalfOpen | State::ForcedOpen => self.opened_by.get(),
+            State::Open | State::HalfOpen | State::ForcedOpen => self.timeline.opened_by.get(),
             _ => None,
         };
         // Call listeners only: admission delivers no transition event.

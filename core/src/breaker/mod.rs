@@ -58,7 +58,6 @@ use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use names::NameSlot;
-use opened_by::OpenedBy;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,8 +91,6 @@ pub struct Breaker<C: Clock = SystemClock> {
     /// The breaker's name, as rejections carry it (a handle; renamed by a
     /// reconfiguration).
     name: NameSlot,
-    /// Why the breaker last opened, for rejections (written on openings).
-    opened_by: OpenedBy,
     /// Serialises reconfigurations.
     reconfiguring: parking_lot::Mutex<()>,
     clock: C,
@@ -136,7 +133,6 @@ impl<C: Clock> Breaker<C> {
             call_listeners: Listeners::new(),
             backoff: parking_lot::Mutex::new(Backoff::new(seed)),
             name,
-            opened_by: OpenedBy::new(),
             reconfiguring: parking_lot::Mutex::new(()),
             clock,
             permit_key: PermitKey::random(salt),
@@ -198,7 +194,7 @@ mod tests;
 impl<C: Clock> Breaker<C> {
     /// Remembers why the breaker opened, for the rejections that follow.
     fn set_opened_by(&self, reason: Reason) {
-        self.opened_by.set(reason);
+        self.timeline.opened_by.set(reason);
     }
 
     /// Renames the breaker in rejections, past and future.

@@ -6,23 +6,22 @@
 //! races a writer retries once and, losing again, reports no reason: reading stays
 //! wait-free, as admission must be. The protocol is the one of the window's geometry
 //! (`window/geometry.rs` explains it), with one copy instead of two: a writer makes
-//! the version odd, fences, writes the words and publishes an even version with
-//! `Release`; a reader loads the version (`Acquire`), the words, fences (`Acquire`)
+//! the version odd (a compare-and-swap, which also keeps writers apart), fences,
+//! writes the words and publishes an even version with `Release`; a reader loads the version (`Acquire`), the words, fences (`Acquire`)
 //! and loads the version again, and keeps the words only if it is the same even
 //! number.
 
 use crate::events::Reason;
-use crate::sync::{fence, AtomicU64, Ordering};
+use crate::sync::{fence, spin_loop, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The last opening's reason (none before the first).
+/// The last opening's reason (none before the first). Four words: it fills the
+/// timeline's last line.
 pub(super) struct OpenedBy {
     /// Even when stable; odd while a writer writes.
     version: AtomicU64,
     /// The reason, encoded by [`encode`].
     words: [AtomicU64; 3],
-    /// Serialises writers (openings; cold).
-    writer: parking_lot::Mutex<()>,
 }
 
 impl OpenedBy {
@@ -30,18 +29,35 @@ impl OpenedBy {
         OpenedBy {
             version: AtomicU64::new(0),
             words: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
-            writer: parking_lot::Mutex::new(()),
         }
     }
 
     /// Records why the breaker opened.
     pub(super) fn set(&self, reason: Reason) {
-        let _writer = self.writer.lock();
-        // ordering: Relaxed, writers are serialised by the mutex.
-        let v = self.version.load(Ordering::Relaxed);
-        // ordering: Relaxed store, then a Release fence: a reader that sees any word
-        // below also sees the odd version (it fences with Acquire after its reads).
-        self.version.store(v.wrapping_add(1), Ordering::Relaxed);
+        // Writers take turns by making the version odd (openings are rare and a write
+        // is a few stores, so a writer that finds another spins briefly).
+        // ordering: Relaxed load; the swap below decides.
+        let mut v = self.version.load(Ordering::Relaxed);
+        loop {
+            if v & 1 == 1 {
+                spin_loop();
+                // ordering: Relaxed, as above.
+                v = self.version.load(Ordering::Relaxed);
+                continue;
+            }
+            // ordering: Acquire on success, after the previous writer's Release store;
+            // then a Release fence: a reader that sees any word below also sees the
+            // odd version (it fences with Acquire after its reads).
+            match self.version.compare_exchange_weak(
+                v,
+                v.wrapping_add(1),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(actual) => v = actual,
+            }
+        }
         fence(Ordering::Release);
         for (word, value) in self.words.iter().zip(encode(reason)) {
             // ordering: Relaxed, published by the version's Release store.
@@ -147,5 +163,42 @@ mod tests {
             cell.set(reason);
             assert_eq!(cell.get(), Some(reason));
         }
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::Arc;
+    use loom::thread;
+
+    /// Two openings write at once while a rejection reads: the writers take turns (the
+    /// cell ends holding one of them whole) and the reader sees the old reason, one of
+    /// the new ones, or none; never a mix.
+    #[test]
+    fn racing_writers_take_turns_and_a_reader_never_sees_a_mix() {
+        let old = Reason::ConsecutiveFailures { count: 3, limit: 3 };
+        let a = Reason::FailureRate {
+            rate: 0.75,
+            threshold: 0.5,
+        };
+        let b = Reason::ProbesSucceeded { successes: 9 };
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(move || {
+            let cell = Arc::new(OpenedBy::new());
+            cell.set(old);
+            let (c1, c2) = (cell.clone(), cell.clone());
+            let t1 = thread::spawn(move || c1.set(a));
+            let t2 = thread::spawn(move || c2.get());
+            cell.set(b);
+            t1.join().unwrap();
+            let seen = t2.join().unwrap();
+            assert!(
+                [None, Some(old), Some(a), Some(b)].contains(&seen),
+                "{seen:?}"
+            );
+            assert!([Some(a), Some(b)].contains(&cell.get()));
+        });
     }
 }

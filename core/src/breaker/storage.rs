@@ -3,6 +3,7 @@
 //! streak and the calls for attention), the timeline (deadlines, lease, ramp,
 //! transition history) and the lifetime totals.
 
+use super::opened_by::OpenedBy;
 use super::*;
 
 /// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight, and
@@ -292,6 +293,8 @@ pub(super) struct Timeline {
     /// Transitions so far.
     pub(super) transitions: AtomicU64,
     pub(super) recent: RecentTransitions,
+    /// Why the breaker last opened, for rejections (written on openings).
+    pub(super) opened_by: OpenedBy,
 }
 
 impl Timeline {
@@ -306,6 +309,7 @@ impl Timeline {
             state_since: AtomicU64::new(now),
             transitions: AtomicU64::new(0),
             recent: RecentTransitions::new(),
+            opened_by: OpenedBy::new(),
         }
     }
 }

@@ -434,7 +434,11 @@ impl Window {
     pub(crate) fn sums(&self, now: u64, needed: Needed) -> Sums {
         let geo = self.geometry.load();
         let current = self.current_epoch(&geo, now);
-        let first = current.saturating_sub(geo.buckets - 1);
+        // No epoch before the geometry's base holds a count of it: right after a
+        // restart (every trip) the window is one epoch wide, not `buckets`, and a sum
+        // reads only that (BENCHMARKS.md, "Where the time goes": "every evaluation
+        // after a trip read the whole emptied window").
+        let first = current.saturating_sub(geo.buckets - 1).max(geo.base);
         let (slow, over_limit) = (
             needed.slow && self.keeps(SLOW),
             needed.over_limit && self.keeps(OVER_LIMIT),
