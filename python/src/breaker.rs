@@ -9,6 +9,7 @@ use crate::held::{self, HeldStack};
 use crate::options::apply_options;
 use crate::outcome::{default_error_code, outcome_from_code, state_str, OUTCOME_SUCCESS};
 use crate::permit::Permit;
+use crate::with_methods::Gate;
 use crate::{listeners, metrics};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
@@ -16,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use pyo3::{PyTraverseError, PyVisit};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tripgate::{AnyClock, Clock, ListenerId, Outcome, RawPermit};
 
@@ -26,8 +27,12 @@ use tripgate::{AnyClock, Clock, ListenerId, Outcome, RawPermit};
 #[pyclass(module = "tripgate._core", subclass, frozen, weakref)]
 pub(crate) struct Breaker {
     shared: Arc<Shared>,
-    /// Permits of the `with breaker:` statements open on this breaker.
-    held: HeldStack<RawPermit>,
+    /// Permits of the `with breaker:` statements open on this breaker (shared with its
+    /// gate).
+    held: Arc<HeldStack<RawPermit>>,
+    /// `enter` and `exit` of this breaker's gate, bound once, for the `with` statement
+    /// (see `with_methods`).
+    gate_methods: OnceLock<[Py<PyAny>; 2]>,
 }
 
 /// The engine and the options the hot paths read.
@@ -48,6 +53,21 @@ impl Breaker {
     /// Python object.
     pub(crate) fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
+    }
+
+    /// The permits of the open `with` statements, shared.
+    pub(crate) fn held(&self) -> Arc<HeldStack<RawPermit>> {
+        Arc::clone(&self.held)
+    }
+
+    /// `enter` and `exit` of the breaker's gate, made on first use. Two threads that
+    /// race to make them both succeed; the first one stored is kept.
+    pub(crate) fn gate_methods(&self, slf: &Bound<'_, Breaker>) -> PyResult<&[Py<PyAny>; 2]> {
+        if let Some(methods) = self.gate_methods.get() {
+            return Ok(methods);
+        }
+        let made = Gate::bound_methods(slf)?;
+        Ok(self.gate_methods.get_or_init(|| made))
     }
 }
 
@@ -235,7 +255,8 @@ impl Breaker {
                 call_listener: Mutex::new(None),
                 calls_watched: AtomicBool::new(false),
             }),
-            held: HeldStack::default(),
+            held: Arc::default(),
+            gate_methods: OnceLock::new(),
         })
     }
 
@@ -347,6 +368,9 @@ impl Breaker {
     }
 
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for method in self.gate_methods.get().into_iter().flatten() {
+            visit.call(method)?;
+        }
         self.held.traverse(&visit)
     }
 

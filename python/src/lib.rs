@@ -39,6 +39,7 @@ mod operations;
 mod options;
 mod outcome;
 mod permit;
+mod with_methods;
 
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -47,6 +48,8 @@ use tripgate::{FailureKind, Reason, State};
 #[pymodule(gil_used = false)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<breaker::Breaker>()?;
+    m.add_class::<with_methods::Gate>()?;
+    m.add_class::<with_methods::WithMethod>()?;
     m.add_class::<permit::Permit>()?;
     m.add_class::<guarded::Guarded>()?;
     m.add_class::<clock::ManualClock>()?;

@@ -242,6 +242,30 @@ def test_breakers_with_bound_methods_are_collected(clock):
     assert ref() is None
 
 
+def test_with_methods_are_bound_once_and_keep_no_cycle(clock):
+    import gc
+    import weakref
+
+    b = tripgate.CircuitBreaker(clock=clock)
+    # Bound once per breaker: the same objects on every statement.
+    assert b.__enter__ is b.__enter__ and b.__exit__ is b.__exit__
+    with b as entered:
+        assert entered is b
+    with pytest.raises(Boom):
+        with b:
+            raise Boom()
+    snap = b.metrics()
+    assert (snap.successes, snap.failures) == (1, 1)
+    # The gate holds the breaker weakly: the reference count alone frees it.
+    ref = weakref.ref(b)
+    gc.disable()
+    try:
+        del b, entered
+        assert ref() is None
+    finally:
+        gc.enable()
+
+
 def test_explicit_permits(clock):
     b = tripgate.CircuitBreaker(clock=clock)
     p = b.acquire()

@@ -562,6 +562,13 @@ class CircuitBreaker(_core.Breaker):
     - ``clock``: a :class:`ManualClock`, for tests.
     """
 
+    if not TYPE_CHECKING:
+        # `with breaker:` looks `__enter__`/`__exit__` up on the type and would bind
+        # them anew (an allocation each) on every statement; these hand out methods
+        # bound once per breaker (see `_core.WithMethod`). Typed as the base class's.
+        __enter__ = _core.WithMethod("enter")
+        __exit__ = _core.WithMethod("exit")
+
     _listeners: tuple[Listener, ...]
     _call_listeners: tuple[CallListener, ...]
     _exclude_types: tuple[type[BaseException], ...]

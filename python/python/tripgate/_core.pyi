@@ -10,6 +10,8 @@ __all__ = [
     "Breaker",
     "Permit",
     "Guarded",
+    "Gate",
+    "WithMethod",
     "ManualClock",
     "Bulkhead",
     "BulkheadSlot",
@@ -86,6 +88,17 @@ class Guarded:
     def __get__(self, obj: object, cls: object = None, /) -> Any: ...
     @property
     def breaker(self) -> Breaker: ...
+
+@final
+class Gate:
+    def enter(self) -> Any: ...
+    def exit(self, exc_type: object, exc: object, tb: object, /) -> None: ...
+
+@final
+class WithMethod:
+    def __new__(cls, which: str) -> Self: ...
+    def __get__(self, obj: object, cls: object = None, /) -> Any: ...
+    def __call__(self, obj: object, /, *args: object) -> Any: ...
 
 @disjoint_base
 class Breaker:
