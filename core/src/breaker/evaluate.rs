@@ -4,33 +4,38 @@
 use super::*;
 
 impl<C: Clock> Breaker<C> {
-    /// Checks the trip rules against the window; trips if one holds.
+    /// Checks the trip rules against the window; trips if one holds. The rules come
+    /// from the options; only the adaptive threshold and anti-thrash read the config.
     pub(super) fn evaluate(&self, w: Word, now: u64, consecutive: u32) {
-        let config = self.config.load();
-        if let Some(limit) = config.consecutive_failures {
+        let rules = self.options.rules();
+        if let Some(limit) = rules.consecutive_limit {
             if consecutive >= limit {
                 let reason = Reason::ConsecutiveFailures {
                     count: consecutive,
                     limit,
                 };
-                self.trip_unless_damped(&config, w, reason, now);
+                self.trip_unless_damped(rules.config_rules, w, reason, now);
                 return;
             }
         }
         let needed = Needed {
-            failures: config.failure_rate_threshold.is_some(),
-            slow: config.slow_call_rate_threshold.is_some(),
-            over_limit: config.latency_percentile.is_some(),
+            failures: rules.failure_threshold.is_some(),
+            slow: rules.rate.slow_call_rate_threshold.is_some(),
+            over_limit: rules.rate.latency_percentile.is_some(),
         };
         let sums = self.window.sums(now, needed);
-        let threshold = self.failure_threshold(&config, &sums, consecutive, true);
-        let verdict = verdict(&config, threshold, &sums);
+        let threshold = if rules.config_rules & RULE_ADAPTIVE != 0 {
+            self.failure_threshold(&self.config.load(), &sums, consecutive, true)
+        } else {
+            rules.failure_threshold
+        };
+        let verdict = verdict(&rules.rate, threshold, &sums);
         let waiting = verdict.waiting_for_minimum;
         if self.attention.look_again.load(Ordering::Relaxed) != waiting {
             self.attention.look_again.store(waiting, Ordering::Relaxed);
         }
         if let Some(reason) = verdict.trip {
-            self.trip_unless_damped(&config, w, reason, now);
+            self.trip_unless_damped(rules.config_rules, w, reason, now);
         }
     }
 
@@ -68,9 +73,14 @@ impl<C: Clock> Breaker<C> {
     }
 
     /// Trips, unless anti-thrash holds the breaker closed after a recent recovery; then
-    /// the next outcome looks again.
-    pub(super) fn trip_unless_damped(&self, config: &Config, w: Word, reason: Reason, now: u64) {
-        if let Some(damping) = config.anti_thrash {
+    /// the next outcome looks again. `config_rules` as in [`Options::rules`].
+    pub(super) fn trip_unless_damped(&self, config_rules: u32, w: Word, reason: Reason, now: u64) {
+        let damping = if config_rules & RULE_ANTI_THRASH != 0 {
+            self.config.load().anti_thrash
+        } else {
+            None
+        };
+        if let Some(damping) = damping {
             let closed = self.timeline.closed_at.load(Ordering::Relaxed);
             let min = nanos(damping.min_closed);
             if closed != 0 && now < (closed - 1).saturating_add(min) {

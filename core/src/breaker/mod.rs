@@ -62,7 +62,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::rules::verdict;
+use crate::rules::{verdict, RateRules};
 use storage::*;
 use transitions::ProbeResult;
 

@@ -198,6 +198,34 @@ pub(super) struct Options {
     pub(super) ramp_initial: AtomicU64,
     /// `call_timeout`, in ns; `u64::MAX` without one.
     pub(super) call_timeout_nanos: AtomicU64,
+    /// The trip rules an evaluation reads, so that it loads no config (BENCHMARKS.md,
+    /// "Where the time goes": "every evaluation loaded the config"):
+    /// `consecutive_failures` (0: none), the failure-rate and slow-call thresholds and
+    /// the percentile's quantile as `f64` bits (NaN: none; the limit is `limit_nanos`),
+    /// `minimum_calls`, and which rules read the config itself ([`RULE_ADAPTIVE`],
+    /// [`RULE_ANTI_THRASH`]).
+    pub(super) consecutive_limit: AtomicU32,
+    pub(super) failure_threshold: AtomicU64,
+    pub(super) slow_threshold: AtomicU64,
+    pub(super) quantile: AtomicU64,
+    pub(super) minimum_calls: AtomicU32,
+    pub(super) config_rules: AtomicU32,
+}
+
+/// [`Options::config_rules`]: the failure-rate threshold adapts (read from the config).
+pub(super) const RULE_ADAPTIVE: u32 = 1;
+/// [`Options::config_rules`]: anti-thrash may hold a trip (read from the config).
+pub(super) const RULE_ANTI_THRASH: u32 = 2;
+
+/// The trip rules as an evaluation reads them from the options.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EvaluatedRules {
+    pub(super) consecutive_limit: Option<u32>,
+    /// The configured failure-rate threshold (adapted by the config's rule when
+    /// `config_rules` has [`RULE_ADAPTIVE`]).
+    pub(super) failure_threshold: Option<f64>,
+    pub(super) rate: RateRules,
+    pub(super) config_rules: u32,
 }
 
 impl Options {
@@ -213,6 +241,12 @@ impl Options {
             ramp_nanos: AtomicU64::new(0),
             ramp_initial: AtomicU64::new(0),
             call_timeout_nanos: AtomicU64::new(u64::MAX),
+            consecutive_limit: AtomicU32::new(0),
+            failure_threshold: AtomicU64::new(f64::NAN.to_bits()),
+            slow_threshold: AtomicU64::new(f64::NAN.to_bits()),
+            quantile: AtomicU64::new(f64::NAN.to_bits()),
+            minimum_calls: AtomicU32::new(0),
+            config_rules: AtomicU32::new(0),
         };
         o.load_from(c);
         o
@@ -241,6 +275,42 @@ impl Options {
         self.ramp_initial.store(initial.to_bits(), o);
         self.call_timeout_nanos
             .store(c.call_timeout.map_or(u64::MAX, nanos), o);
+        let bits = |x: Option<f64>| x.unwrap_or(f64::NAN).to_bits();
+        self.consecutive_limit
+            .store(c.consecutive_failures.unwrap_or(0), o);
+        self.failure_threshold
+            .store(bits(c.failure_rate_threshold), o);
+        self.slow_threshold
+            .store(bits(c.slow_call_rate_threshold), o);
+        self.quantile
+            .store(bits(c.latency_percentile.map(|p| p.quantile.0)), o);
+        self.minimum_calls.store(c.minimum_calls, o);
+        let mut rules = 0;
+        if c.adaptive_threshold.is_some() {
+            rules |= RULE_ADAPTIVE;
+        }
+        if c.anti_thrash.is_some() {
+            rules |= RULE_ANTI_THRASH;
+        }
+        self.config_rules.store(rules, o);
+    }
+
+    /// The trip rules in force (each option read on its own, as in `load_from`).
+    pub(super) fn rules(&self) -> EvaluatedRules {
+        let o = Ordering::Relaxed;
+        let value = |a: &AtomicU64| Some(f64::from_bits(a.load(o))).filter(|x| !x.is_nan());
+        let limit = self.consecutive_limit.load(o);
+        EvaluatedRules {
+            consecutive_limit: (limit != 0).then_some(limit),
+            failure_threshold: value(&self.failure_threshold),
+            rate: RateRules {
+                slow_call_rate_threshold: value(&self.slow_threshold),
+                latency_percentile: value(&self.quantile)
+                    .map(|q| (q, Duration::from_nanos(self.limit_nanos.load(o)))),
+                minimum_calls: self.minimum_calls.load(o),
+            },
+            config_rules: self.config_rules.load(o),
+        }
     }
 }
 

@@ -1387,3 +1387,53 @@ fn a_reconfiguration_that_renames_the_breaker_renames_its_rejections() {
     assert_eq!(&*rejected.name(), "payments");
     assert!(rejected.to_string().contains("'payments'"), "{rejected}");
 }
+
+#[test]
+fn the_options_carry_the_configs_trip_rules_exactly_across_a_reconfiguration() {
+    let every_rule = Config::builder()
+        .failure_rate_threshold(0.37)
+        .slow_call_rate_threshold(0.61, Duration::from_millis(250))
+        .latency_percentile(0.999, Duration::from_nanos(1_234_567_891))
+        .consecutive_failures(17)
+        .minimum_calls(9)
+        .anti_thrash(Duration::from_secs(1), Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let (b, _) = breaker(every_rule);
+    let rules = b.options.rules();
+    assert_eq!(rules.consecutive_limit, Some(17));
+    assert_eq!(rules.failure_threshold, Some(0.37));
+    assert_eq!(
+        rules.rate,
+        RateRules {
+            slow_call_rate_threshold: Some(0.61),
+            latency_percentile: Some((0.999, Duration::from_nanos(1_234_567_891))),
+            minimum_calls: 9,
+        }
+    );
+    assert_eq!(rules.config_rules, RULE_ANTI_THRASH);
+    // Rules switched off read as none.
+    let fewer = Config::builder()
+        .no_failure_rate()
+        .consecutive_failures(3)
+        .build()
+        .unwrap();
+    b.reconfigure(fewer.clone()).unwrap();
+    let rules = b.options.rules();
+    assert_eq!(
+        (
+            rules.consecutive_limit,
+            rules.failure_threshold,
+            rules.config_rules
+        ),
+        (Some(3), None, 0)
+    );
+    assert_eq!(
+        rules.rate,
+        RateRules {
+            slow_call_rate_threshold: fewer.slow_call_rate_threshold,
+            latency_percentile: None,
+            minimum_calls: fewer.minimum_calls,
+        }
+    );
+}

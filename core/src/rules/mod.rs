@@ -3,9 +3,9 @@
 
 pub(crate) mod adaptive;
 
-use crate::config::Config;
 use crate::events::Reason;
 use crate::window::{Sums, WEIGHT_SCALE};
+use std::time::Duration;
 
 /// What the rate and percentile rules make of a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -16,9 +16,20 @@ pub(crate) struct Verdict {
     pub(crate) waiting_for_minimum: bool,
 }
 
+/// What the slow-call and percentile rules and the `minimum_calls` gate read of the
+/// config, as a plain value (the breaker keeps it among its options, so an evaluation
+/// loads no config).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RateRules {
+    pub(crate) slow_call_rate_threshold: Option<f64>,
+    /// The quantile and its limit.
+    pub(crate) latency_percentile: Option<(f64, Duration)>,
+    pub(crate) minimum_calls: u32,
+}
+
 /// The rate and percentile rules, in one place: `>=` everywhere, each gated by
 /// `minimum_calls`.
-pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums) -> Verdict {
+pub(crate) fn verdict(rules: &RateRules, failure_threshold: Option<f64>, s: &Sums) -> Verdict {
     let mut reason = None;
     if let Some(t) = failure_threshold {
         let rate = s.failure_rate();
@@ -34,7 +45,7 @@ pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums)
         }
     }
     if reason.is_none() {
-        if let Some(t) = config.slow_call_rate_threshold {
+        if let Some(t) = rules.slow_call_rate_threshold {
             if reaches(s.slow as f64, t * s.calls as f64) {
                 reason = Some(Reason::SlowCallRate {
                     rate: s.slow_rate(),
@@ -44,18 +55,15 @@ pub(crate) fn verdict(config: &Config, failure_threshold: Option<f64>, s: &Sums)
         }
     }
     if reason.is_none() {
-        if let Some(p) = config.latency_percentile {
+        if let Some((quantile, limit)) = rules.latency_percentile {
             // quantile q >= limit  <=>  fewer than ceil(q * n) calls are under the limit.
-            let rank = (p.quantile.0 * s.calls as f64).ceil() as u64;
+            let rank = (quantile * s.calls as f64).ceil() as u64;
             if s.calls > 0 && s.calls - s.over_limit < rank.max(1) {
-                reason = Some(Reason::LatencyPercentile {
-                    quantile: p.quantile.0,
-                    limit: p.limit,
-                });
+                reason = Some(Reason::LatencyPercentile { quantile, limit });
             }
         }
     }
-    let gated = s.calls < config.minimum_calls as u64;
+    let gated = s.calls < rules.minimum_calls as u64;
     Verdict {
         trip: if gated { None } else { reason },
         waiting_for_minimum: gated && reason.is_some(),
