@@ -5,6 +5,7 @@
 
 use super::opened_by::OpenedBy;
 use super::*;
+use crate::sync::unmodelled;
 
 /// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight, and
 /// the measured durations (nanoseconds, wrapping) of successful, failed and ignored
@@ -185,31 +186,33 @@ fn generation_is_older(tag: u32, than: u32) -> bool {
 }
 
 /// Copies of the options the record and admission paths need, so that they never load
-/// the config. Read-mostly: written only on reconfiguration.
+/// the config. Read-mostly: written only on reconfiguration. Each is read on its own
+/// and any mix of old and new values is valid, so loom does not model them
+/// ([`crate::sync::unmodelled`]).
 pub(super) struct Options {
-    pub(super) slow_nanos: AtomicU64,
-    pub(super) limit_nanos: AtomicU64,
-    pub(super) weights: [AtomicU32; 5],
-    pub(super) permits: AtomicU32,
-    pub(super) success_threshold: AtomicU32,
-    pub(super) lease_nanos: AtomicU64,
-    pub(super) base_open_nanos: AtomicU64,
-    pub(super) ramp_nanos: AtomicU64,
-    pub(super) ramp_initial: AtomicU64,
+    pub(super) slow_nanos: unmodelled::AtomicU64,
+    pub(super) limit_nanos: unmodelled::AtomicU64,
+    pub(super) weights: [unmodelled::AtomicU32; 5],
+    pub(super) permits: unmodelled::AtomicU32,
+    pub(super) success_threshold: unmodelled::AtomicU32,
+    pub(super) lease_nanos: unmodelled::AtomicU64,
+    pub(super) base_open_nanos: unmodelled::AtomicU64,
+    pub(super) ramp_nanos: unmodelled::AtomicU64,
+    pub(super) ramp_initial: unmodelled::AtomicU64,
     /// `call_timeout`, in ns; `u64::MAX` without one.
-    pub(super) call_timeout_nanos: AtomicU64,
+    pub(super) call_timeout_nanos: unmodelled::AtomicU64,
     /// The trip rules an evaluation reads, so that it loads no config (BENCHMARKS.md,
     /// "Where the time goes": "every evaluation loaded the config"):
     /// `consecutive_failures` (0: none), the failure-rate and slow-call thresholds and
     /// the percentile's quantile as `f64` bits (NaN: none; the limit is `limit_nanos`),
     /// `minimum_calls`, and which rules read the config itself ([`RULE_ADAPTIVE`],
     /// [`RULE_ANTI_THRASH`]).
-    pub(super) consecutive_limit: AtomicU32,
-    pub(super) failure_threshold: AtomicU64,
-    pub(super) slow_threshold: AtomicU64,
-    pub(super) quantile: AtomicU64,
-    pub(super) minimum_calls: AtomicU32,
-    pub(super) config_rules: AtomicU32,
+    pub(super) consecutive_limit: unmodelled::AtomicU32,
+    pub(super) failure_threshold: unmodelled::AtomicU64,
+    pub(super) slow_threshold: unmodelled::AtomicU64,
+    pub(super) quantile: unmodelled::AtomicU64,
+    pub(super) minimum_calls: unmodelled::AtomicU32,
+    pub(super) config_rules: unmodelled::AtomicU32,
 }
 
 /// [`Options::config_rules`]: the failure-rate threshold adapts (read from the config).
@@ -231,22 +234,22 @@ pub(super) struct EvaluatedRules {
 impl Options {
     pub(super) fn new(c: &Config) -> Options {
         let o = Options {
-            slow_nanos: AtomicU64::new(0),
-            limit_nanos: AtomicU64::new(0),
-            weights: std::array::from_fn(|_| AtomicU32::new(0)),
-            permits: AtomicU32::new(0),
-            success_threshold: AtomicU32::new(0),
-            lease_nanos: AtomicU64::new(0),
-            base_open_nanos: AtomicU64::new(0),
-            ramp_nanos: AtomicU64::new(0),
-            ramp_initial: AtomicU64::new(0),
-            call_timeout_nanos: AtomicU64::new(u64::MAX),
-            consecutive_limit: AtomicU32::new(0),
-            failure_threshold: AtomicU64::new(f64::NAN.to_bits()),
-            slow_threshold: AtomicU64::new(f64::NAN.to_bits()),
-            quantile: AtomicU64::new(f64::NAN.to_bits()),
-            minimum_calls: AtomicU32::new(0),
-            config_rules: AtomicU32::new(0),
+            slow_nanos: unmodelled::AtomicU64::new(0),
+            limit_nanos: unmodelled::AtomicU64::new(0),
+            weights: std::array::from_fn(|_| unmodelled::AtomicU32::new(0)),
+            permits: unmodelled::AtomicU32::new(0),
+            success_threshold: unmodelled::AtomicU32::new(0),
+            lease_nanos: unmodelled::AtomicU64::new(0),
+            base_open_nanos: unmodelled::AtomicU64::new(0),
+            ramp_nanos: unmodelled::AtomicU64::new(0),
+            ramp_initial: unmodelled::AtomicU64::new(0),
+            call_timeout_nanos: unmodelled::AtomicU64::new(u64::MAX),
+            consecutive_limit: unmodelled::AtomicU32::new(0),
+            failure_threshold: unmodelled::AtomicU64::new(f64::NAN.to_bits()),
+            slow_threshold: unmodelled::AtomicU64::new(f64::NAN.to_bits()),
+            quantile: unmodelled::AtomicU64::new(f64::NAN.to_bits()),
+            minimum_calls: unmodelled::AtomicU32::new(0),
+            config_rules: unmodelled::AtomicU32::new(0),
         };
         o.load_from(c);
         o
@@ -298,7 +301,8 @@ impl Options {
     /// The trip rules in force (each option read on its own, as in `load_from`).
     pub(super) fn rules(&self) -> EvaluatedRules {
         let o = Ordering::Relaxed;
-        let value = |a: &AtomicU64| Some(f64::from_bits(a.load(o))).filter(|x| !x.is_nan());
+        let value =
+            |a: &unmodelled::AtomicU64| Some(f64::from_bits(a.load(o))).filter(|x| !x.is_nan());
         let limit = self.consecutive_limit.load(o);
         EvaluatedRules {
             consecutive_limit: (limit != 0).then_some(limit),
