@@ -57,26 +57,6 @@ from . import _core
 from ._core import ManualClock, Permit
 
 __all__ = [
-    "Answer",
-    "Bulkhead",
-    "BulkheadFullError",
-    "BulkheadMetrics",
-    "BulkheadSlot",
-    "CacheTier",
-    "FallbackChain",
-    "FallbackError",
-    "GraduatedCache",
-    "GraduatedError",
-    "Hedge",
-    "HedgeError",
-    "HedgeMetrics",
-    "Hedged",
-    "Leg",
-    "Served",
-    "Step",
-    "StepError",
-    "fallback",
-    "hedge",
     "BreakerOptions",
     "CallEvent",
     "CircuitBreaker",
@@ -944,26 +924,9 @@ def _check_listeners(listeners: Iterable[Listener]) -> tuple[Listener, ...]:
     return out
 
 
-# The patterns build on the classes above, so they are imported last.
-from .patterns import (  # noqa: E402
-    Answer,
-    Bulkhead,
-    BulkheadFullError,
-    BulkheadMetrics,
-    BulkheadSlot,
-    CacheTier,
-    FallbackChain,
-    FallbackError,
-    GraduatedCache,
-    GraduatedError,
-    Hedge,
-    HedgeError,
-    HedgeMetrics,
-    Hedged,
-    Leg,
-    Served,
-    Step,
-    StepError,
-    fallback,
-    hedge,
-)
+# The patterns build on the classes above, so they are imported last; they are
+# exported under the names `tripgate.patterns.__all__` lists.
+from . import patterns as _patterns  # noqa: E402
+from .patterns import *  # noqa: E402, F403
+
+__all__ += _patterns.__all__
