@@ -3,12 +3,17 @@
 //!
 //! This is the one place that maps the fleet's two actions onto the engine:
 //! - **hold open** (adoption, or keeping a tripped breaker shut while another replica
-//!   probes): [`Breaker::force_open`]; the fleet's thread measures the hold and ends it;
-//! - **release** (the hold's time is up and this replica may probe, or the fleet
-//!   recovered): [`Breaker::reset`], back to Closed with an empty window, so the next
-//!   `minimum_calls` calls are this replica's probe. An engine with a timed open and a
-//!   direct half-open would take these two calls instead (`open_for(d)`, `half_open()`);
-//!   only this file changes.
+//!   probes): [`Breaker::force_open`]; the fleet's thread measures the hold and ends it.
+//!   Not [`Breaker::open_for`]: a timed open expires into half-open on the replica's own
+//!   clock, so every held replica would probe at its deadline (one probe per replica,
+//!   not per fleet), and it could not be told apart from the breaker's own opening
+//!   (`is_held` recognises a hold as `ForcedOpen`);
+//! - **release** (the hold's time is up and this replica won the probe lease, or the
+//!   fleet recovered): [`Breaker::reset`], back to Closed with an empty window, so the
+//!   next `minimum_calls` calls are this replica's probe, judged by the breaker's own
+//!   rules (a failing dependency trips it again at once). Not [`Breaker::half_open`]:
+//!   its `half_open.permits` probes would settle the replica alone, while the fleet
+//!   announces recovery only once the lease holder's window has filled.
 //!
 //! The call path never sees the fleet: admission and recording read only the breaker.
 
