@@ -192,3 +192,46 @@ fn racing_failures_trip_once_and_late_failures_add_nothing_to_the_streak() {
     assert_eq!(counts.len(), 1, "{counts:?}");
     assert!((LIMIT..LIMIT + THREADS).contains(&counts[0]), "{counts:?}");
 }
+
+/// Three times more threads than the lifetime counters have stripes a thread can own
+/// (four owned, the other eight sharing four stripes in pairs), in waves, so that
+/// exiting threads give their stripes back and the next wave claims them: every
+/// rejection, every ignored outcome and every measured duration is counted once, on
+/// owned stripes (plain adds) and shared ones (locked adds) alike. Counting on a
+/// shared stripe without a locked add loses counts here in every run.
+#[test]
+fn lifetime_counters_conserve_every_count_across_waves_of_threads() {
+    const WAVES: u64 = 3;
+    const THREADS: u64 = 12;
+    const CALLS: u64 = 50_000;
+    let open = Breaker::with_clock(Config::default(), ManualClock::new()).unwrap();
+    open.force_open();
+    let closed = counting_breaker(60, ManualClock::new());
+    for _ in 0..WAVES {
+        let barrier = Barrier::new(THREADS as usize);
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    barrier.wait();
+                    for _ in 0..CALLS {
+                        assert!(open.try_acquire().is_err());
+                        let p = closed.try_acquire().unwrap();
+                        p.record(Outcome::Success, Duration::from_nanos(3));
+                        let p = closed.try_acquire().unwrap();
+                        p.record(Outcome::Ignored, Duration::from_nanos(5));
+                    }
+                });
+            }
+        });
+    }
+    let calls = WAVES * THREADS * CALLS;
+    assert_eq!(open.snapshot().rejected, calls);
+    let s = closed.snapshot();
+    assert_eq!((s.successes, s.ignored), (calls, calls));
+    let durations = s
+        .call_durations
+        .expect("outcomes were recorded with latencies");
+    assert_eq!(durations.successful, Duration::from_nanos(3 * calls));
+    assert_eq!(durations.ignored, Duration::from_nanos(5 * calls));
+    assert_eq!(durations.failed, Duration::ZERO);
+}

@@ -7,9 +7,9 @@ use super::opened_by::OpenedBy;
 use super::*;
 use crate::sync::unmodelled;
 
-/// Lifetime counters, striped by thread: rejected, ignored, abandoned, in flight, and
-/// the measured durations (nanoseconds, wrapping) of successful, failed and ignored
-/// calls.
+/// Lifetime counters, striped by thread (see [`totals_stripe`]): rejected, ignored,
+/// abandoned, in flight, and the measured durations (nanoseconds, wrapping) of
+/// successful, failed and ignored calls.
 pub(super) const REJECTED: usize = 0;
 pub(super) const IGNORED: usize = 1;
 pub(super) const ABANDONED: usize = 2;
@@ -388,10 +388,16 @@ impl Timeline {
     }
 }
 
+/// One stripe of the lifetime counters, on a cache line of its own. 64 bytes, not
+/// `CachePadded`'s 128: eight stripes fit the 512 bytes that four padded ones took,
+/// within the 4 KiB per breaker of docs/ARCHITECTURE.md §3.
+#[repr(align(64))]
+pub(super) struct StripeLine([AtomicU64; STRIPED_COUNTERS]);
+
 /// Lifetime counters: failures by kind, the striped counters, the last failure.
 pub(super) struct Totals {
     pub(super) failures: [AtomicU64; 5],
-    pub(super) striped: [CachePadded<[AtomicU64; STRIPED_COUNTERS]>; STRIPES],
+    pub(super) striped: [StripeLine; TOTALS_STRIPES],
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
     /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).
@@ -403,7 +409,7 @@ impl Totals {
         Totals {
             failures: std::array::from_fn(|_| AtomicU64::new(0)),
             striped: std::array::from_fn(|_| {
-                CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0)))
+                StripeLine(std::array::from_fn(|_| AtomicU64::new(0)))
             }),
             last_failure: AtomicU64::new(0),
             streak_base: AtomicU64::new(0),
@@ -412,13 +418,24 @@ impl Totals {
 
     #[inline]
     pub(super) fn bump(&self, which: usize, delta: u64) {
-        // ordering: Relaxed, a statistic.
-        self.striped[stripe_index()][which].fetch_add(delta, Ordering::Relaxed);
+        let stripe = totals_stripe();
+        let counter = &self.striped[stripe.index].0[which];
+        // ordering: Relaxed, a statistic: a counter publishes nothing but its value.
+        if stripe.owned {
+            // This thread is the stripe's only writer (`totals_stripe`): a plain load
+            // and store lose nothing, and a reader sees the old value or the new.
+            counter.store(
+                counter.load(Ordering::Relaxed).wrapping_add(delta),
+                Ordering::Relaxed,
+            );
+        } else {
+            counter.fetch_add(delta, Ordering::Relaxed);
+        }
     }
 
     pub(super) fn sum(&self, which: usize) -> u64 {
         self.striped.iter().fold(0u64, |a, s| {
-            a.wrapping_add(s[which].load(Ordering::Relaxed))
+            a.wrapping_add(s.0[which].load(Ordering::Relaxed))
         })
     }
 }
