@@ -29,7 +29,7 @@ count() {
 
 printf 'scenario\tcontender\tinstructions_per_op\n' >"$OUT"
 cases=()
-for c in tripgate tripgate_latency tripgate_count tripgate_count_latency atomic_floor failsafe recloser tower_resilience seatbelt; do
+for c in tripgate tripgate_latency tripgate_count tripgate_count_latency tripgate_fleet atomic_floor failsafe recloser tower_resilience seatbelt; do
     cases+=("closed $c")
 done
 for c in tripgate atomic_floor failsafe recloser tower_resilience seatbelt; do

@@ -7,7 +7,10 @@
 //! (scenario 4: one trip-and-recover cycle per iteration) or `admit` (tripgate's
 //! admission alone, `closed` or `open` contender), and contender one of
 //! `tripgate`, `tripgate_latency`, `tripgate_call_listener`, `tripgate_count`, `tripgate_count_latency`,
-//! `atomic_floor`, `failsafe`, `recloser`, `tower_resilience`, `seatbelt`.
+//! `tripgate_fleet`, `atomic_floor`, `failsafe`, `recloser`, `tower_resilience`, `seatbelt`.
+//!
+//! `tripgate_fleet` is `tripgate` attached to a running fleet (`tripgate-fleet`), its
+//! store at `TRIPGATE_FLEET_REDIS_URL` or, unset, at an address where nothing listens.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -28,7 +31,11 @@ fn run<T: Contender>(mut c: T, open: bool, iters: u64) {
     for _ in 0..WARMUP {
         black_box(c.call(black_box(false)));
     }
+    let start = std::time::Instant::now();
     measured_calls(&mut c, iters);
+    // The measured loop's wall time per call, setup and teardown excluded (read by
+    // fleet/bench.sh; icount.sh counts instructions and ignores it).
+    println!("{:.2}", start.elapsed().as_nanos() as f64 / iters as f64);
     let expect = if open {
         Called::Rejected
     } else {
@@ -73,6 +80,24 @@ fn churn<T: Churn>(mut c: T, iters: u64) {
     measured_cycles(&mut c, iters);
 }
 
+/// Scenario 1's breaker attached to a running fleet: its store at
+/// `TRIPGATE_FLEET_REDIS_URL`, or, unset, an address where nothing listens (the fleet
+/// then runs on local state and reconnects in the background). Either way a call must
+/// cost what it costs with no fleet: the fleet works on its own threads.
+fn fleet_attached() -> (Tripgate, tripgate_fleet::Fleet) {
+    let url = std::env::var("TRIPGATE_FLEET_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:1/0".to_string());
+    let replica = format!("icount-{}", std::process::id());
+    let config = tripgate_fleet::FleetConfig::new("benches", "icount", replica, url);
+    let fleet = tripgate_fleet::Fleet::start(config).expect("fleet config");
+    let t = Tripgate::new(false);
+    fleet.attach("scenario", t.0.clone()).expect("attach");
+    // One round, so the breaker is attached (its listener registered) before the
+    // measured calls; with no store the round ends at the refused connection.
+    fleet.sync(Duration::from_secs(2));
+    (t, fleet)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 {
@@ -114,6 +139,11 @@ fn main() {
         "tripgate" => run(Tripgate::new(false), open, iters),
         "tripgate_latency" => run(Tripgate::new(true), open, iters),
         "tripgate_call_listener" => run(Tripgate::with_call_listener(), open, iters),
+        "tripgate_fleet" => {
+            let (t, fleet) = fleet_attached();
+            run(t, open, iters);
+            fleet.stop();
+        }
         "tripgate_count" => run(Tripgate::count(false), open, iters),
         "tripgate_count_latency" => run(Tripgate::count(true), open, iters),
         "atomic_floor" => run(AtomicFloor::new(open), open, iters),
