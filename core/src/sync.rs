@@ -50,7 +50,7 @@ pub(crate) fn spin_loop() {
 #[inline]
 pub(crate) fn stripe_index() -> usize {
     use std::cell::Cell;
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
     }
@@ -60,7 +60,7 @@ pub(crate) fn stripe_index() -> usize {
             return v;
         }
         // ordering: Relaxed, the counter only hands out distinct numbers.
-        let v = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % STRIPES;
+        let v = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
         s.set(v);
         v
     })
@@ -83,9 +83,9 @@ const OWNED_STRIPES: usize = 4;
 /// it.
 ///
 /// An RMW (`lock xadd` on x86) costs about 5.5 ns, a quarter of a rejection
-/// (BENCHMARKS.md, "Where the time goes": "the lifetime counters' locked adds"). A stripe that only one thread ever writes needs none: its
-/// owner adds with a plain load and store, and readers, who only load, see every value
-/// whole. So the first [`OWNED_STRIPES`] threads to count each claim a stripe of their
+/// (BENCHMARKS.md, "Where the time goes": "the lifetime counters' locked adds"). A
+/// stripe that only one thread ever writes needs none: its owner adds with a plain
+/// load and store, and readers, who only load, see every value whole. So the first [`OWNED_STRIPES`] threads to count each claim a stripe of their
 /// own, released when the thread exits; later threads, while all are claimed, share
 /// the other stripes by RMW, as every thread did before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,9 +150,9 @@ impl StripeClaims {
 
 #[cfg(not(loom))]
 mod owned_stripes {
-    use super::{StripeClaims, TotalsStripe, OWNED_STRIPES, TOTALS_STRIPES};
+    use super::{AtomicUsize, Ordering, StripeClaims, TotalsStripe};
+    use super::{OWNED_STRIPES, TOTALS_STRIPES};
     use std::cell::Cell;
-    use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// The process's claims: a stripe is owned across every breaker at once.
     static CLAIMS: StripeClaims = StripeClaims {
