@@ -129,14 +129,18 @@ pub fn endless_header(addr: SocketAddr, stop: &Signals) -> Vec<usize> {
 }
 
 /// Opens up to `count` connections that send nothing and holds them until stopped;
-/// how many were opened.
+/// how many were opened. A connect that fails is tried again, up to three times, as
+/// an attacker would: on a busy 2-core machine a handshake can take over a second (a
+/// dropped SYN is resent after one), and the attack must be mounted in full.
 pub fn idle_connections(addr: SocketAddr, count: usize, stop: &Signals) -> usize {
     let mut held = Vec::with_capacity(count);
     for _ in 0..count {
         if stop.stopped() {
             break;
         }
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+        let connected =
+            (0..3).find_map(|_| TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok());
+        if let Some(s) = connected {
             held.push(s);
         }
     }
