@@ -73,8 +73,9 @@ pub(crate) fn stripe_index() -> usize {
 }
 
 /// Stripes of the breaker's lifetime counters: the first [`OWNED_STRIPES`] each
-/// belong to at most one live thread, the rest are shared by the threads beyond those.
-pub(crate) const TOTALS_STRIPES: usize = 8;
+/// belong to at most one live thread; the other [`STRIPES`] are shared by the threads
+/// beyond those, spread over them by [`stripe_index`] as a window's are.
+pub(crate) const TOTALS_STRIPES: usize = OWNED_STRIPES + STRIPES;
 
 /// Lifetime-counter stripes that a thread can own (see [`totals_stripe`]).
 const OWNED_STRIPES: usize = 4;
@@ -85,9 +86,10 @@ const OWNED_STRIPES: usize = 4;
 /// An RMW (`lock xadd` on x86) costs about 5.5 ns, a quarter of a rejection
 /// (BENCHMARKS.md, "Where the time goes": "the lifetime counters' locked adds"). A
 /// stripe that only one thread ever writes needs none: its owner adds with a plain
-/// load and store, and readers, who only load, see every value whole. So the first [`OWNED_STRIPES`] threads to count each claim a stripe of their
-/// own, released when the thread exits; later threads, while all are claimed, share
-/// the other stripes by RMW, as every thread did before.
+/// load and store, and readers, who only load, see every value whole. So the first
+/// [`OWNED_STRIPES`] threads to count each claim a stripe of their own, released when
+/// the thread exits; later threads, while all are claimed, share the other stripes by
+/// RMW, as every thread did before.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct TotalsStripe {
     /// In `0..TOTALS_STRIPES`.
@@ -120,19 +122,21 @@ impl StripeClaims {
 
     /// Claims a stripe no live thread owns, or `None` while all have owners.
     pub(crate) fn claim(&self) -> Option<usize> {
-        // ordering: Acquire pairs with the Release of `release`: the new owner's first
-        // load of the stripe sees the last owner's last store.
-        let mut claimed = self.claimed.load(Ordering::Acquire);
+        // ordering: Relaxed, only a guess at a free bit: the claim is the exchange.
+        let mut claimed = self.claimed.load(Ordering::Relaxed);
         loop {
             let index = (!claimed).trailing_zeros() as usize;
             if index >= OWNED_STRIPES {
                 return None;
             }
+            // ordering: Acquire on success pairs with the Release of `release`: the
+            // new owner's first load of the stripe sees the last owner's last store.
+            // Relaxed on failure: nothing is claimed, the loop only retries.
             match self.claimed.compare_exchange_weak(
                 claimed,
                 claimed | 1 << index,
                 Ordering::Acquire,
-                Ordering::Acquire,
+                Ordering::Relaxed,
             ) {
                 Ok(_) => return Some(index),
                 Err(now) => claimed = now,
@@ -150,16 +154,13 @@ impl StripeClaims {
 
 #[cfg(not(loom))]
 mod owned_stripes {
-    use super::{AtomicUsize, Ordering, StripeClaims, TotalsStripe};
-    use super::{OWNED_STRIPES, TOTALS_STRIPES};
+    use super::{stripe_index, AtomicUsize, StripeClaims, TotalsStripe, OWNED_STRIPES};
     use std::cell::Cell;
 
     /// The process's claims: a stripe is owned across every breaker at once.
     static CLAIMS: StripeClaims = StripeClaims {
         claimed: AtomicUsize::new(0),
     };
-    /// Hands out the shared stripes in turn.
-    static NEXT_SHARED: AtomicUsize = AtomicUsize::new(0);
     /// `index | OWNED` or `index`; `UNSET` before the first count. A `const` cell with
     /// no destructor, so it stays readable while the thread's other thread-locals are
     /// destroyed (a permit dropped by one of them still counts).
@@ -184,10 +185,9 @@ mod owned_stripes {
         }
     }
 
+    /// This thread's shared stripe: the one a window's counters would give it.
     fn shared() -> usize {
-        // ordering: Relaxed, the counter only spreads threads over the stripes.
-        OWNED_STRIPES
-            + NEXT_SHARED.fetch_add(1, Ordering::Relaxed) % (TOTALS_STRIPES - OWNED_STRIPES)
+        OWNED_STRIPES + stripe_index()
     }
 
     /// A stripe of its own for this thread, or `None` if all belong to live threads or
