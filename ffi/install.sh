@@ -9,10 +9,12 @@
 #   lib/cmake/tripgate/tripgateConfig.cmake, tripgateConfigVersion.cmake
 #                              (imported targets tripgate::tripgate, tripgate::tripgate_static)
 #
-# Usage: ffi/install.sh [--features admin,files] [--debug] PREFIX
+# Usage: ffi/install.sh [--features admin,files,fleet] [--debug] PREFIX
 #   --features LIST  optional parts to build in (comma-separated): `admin` (the embedded
-#                    admin endpoint, tg_admin_serve) and `files` (config files,
-#                    tg_registry_load). Default: none, the minimal library.
+#                    admin endpoint, tg_admin_serve), `files` (config files,
+#                    tg_registry_load) and `fleet` (fleet mode over Redis,
+#                    tg_registry_fleet_*; implies files). Default: none, the minimal
+#                    library.
 #   --debug          also keep the debug info, in lib/libtripgate.so.X.Y.Z.debug (found by
 #                    gdb through the library's .gnu_debuglink), and leave libtripgate.a
 #                    unstripped.
@@ -23,7 +25,7 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 [--features admin,files] [--debug] PREFIX" >&2
+    echo "usage: $0 [--features admin,files,fleet] [--debug] PREFIX" >&2
     exit 2
 }
 features=""
@@ -41,8 +43,8 @@ done
 [[ -n "$prefix" ]] || usage
 for f in ${features//,/ }; do
     case "$f" in
-        admin | files) ;;
-        *) echo "$0: unknown feature '$f': allowed admin, files" >&2; exit 2 ;;
+        admin | files | fleet) ;;
+        *) echo "$0: unknown feature '$f': allowed admin, files, fleet" >&2; exit 2 ;;
     esac
 done
 

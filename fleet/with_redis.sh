@@ -2,8 +2,9 @@
 # Runs a command against a private Redis: installs Debian's redis-server when missing,
 # starts a server on 127.0.0.1 on a free port with a temporary directory (no
 # persistence), runs the command from the repository root with the server's URL in
-# TRIPGATE_FLEET_REDIS_URL, and stops the server on exit, whatever the command did.
-# Nothing listens beyond loopback.
+# TG_TEST_REDIS_URL, and stops the server on exit, whatever the command did.
+# Nothing listens beyond loopback. (Not a TRIPGATE_* name: those set breaker fields when
+# a registry loads its file, and a test's loads read the process's variables.)
 #
 # Usage: fleet/with_redis.sh <command> [args...]
 set -euo pipefail
@@ -28,4 +29,4 @@ redis-cli -h 127.0.0.1 -p "$port" ping | grep -q PONG || { echo "redis-server di
 
 echo "==> Redis on 127.0.0.1:$port for: $1 ${2:-}"
 cd "$ROOT"
-TRIPGATE_FLEET_REDIS_URL="redis://127.0.0.1:$port/0" "$@"
+TG_TEST_REDIS_URL="redis://127.0.0.1:$port/0" "$@"

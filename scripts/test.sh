@@ -44,7 +44,8 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
 
 if [ -f ffi/tests/run_c_tests.sh ]; then
   step "C ABI: tests under AddressSanitizer/UBSan and valgrind"
-  bash ffi/tests/run_c_tests.sh
+  # With a private Redis on 127.0.0.1 for the fleet tests (ffi/tests/c/test_fleet.c).
+  bash fleet/with_redis.sh bash ffi/tests/run_c_tests.sh
 fi
 
 if [ -f python/run_tests.sh ]; then

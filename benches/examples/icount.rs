@@ -10,7 +10,7 @@
 //! `tripgate_fleet`, `atomic_floor`, `failsafe`, `recloser`, `tower_resilience`, `seatbelt`.
 //!
 //! `tripgate_fleet` is `tripgate` attached to a running fleet (`tripgate-fleet`), its
-//! store at `TRIPGATE_FLEET_REDIS_URL` or, unset, at an address where nothing listens.
+//! store at `TG_TEST_REDIS_URL` or, unset, at an address where nothing listens.
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -81,12 +81,12 @@ fn churn<T: Churn>(mut c: T, iters: u64) {
 }
 
 /// Scenario 1's breaker attached to a running fleet: its store at
-/// `TRIPGATE_FLEET_REDIS_URL`, or, unset, an address where nothing listens (the fleet
+/// `TG_TEST_REDIS_URL`, or, unset, an address where nothing listens (the fleet
 /// then runs on local state and reconnects in the background). Either way a call must
 /// cost what it costs with no fleet: the fleet works on its own threads.
 fn fleet_attached() -> (Tripgate, tripgate_fleet::Fleet) {
-    let url = std::env::var("TRIPGATE_FLEET_REDIS_URL")
-        .unwrap_or_else(|_| "redis://127.0.0.1:1/0".to_string());
+    let url =
+        std::env::var("TG_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:1/0".to_string());
     let replica = format!("icount-{}", std::process::id());
     let config = tripgate_fleet::FleetConfig::new("benches", "icount", replica, url);
     let fleet = tripgate_fleet::Fleet::start(config).expect("fleet config");

@@ -103,6 +103,12 @@ static inline uint64_t tg_mins(uint64_t n) {
 #define TG_FEATURE_FILES 2
 
 /**
+ * Bit of `tg_features()`: fleet mode (`tg_registry_fleet_*`, a `fleet` table in a
+ * loaded file) is built in (Cargo feature `fleet`).
+ */
+#define TG_FEATURE_FLEET 4
+
+/**
  * A breaker's state.
  */
 enum tg_breaker_state
@@ -753,6 +759,40 @@ typedef struct {
      */
     double max;
 } tg_adaptive_threshold;
+
+/**
+ * A reading of a registry's fleet membership (`tg_registry_fleet_status`).
+ */
+typedef struct {
+    /**
+     * True while the registry is in a fleet; every other field is 0 when false.
+     */
+    bool joined;
+    /**
+     * True while the fleet's store (Redis) answers.
+     */
+    bool store_up;
+    /**
+     * True while the fleet listens to its peers' announcements.
+     */
+    bool subscribed;
+    /**
+     * Opinions this replica wrote to the store.
+     */
+    uint64_t publishes;
+    /**
+     * Breakers held open on the fleet's word.
+     */
+    uint64_t adoptions;
+    /**
+     * Malformed or foreign values under the fleet's namespace, ignored.
+     */
+    uint64_t malformed;
+    /**
+     * Recovery probe leases this replica won.
+     */
+    uint64_t leases;
+} tg_fleet_status;
 
 /**
  * Proof of admission returned by `tg_try_acquire`: a small value, no allocation.
@@ -1575,6 +1615,32 @@ tg_status tg_half_open(const tg_breaker *breaker);
  * Thread safety: may be called from any number of threads at once.
  */
 tg_status tg_close(const tg_breaker *breaker);
+
+/**
+ * Writes the registry's fleet membership to `*out` (`joined` false when the loaded
+ * file has no `fleet` table). Never waits on the store: the figures are the fleet
+ * thread's last.
+ *
+ * Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_UNSUPPORTED` (built without `fleet`:
+ * `tg_features()` lacks `TG_FEATURE_FLEET`).
+ *
+ * Thread safety: may be called from any thread, concurrently with every other call.
+ */
+tg_status tg_registry_fleet_status(const tg_registry *registry, tg_fleet_status *out);
+
+/**
+ * Runs one full fleet round now (read the peers' opinions, decide, publish this
+ * replica's) and waits at most `timeout_ms` for it; `*done` (may be NULL) is true when
+ * it finished in time, false when it did not or the registry is in no fleet. For
+ * tests, and for a replica that wants its opinions out before it takes traffic. The
+ * breakers' calls never wait on it.
+ *
+ * Returns `TG_OK`, `TG_ERR_NULL`, or `TG_ERR_UNSUPPORTED` (built without `fleet`).
+ *
+ * Thread safety: may be called from any thread; a concurrent reload waits for the
+ * round.
+ */
+tg_status tg_registry_fleet_sync(const tg_registry *registry, uint64_t timeout_ms, bool *done);
 
 /**
  * Asks to make one call. Wait-free: no lock, no allocation, no retry loop.

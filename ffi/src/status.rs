@@ -133,7 +133,7 @@ pub(crate) fn invalid(func: &str, error: impl std::fmt::Display) -> tg_status {
 
 /// `TG_ERR_UNSUPPORTED` for a function whose optional `feature` this build lacks.
 #[cold]
-#[cfg_attr(all(feature = "admin", feature = "files"), allow(dead_code))]
+#[cfg_attr(all(feature = "admin", feature = "fleet"), allow(dead_code))]
 pub(crate) fn unsupported(func: &str, feature: &str) -> tg_status {
     fail(
         TG_ERR_UNSUPPORTED,

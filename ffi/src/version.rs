@@ -36,6 +36,9 @@ pub const TG_FEATURE_ADMIN: u32 = 1;
 /// Bit of `tg_features()`: config files (`tg_registry_load`: TOML, YAML, JSON, with
 /// environment overlays) are built in (Cargo feature `files`).
 pub const TG_FEATURE_FILES: u32 = 2;
+/// Bit of `tg_features()`: fleet mode (`tg_registry_fleet_*`, a `fleet` table in a
+/// loaded file) is built in (Cargo feature `fleet`).
+pub const TG_FEATURE_FLEET: u32 = 4;
 
 /// The optional features this build of the library has, as `TG_FEATURE_*` bits. A
 /// function that needs a missing feature returns `TG_ERR_UNSUPPORTED`.
@@ -53,7 +56,12 @@ pub extern "C" fn tg_features() -> u32 {
     } else {
         0
     };
-    admin | files
+    let fleet = if cfg!(feature = "fleet") {
+        TG_FEATURE_FLEET
+    } else {
+        0
+    };
+    admin | files | fleet
 }
 
 #[cfg(test)]

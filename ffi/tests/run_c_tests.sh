@@ -2,9 +2,9 @@
 # Compiles and runs every C test in ffi/tests/c/ and the example in ffi/examples/
 # against two debug builds of libtripgate (both with the `testing` feature):
 #   - the default build (no optional feature): with -fsanitize=address,undefined,
-#     linked against libtripgate.a (static); the tests of `admin` and `files` check
+#     linked against libtripgate.a (static); the tests of `admin`, `files` and `fleet` check
 #     that those functions answer TG_ERR_UNSUPPORTED;
-#   - the full build (--features admin,files): the same, then plain, linked against
+#   - the full build (--features admin,fleet; fleet implies files): the same, then plain, linked against
 #     libtripgate.so (dynamic), under valgrind --leak-check=full;
 # then installs the release library with ffi/install.sh into a scratch prefix and checks
 # the package: SONAME, versioned names and links, stripped and at most 3 MiB, a separate
@@ -215,7 +215,7 @@ package_suite() {
 if build "" 0; then
     asan_suite default
 fi
-if build "admin,files" 3; then
+if build "admin,fleet" 7; then
     asan_suite full
     valgrind_suite full
 fi

@@ -6,7 +6,7 @@
 //! number of breakers, not on the call rate.
 //!
 //! Usage: `fleet/bench.sh` (starts a private Redis on 127.0.0.1), or with a Redis of
-//! your own: `TRIPGATE_FLEET_REDIS_URL=redis://127.0.0.1:6379/0 cargo run --release -p
+//! your own: `TG_TEST_REDIS_URL=redis://127.0.0.1:6379/0 cargo run --release -p
 //! tripgate-fleet --example store_load`. Prints a tab-separated table.
 
 use std::sync::Arc;
@@ -103,8 +103,8 @@ fn measure(url: &str, con: &mut redis::Connection, breakers: usize, rate: Rate) 
 }
 
 fn main() {
-    let url = std::env::var("TRIPGATE_FLEET_REDIS_URL")
-        .expect("TRIPGATE_FLEET_REDIS_URL (fleet/bench.sh starts a Redis and sets it)");
+    let url = std::env::var("TG_TEST_REDIS_URL")
+        .expect("TG_TEST_REDIS_URL (fleet/bench.sh starts a Redis and sets it)");
     let mut con = redis::Client::open(url.as_str())
         .and_then(|c| c.get_connection())
         .expect("connect to the store");

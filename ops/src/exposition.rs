@@ -52,9 +52,23 @@ pub fn state_value(state: State) -> u8 {
     }
 }
 
-/// The exposition of every breaker in `registry`.
+/// The exposition of every breaker in `registry`, then its fleet's figures (see
+/// [`fleet_lines`]).
 pub fn render<C: Clock + Clone>(registry: &Registry<C>) -> String {
-    render_snapshots(&registry.snapshots())
+    render_snapshots(&registry.snapshots()) + &fleet_lines(registry)
+}
+
+/// The `tripgate_fleet_*` families (`tripgate_fleet_store_up`, publish and adopt
+/// counters, ...) labelled with the replica's id, while `registry` is in a fleet
+/// (feature `fleet`); empty otherwise. They never carry the store's address or a
+/// credential.
+pub fn fleet_lines<C: Clock + Clone>(registry: &Registry<C>) -> String {
+    #[cfg(feature = "fleet")]
+    if let Some((replica, metrics)) = registry.fleet_metrics() {
+        return metrics.prometheus(&replica);
+    }
+    let _ = registry;
+    String::new()
 }
 
 /// Escapes a label value: backslash, double quote and newline.
@@ -445,6 +459,7 @@ pub struct Chunks {
     snaps: Arc<Vec<NamedSnapshot>>,
     cursor: Cursor,
     chunk_size: usize,
+    tail: Option<String>,
 }
 
 impl Chunks {
@@ -459,7 +474,14 @@ impl Chunks {
             snaps,
             cursor: Cursor::default(),
             chunk_size: chunk_size.max(1),
+            tail: None,
         }
+    }
+
+    /// The same, with `tail` (more families, such as [`fleet_lines`]) as the last piece.
+    pub fn with_tail(mut self, tail: String) -> Chunks {
+        self.tail = Some(tail).filter(|t| !t.is_empty());
+        self
     }
 }
 
@@ -467,7 +489,9 @@ impl Iterator for Chunks {
     type Item = String;
 
     fn next(&mut self) -> Option<String> {
-        family(self.cursor.family)?;
+        if family(self.cursor.family).is_none() {
+            return self.tail.take();
+        }
         let mut out = Out {
             text: String::with_capacity(self.chunk_size + 1024),
         };

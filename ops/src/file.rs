@@ -32,13 +32,17 @@
 //! breaker field: it marks the service for readiness (see [`health`](crate::health)).
 //! A file with several mistakes reports them all in one [`LoadError`], each with its
 //! line.
+//!
+//! A `[fleet]` table (and `[environments.<name>.fleet]`) configures fleet mode: see
+//! [`fleet`](crate::fleet).
 
 use crate::env::{service_token, EnvVars};
 use crate::error::LoadError;
+use crate::fleet;
 use std::collections::BTreeMap;
 use std::path::Path;
 pub use tripgate::config::{Format, ServiceConfig as ServiceSpec};
-use tripgate::config::{Layers, Resolved};
+use tripgate::config::{Layers, Resolved, Section};
 
 /// Every service's settings, resolved from one file, one environment and one set of
 /// environment variables. Valid as a whole: loading fails if any service is invalid.
@@ -52,6 +56,11 @@ pub struct Settings {
     pub defaults: ServiceSpec,
     /// The settings of each service named in the file (or in an environment variable).
     pub services: BTreeMap<String, ServiceSpec>,
+    /// The `fleet` table, the environment's overlay laid over it (see
+    /// [`fleet`](crate::fleet)); checked at load.
+    pub fleet: Option<Section>,
+    /// This replica's id in the fleet from `TRIPGATE_REPLICA`, when set.
+    pub replica: Option<String>,
 }
 
 impl Default for Settings {
@@ -61,6 +70,8 @@ impl Default for Settings {
             environment: None,
             defaults: ServiceSpec::default(),
             services: BTreeMap::new(),
+            fleet: None,
+            replica: None,
         }
     }
 }
@@ -91,6 +102,7 @@ impl Settings {
     ) -> Result<Settings, LoadError> {
         let layers = Layers::new()
             .document(text, format, source)
+            .section(fleet::SECTION)
             .environment(environment);
         Settings::resolve(layers, source, env)
     }
@@ -106,10 +118,17 @@ impl Settings {
             defaults,
             services,
             warnings,
+            mut sections,
         } = layers
             .env_vars(env.pairs())
             .strict(env.is_strict())
             .resolve()?;
+        let fleet = sections.remove(fleet::SECTION);
+        let replica = env.get(fleet::REPLICA_VAR).map(str::to_string);
+        if let Some(section) = &fleet {
+            fleet::check(section, environment.as_deref(), replica.as_deref())
+                .map_err(|p| LoadError { problems: vec![p] })?;
+        }
         for w in warnings {
             log::warn!("{w}");
         }
@@ -118,6 +137,8 @@ impl Settings {
             environment,
             defaults,
             services,
+            fleet,
+            replica,
         })
     }
 

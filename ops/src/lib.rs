@@ -13,6 +13,7 @@
 //! | [`reload`] | live reload: validate everything, then reconfigure running breakers |
 //! | [`exposition`] | Prometheus text exposition (format 0.0.4) of a whole registry |
 //! | [`health`] | liveness and readiness reports (JSON bodies, HTTP status) |
+//! | [`fleet`] | the `fleet` table; (feature `fleet`) the registry's membership of its fleet |
 //! | `admin` | (feature `admin`) an embedded HTTP endpoint serving the above |
 //!
 //! # Examples
@@ -51,6 +52,7 @@ pub mod env;
 pub mod error;
 pub mod exposition;
 pub mod file;
+pub mod fleet;
 pub mod health;
 #[cfg(feature = "otel")]
 pub mod otel;

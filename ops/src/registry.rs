@@ -24,6 +24,7 @@
 //! ```
 
 use crate::file::Settings;
+use crate::fleet;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,6 +136,7 @@ pub struct Registry<C: Clock + Clone = SystemClock> {
     settings: ArcSwap<Settings>,
     clock: C,
     writer: Mutex<()>,
+    fleet: fleet::Membership,
 }
 
 impl Registry<SystemClock> {
@@ -144,9 +146,11 @@ impl Registry<SystemClock> {
     }
 
     /// An empty registry on the system clock, creating breakers from `settings`.
+    /// With a `fleet` table in `settings` (feature `fleet`), the registry joins the
+    /// fleet (see [`fleet`](crate::fleet)).
     pub fn with_settings(settings: Settings) -> Self {
         let r = Registry::new();
-        r.settings.store(Arc::new(settings));
+        r.set_settings(settings);
         r
     }
 }
@@ -166,6 +170,7 @@ impl<C: Clock + Clone> Registry<C> {
             settings: ArcSwap::from_pointee(Settings::default()),
             clock,
             writer: Mutex::new(()),
+            fleet: fleet::Membership::default(),
         }
     }
 
@@ -181,12 +186,33 @@ impl<C: Clock + Clone> Registry<C> {
 
     /// Replaces the settings for breakers created from now on, without touching running
     /// breakers (see [`reload`](crate::reload) for that).
+    /// The settings' `fleet` table, when it changed, makes the registry join, rejoin
+    /// or leave its fleet (feature `fleet`).
     pub fn set_settings(&self, settings: Settings) {
-        self.settings.store(Arc::new(settings));
+        let _w = self.lock_writer();
+        self.store_settings(Arc::new(settings));
     }
 
+    /// The caller holds the writer lock: no breaker is taken in or let go of while the
+    /// fleet is joined or left.
     pub(crate) fn store_settings(&self, settings: Arc<Settings>) {
+        self.fleet.apply(&settings, self.list());
         self.settings.store(settings);
+    }
+
+    /// The fleet's figures and this replica's id, while the registry is in a fleet.
+    #[cfg(feature = "fleet")]
+    pub fn fleet_metrics(&self) -> Option<(String, tripgate_fleet::FleetMetrics)> {
+        self.fleet.metrics()
+    }
+
+    /// Runs one full fleet round now (read, decide, publish) and waits at most
+    /// `timeout` for it; false when the registry is in no fleet or the round did not
+    /// finish in time. For tests and for a replica that wants its opinions out before
+    /// it takes traffic.
+    #[cfg(feature = "fleet")]
+    pub fn fleet_sync(&self, timeout: Duration) -> bool {
+        self.fleet.sync(timeout)
     }
 
     pub(crate) fn lock_writer(&self) -> MutexGuard<'_, ()> {
@@ -254,6 +280,7 @@ impl<C: Clock + Clone> Registry<C> {
             },
         );
         self.map.store(Arc::new(map));
+        self.fleet.attach(name, &breaker);
         Ok(breaker)
     }
 
@@ -272,13 +299,17 @@ impl<C: Clock + Clone> Registry<C> {
             name.to_string(),
             Entry {
                 transitions: TransitionCounts::attach(&breaker),
-                breaker,
+                breaker: Arc::clone(&breaker),
                 critical,
                 managed: false,
                 built_with,
             },
         );
         self.map.store(Arc::new(map));
+        if old.is_some() {
+            self.fleet.detach(name);
+        }
+        self.fleet.attach(name, &breaker);
         old.map(|e| e.breaker)
     }
 
@@ -289,6 +320,7 @@ impl<C: Clock + Clone> Registry<C> {
         let mut map = Map::clone(&self.map.load());
         let old = map.remove(name)?;
         self.map.store(Arc::new(map));
+        self.fleet.detach(name);
         Some(old.breaker)
     }
 

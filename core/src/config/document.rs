@@ -1,6 +1,7 @@
 //! A config document's shape: one breaker's config (its keys are config fields), or a
-//! service map (`environment`, `defaults`, `services`, `environments`). Sorted here,
-//! checked for values by the layering.
+//! service map (`environment`, `defaults`, `services`, `environments`, and the
+//! sections other crates declared, such as `fleet`). Sorted here, checked for values
+//! by the layering (sections by their owners).
 
 use super::tree::{Key, Node, Value};
 use super::{Location, Problem};
@@ -18,6 +19,8 @@ pub(crate) struct Document {
     pub(crate) services: Vec<(Key, Vec<(Key, Node)>)>,
     /// Each environment's overlay.
     pub(crate) environments: Vec<(String, Overlay)>,
+    /// The declared sections the document holds (see [`Section`](super::Section)).
+    pub(crate) sections: Vec<(Key, Node)>,
 }
 
 #[derive(Default)]
@@ -25,12 +28,19 @@ pub(crate) struct Document {
 pub(crate) struct Overlay {
     pub(crate) defaults: Vec<(Key, Node)>,
     pub(crate) services: Vec<(Key, Vec<(Key, Node)>)>,
+    pub(crate) sections: Vec<(Key, Node)>,
 }
 
 const TOP_KEYS: [&str; 4] = ["environment", "defaults", "services", "environments"];
 
 impl Document {
-    pub(crate) fn read(tree: Node, source: &str, problems: &mut Vec<Problem>) -> Document {
+    /// Sorts `tree`; `sections` are the top-level tables declared by other crates.
+    pub(crate) fn read(
+        tree: Node,
+        source: &str,
+        sections: &[String],
+        problems: &mut Vec<Problem>,
+    ) -> Document {
         let mut doc = Document {
             source: source.to_string(),
             ..Document::default()
@@ -50,7 +60,11 @@ impl Document {
             ));
             return doc;
         };
-        if !top.iter().any(|(k, _)| TOP_KEYS.contains(&k.name.as_str())) {
+        let is_section = |name: &str| sections.iter().any(|s| s == name);
+        if !top
+            .iter()
+            .any(|(k, _)| TOP_KEYS.contains(&k.name.as_str()) || is_section(&k.name))
+        {
             // One breaker's config: the whole document is the defaults.
             doc.defaults = top;
             return doc;
@@ -92,26 +106,41 @@ impl Document {
                             match k.name.as_str() {
                                 "defaults" => overlay.defaults = table(v, &field, problems),
                                 "services" => overlay.services = tables(v, &field, problems),
+                                name if is_section(name) => overlay.sections.push((k, v)),
                                 _ => problems.push(shape(
                                     k.at,
                                     &field,
-                                    "unknown key: an environment holds `defaults` and `services`".into(),
+                                    format!(
+                                        "unknown key: an environment holds {}",
+                                        allowed(&["defaults", "services"], sections)
+                                    ),
                                 )),
                             }
                         }
                         doc.environments.push((env.name, overlay));
                     }
                 }
+                name if is_section(name) => doc.sections.push((key, v)),
                 _ => problems.push(shape(
                     key.at,
                     &key.name,
                     format!(
                         "unknown top-level key: allowed {} (or config fields alone, for one breaker)",
-                        TOP_KEYS.join(", ")
+                        allowed(&TOP_KEYS, sections)
                     ),
                 )),
             }
         }
         doc
     }
+}
+
+/// The keys allowed at a level: `fixed`, then the declared sections.
+fn allowed(fixed: &[&str], sections: &[String]) -> String {
+    fixed
+        .iter()
+        .copied()
+        .chain(sections.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

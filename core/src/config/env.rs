@@ -28,12 +28,13 @@ pub const ENV_PREFIX: &str = "TRIPGATE_";
 /// Prefix of the `CIRCUIT_BREAKER_*` variables.
 pub const SEED_PREFIX: &str = "CIRCUIT_BREAKER_";
 /// Variables under [`ENV_PREFIX`] that set no field.
-pub const RESERVED_VARS: [&str; 5] = [
+pub const RESERVED_VARS: [&str; 6] = [
     "TRIPGATE_ENV",
     "TRIPGATE_ENVIRONMENT",
     "TRIPGATE_CONFIG",
     "TRIPGATE_ADMIN_ADDR",
     "TRIPGATE_LOG",
+    "TRIPGATE_REPLICA",
 ];
 /// The `CIRCUIT_BREAKER_*` variables and the alias each one sets in the defaults.
 pub const SEED_VARS: [(&str, &str); 4] = [

@@ -116,6 +116,8 @@ impl fmt::Debug for Problem {
     }
 }
 
+impl std::error::Error for Problem {}
+
 /// Every mistake found in the config sources, all at once: those in a document first,
 /// in line order, then the rest. Nothing of the sources was applied.
 #[derive(Clone, Default, PartialEq, Eq)]

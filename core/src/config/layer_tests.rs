@@ -300,3 +300,97 @@ fn locations_count_lines_and_columns_from_one() {
     assert_eq!(Location::of(text, 6), Location { line: 2, column: 3 });
     assert_eq!(Location::of(text, 99), Location { line: 3, column: 2 });
 }
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct FleetSection {
+    url: String,
+    heartbeat: String,
+    #[serde(default)]
+    quorum: Option<u32>,
+}
+
+const WITH_FLEET: &str = r#"
+[defaults]
+minimum_calls = 8
+
+[fleet]
+url = "redis://127.0.0.1:6379/0"
+heartbeat = "1s"
+
+[environments.prod.fleet]
+heartbeat = "2s"
+quorum = 3
+"#;
+
+#[test]
+fn a_declared_section_is_handed_on_with_its_environment_overlay_laid_over() {
+    let layers = || {
+        Layers::new()
+            .document(WITH_FLEET, Format::Toml, "doc")
+            .section("fleet")
+    };
+    let plain = layers().resolve().unwrap();
+    let fleet: FleetSection = plain.sections["fleet"].deserialize().unwrap();
+    assert_eq!(fleet.heartbeat, "1s");
+    assert_eq!(fleet.quorum, None);
+    assert_eq!(plain.defaults.config.minimum_calls, 8);
+
+    let prod = layers().environment(Some("prod")).resolve().unwrap();
+    let fleet: FleetSection = prod.sections["fleet"].deserialize().unwrap();
+    assert_eq!(
+        fleet,
+        FleetSection {
+            url: "redis://127.0.0.1:6379/0".into(),
+            heartbeat: "2s".into(),
+            quorum: Some(3),
+        }
+    );
+}
+
+#[test]
+fn an_undeclared_section_is_an_unknown_key_and_a_declared_one_is_listed_as_allowed() {
+    let err = resolve_doc(WITH_FLEET, Format::Toml).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("doc:5:2: field fleet: unknown top-level key"),
+        "{text}"
+    );
+    assert!(
+        text.contains("field environments.prod.fleet: unknown key"),
+        "{text}"
+    );
+
+    let doc = "[defaults]\nminimum_calls = 8\n[fleat]\nurl = \"x\"\n";
+    let err = Layers::new()
+        .document(doc, Format::Toml, "doc")
+        .section("fleet")
+        .resolve()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("allowed environment, defaults, services, environments, fleet"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_section_reports_its_mistakes_at_the_field_and_never_prints_its_values() {
+    let doc = "[fleet]\nurl = \"redis://user:hunter2@db\"\nheartbeat = 5\n";
+    let resolved = Layers::new()
+        .document(doc, Format::Toml, "doc")
+        .section("fleet")
+        .resolve()
+        .unwrap();
+    let section = &resolved.sections["fleet"];
+    let problem = section.deserialize::<FleetSection>().unwrap_err();
+    assert_eq!(problem.field, "fleet");
+    assert!(problem.message.contains("expected a string"), "{problem}");
+    let at_field = section.problem("heartbeat", "too short");
+    assert_eq!(
+        at_field.to_string(),
+        "doc:3:13: field fleet.heartbeat: too short"
+    );
+    assert!(section.has("url") && !section.has("quorum"));
+    assert!(!format!("{resolved:?}").contains("hunter2"));
+}

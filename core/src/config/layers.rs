@@ -51,6 +51,7 @@
 
 use super::document::{Document, Overlay};
 use super::env::{service_token, Assignment, EnvLayers};
+use super::section::{self, Section};
 use super::text::{parse_document, SyntaxError};
 use super::tree::{plain_key, Key, Node, Value};
 use super::{Alias, Config, Format, Location, Problem, Problems, Tier};
@@ -170,6 +171,10 @@ pub struct Resolved {
     /// What was accepted but looks wrong (a variable naming a service the document
     /// does not have, unless [`Layers::strict`]).
     pub warnings: Vec<Problem>,
+    /// The declared sections ([`Layers::section`]) the document holds, each with the
+    /// environment overlay's table of the same name laid over it (each key it sets
+    /// replaces the base's value whole), by name.
+    pub sections: BTreeMap<String, Section>,
 }
 
 /// The sources of a config, lowest first; [`resolve`](Layers::resolve) builds it.
@@ -200,6 +205,7 @@ pub struct Layers {
     vars: Vec<(OsString, OsString)>,
     options: Vec<(String, OptionValue, String, Option<Location>)>,
     strict: bool,
+    sections: Vec<String>,
 }
 
 /// One entry of a layer: a key as written, its value, its source.
@@ -274,6 +280,14 @@ impl Layers {
         self
     }
 
+    /// Declares `name` a top-level table of the document (and of its environments)
+    /// that another crate reads: it is handed on in [`Resolved::sections`] instead of
+    /// being refused as an unknown key.
+    pub fn section(mut self, name: &str) -> Self {
+        self.sections.push(name.to_string());
+        self
+    }
+
     /// Whether a variable naming a service the document does not have is an error
     /// (else a warning in [`Resolved::warnings`], and the service is created). Without
     /// a document, variables name the services and none is unknown.
@@ -290,7 +304,7 @@ impl Layers {
         };
         match parse_document(text, *format) {
             Ok(tree) => {
-                let doc = Document::read(tree, source, &mut Vec::new());
+                let doc = Document::read(tree, source, &self.sections, &mut Vec::new());
                 doc.environments.into_iter().map(|(name, _)| name).collect()
             }
             Err(_) => Vec::new(),
@@ -303,7 +317,7 @@ impl Layers {
         let doc = match &self.document {
             None => Document::default(),
             Some((text, format, source)) => match parse_document(text, *format) {
-                Ok(tree) => Document::read(tree, source, &mut problems),
+                Ok(tree) => Document::read(tree, source, &self.sections, &mut problems),
                 Err(errors) => {
                     let mut p = Problems {
                         problems: errors.into_iter().map(|e| syntax(source, e)).collect(),
@@ -384,12 +398,14 @@ impl Layers {
                 unique.push(p);
             }
         }
+        let sections = sections(&doc, overlay);
         match defaults {
             Some(defaults) if unique.is_empty() => Ok(Resolved {
                 environment,
                 defaults,
                 services,
                 warnings,
+                sections,
             }),
             _ => {
                 let mut p = Problems { problems: unique };
@@ -398,6 +414,25 @@ impl Layers {
             }
         }
     }
+}
+
+/// The document's sections, each with the overlay's table of the same name laid over.
+fn sections(doc: &Document, overlay: Option<&Overlay>) -> BTreeMap<String, Section> {
+    let mut out: BTreeMap<String, Node> = BTreeMap::new();
+    let over = overlay.map_or(&[][..], |o| &o.sections[..]);
+    for (key, node) in doc.sections.iter().chain(over) {
+        let merged = match out.remove(&key.name) {
+            Some(base) => section::overlay(base, node.clone()),
+            None => node.clone(),
+        };
+        out.insert(key.name.clone(), merged);
+    }
+    out.into_iter()
+        .map(|(name, node)| {
+            let section = Section::new(&name, &doc.source, node);
+            (name, section)
+        })
+        .collect()
 }
 
 fn syntax(source: &str, e: SyntaxError) -> Problem {

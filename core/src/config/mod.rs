@@ -13,6 +13,7 @@
 //! | `env` | environment variables as a layer |
 //! | `layers` | [`Layers`]: defaults, tier, document, environment overlay, variables, options |
 //! | `document` | a document's shape: one breaker's config, or a service map |
+//! | `section` | [`Section`]: a top-level table another crate declared and reads (`fleet`) |
 //! | `error` | [`ConfigError`]; [`Problems`], every mistake in every source at once |
 //!
 //! Every invalid value is reported as a [`ConfigError::Invalid`] naming the field (as a
@@ -58,6 +59,7 @@ mod error;
 mod layer_tests;
 mod layers;
 mod location;
+mod section;
 #[cfg(all(test, not(loom)))]
 mod tests;
 mod text;
@@ -73,6 +75,7 @@ pub use env::{service_token, ENV_PREFIX, RESERVED_VARS, SEED_PREFIX, SEED_VARS};
 pub use error::{ConfigError, Problem, Problems};
 pub use layers::{Layers, OptionValue, Resolved, ServiceConfig};
 pub use location::Location;
+pub use section::Section;
 pub use text::Format;
 pub use tier::Tier;
 pub use types::*;

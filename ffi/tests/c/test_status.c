@@ -138,7 +138,7 @@ static void duration_helpers_convert_and_saturate(void) {
 static void features_are_the_ones_built(void) {
     const char *expected = getenv("TG_EXPECT_FEATURES");
     uint32_t features = tg_features();
-    CHECK((features & ~(uint32_t)(TG_FEATURE_ADMIN | TG_FEATURE_FILES)) == 0);
+    CHECK((features & ~(uint32_t)(TG_FEATURE_ADMIN | TG_FEATURE_FILES | TG_FEATURE_FLEET)) == 0);
     if (expected != NULL) CHECK(features == (uint32_t)strtoul(expected, NULL, 10));
 }
 

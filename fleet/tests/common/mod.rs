@@ -13,11 +13,11 @@ use tripgate_fleet::{Fleet, FleetConfig, Quorum, Veto};
 
 /// The server `fleet/run_tests.sh` started, or `None` (the suite then skips).
 pub fn redis_url() -> Option<String> {
-    match std::env::var("TRIPGATE_FLEET_REDIS_URL") {
+    match std::env::var("TG_TEST_REDIS_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             eprintln!(
-                "skipped: TRIPGATE_FLEET_REDIS_URL is not set (fleet/run_tests.sh starts a \
+                "skipped: TG_TEST_REDIS_URL is not set (fleet/run_tests.sh starts a \
                  Redis on 127.0.0.1 and sets it)"
             );
             None

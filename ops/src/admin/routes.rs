@@ -37,7 +37,8 @@ pub(super) struct Routes<C: Clock + Clone> {
     /// Readiness, computed off the connections' thread (O(breakers)).
     readiness: Worker<Readiness>,
     /// The registry's readings for `/metrics`, likewise.
-    snapshots: Worker<Vec<NamedSnapshot>>,
+    /// Every breaker's reading and the fleet's families.
+    snapshots: Worker<(Arc<Vec<NamedSnapshot>>, String)>,
     /// Renders `/metrics` pieces, in turn for every scrape being sent.
     render: std::sync::mpsc::Sender<Job>,
 }
@@ -128,7 +129,9 @@ impl<C: Clock + Clone> Routes<C> {
             (status, Bytes::from(body))
         })?;
         let r = Arc::clone(&registry);
-        let snapshots = Worker::spawn("tg-admin-scrape", move || r.snapshots())?;
+        let snapshots = Worker::spawn("tg-admin-scrape", move || {
+            (Arc::new(r.snapshots()), exposition::fleet_lines(&r))
+        })?;
         let render = stall::render_thread("tg-admin-render")?;
         Ok(Routes {
             registry,
@@ -209,11 +212,12 @@ impl<C: Clock + Clone> Routes<C> {
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             return r;
         };
-        let Some(snaps) = self.snapshots.get().await else {
+        let Some(reading) = self.snapshots.get().await else {
             return unavailable("the exposition");
         };
+        let (snaps, fleet) = &*reading;
         let scrape = Scrape {
-            chunks: Chunks::shared(snaps, METRICS_CHUNK_BYTES),
+            chunks: Chunks::shared(Arc::clone(snaps), METRICS_CHUNK_BYTES).with_tail(fleet.clone()),
             _permit: permit,
         };
         let body = RenderedBody::new(scrape, self.render.clone(), self.limits.response_timeout)
