@@ -117,10 +117,19 @@ pub struct FleetRate {
 }
 
 /// The Redis (or Valkey) server and how to reach it.
+///
+/// TLS: a `rediss://` URL. The server's certificate is checked against the
+/// platform's CA bundle, or against `tls_ca_file` alone when it is set, and must name
+/// the URL's host (DNS name or IP address). `tls_cert_file` and `tls_key_file` add a
+/// client certificate for servers that require one (`tls-auth-clients yes`). There
+/// is no switch to turn the checks off: a server with a private or self-made CA is
+/// trusted by giving that CA in `tls_ca_file`. The files are read once, when the
+/// fleet starts (and by [`FleetConfig::validate`], which checks them).
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    /// `redis://host:port/db`, without credentials (see the fields below).
+    /// `redis://host:port/db`, or `rediss://host:port/db` for TLS, without
+    /// credentials (see the fields below).
     pub url: String,
     /// ACL user name.
     #[serde(default)]
@@ -134,6 +143,19 @@ pub struct StoreConfig {
     /// An environment variable holding the password.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// `rediss://` only: a PEM file of the CA certificate(s) to trust instead of the
+    /// platform's CA bundle (a private CA).
+    #[serde(default)]
+    pub tls_ca_file: Option<String>,
+    /// `rediss://` only: a PEM file of this client's certificate (then any
+    /// intermediates), for a server that requires client certificates. Needs
+    /// `tls_key_file`.
+    #[serde(default)]
+    pub tls_cert_file: Option<String>,
+    /// `rediss://` only: the PEM file of `tls_cert_file`'s private key (PKCS#8,
+    /// PKCS#1 or SEC1). Its contents are never logged nor shown.
+    #[serde(default)]
+    pub tls_key_file: Option<String>,
     /// Longest wait to connect (handshake included).
     #[serde(with = "humantime_serde", default = "defaults::connect_timeout")]
     pub connect_timeout: Duration,
@@ -157,6 +179,9 @@ impl StoreConfig {
             password: None,
             password_file: None,
             password_env: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             connect_timeout: defaults::connect_timeout(),
             io_timeout: defaults::io_timeout(),
             reconnect_min: defaults::reconnect_min(),
@@ -185,6 +210,165 @@ impl StoreConfig {
         }
         Ok(None)
     }
+
+    /// Whether the URL asks for TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.url.starts_with(TLS_SCHEME)
+    }
+
+    /// The TLS files, read and checked: `None` for a `redis://` URL. Each error names
+    /// its field and never quotes a file's contents.
+    pub(crate) fn resolve_tls(&self) -> Result<Option<redis::TlsCertificates>, FleetConfigError> {
+        let fields = [
+            ("store.tls_ca_file", &self.tls_ca_file),
+            ("store.tls_cert_file", &self.tls_cert_file),
+            ("store.tls_key_file", &self.tls_key_file),
+        ];
+        if !self.is_tls() {
+            if let Some((field, _)) = fields.iter().find(|(_, f)| f.is_some()) {
+                return Err(FleetConfigError::new(
+                    field,
+                    "needs a rediss:// store.url (TLS); with redis:// it would be ignored",
+                ));
+            }
+            return Ok(None);
+        }
+        let roots = match &self.tls_ca_file {
+            Some(path) => Some(tls::ca(path)?),
+            None => None,
+        };
+        let client = match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => Some(tls::client(cert, key)?),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(FleetConfigError::new(
+                    "store.tls_key_file",
+                    "required with store.tls_cert_file (the client certificate's key)",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(FleetConfigError::new(
+                    "store.tls_cert_file",
+                    "required with store.tls_key_file (the key's certificate)",
+                ))
+            }
+        };
+        tls::check_together(roots.as_ref(), client.as_ref())?;
+        Ok(Some(redis::TlsCertificates {
+            client_tls: client.map(|c| redis::ClientTlsConfig {
+                client_cert: c.cert_pem,
+                client_key: c.key_pem,
+            }),
+            root_cert: roots.map(|r| r.pem),
+        }))
+    }
+}
+
+/// The scheme of a TLS store URL.
+const TLS_SCHEME: &str = "rediss://";
+
+/// Reading and checking the TLS files with rustls's own parsers, so that a file the
+/// connection could not use is refused at start, not at every reconnection.
+mod tls {
+    use super::FleetConfigError;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use rustls::RootCertStore;
+    use std::sync::Arc;
+
+    /// A CA file's text and the trust anchors it holds.
+    pub(super) struct Roots {
+        pub pem: Vec<u8>,
+        store: RootCertStore,
+    }
+
+    /// A client certificate chain and its key, as PEM text (the key is a secret).
+    pub(super) struct Client {
+        pub cert_pem: Vec<u8>,
+        pub key_pem: Vec<u8>,
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    }
+
+    fn read(field: &'static str, path: &str) -> Result<Vec<u8>, FleetConfigError> {
+        std::fs::read(path)
+            .map_err(|e| FleetConfigError::new(field, format!("cannot read it: {e}")))
+    }
+
+    fn certificates(
+        field: &'static str,
+        pem: &[u8],
+    ) -> Result<Vec<CertificateDer<'static>>, FleetConfigError> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| FleetConfigError::new(field, format!("not valid PEM: {e}")))?;
+        if certs.is_empty() {
+            return Err(FleetConfigError::new(
+                field,
+                "holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+            ));
+        }
+        Ok(certs)
+    }
+
+    pub(super) fn ca(path: &str) -> Result<Roots, FleetConfigError> {
+        let field = "store.tls_ca_file";
+        let pem = read(field, path)?;
+        let mut store = RootCertStore::empty();
+        for cert in certificates(field, &pem)? {
+            store.add(cert).map_err(|e| {
+                FleetConfigError::new(field, format!("a certificate is not a usable CA: {e}"))
+            })?;
+        }
+        Ok(Roots { pem, store })
+    }
+
+    pub(super) fn client(cert_path: &str, key_path: &str) -> Result<Client, FleetConfigError> {
+        let cert_pem = read("store.tls_cert_file", cert_path)?;
+        let chain = certificates("store.tls_cert_file", &cert_pem)?;
+        let key_pem = read("store.tls_key_file", key_path)?;
+        // The parser's error is not quoted: it could echo a line of the key.
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|_| {
+            FleetConfigError::new(
+                "store.tls_key_file",
+                "holds no PEM private key (PKCS#8, PKCS#1 or SEC1)",
+            )
+        })?;
+        Ok(Client {
+            cert_pem,
+            key_pem,
+            chain,
+            key,
+        })
+    }
+
+    /// Builds the client's TLS settings once, as the connection will: a key that does
+    /// not match its certificate, or of a kind rustls cannot sign with, fails here.
+    pub(super) fn check_together(
+        roots: Option<&Roots>,
+        client: Option<&Client>,
+    ) -> Result<(), FleetConfigError> {
+        let Some(client) = client else { return Ok(()) };
+        #[allow(deprecated)] // see store::install_crypto_provider
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| FleetConfigError::new("store.url", format!("TLS: {e}")))?
+            .with_root_certificates(
+                roots
+                    .map(|r| r.store.clone())
+                    .unwrap_or_else(RootCertStore::empty),
+            );
+        builder
+            .with_client_auth_cert(client.chain.clone(), client.key.clone_key())
+            .map_err(|e| {
+                FleetConfigError::new(
+                    "store.tls_key_file",
+                    format!("does not fit store.tls_cert_file: {e}"),
+                )
+            })?;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for StoreConfig {
@@ -195,6 +379,9 @@ impl fmt::Debug for StoreConfig {
             .field("password", &self.password)
             .field("password_file", &self.password_file)
             .field("password_env", &self.password_env)
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
             .field("connect_timeout", &self.connect_timeout)
             .field("io_timeout", &self.io_timeout)
             .field("reconnect_min", &self.reconnect_min)
@@ -304,7 +491,9 @@ impl FleetConfig {
         }
     }
 
-    /// Checks every field; the error names the first one out of range.
+    /// Checks every field; the error names the first one out of range. For a
+    /// `rediss://` store it also reads the TLS files and checks that each holds what
+    /// it should (missing, unreadable or not PEM: an error naming the field).
     pub fn validate(&self) -> Result<(), FleetConfigError> {
         check_name("service", &self.service)?;
         check_name("environment", &self.environment)?;
@@ -364,17 +553,27 @@ impl FleetConfig {
             ));
         }
         let s = &self.store;
-        if !(s.url.starts_with("redis://")) {
+        let Some(rest) = ["redis://", TLS_SCHEME]
+            .iter()
+            .find_map(|scheme| s.url.strip_prefix(scheme))
+        else {
             return Err(FleetConfigError::new(
                 "store.url",
-                "must start with redis:// (rediss:// is not supported by this build)",
+                "must start with redis:// or rediss:// (TLS)",
             ));
-        }
-        if s.url["redis://".len()..].contains('@') {
+        };
+        if rest.contains('@') {
             return Err(FleetConfigError::new(
                 "store.url",
                 "must not carry credentials: use store.username and store.password, \
                  store.password_file or store.password_env",
+            ));
+        }
+        if rest.contains('#') {
+            return Err(FleetConfigError::new(
+                "store.url",
+                "must not have a #fragment (#insecure, which turns certificate checks \
+                 off, is not supported: trust a private CA with store.tls_ca_file)",
             ));
         }
         let sources = [
@@ -398,6 +597,7 @@ impl FleetConfig {
             s.reconnect_min,
             hour,
         )?;
+        s.resolve_tls()?;
         Ok(())
     }
 }
@@ -491,6 +691,43 @@ mod tests {
                 "store.reconnect_max",
                 Box::new(|c| c.store.reconnect_max = Duration::from_micros(1)),
             ),
+            (
+                "store.url",
+                Box::new(|c| c.store.url = "rediss://u:pw@127.0.0.1/0".into()),
+            ),
+            (
+                "store.url",
+                Box::new(|c| c.store.url = "rediss://127.0.0.1/0#insecure".into()),
+            ),
+            (
+                "store.tls_ca_file",
+                Box::new(|c| c.store.tls_ca_file = Some("ca.pem".into())),
+            ),
+            (
+                "store.tls_key_file",
+                Box::new(|c| c.store.tls_key_file = Some("client.key".into())),
+            ),
+            (
+                "store.tls_ca_file",
+                Box::new(|c| {
+                    c.store.url = "rediss://127.0.0.1/0".into();
+                    c.store.tls_ca_file = Some("/nonexistent/tripgate/ca.pem".into());
+                }),
+            ),
+            (
+                "store.tls_key_file",
+                Box::new(|c| {
+                    c.store.url = "rediss://127.0.0.1/0".into();
+                    c.store.tls_cert_file = Some("client.crt".into());
+                }),
+            ),
+            (
+                "store.tls_cert_file",
+                Box::new(|c| {
+                    c.store.url = "rediss://127.0.0.1/0".into();
+                    c.store.tls_key_file = Some("client.key".into());
+                }),
+            ),
         ];
         for (field, change) in cases {
             let mut c = base();
@@ -499,6 +736,21 @@ mod tests {
             assert_eq!(e.field, field, "{e}");
         }
         base().validate().unwrap();
+        let mut tls = base();
+        tls.store.url = "rediss://redis.example:6380/0".into();
+        tls.validate().unwrap();
+    }
+
+    #[test]
+    fn a_ca_file_that_is_not_pem_is_named() {
+        let path = std::env::temp_dir().join(format!("tg-fleet-ca-{}", std::process::id()));
+        std::fs::write(&path, "-----BEGIN CERTIFICATE-----\nnot base64!\n").unwrap();
+        let mut c = base();
+        c.store.url = "rediss://127.0.0.1/0".into();
+        c.store.tls_ca_file = Some(path.to_string_lossy().into_owned());
+        let e = c.validate().unwrap_err();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(e.field, "store.tls_ca_file", "{e}");
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! One connection to the store, owned by one fleet thread: connect and I/O timeouts,
-//! reconnection with exponential backoff and jitter, and one log line per change of
-//! health (never one per operation).
+//! One connection to the store (plain or TLS), owned by one fleet thread: connect and
+//! I/O timeouts, reconnection with exponential backoff and jitter, and one log line per
+//! change of health (never one per operation).
 
 use crate::config::{FleetConfigError, StoreConfig};
-use redis::{Connection, ConnectionInfo, IntoConnectionInfo, RedisResult};
+use redis::{Client, Connection, ConnectionInfo, IntoConnectionInfo, RedisResult};
 use std::time::{Duration, Instant};
 
 /// A connection that reconnects by itself.
 pub(crate) struct Store {
-    info: ConnectionInfo,
+    /// The address, credentials and TLS material (no `Debug`: it holds secrets).
+    client: Client,
     connect_timeout: Duration,
     io_timeout: Duration,
     reconnect_min: Duration,
@@ -58,8 +59,16 @@ impl Store {
         info.redis.username = config.username.clone();
         info.redis.password = config.resolve_password()?.map(|s| s.expose().to_string());
         let seed = std::process::id() as u64 ^ (&info as *const ConnectionInfo as u64);
+        let client = match config.resolve_tls()? {
+            Some(files) => {
+                install_crypto_provider();
+                Client::build_with_tls(info, files)
+            }
+            None => Client::open(info),
+        }
+        .map_err(|e| FleetConfigError::new("store.url", format!("not usable: {:?}", e.kind())))?;
         Ok(Store {
-            info,
+            client,
             connect_timeout: config.connect_timeout,
             io_timeout: config.io_timeout,
             reconnect_min: config.reconnect_min,
@@ -120,9 +129,12 @@ impl Store {
         }
     }
 
+    /// Connects within `connect_timeout`, TLS handshake, `AUTH` and `SELECT` included
+    /// (the redis crate runs them under what is left of it).
     fn connect(&self) -> RedisResult<Connection> {
-        let client = redis::Client::open(self.info.clone())?;
-        let conn = client.get_connection_with_timeout(self.connect_timeout)?;
+        let conn = self
+            .client
+            .get_connection_with_timeout(self.connect_timeout)?;
         conn.set_read_timeout(Some(self.io_timeout))?;
         conn.set_write_timeout(Some(self.io_timeout))?;
         Ok(conn)
@@ -167,6 +179,25 @@ impl Store {
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Makes ring, the provider this crate builds rustls with, the process's default
+/// rustls crypto provider, unless the application installed one already. The redis
+/// crate builds its TLS settings with the process default; rustls would pick ring by
+/// itself when it is the only provider compiled in, but panics when another crate of
+/// the application enables a second one (aws-lc-rs) and nobody chose.
+///
+/// rustls 0.23.48 deprecates ring's provider for lacking post-quantum key exchange:
+/// the classic exchanges (X25519, P-256) stay fully supported and are what most Redis
+/// servers negotiate today, and aws-lc-rs would be a far larger C build. An
+/// application that wants post-quantum key exchange installs aws-lc-rs's provider as
+/// the process default before `Fleet::start`; the fleet then uses it.
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one in between, which is as good.
+        #[allow(deprecated)]
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
