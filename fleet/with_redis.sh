@@ -13,7 +13,7 @@
 #   TG_TEST_REDIS_TLS_URL  rediss://127.0.0.1:PORT/0
 #   TG_TEST_REDIS_TLS_CA   the CA certificate (PEM)
 #   TG_TEST_REDIS_TLS_DIR  the folder of ca.crt, server.crt/.key and
-#                                 client.crt/.key (a client certificate of that CA)
+#                          client.crt/.key (a client certificate of that CA)
 #
 # Usage: fleet/with_redis.sh <command> [args...]
 set -euo pipefail
