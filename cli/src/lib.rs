@@ -142,6 +142,11 @@ pub fn simulate_fleet(
     let estimate = simulate_fleet_estimate(sc, fleet, settings);
     estimate.check(&settings.caps)?;
     let timeline = scenario_timeline(sc, 1);
+    fleet.check_work(
+        timeline.end_ns(),
+        estimate.candidates,
+        settings.caps.max_calls,
+    )?;
     let in_flight_limit = estimate.in_flight_limit(&settings.caps);
     let jobs: Vec<(usize, Variant)> = (0..sc.candidates.len())
         .flat_map(|c| Variant::BOTH.map(|v| (c, v)))

@@ -17,6 +17,7 @@
 
 use crate::budget::{exact, MAX_SPAN};
 use crate::fields::Fields;
+use crate::report::group;
 use std::time::Duration;
 use tripgate_fleet::{FleetConfig, Quorum, Rules};
 
@@ -75,6 +76,40 @@ impl FleetSettings {
             store_latency: Duration::from_millis(1),
             store_outages: Vec::new(),
         }
+    }
+
+    /// Opinions the heartbeat rounds of one run over `duration_ns` read: every replica
+    /// reads every other's on each of its heartbeats (the fleet's part of a run's work,
+    /// counted against `--max-calls`).
+    pub fn heartbeat_reads(&self, duration_ns: u64) -> u64 {
+        let heartbeat_ns = u64::try_from(self.heartbeat.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        let n = u64::from(self.replicas);
+        (duration_ns / heartbeat_ns + 1)
+            .saturating_mul(n)
+            .saturating_mul(n.saturating_sub(1))
+    }
+
+    /// Refuses a fleet whose heartbeat rounds alone, over `runs` runs of `duration_ns`,
+    /// would read more than `max_calls` opinions.
+    pub fn check_work(&self, duration_ns: u64, runs: usize, max_calls: u64) -> Result<(), String> {
+        let reads = self
+            .heartbeat_reads(duration_ns)
+            .saturating_mul(runs as u64);
+        if reads > max_calls {
+            return Err(format!(
+                "the fleet's heartbeat rounds would read about {} opinions ({} replicas reading each other every {} for {}, {} runs); \
+                 the cap is {} (--max-calls counts them too): raise it with --max-calls, or lower the replicas or lengthen the heartbeat",
+                group(reads),
+                self.replicas,
+                exact(self.heartbeat),
+                exact(Duration::from_nanos(duration_ns)),
+                runs,
+                group(max_calls),
+            ));
+        }
+        Ok(())
     }
 
     /// Whether the store is unreachable at `t_ns`.

@@ -177,6 +177,21 @@ fn replica_counts_out_of_range_are_refused_naming_the_field() {
 }
 
 #[test]
+fn a_fleet_too_big_to_simulate_is_refused_before_it_starts() {
+    let path = scenario_with(
+        "huge.toml",
+        "\n[fleet]\nreplicas = 1000\nheartbeat = \"10ms\"\n",
+    );
+    let o = run(&["simulate", path.to_str().unwrap()]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--max-calls") && err.contains("1000 replicas"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_fleet_has_no_chart() {
     let o = run(&["simulate", "--replicas", "2", "--plot", "x.svg"]);
     assert!(!o.status.success());
