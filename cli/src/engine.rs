@@ -364,6 +364,26 @@ impl Sim {
         Ok(())
     }
 
+    /// Lets the calls in flight due by `t_ns` answer and moves the clock to `t_ns` (the
+    /// clock never goes back): for a caller that acts on the breaker between calls,
+    /// such as the fleet's rounds.
+    pub fn advance_to(&mut self, t_ns: u64) {
+        while let Some((at, p)) = self.heap.pop_due(t_ns) {
+            self.complete(at, p);
+        }
+        self.clock.set_nanos(t_ns);
+    }
+
+    /// The breaker under simulation.
+    pub fn breaker(&self) -> &Breaker<ManualClock> {
+        &self.breaker
+    }
+
+    /// Transitions of the breaker so far.
+    pub fn transition_count(&self) -> usize {
+        self.log.lock().expect("transition log").len()
+    }
+
     /// Lets every call in flight answer, and returns the results.
     pub fn finish(mut self) -> Run {
         while let Some((at, p)) = self.heap.pop_due(u64::MAX) {
@@ -386,8 +406,9 @@ impl Sim {
     }
 }
 
+/// Adds `b`'s counts to `a`'s.
 #[inline]
-fn add(a: &mut Counters, b: &Counters) {
+pub fn add(a: &mut Counters, b: &Counters) {
     a.calls += b.calls;
     a.admitted += b.admitted;
     a.rejected += b.rejected;

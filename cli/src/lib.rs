@@ -11,14 +11,18 @@ pub mod closeness;
 pub mod engine;
 pub mod examples;
 pub mod fields;
+pub mod fleet_report;
 pub mod histogram;
 pub mod location;
 pub mod plot;
 pub mod replay;
+pub mod replicas;
+pub mod replicated;
 pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod store_sim;
 pub mod traffic;
 pub mod tune;
 
@@ -26,6 +30,9 @@ use access_log::TraceFormat;
 use budget::{Caps, Estimate, MAX_SPAN, MAX_SPAN_NS};
 use candidates::Candidate;
 use engine::{Sim, Span, Timeline};
+use fleet_report::FleetReport;
+use replicas::FleetSettings;
+use replicated::{FleetRun, Variant};
 use report::{Meta, Report};
 use runner::RunOptions;
 use scenario::Scenario;
@@ -97,15 +104,123 @@ pub fn simulate(sc: &Scenario, settings: &Settings) -> Result<Report, String> {
             in_flight_limit: estimate.in_flight_limit(&settings.caps),
         },
     )?;
-    let meta = Meta {
+    Ok(Report::new(
+        simulate_meta(sc),
+        &timeline,
+        &sc.candidates,
+        &runs,
+    ))
+}
+
+/// The estimate of simulating `sc` as the fleet `fleet` describes: every candidate
+/// twice (without and with fleet mode), each replica with its own breaker.
+pub fn simulate_fleet_estimate(
+    sc: &Scenario,
+    fleet: &FleetSettings,
+    settings: &Settings,
+) -> Estimate {
+    let runs = sc.candidates.len().saturating_mul(Variant::BOTH.len());
+    let lean = scenario_timeline(sc, 1);
+    Estimate {
+        calls: sc.expected_calls(),
+        candidates: runs,
+        peak_in_flight: sc.peak_in_flight(),
+        fixed_bytes: Sim::fixed_bytes(&lean)
+            .saturating_mul(u64::from(fleet.replicas))
+            .saturating_mul(runs as u64),
+        threads: settings.threads.clamp(1, runs.max(1)),
+    }
+}
+
+/// Simulates `sc`'s candidates as `fleet.replicas` replicas sharing its traffic,
+/// without and with fleet mode, after checking the estimate against `settings.caps`.
+pub fn simulate_fleet(
+    sc: &Scenario,
+    fleet: &FleetSettings,
+    settings: &Settings,
+) -> Result<FleetReport, String> {
+    let estimate = simulate_fleet_estimate(sc, fleet, settings);
+    estimate.check(&settings.caps)?;
+    let timeline = scenario_timeline(sc, 1);
+    fleet.check_work(
+        timeline.end_ns(),
+        estimate.candidates,
+        settings.caps.max_calls,
+    )?;
+    let in_flight_limit = estimate.in_flight_limit(&settings.caps);
+    let jobs: Vec<(usize, Variant)> = (0..sc.candidates.len())
+        .flat_map(|c| Variant::BOTH.map(|v| (c, v)))
+        .collect();
+    let threads = settings.threads.clamp(1, jobs.len().max(1));
+    let run_job = |&(c, v): &(usize, Variant)| {
+        replicated::run_fleet(
+            &sc.candidates[c],
+            &timeline,
+            traffic::Traffic::new(sc),
+            fleet,
+            v,
+            sc.concurrency,
+            in_flight_limit,
+        )
+    };
+    let mut runs: Vec<Vec<FleetRun>> = sc.candidates.iter().map(|_| Vec::new()).collect();
+    let mut errors = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (jobs, run_job) = (&jobs, &run_job);
+                s.spawn(move || {
+                    (t..jobs.len())
+                        .step_by(threads)
+                        .map(|j| (j, run_job(&jobs[j])))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut done: Vec<(usize, FleetRun)> = Vec::with_capacity(jobs.len());
+        for (t, h) in handles.into_iter().enumerate() {
+            match h.join() {
+                Ok(results) => {
+                    for (j, r) in results {
+                        match r {
+                            Ok(run) => done.push((j, run)),
+                            Err(e) => errors.push(e),
+                        }
+                    }
+                }
+                Err(_) => errors.push(format!(
+                    "fleet simulation thread {t} panicked; this is a bug in tripgate, please report it with the input"
+                )),
+            }
+        }
+        // Job order is candidate order, then variant order.
+        done.sort_by_key(|(j, _)| *j);
+        for (j, run) in done {
+            runs[jobs[j].0].push(run);
+        }
+    });
+    if !errors.is_empty() {
+        return Err(errors.join("\n"));
+    }
+    Ok(FleetReport::new(
+        simulate_meta(sc),
+        &timeline,
+        fleet,
+        &sc.candidates,
+        &runs,
+    ))
+}
+
+/// What a simulation of `sc` ran, for its report's header.
+fn simulate_meta(sc: &Scenario) -> Meta {
+    Meta {
         command: "simulate",
         name: sc.name.clone(),
         description: sc.description.clone(),
         seed: sc.seed,
         concurrency: sc.concurrency,
         timeout_ms: (sc.timeout_ns != u64::MAX).then(|| sc.timeout_ns as f64 / 1e6),
-    };
-    Ok(Report::new(meta, &timeline, &sc.candidates, &runs))
+    }
 }
 
 /// How faults are found in a trace.

@@ -1,7 +1,8 @@
 //! `tripgate`: a circuit-breaker tuning simulator.
 //!
 //! - `tripgate simulate [SCENARIO]` runs candidate configs side by side on the same
-//!   simulated traffic against a dependency that misbehaves in phases;
+//!   simulated traffic against a dependency that misbehaves in phases (with
+//!   `--replicas N`, as N replicas sharing the traffic, without and with fleet mode);
 //! - `tripgate replay TRACE.csv` replays a recorded trace against candidate configs;
 //! - `tripgate check CONFIG` validates a config file and prints its effective values;
 //! - `tripgate example [NAME]` lists or prints the embedded example scenarios and trace.
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tripgate_cli::access_log::{LogFormat, TraceFormat};
 use tripgate_cli::budget::{self, Caps};
+use tripgate_cli::replicas::{self, FleetSettings};
 use tripgate_cli::{candidates, check, examples, plot, report, scenario, FaultRule, Settings};
 
 #[derive(Parser)]
@@ -18,7 +20,7 @@ use tripgate_cli::{candidates, check, examples, plot, report, scenario, FaultRul
     name = "tripgate",
     version,
     about = "Circuit-breaker tuning simulator: compare breaker configs on the same traffic before production does",
-    after_help = "Examples:\n  tripgate simulate                                  # the embedded default scenario\n  tripgate simulate --example flapping --plot flapping.svg\n  tripgate example flapping > mine.toml              # a scenario to start from\n  tripgate example trace > trace.csv && tripgate replay trace.csv --tier critical\n  tripgate check --tier critical > my-breaker.toml && tripgate check my-breaker.toml"
+    after_help = "Examples:\n  tripgate simulate                                  # the embedded default scenario\n  tripgate simulate --replicas 10                    # ten replicas, without and with fleet mode\n  tripgate simulate --example flapping --plot flapping.svg\n  tripgate example flapping > mine.toml              # a scenario to start from\n  tripgate example trace > trace.csv && tripgate replay trace.csv --tier critical\n  tripgate check --tier critical > my-breaker.toml && tripgate check my-breaker.toml"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -29,7 +31,7 @@ struct Cli {
 enum Command {
     /// Simulate traffic against a misbehaving dependency and compare breaker configs.
     #[command(
-        after_help = "Examples:\n  tripgate simulate\n      Run the embedded default scenario (order service -> inventory service, three tiers).\n  tripgate simulate --example latency_spike --json report.json --plot spike.svg\n      Print the table, write the JSON report and an SVG chart.\n  tripgate example default > mine.toml && tripgate simulate mine.toml --tier standard\n      Start a scenario from the default one; run it with the standard tier as the only candidate.\n  tripgate simulate --seed 7 --json\n      Print the JSON report (only) to stdout, with another seed.\n\nThe same scenario and seed always give byte-identical JSON. `tripgate example` lists\nthe embedded scenarios. A run expected to pass --max-calls or --max-memory is refused\nbefore it starts, with the figure."
+        after_help = "Examples:\n  tripgate simulate\n      Run the embedded default scenario (order service -> inventory service, three tiers).\n  tripgate simulate --example latency_spike --json report.json --plot spike.svg\n      Print the table, write the JSON report and an SVG chart.\n  tripgate example default > mine.toml && tripgate simulate mine.toml --tier standard\n      Start a scenario from the default one; run it with the standard tier as the only candidate.\n  tripgate simulate --seed 7 --json\n      Print the JSON report (only) to stdout, with another seed.\n  tripgate simulate --replicas 10\n      Ten replicas share the traffic, each with its own breaker: fleet-wide figures without\n      and with fleet mode (quorum adoption, one probe per recovery; simulated store).\n\nThe same scenario and seed always give byte-identical JSON. `tripgate example` lists\nthe embedded scenarios. A run expected to pass --max-calls or --max-memory is refused\nbefore it starts, with the figure."
     )]
     Simulate(SimulateArgs),
     /// Replay a recorded trace (CSV: timestamp,latency,outcome) against breaker configs.
@@ -119,6 +121,10 @@ struct SimulateArgs {
     /// Override the scenario's seed (traffic and jitter).
     #[arg(long)]
     seed: Option<u64>,
+    /// Run as N replicas sharing the traffic, each with its own breaker, without and with
+    /// fleet mode (overrides the scenario's `[fleet] replicas`; see cli/README.md).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=i64::from(replicas::MAX_REPLICAS)))]
+    replicas: Option<u32>,
     #[command(flatten)]
     candidates: CandidateArgs,
     #[command(flatten)]
@@ -287,6 +293,28 @@ fn simulate(a: SimulateArgs) -> Result<ExitCode, String> {
     let from_cli = cli_candidates(&a.candidates, sc.seed)?;
     if !from_cli.is_empty() {
         sc.candidates = from_cli;
+    }
+    if let Some(n) = a.replicas {
+        let mut fleet = sc
+            .fleet
+            .take()
+            .unwrap_or_else(|| FleetSettings::with_replicas(n));
+        fleet.replicas = n;
+        sc.fleet = Some(fleet);
+    }
+    if let Some(fleet) = &sc.fleet {
+        if a.output.plot.is_some() {
+            return Err("--plot draws one breaker per candidate: it is not available for a fleet of replicas (--replicas or a [fleet] table)".into());
+        }
+        let rep = tripgate_cli::simulate_fleet(&sc, fleet, &a.output.settings())?;
+        write_outputs(
+            || rep.to_table(),
+            || rep.to_json(),
+            String::new,
+            a.output.json.as_deref(),
+            None,
+        )?;
+        return Ok(ExitCode::SUCCESS);
     }
     let rep = tripgate_cli::simulate(&sc, &a.output.settings())?;
     emit(&rep, &a.output)

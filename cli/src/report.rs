@@ -50,7 +50,8 @@ pub struct Percentiles {
     pub max: f64,
 }
 
-fn ms(ns: u64) -> f64 {
+/// Nanoseconds as milliseconds, rounded to the microsecond (as every report writes them).
+pub fn ms(ns: u64) -> f64 {
     // Rounded to the microsecond: tidy, and exact in JSON.
     (ns as f64 / 1e3).round() / 1e3
 }
@@ -330,52 +331,19 @@ impl Report {
             calls: runs.first().map_or(0, |r| r.totals.calls),
             bucket_ms: ms(timeline.bucket_ns),
             latency_note: LATENCY_NOTE,
-            phases: spans
-                .iter()
-                .map(|s| PhaseOut {
-                    name: s.name.clone(),
-                    kind: s.kind.clone(),
-                    start_ms: ms(s.start_ns),
-                    end_ms: ms(s.end_ns),
-                    fault: s.fault,
-                })
-                .collect(),
+            phases: phases_out(timeline),
             candidates: out,
         }
     }
 
     /// Pretty JSON, newline-terminated.
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("a report serializes");
-        s.push('\n');
-        s
+        pretty_json(self)
     }
 
     /// The aligned terminal tables.
     pub fn to_table(&self) -> String {
-        let mut o = String::new();
-        let m = &self.meta;
-        let _ = writeln!(o, "tripgate {}: {}", m.command, m.name);
-        if !m.description.is_empty() {
-            let _ = writeln!(o, "  {}", m.description.trim());
-        }
-        let _ = writeln!(
-            o,
-            "  {} calls over {}, seed {}, concurrency {}, caller timeout {}",
-            group(self.calls),
-            dur(self.duration_ms),
-            m.seed,
-            m.concurrency
-                .map_or("unlimited".to_string(), |c| c.to_string()),
-            m.timeout_ms.map_or("none".to_string(), dur),
-        );
-        let phases: Vec<String> = self
-            .phases
-            .iter()
-            .map(|p| format!("{} {}..{}", p.name, dur(p.start_ms), dur(p.end_ms)))
-            .collect();
-        let _ = writeln!(o, "  phases: {}", phases.join(" | "));
-        let _ = writeln!(o);
+        let mut o = header(&self.meta, self.calls, self.duration_ms, &self.phases);
 
         let _ = writeln!(o, "Faults");
         let mut rows = vec![vec![
@@ -392,18 +360,9 @@ impl Report {
                 rows.push(vec![
                     format!("{} @{}", x.name, dur(x.start_ms)),
                     c.name.clone(),
-                    match (x.trip, x.trip_after_ms) {
-                        ("already_open", _) => "already open".into(),
-                        (_, Some(t)) => dur(t),
-                        _ => "never".into(),
-                    },
+                    trip_cell(x.trip, x.trip_after_ms),
                     format!("{} / {}", group(x.reached_dependency), group(x.calls)),
-                    match (x.recovery, x.recover_after_ms) {
-                        (CLOSED, _) => "0s (closed)".into(),
-                        ("recovered", Some(t)) => dur(t),
-                        ("not_recovered", _) => "not recovered".into(),
-                        _ => "-".into(),
-                    },
+                    recovery_cell(x.recovery, x.recover_after_ms),
                 ]);
             }
         }
@@ -459,6 +418,75 @@ impl Report {
         let _ = writeln!(o, "  failing dependency / calls made during the fault; recover after: from the fault's end to closing.");
         o
     }
+}
+
+/// A report as pretty JSON, newline-terminated.
+pub fn pretty_json(report: &impl Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(report).expect("a report serializes");
+    s.push('\n');
+    s
+}
+
+/// A report's first lines: what ran, its calls, duration and phases, then a blank
+/// line.
+pub fn header(m: &Meta, calls: u64, duration_ms: f64, phases: &[PhaseOut]) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "tripgate {}: {}", m.command, m.name);
+    if !m.description.is_empty() {
+        let _ = writeln!(o, "  {}", m.description.trim());
+    }
+    let _ = writeln!(
+        o,
+        "  {} calls over {}, seed {}, concurrency {}, caller timeout {}",
+        group(calls),
+        dur(duration_ms),
+        m.seed,
+        m.concurrency
+            .map_or("unlimited".to_string(), |c| c.to_string()),
+        m.timeout_ms.map_or("none".to_string(), dur),
+    );
+    let phases: Vec<String> = phases
+        .iter()
+        .map(|p| format!("{} {}..{}", p.name, dur(p.start_ms), dur(p.end_ms)))
+        .collect();
+    let _ = writeln!(o, "  phases: {}", phases.join(" | "));
+    let _ = writeln!(o);
+    o
+}
+
+/// A trip's table cell: `already open`, the time it took, or `never`.
+pub fn trip_cell(trip: &str, after_ms: Option<f64>) -> String {
+    match (trip, after_ms) {
+        ("already_open", _) => "already open".into(),
+        (_, Some(t)) => dur(t),
+        _ => "never".into(),
+    }
+}
+
+/// A recovery's table cell: `0s (closed)`, the time it took, `not recovered`, or `-`
+/// (the next phase is a fault).
+pub fn recovery_cell(recovery: &str, after_ms: Option<f64>) -> String {
+    match (recovery, after_ms) {
+        (CLOSED, _) => "0s (closed)".into(),
+        ("recovered", Some(t)) => dur(t),
+        ("not_recovered", _) => "not recovered".into(),
+        _ => "-".into(),
+    }
+}
+
+/// The phases of `timeline`, in milliseconds.
+pub fn phases_out(timeline: &Timeline) -> Vec<PhaseOut> {
+    timeline
+        .spans
+        .iter()
+        .map(|s| PhaseOut {
+            name: s.name.clone(),
+            kind: s.kind.clone(),
+            start_ms: ms(s.start_ns),
+            end_ms: ms(s.end_ns),
+            fault: s.fault,
+        })
+        .collect()
 }
 
 /// Writes the closeness table of `candidates`: one row per stretch (the healthy phases

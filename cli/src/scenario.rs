@@ -28,6 +28,7 @@ use crate::budget::{exact, MAX_RATE, MAX_SPAN, MAX_SPAN_NS};
 use crate::candidates::{self, Candidate, RawCandidate};
 use crate::fields::Fields;
 use crate::location::FileError;
+use crate::replicas::{fleet_fields, FleetSettings};
 use serde::Deserialize;
 use std::fmt;
 use std::path::Path;
@@ -161,6 +162,9 @@ pub struct Scenario {
     pub phases: Vec<Phase>,
     /// The candidates; at least one.
     pub candidates: Vec<Candidate>,
+    /// The `[fleet]` table: run as replicas, with and without fleet mode (`None`: one
+    /// breaker per candidate).
+    pub fleet: Option<FleetSettings>,
 }
 
 /// Every error of a scenario file, in line order (errors about the whole file last).
@@ -186,6 +190,8 @@ const TOP_KEYS: &[&str] = &[
     "candidate",
     // Read by `tripgate tune` (the space it searches); other commands ignore it.
     "tune",
+    // Read by `tripgate simulate` (the replicas and their fleet mode): see `replicas`.
+    "fleet",
 ];
 const TRAFFIC_KEYS: &[&str] = &["rate", "duration", "concurrency", "timeout", "arrival"];
 const DEPENDENCY_KEYS: &[&str] = &["latency", "latency_p99", "error_rate", "failure"];
@@ -407,6 +413,7 @@ fn parse_fields(f: &mut Fields<'_>, root: &toml::Table, dir: &Path) -> Option<Sc
     }
 
     let candidates = candidate_fields(f, root, seed, dir);
+    let fleet = fleet_fields(f, root);
     Some(Scenario {
         name: name.unwrap_or_else(|| f.file().to_string()),
         description: description.unwrap_or_default(),
@@ -417,6 +424,7 @@ fn parse_fields(f: &mut Fields<'_>, root: &toml::Table, dir: &Path) -> Option<Sc
         baseline,
         phases,
         candidates: candidates?,
+        fleet,
     })
 }
 

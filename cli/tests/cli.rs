@@ -1,12 +1,10 @@
 //! End-to-end tests of the `tripgate` binary.
 
+mod common;
+
+use common::{json, ok_stdout, run};
 use serde_json::Value;
 use std::path::PathBuf;
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tripgate"))
-}
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -18,24 +16,6 @@ fn scenarios(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("tripgate runs")
-}
-
-fn ok_stdout(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).expect("utf-8")
-}
-
-fn json(args: &[&str]) -> Value {
-    serde_json::from_str(&ok_stdout(args)).expect("valid JSON")
 }
 
 fn candidate<'a>(v: &'a Value, name: &str) -> &'a Value {
@@ -259,7 +239,7 @@ fn every_help_example_runs_from_any_directory() {
             let Some(cmd) = line.strip_prefix("  tripgate ") else {
                 continue;
             };
-            let o = Command::new("sh")
+            let o = std::process::Command::new("sh")
                 .arg("-c")
                 .arg(format!("tripgate {cmd}"))
                 .current_dir(&dir)

@@ -41,6 +41,7 @@ mod decide;
 mod local;
 mod metrics;
 mod opinion;
+mod replica;
 mod store;
 mod worker;
 
@@ -53,6 +54,7 @@ pub use decide::{
 pub use local::{LocalBreaker, LocalView, SharedBreaker};
 pub use metrics::FleetMetrics;
 pub use opinion::{lease_token, read_peer, Keys, Opinion, Vote, MAX_MILLIS, MAX_VALUE_LEN};
+pub use replica::{Exchange, Member, Replica, Step};
 
 use metrics::Counters;
 use std::collections::HashSet;

@@ -3,10 +3,11 @@
 //! caller's path: the breakers' listeners only `try_send` a wake-up.
 
 use crate::config::FleetConfig;
-use crate::decide::{decide, own_vote, Action, FleetView, Phase, Rules};
+use crate::decide::{Action, FleetView, Phase, Rules};
 use crate::local::SharedBreaker;
 use crate::metrics::Counters;
-use crate::opinion::{lease_token, read_peer, Keys, Opinion, Vote};
+use crate::opinion::{read_peer, Keys, Opinion};
+use crate::replica::{Exchange, Member, Replica};
 use crate::store::Store;
 use redis::{Connection, RedisResult, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,18 +34,24 @@ struct Tracked {
     name: String,
     breaker: SharedBreaker,
     listener: ListenerId,
-    phase: Phase,
-    published: Option<(Vote, u32)>,
+    member: Member,
 }
 
 pub(crate) struct Worker {
     pub(crate) config: FleetConfig,
-    pub(crate) keys: Keys,
-    pub(crate) store: Store,
-    pub(crate) counters: Arc<Counters>,
+    redis: Redis,
     pub(crate) rx: Receiver<Msg>,
     tracked: Vec<Tracked>,
-    nonce: u64,
+    replica: Replica,
+}
+
+/// The store as a round sees it: Redis, through this replica's connection.
+struct Redis {
+    replica: String,
+    max_replicas: usize,
+    keys: Keys,
+    store: Store,
+    counters: Arc<Counters>,
 }
 
 /// Scans stop after this many keys or pages, whatever the namespace holds.
@@ -57,23 +64,25 @@ impl Worker {
         counters: Arc<Counters>,
         rx: Receiver<Msg>,
     ) -> Worker {
+        let rules = Rules {
+            quorum: config.quorum,
+            veto: config.veto,
+            probe_lease: config.probe_lease,
+            fleet_rate: config.fleet_rate,
+        };
+        let nonce = std::process::id() as u64 ^ (&counters as *const _ as u64).rotate_left(17);
         Worker {
-            keys: Keys::new(&config.service, &config.environment),
-            nonce: std::process::id() as u64 ^ (&counters as *const _ as u64).rotate_left(17),
+            replica: Replica::new(config.replica.clone(), rules, config.heartbeat, nonce),
+            redis: Redis {
+                replica: config.replica.clone(),
+                max_replicas: config.max_replicas as usize,
+                keys: Keys::new(&config.service, &config.environment),
+                store,
+                counters,
+            },
             config,
-            store,
-            counters,
             rx,
             tracked: Vec::new(),
-        }
-    }
-
-    fn rules(&self) -> Rules {
-        Rules {
-            quorum: self.config.quorum,
-            veto: self.config.veto,
-            probe_lease: self.config.probe_lease,
-            fleet_rate: self.config.fleet_rate,
         }
     }
 
@@ -97,8 +106,7 @@ impl Worker {
                         name,
                         breaker,
                         listener,
-                        phase: Phase::Idle,
-                        published: None,
+                        member: Member::default(),
                     }),
                     Msg::Detach(name) => {
                         if let Some(i) = self.tracked.iter().position(|t| t.name == name) {
@@ -127,66 +135,59 @@ impl Worker {
 
     /// Releases a hold of ours, deletes this replica's opinion and stops watching.
     fn withdraw(&mut self, t: &Tracked) {
-        if matches!(t.phase, Phase::Holding { .. }) {
+        if matches!(t.member.phase, Phase::Holding { .. }) {
             t.breaker.release();
         }
         t.breaker.unwatch(t.listener);
-        let key = self.keys.opinion(&t.name, &self.config.replica);
-        self.store
+        let key = self.redis.keys.opinion(&t.name, &self.config.replica);
+        self.redis
+            .store
             .run(|c| redis::cmd("DEL").arg(&key).query::<()>(c));
     }
 
-    /// One decision per breaker; opinions written when they changed or on a heartbeat.
+    /// One round per breaker (see [`Replica::round`]); opinions written when they
+    /// changed or on a heartbeat.
     fn round(&mut self, beat: bool) {
-        let rules = self.rules();
-        for i in 0..self.tracked.len() {
-            let name = self.tracked[i].name.clone();
-            let breaker = Arc::clone(&self.tracked[i].breaker);
-            let mut view = breaker.view();
-            let phase = self.tracked[i].phase.clone();
-            let held = matches!(phase, Phase::Holding { .. }) && breaker.is_held(&view);
-            let fleet = self.read_fleet(&name);
-            let (mut next, action) = decide(&rules, &phase, &view, held, fleet.as_ref());
-            match &action {
-                Action::None => {}
-                Action::Hold { adopted } => {
-                    breaker.hold_open();
-                    if *adopted {
-                        Counters::bump(&self.counters.adoptions, 1);
-                        log::info!("tripgate fleet: {name} held open on the fleet's word");
-                    }
-                }
-                Action::Release => breaker.release(),
-                Action::TryLease => {
-                    if let Some(token) = self.try_lease(&name, view.generation) {
-                        next = phase.leased(token, view.now_nanos, rules.probe_lease);
-                        breaker.release();
-                    }
-                }
-                Action::AnnounceRecovery { token } => self.announce_recovery(&name, token),
+        for t in &mut self.tracked {
+            let step = self.replica.round(
+                &t.name,
+                &mut t.member,
+                t.breaker.as_ref(),
+                &mut self.redis,
+                beat,
+            );
+            let name = &t.name;
+            let counters = &self.redis.counters;
+            if step.action == (Action::Hold { adopted: true }) {
+                Counters::bump(&counters.adoptions, 1);
+                log::info!("tripgate fleet: {name} held open on the fleet's word");
             }
-            if action != Action::None {
-                view = breaker.view();
+            if step.leased {
+                Counters::bump(&counters.leases, 1);
+                log::info!("tripgate fleet: {name}: this replica probes for the fleet");
             }
-            self.tracked[i].phase = next;
-            let (vote, open_for) = own_vote(&self.tracked[i].phase, &view);
-            let changed = self.tracked[i].published != Some((vote, view.generation));
-            if (beat || changed) && self.publish(&name, vote, open_for, &view, changed) {
-                self.tracked[i].published = Some((vote, view.generation));
+            if step.announced {
+                log::info!("tripgate fleet: {name}: the fleet's probe succeeded");
+            }
+            if step.published {
+                Counters::bump(&counters.publishes, 1);
             }
         }
-        self.counters
+        self.redis
+            .counters
             .store_up
-            .store(self.store.is_up(), Ordering::Relaxed);
+            .store(self.redis.store.is_up(), Ordering::Relaxed);
     }
+}
 
+impl Exchange for Redis {
     /// Every peer's fresh opinion of `name` and the recovery marker; `None` when the
     /// store cannot be read.
-    fn read_fleet(&mut self, name: &str) -> Option<FleetView> {
+    fn read(&mut self, name: &str) -> Option<FleetView> {
         let pattern = self.keys.opinion_pattern(name);
         let recovered_key = self.keys.recovered(name);
         let lease_key = self.keys.lease(name);
-        let max = self.config.max_replicas as usize;
+        let max = self.max_replicas;
         let (raw, recovered, lease) = self.store.run(|c| {
             let keys = scan(c, &pattern, max)?;
             let mut pipe = redis::pipe();
@@ -224,7 +225,7 @@ impl Worker {
             match read_peer(
                 &self.keys,
                 name,
-                &self.config.replica,
+                &self.replica,
                 &key,
                 value.as_deref(),
                 pttl,
@@ -243,33 +244,12 @@ impl Worker {
     }
 
     /// Writes this replica's opinion of `name`; announces it when it changed.
-    fn publish(
-        &mut self,
-        name: &str,
-        vote: Vote,
-        open_for: Duration,
-        view: &crate::LocalView,
-        announce: bool,
-    ) -> bool {
-        let heartbeat = self.config.heartbeat;
-        // The key outlives both the next heartbeat and the open time it reports, so an
-        // expiry can never make the fleet forget an opening early.
-        let ttl = (heartbeat * 3).max(open_for + heartbeat * 2);
-        let opinion = Opinion {
-            replica: self.config.replica.clone(),
-            generation: view.generation,
-            vote,
-            open_for,
-            ttl,
-            calls: view.window_calls,
-            failures: view.window_failures.min(view.window_calls),
-        };
-        let key = self.keys.opinion(name, &self.config.replica);
+    fn publish(&mut self, name: &str, opinion: &Opinion, announce: bool) -> bool {
+        let key = self.keys.opinion(name, &self.replica);
         let channel = self.keys.channel();
         let value = opinion.encode();
-        let ttl_ms = ttl.as_millis() as u64;
-        let done = self
-            .store
+        let ttl_ms = opinion.ttl.as_millis() as u64;
+        self.store
             .run(|c| {
                 let mut pipe = redis::pipe();
                 pipe.cmd("SET")
@@ -283,55 +263,46 @@ impl Worker {
                 }
                 pipe.query::<()>(c)
             })
-            .is_some();
-        if done {
-            Counters::bump(&self.counters.publishes, 1);
-        }
-        done
+            .is_some()
     }
 
-    /// `SET lease token NX PX probe_lease`: the token when this replica won it.
-    fn try_lease(&mut self, name: &str, generation: u32) -> Option<String> {
-        self.nonce = self
-            .nonce
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let token = lease_token(&self.config.replica, generation, self.nonce);
+    /// `SET lease token NX PX lifetime`, and the stale marker deleted when won.
+    fn take_lease(&mut self, name: &str, token: &str, lifetime: Duration) -> bool {
         let key = self.keys.lease(name);
         let recovered = self.keys.recovered(name);
-        let ms = self.config.probe_lease.as_millis() as u64;
-        let won = self.store.run(|c| {
-            let won: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query(c)?;
-            if won.is_some() {
-                // A marker from an earlier recovery must not release this one's holds.
-                redis::cmd("DEL").arg(&recovered).query::<()>(c)?;
-            }
-            Ok(won.is_some())
-        })?;
-        if won {
-            Counters::bump(&self.counters.leases, 1);
-            log::info!("tripgate fleet: {name}: this replica probes for the fleet");
-        }
-        won.then_some(token)
+        let ms = lifetime.as_millis() as u64;
+        self.store
+            .run(|c| {
+                let won: Option<String> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query(c)?;
+                if won.is_some() {
+                    // A marker from an earlier recovery must not release this one's holds.
+                    redis::cmd("DEL").arg(&recovered).query::<()>(c)?;
+                }
+                Ok(won.is_some())
+            })
+            .unwrap_or(false)
     }
 
     /// Leaves the recovery marker if the lease is still `token` (a result reported after
     /// the lease expired, or after another replica took it, is ignored), and frees the
     /// lease.
-    fn announce_recovery(&mut self, name: &str, token: &str) {
+    fn announce_recovery(&mut self, name: &str, token: &str, lifetime: Duration) -> bool {
         let lease = self.keys.lease(name);
         let recovered = self.keys.recovered(name);
         let channel = self.keys.channel();
-        let ttl_ms = (self.config.probe_lease.max(self.config.heartbeat * 3)).as_millis() as u64;
-        self.store.run(|c| {
-            let current: Option<String> = redis::cmd("GET").arg(&lease).query(c)?;
-            if current.as_deref() == Some(token) {
+        let ttl_ms = lifetime.as_millis() as u64;
+        self.store
+            .run(|c| {
+                let current: Option<String> = redis::cmd("GET").arg(&lease).query(c)?;
+                if current.as_deref() != Some(token) {
+                    return Ok(false);
+                }
                 redis::pipe()
                     .cmd("SET")
                     .arg(&recovered)
@@ -347,10 +318,9 @@ impl Worker {
                     .arg(name)
                     .ignore()
                     .query::<()>(c)?;
-                log::info!("tripgate fleet: {name}: the fleet's probe succeeded");
-            }
-            Ok(())
-        });
+                Ok(true)
+            })
+            .unwrap_or(false)
     }
 }
 
