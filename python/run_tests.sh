@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the tripgate Python extension into python/.venv and runs its proof:
 # pytest (tests/), mypy.stubtest on the hand-written stubs, mypy --strict on the package.
+# pytest runs under fleet/with_redis.sh: a private redis-server on 127.0.0.1 (installed
+# with apt when missing) for the fleet tests (tests/test_fleet.py, CircuitRedisStorage).
 #
 #   python/run_tests.sh            # abi3 wheel (release) + pytest + stubtest + mypy
 #   python/run_tests.sh --lint     # also cargo fmt --check and clippy -D warnings
@@ -74,8 +76,9 @@ echo "==> tripgate tune's snippets (cargo run -p tripgate-cli --example snippets
 (cd "$HERE/.." && cargo run -q -p tripgate-cli --example snippets -- json) >"$TRIPGATE_TUNE_SNIPPETS"
 
 status=0
-echo "==> pytest"
-"$PY" -m pytest -q tests || status=1
+echo "==> pytest (under fleet/with_redis.sh: a private Redis for tripgate.Fleet)"
+"$HERE/../fleet/with_redis.sh" sh -c 'cd "$1" && shift && exec "$@"' sh "$HERE" \
+    "$PY" -m pytest -q tests || status=1
 
 echo "==> mypy.stubtest tripgate._core"
 "$PY" -m mypy.stubtest tripgate._core || status=1

@@ -124,3 +124,25 @@ pub(crate) fn refused(e: tripgate::PermitError) -> PyErr {
 pub(crate) fn answered(result: Result<(), tripgate::PermitError>) {
     let _ = result;
 }
+
+/// A `ConfigError` for a fleet config field (`quorum.share`, `store.url`, ...):
+/// `option` and `field` are the field's path, `allowed` what the message says of it.
+pub(crate) fn named_config_error(py: Python<'_>, field: &str, message: String) -> PyErr {
+    let allowed = message
+        .strip_prefix(&format!("fleet config: {field}: "))
+        .map(str::to_owned);
+    let made = CONFIG_ERROR_CLASS
+        .get(py)
+        .map(|cls| cls.bind(py).call1((&message, field, field, allowed)));
+    match made {
+        Some(Ok(exc)) => PyErr::from_value(exc),
+        Some(Err(e)) => e,
+        None => PyValueError::new_err(message),
+    }
+}
+
+/// A `ConfigError` for a fleet config the fleet crate refused: its message names the
+/// field and what is allowed.
+pub(crate) fn fleet_config_error(py: Python<'_>, e: &tripgate_fleet::FleetConfigError) -> PyErr {
+    named_config_error(py, e.field, e.to_string())
+}

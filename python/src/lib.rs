@@ -23,7 +23,8 @@
 //! `breaker` (the engine and its guarded call), `permit` (a permit answered once),
 //! `held` (what a `with` statement holds), `guarded` (the decorator), `config`, `options`
 //! (keyword options to the core's config), `duration` (durations users pass), `errors`, `outcome` (outcome codes, state
-//! names), `clock`, `listeners`, `metrics`, `bulkhead`.
+//! names), `clock`, `listeners`, `metrics`, `bulkhead`, `fleet` (the fleet crate's
+//! `Fleet`, replicas sharing what their breakers learn).
 
 mod breaker;
 mod bulkhead;
@@ -31,6 +32,7 @@ mod clock;
 mod config;
 mod duration;
 mod errors;
+mod fleet;
 mod guarded;
 mod held;
 mod listeners;
@@ -54,6 +56,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<guarded::Guarded>()?;
     m.add_class::<clock::ManualClock>()?;
     m.add_class::<bulkhead::Bulkhead>()?;
+    m.add_class::<fleet::Fleet>()?;
+    m.add_function(wrap_pyfunction!(fleet::close_fleets, m)?)?;
     m.add_class::<bulkhead::BulkheadSlot>()?;
     m.add_function(wrap_pyfunction!(bulkhead::set_bulkhead_error_class, m)?)?;
     m.add_function(wrap_pyfunction!(metrics::breaker_latency, m)?)?;

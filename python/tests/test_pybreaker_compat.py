@@ -7,6 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import time
+import types
+import urllib.parse
+import uuid
 from typing import Any
 
 import pytest
@@ -626,10 +632,157 @@ def test_memory_storage_chooses_the_initial_state(clock: tripgate.ManualClock) -
         pybreaker.CircuitMemoryStorage("half_open")
 
 
-def test_redis_storage_is_not_supported_and_says_what_to_use() -> None:
-    with pytest.raises(NotImplementedError, match="fleet mode") as e:
-        pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, object())
-    assert "http" not in str(e.value)
+# ------------------------------------------------------- CircuitRedisStorage (fleet)
+#
+# Backed by tripgate.Fleet against the real Redis python/run_tests.sh starts
+# (fleet/with_redis.sh, TRIPGATE_FLEET_REDIS_URL); the client is a duck-typed stand-in
+# for redis-py's (tripgate reads only its connection_pool.connection_kwargs).
+
+REDIS_URL = os.environ.get("TRIPGATE_FLEET_REDIS_URL")
+needs_redis = pytest.mark.skipif(
+    REDIS_URL is None, reason="TRIPGATE_FLEET_REDIS_URL is not set (run python/run_tests.sh)"
+)
+
+
+class FakeRedis:
+    """What tripgate reads of a redis-py client: ``connection_pool.connection_kwargs``."""
+
+    def __init__(self, **connection_kwargs: Any) -> None:
+        self.connection_pool = types.SimpleNamespace(connection_kwargs=connection_kwargs)
+
+    @classmethod
+    def at(cls, url: str, **extra: Any) -> FakeRedis:
+        u = urllib.parse.urlsplit(url)
+        return cls(host=u.hostname, port=u.port, db=int(u.path.strip("/") or 0), **extra)
+
+
+def dead_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+@pytest.fixture
+def storages() -> Any:
+    made: list[pybreaker.CircuitRedisStorage] = []
+    yield made
+    for s in made:
+        s.close()
+
+
+@needs_redis
+def test_redis_storage_shares_open_between_processes(storages: list[Any], clock: tripgate.ManualClock) -> None:
+    assert REDIS_URL is not None
+    namespace = f"ns{uuid.uuid4().hex[:10]}"
+    redis = FakeRedis.at(REDIS_URL)
+    # Two "processes": two storages on one server, one namespace, two replica ids.
+    s1 = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis, namespace=namespace, replica="p1", quorum=0.5)
+    s2 = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, redis, namespace=namespace, replica="p2", quorum=0.5)
+    storages += [s1, s2]
+    assert (s1.name, s1.state, s1.namespace) == ("redis", "closed", namespace)
+    assert s1.fleet.service == namespace and s1.fleet.url == REDIS_URL
+    cb1 = pybreaker.CircuitBreaker(fail_max=2, name="payments", state_storage=s1, clock=clock)
+    cb2 = pybreaker.CircuitBreaker(fail_max=2, name="payments", state_storage=s2, clock=clock)
+    assert cb1.state_storage is s1
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    assert cb2.current_state == "closed" and s1.fleet.metrics()["store_up"] is True
+
+    with pytest.raises(Boom):
+        cb1.call(fail)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb1.call(fail)
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    # cb2 never saw a failure: it is open on the other process's word.
+    assert cb2.current_state == "open"
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb2.call(ok)
+    assert s2.fleet.metrics()["adoptions"] == 1
+
+
+@needs_redis
+def test_redis_storage_another_namespace_is_another_fleet(storages: list[Any], clock: tripgate.ManualClock) -> None:
+    assert REDIS_URL is not None
+    redis = FakeRedis.at(REDIS_URL)
+    s1 = pybreaker.CircuitRedisStorage("closed", redis, namespace=f"a{uuid.uuid4().hex[:10]}", replica="p1", quorum=0.5)
+    s2 = pybreaker.CircuitRedisStorage("closed", redis, namespace=f"b{uuid.uuid4().hex[:10]}", replica="p2", quorum=0.5)
+    storages += [s1, s2]
+    cb1 = pybreaker.CircuitBreaker(fail_max=1, state_storage=s1, clock=clock)
+    cb2 = pybreaker.CircuitBreaker(fail_max=1, state_storage=s2, clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb1.call(fail)
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    assert cb2.current_state == "closed"
+
+
+def test_redis_storage_with_redis_unreachable_runs_on_the_local_breaker(storages: list[Any]) -> None:
+    # pybreaker falls back to fallback_circuit_state ("closed") when Redis is down;
+    # here the process's own breaker carries on: calls flow, and it still trips.
+    redis = FakeRedis(host="127.0.0.1", port=dead_port(), db=0)
+    start = time.monotonic()
+    storage = pybreaker.CircuitRedisStorage(
+        pybreaker.STATE_CLOSED, redis, fallback_circuit_state=pybreaker.STATE_CLOSED, connect_timeout="50ms"
+    )
+    storages.append(storage)
+    cb = pybreaker.CircuitBreaker(fail_max=2, name="db", state_storage=storage)
+    for _ in range(1000):
+        assert cb.call(ok) == 42
+    assert time.monotonic() - start < 2.0
+    assert storage.fleet.sync(timeout=5)
+    assert storage.fleet.metrics()["store_up"] is False
+    assert storage.fallback_circuit_state == "closed"
+    with pytest.raises(Boom):
+        cb.call(fail)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    assert cb.current_state == "open"
+
+
+def test_redis_storage_reads_the_clients_connection(storages: list[Any]) -> None:
+    secret = "s3cret-" + uuid.uuid4().hex
+    port = dead_port()
+    redis = FakeRedis(host="127.0.0.1", port=port, db=3, username="app", password=secret)
+    storage = pybreaker.CircuitRedisStorage("open", redis, replica="p1", environment="prod")
+    storages.append(storage)
+    f = storage.fleet
+    assert (f.url, f.service, f.environment, f.replica) == (f"redis://127.0.0.1:{port}/3", "pybreaker", "prod", "p1")
+    assert secret not in repr(f) and secret not in f.prometheus() and secret not in str(f.metrics())
+    cb = pybreaker.CircuitBreaker(state_storage=storage, clock=tripgate.ManualClock())
+    assert cb.current_state == "open"  # the storage's initial state
+    # redis-py's defaults when the kwargs leave them out
+    s2 = pybreaker.CircuitRedisStorage("closed", FakeRedis(), replica="p2", connect_timeout="10ms")
+    storages.append(s2)
+    assert s2.fleet.url == "redis://localhost:6379/0"
+
+
+def test_redis_storage_refuses_what_it_cannot_honour() -> None:
+    redis = FakeRedis(host="127.0.0.1", port=dead_port())
+    with pytest.raises(ValueError, match="unknown fallback_circuit_state 'broken'"):
+        pybreaker.CircuitRedisStorage("closed", redis, fallback_circuit_state="broken")
+    with pytest.raises(ValueError, match="unknown state 'half_open'"):
+        pybreaker.CircuitRedisStorage("half_open", redis)
+    for fallback in (pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN):
+        with pytest.raises(NotImplementedError, match="own breaker"):
+            pybreaker.CircuitRedisStorage("closed", redis, fallback_circuit_state=fallback)
+    with pytest.raises(NotImplementedError, match="cluster_mode"):
+        pybreaker.CircuitRedisStorage("closed", redis, cluster_mode=True)
+    with pytest.raises(TypeError, match="redis-py client"):
+        pybreaker.CircuitRedisStorage("closed", object())
+    with pytest.raises(NotImplementedError, match="Unix socket"):
+        pybreaker.CircuitRedisStorage("closed", FakeRedis(path="/tmp/redis.sock"))
+    with pytest.raises(TypeError, match="url cannot be given"):
+        pybreaker.CircuitRedisStorage("closed", redis, url="redis://127.0.0.1/0")
+    with pytest.raises(tripgate.ConfigError) as e:
+        pybreaker.CircuitRedisStorage("closed", redis, namespace="no spaces")
+    assert e.value.field == "service"
+    storage = pybreaker.CircuitRedisStorage("closed", redis, replica="p1")
+    try:
+        with pytest.raises(tripgate.ConfigError) as e:
+            pybreaker.CircuitBreaker(name="bad name", state_storage=storage)
+        assert e.value.field == "breaker name"
+    finally:
+        storage.close()
 
 
 def test_other_storages_are_refused() -> None:

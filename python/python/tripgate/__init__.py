@@ -27,6 +27,7 @@ outcomes and dispatches transition events.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import contextvars
 import dataclasses
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 from . import _core
-from ._core import ManualClock, Permit
+from ._core import Fleet, ManualClock, Permit
 
 __all__ = [
     "BreakerOptions",
@@ -65,6 +66,7 @@ __all__ = [
     "CircuitBreakerListener",
     "ConfigError",
     "FailureKind",
+    "Fleet",
     "LatencySummary",
     "ManualClock",
     "Metrics",
@@ -190,6 +192,10 @@ class ConfigError(ValueError):
 
 
 _core._set_error_classes(CircuitBreakerError, ConfigError)
+
+# Fleets still running at exit are closed while Python still runs: their opinions are
+# withdrawn from the store and their holds released (see tripgate.Fleet).
+atexit.register(_core._close_fleets)
 
 
 
@@ -540,6 +546,10 @@ class CircuitBreaker(_core.Breaker):
       for the default; called with ``(exc, None)`` when the call raised an
       ``Exception`` and ``(None, result)`` when it returned.
     - ``clock``: a :class:`ManualClock`, for tests.
+    - ``fleet``: a :class:`Fleet`: the breaker is attached to it under ``name``
+      (required with it, 1 to 64 of ``A-Z a-z 0-9 _ . -``, the same name on every
+      replica), so replicas share what their breakers learn (fleet mode). The breaker
+      keeps the fleet running as long as it lives; ``fleet.detach(name)`` stops sharing.
     """
 
     if not TYPE_CHECKING:
@@ -555,6 +565,7 @@ class CircuitBreaker(_core.Breaker):
     _exclude_predicates: tuple[Callable[[BaseException], bool], ...]
     _classify: ClassifyHook | None
     _deadline_scopes: contextvars.ContextVar[tuple[Any, ...]]
+    _fleet: Fleet | None
 
     def __new__(
         cls,
@@ -565,11 +576,12 @@ class CircuitBreaker(_core.Breaker):
         tier: str = "standard",
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
+        fleet: Fleet | None = None,
         **options: Unpack[BreakerOptions],
     ) -> CircuitBreaker:
         if not isinstance(tier, str):
             raise TypeError(f"tier must be a str, got {type(tier).__name__}")
-        return cls._create(None, dict(options), tier, exclude, listeners, name, classify, clock)
+        return cls._create(None, dict(options), tier, exclude, listeners, name, classify, clock, fleet)
 
     @classmethod
     def _create(
@@ -582,9 +594,13 @@ class CircuitBreaker(_core.Breaker):
         name: str | None,
         classify: ClassifyHook | None,
         clock: ManualClock | None,
+        fleet: Fleet | None = None,
     ) -> CircuitBreaker:
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a str, got {type(name).__name__}")
+        if fleet is not None:
+            if not isinstance(fleet, Fleet):
+                raise TypeError(f"fleet must be a tripgate.Fleet, got {type(fleet).__name__}")
         if clock is not None and not isinstance(clock, ManualClock):
             raise TypeError(f"clock must be a tripgate.ManualClock, got {type(clock).__name__}")
         if classify is not None and not callable(classify):
@@ -605,6 +621,20 @@ class CircuitBreaker(_core.Breaker):
             "tripgate_deadline_scopes", default=()
         )
         self._subscribe(_make_dispatch(weakref.ref(self)))
+        self._fleet = None
+        if fleet is not None:
+            shared_as = self.name  # the keyword's, or the config's
+            if not shared_as:
+                raise ConfigError(
+                    "invalid name = None: a breaker attached to a fleet needs a name (1 to 64 "
+                    "of A-Z a-z 0-9 _ . -, the same on every replica): replicas share a breaker "
+                    "by its name",
+                    "name",
+                    "name",
+                    "1 to 64 of A-Z a-z 0-9 _ . -",
+                )
+            fleet.attach(shared_as, self)
+            self._fleet = fleet
         return self
 
     @classmethod
@@ -617,11 +647,13 @@ class CircuitBreaker(_core.Breaker):
         name: str | None = None,
         classify: ClassifyHook | None = None,
         clock: ManualClock | None = None,
+        fleet: Fleet | None = None,
     ) -> CircuitBreaker:
         """A breaker from the same TOML/JSON config the Rust ``Config`` reads.
 
         ``source`` is a dict in that schema (durations as ``"30s"`` text or as numbers
-        of seconds) or the path of a ``.toml`` / ``.json`` file.
+        of seconds) or the path of a ``.toml`` / ``.json`` file. ``fleet`` attaches it
+        to a :class:`Fleet` under ``name``, as in the constructor.
         """
         config: Mapping[str, Any] | str
         if isinstance(source, Mapping):
@@ -631,7 +663,7 @@ class CircuitBreaker(_core.Breaker):
                 config = f.read()
         else:
             raise TypeError(f"source must be a dict or a path, got {type(source).__name__}")
-        return cls._create(config, None, "standard", exclude, listeners, name, classify, clock)
+        return cls._create(config, None, "standard", exclude, listeners, name, classify, clock, fleet)
 
     # ------------------------------------------------------------- classification
 
@@ -784,6 +816,11 @@ class CircuitBreaker(_core.Breaker):
         self._release_held(frame, exc)
 
     # ------------------------------------------------------------------- state
+
+    @property
+    def fleet(self) -> Fleet | None:
+        """The :class:`Fleet` this breaker was attached to at construction, if any."""
+        return self._fleet
 
     @property
     def current_state(self) -> str:

@@ -19,6 +19,11 @@ services alike. The families are listed in ``ops/README.md``::
 Without ``prometheus_client``, :func:`render` gives the exposition text to serve with
 :data:`CONTENT_TYPE`. ``prometheus_client`` is needed only for
 :class:`TripgateCollector`.
+
+In fleet mode, pass the replica's :class:`tripgate.Fleet` as ``fleet=`` to
+:func:`render`, :meth:`Exposition.render` or :class:`TripgateCollector`: the fleet's own
+families (``tripgate_fleet_store_up``, ``tripgate_fleet_adopt_total``, ...; label
+``replica``, rendered by ``tripgate-fleet``) are appended to the breakers'.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Union
 
-from tripgate import CircuitBreaker, _core
+from tripgate import CircuitBreaker, Fleet, _core
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -89,19 +94,27 @@ class Exposition:
                 counts = self._counts[breaker] = _core.TransitionCounts(breaker)
             return counts
 
-    def render(self, breakers: Mapping[str, CircuitBreaker], critical: Iterable[str] = ()) -> str:
+    def render(
+        self, breakers: Mapping[str, CircuitBreaker], critical: Iterable[str] = (), fleet: Fleet | None = None
+    ) -> str:
         """The exposition of ``breakers`` (name to breaker); names in ``critical`` get
-        ``tripgate_breaker_critical 1``."""
+        ``tripgate_breaker_critical 1``. With ``fleet``, the fleet's families follow."""
         names = frozenset(critical)
         entries = [(name, b, name in names, self._counts_of(b)) for name, b in breakers.items()]
-        return _core._exposition(entries)
+        text = _core._exposition(entries)
+        if fleet is not None:
+            text += fleet.prometheus()
+        return text
 
 
-def render(breakers: Mapping[str, CircuitBreaker], critical: Iterable[str] = ()) -> str:
+def render(
+    breakers: Mapping[str, CircuitBreaker], critical: Iterable[str] = (), fleet: Fleet | None = None
+) -> str:
     """The Prometheus text exposition of ``breakers`` (name to breaker), as the Rust
-    admin endpoint serves it. Transitions count from the first render of each breaker
-    through this function (one shared :class:`Exposition`)."""
-    return _SHARED.render(breakers, critical)
+    admin endpoint serves it, followed by ``fleet``'s families when given. Transitions
+    count from the first render of each breaker through this function (one shared
+    :class:`Exposition`)."""
+    return _SHARED.render(breakers, critical, fleet)
 
 
 _SHARED = Exposition()
@@ -112,13 +125,16 @@ class TripgateCollector:
 
     ``breakers`` is a mapping of name to breaker, or a callable returning one (read at
     every scrape, so breakers added later show up). Names in ``critical`` get
-    ``tripgate_breaker_critical 1``. The families are rendered by ``tripgate-ops`` and
-    handed to ``prometheus_client`` through its own text parser.
+    ``tripgate_breaker_critical 1``. With ``fleet`` (this replica's
+    :class:`tripgate.Fleet`), the fleet's families are collected too. The families are
+    rendered by ``tripgate-ops`` (``tripgate-fleet`` for the fleet's) and handed to
+    ``prometheus_client`` through its own text parser.
     """
 
-    def __init__(self, breakers: Breakers, critical: Iterable[str] = ()) -> None:
+    def __init__(self, breakers: Breakers, critical: Iterable[str] = (), fleet: Fleet | None = None) -> None:
         self._breakers = breakers
         self._critical = frozenset(critical)
+        self._fleet = fleet
         self._exposition = Exposition()
 
     def describe(self) -> list[Metric]:
@@ -129,7 +145,7 @@ class TripgateCollector:
         """One family per metric, one series per breaker (label ``name``)."""
         from prometheus_client.parser import text_string_to_metric_families
 
-        text = self._exposition.render(_current(self._breakers), self._critical)
+        text = self._exposition.render(_current(self._breakers), self._critical, self._fleet)
         yield from text_string_to_metric_families(text)
 
 

@@ -28,7 +28,10 @@ Where it differs from pybreaker:
   publish no transition in the state they would reach (``close()`` still resets the
   failure count).
 - Storage: :class:`CircuitMemoryStorage` chooses the initial state (``open`` starts an
-  opening of ``reset_timeout``); :class:`CircuitRedisStorage` is not supported.
+  opening of ``reset_timeout``). :class:`CircuitRedisStorage` is tripgate's fleet mode:
+  each process's breaker stays authoritative and replicas share Open by quorum, not one
+  state and counter in Redis; while Redis is unreachable each process runs on its own
+  breaker (see the class).
 """
 
 from __future__ import annotations
@@ -173,7 +176,7 @@ class CircuitBreakerStorage:
 
     @property
     def name(self) -> str:
-        """The storage's kind (``"memory"``)."""
+        """The storage's kind (``"memory"`` or ``"redis"``)."""
         return self._name
 
     @property
@@ -199,16 +202,160 @@ class CircuitMemoryStorage(CircuitBreakerStorage):
 
 
 class CircuitRedisStorage(CircuitBreakerStorage):
-    """Not supported: raises ``NotImplementedError`` when built."""
+    """pybreaker's Redis storage, backed by tripgate's fleet mode (:class:`tripgate.Fleet`).
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "tripgate.pybreaker does not keep breaker state in Redis: each tripgate breaker "
-            "keeps its state in its own engine. To have replicas share what their breakers "
-            "learn, use tripgate's fleet mode (the tripgate-fleet crate, fleet/README.md in "
-            "the tripgate repository), which the Python binding does not expose yet; until "
-            "then use CircuitMemoryStorage (or no state_storage) in each process."
-        )
+    ``CircuitRedisStorage(state, redis_object, namespace=None,
+    fallback_circuit_state="closed", cluster_mode=False)``, pybreaker's signature:
+
+    - ``redis_object``: a redis-py client (``redis.Redis``), read duck-typed: the store
+      is the server its ``connection_pool.connection_kwargs`` name (``host``, ``port``,
+      ``db``, ``username``, ``password``). tripgate does not import redis-py and never
+      sends a command through the client: the fleet opens its own two connections
+      (with timeouts) from its own threads. A Unix socket or TLS client is refused
+      (``NotImplementedError``).
+    - ``namespace``: the fleet's service name (default ``"pybreaker"``); the breaker's
+      ``name`` is the fleet's name for the breaker (default ``"default"``: one shared
+      breaker per namespace, as pybreaker's keys are). Both are 1 to 64 of
+      ``A-Z a-z 0-9 _ . -``.
+    - ``state``: the state the breaker starts in (``"open"`` starts an opening of
+      ``reset_timeout``, which the fleet sees as this replica's open vote). pybreaker
+      writes it to Redis only when no state is there; here there is no shared state
+      to initialise.
+    - ``fallback_circuit_state``: pybreaker reports this state while Redis is
+      unreachable. Here a process never depends on Redis for a call: while the store
+      is unreachable each process runs on its own breaker, which keeps counting,
+      tripping and recovering by its own rules (holds the fleet placed end on time).
+      That is pybreaker's default fallback (``"closed"``: calls flow) with the local
+      breaker still protecting the dependency. ``"open"`` and ``"half-open"`` (reject
+      or trial every call while Redis is down) are refused with
+      ``NotImplementedError``: tripgate never switches a breaker on the store's
+      health. Any other value is a ``ValueError``.
+    - ``cluster_mode=True``: ``NotImplementedError`` (the fleet talks to one server).
+
+    Keyword-only, tripgate's: ``environment`` (default ``"default"``) and ``replica``
+    (default ``{hostname}-{pid}``) of the fleet, and any other :class:`tripgate.Fleet`
+    option (``heartbeat``, ``quorum``, ``veto``, ``probe_lease``, timeouts, ...).
+
+    How it differs from pybreaker's storage: pybreaker keeps one state and one failure
+    counter in Redis, read and written by every call of every process. Here each
+    process's breaker is authoritative and counts its own calls (no Redis on the call
+    path); replicas share *Open*: when a quorum of replicas (default 2) report a
+    breaker open, the others hold theirs open too, and one replica at a time probes the
+    recovery. Closing is never shared: each breaker closes by its own calls. See
+    ``fleet/README.md``.
+
+    One storage is one :class:`tripgate.Fleet` (:attr:`fleet`: two threads and two
+    connections), started when the storage is built and closed with
+    :meth:`close`, at exit, or when the storage is garbage-collected.
+    """
+
+    def __init__(
+        self,
+        state: str,
+        redis_object: Any,
+        namespace: str | None = None,
+        fallback_circuit_state: str = STATE_CLOSED,
+        cluster_mode: bool = False,
+        *,
+        environment: str = "default",
+        replica: str | None = None,
+        **fleet_options: Any,
+    ) -> None:
+        super().__init__("redis")
+        if state not in _TO_ENGINE:
+            raise ValueError(f"unknown state {state!r}: allowed {', '.join(map(repr, _TO_ENGINE))}")
+        if fallback_circuit_state not in _TO_ENGINE:
+            raise ValueError(
+                f"unknown fallback_circuit_state {fallback_circuit_state!r}: allowed "
+                f"{', '.join(map(repr, _TO_ENGINE))}"
+            )
+        if fallback_circuit_state != STATE_CLOSED:
+            raise NotImplementedError(
+                f"fallback_circuit_state={fallback_circuit_state!r} is not supported: while Redis "
+                "is unreachable, each process runs on its own breaker (which keeps counting and "
+                "tripping by its own rules); tripgate never switches a breaker on the store's "
+                "health. Use the default, 'closed'."
+            )
+        if cluster_mode:
+            raise NotImplementedError(
+                "cluster_mode=True is not supported: tripgate's fleet talks to one Redis (or "
+                "Valkey) server"
+            )
+        store_fields = {"service", "store", "url", "username", "password", "password_file", "password_env"}
+        taken = sorted(store_fields & set(fleet_options))
+        if taken:
+            raise TypeError(
+                f"CircuitRedisStorage: {', '.join(taken)} cannot be given: the store comes from "
+                "redis_object and the service from namespace"
+            )
+        options = dict(fleet_options)
+        options.update(_store_of(redis_object))
+        options["service"] = "pybreaker" if namespace is None else namespace
+        options["environment"] = environment
+        if replica is not None:
+            options["replica"] = replica
+        self._state = state
+        self._fallback_circuit_state = fallback_circuit_state
+        self._namespace = namespace
+        self._fleet = tripgate.Fleet(**options)
+
+    @property
+    def state(self) -> str:
+        """The state a breaker built on this storage starts in."""
+        return self._state
+
+    @property
+    def fallback_circuit_state(self) -> str:
+        """pybreaker's fallback state (only ``"closed"`` is accepted: see the class)."""
+        return self._fallback_circuit_state
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace given (the fleet's service name; ``None``: ``"pybreaker"``)."""
+        return self._namespace
+
+    @property
+    def fleet(self) -> tripgate.Fleet:
+        """The fleet behind this storage (``sync()``, ``metrics()``, ``prometheus()``)."""
+        return self._fleet
+
+    def close(self) -> None:
+        """Closes the fleet: this replica's opinions are withdrawn, holds released."""
+        self._fleet.close()
+
+    def _attach(self, name: str | None, engine: tripgate.CircuitBreaker) -> None:
+        self._fleet.attach("default" if name is None else name, engine)
+
+
+def _store_of(redis_object: Any) -> dict[str, Any]:
+    """The fleet's store options from a redis-py client, duck-typed: its connection
+    pool's ``connection_kwargs``."""
+    try:
+        pool = redis_object.connection_pool
+        kwargs = dict(pool.connection_kwargs)
+    except (AttributeError, TypeError) as e:
+        raise TypeError(
+            "redis_object must be a redis-py client (with connection_pool.connection_kwargs), "
+            f"got {type(redis_object).__name__}"
+        ) from e
+    connection_class = getattr(pool, "connection_class", None)
+    if kwargs.get("path") is not None or "Unix" in getattr(connection_class, "__name__", ""):
+        raise NotImplementedError("a Redis client on a Unix socket is not supported: the fleet connects over TCP")
+    if "SSL" in getattr(connection_class, "__name__", "") or any(k.startswith("ssl") for k in kwargs):
+        raise NotImplementedError("a TLS Redis client is not supported: this build of the fleet has no rediss://")
+    host = str(kwargs.get("host") or "localhost")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6
+    port = int(kwargs.get("port") or 6379)
+    db = int(kwargs.get("db") or 0)
+    store: dict[str, Any] = {"url": f"redis://{host}:{port}/{db}"}
+    username = kwargs.get("username")
+    password = kwargs.get("password")
+    if username is not None:
+        store["username"] = str(username)
+    if password is not None:
+        store["password"] = password if isinstance(password, str) else bytes(password).decode()
+    return store
 
 
 # ------------------------------------------------------------------------ listeners
@@ -313,7 +460,9 @@ class CircuitBreaker:
     - ``exclude``: exception types or predicates ``f(exc) -> bool`` whose exceptions are
       not system errors: they count as successes.
     - ``listeners``: :class:`CircuitBreakerListener` instances.
-    - ``state_storage``: a :class:`CircuitMemoryStorage`, for the initial state.
+    - ``state_storage``: a :class:`CircuitMemoryStorage`, for the initial state, or a
+      :class:`CircuitRedisStorage`: the initial state, and the breaker is shared with
+      the storage's fleet under ``name`` (``"default"`` when ``None``).
     - ``name``: shown in errors and logs.
     - ``throw_new_error_on_trip``: the call that opens the breaker raises
       :class:`CircuitBreakerError` (from its own exception) instead of its own exception.
@@ -339,12 +488,14 @@ class CircuitBreaker:
     ) -> None:
         initial = STATE_CLOSED
         if state_storage is not None:
-            if not isinstance(state_storage, CircuitMemoryStorage):
+            if not isinstance(state_storage, (CircuitMemoryStorage, CircuitRedisStorage)):
                 raise NotImplementedError(
                     f"state_storage: {type(state_storage).__name__} is not supported; tripgate "
-                    "keeps the state in its engine (CircuitMemoryStorage chooses the initial state)"
+                    "keeps the state in its engine (CircuitMemoryStorage chooses the initial state, "
+                    "CircuitRedisStorage shares it through tripgate's fleet)"
                 )
             initial = state_storage.state
+        self._state_storage = state_storage
         self._excluded: list[ExcludeRule] = []
         self.add_excluded_exceptions(*(exclude or ()))
         self._listeners: tuple[CircuitBreakerListener, ...] = ()
@@ -365,6 +516,8 @@ class CircuitBreaker:
         self._engine = engine
         self._call_dispatch = _on_call(ref)
         self.add_listeners(*(listeners or ()))
+        if isinstance(state_storage, CircuitRedisStorage):
+            state_storage._attach(name, engine)
 
     # ------------------------------------------------------------------ calls
 
@@ -394,7 +547,11 @@ class CircuitBreaker:
         local.counted = False
         if not (counted and self._throw_new_error_on_trip):
             return
-        if self._engine.state != tripgate.State.OPEN:
+        state = self._engine.state
+        # With a CircuitRedisStorage, the fleet may already hold the tripped breaker
+        # open (forced_open: its trip is a vote of a quorum) by the time this runs.
+        shared = isinstance(self._state_storage, CircuitRedisStorage)
+        if state != tripgate.State.OPEN and not (shared and state == tripgate.State.FORCED_OPEN):
             return
         if permit.is_probe:
             message = "Trial call failed, circuit breaker opened"
@@ -495,6 +652,11 @@ class CircuitBreaker:
     def breaker(self) -> tripgate.CircuitBreaker:
         """The tripgate breaker that runs this one (metrics, latency, call listeners)."""
         return self._engine
+
+    @property
+    def state_storage(self) -> CircuitBreakerStorage | None:
+        """The storage given at construction, if any."""
+        return self._state_storage
 
     @property
     def current_state(self) -> str:

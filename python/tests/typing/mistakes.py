@@ -26,3 +26,4 @@ async def missing_await() -> bytes:
 
 
 tripgate.CircuitBreaker().reconfigure(reset_timout=5)  # MISTAKE: call-arg
+tripgate.CircuitBreaker(name="db", fleet="redis://127.0.0.1/0")  # MISTAKE: arg-type

@@ -130,5 +130,36 @@ async def pybreaker_main() -> None:
         print(e.retry_after)
 
 
+
+
+def fleet_mode() -> None:
+    """README, *Fleet mode* and *CircuitRedisStorage* (type-checked, not run: no Redis)."""
+    from tripgate.prometheus import render
+
+    fleet = tripgate.Fleet(
+        service="checkout",
+        environment="prod",
+        url="redis://10.0.0.5:6379/0",
+        username="tripgate",
+        password_env="TRIPGATE_REDIS_PASSWORD",
+        quorum=2,
+    )
+    db = tripgate.CircuitBreaker(fail_max=5, name="database", fleet=fleet)
+    synced: bool = fleet.sync(timeout="2s")
+    up: bool = fleet.metrics()["store_up"]
+    text: str = render({"database": db}, fleet=fleet) + fleet.prometheus()
+    print(synced, up, text, db.fleet is fleet, fleet.detach("database"))
+    fleet.close()
+    with tripgate.Fleet({"service": "checkout", "environment": "prod", "url": "redis://127.0.0.1/0"}) as other:
+        other.attach("database", db)
+
+    class Redis:  # what tripgate reads of a redis-py client
+        connection_pool: object = None
+
+    storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, Redis(), namespace="checkout")
+    shared = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60, name="database", state_storage=storage)
+    print(shared.current_state, storage.fleet.metrics())
+
+
 asyncio.run(main())
 asyncio.run(pybreaker_main())
