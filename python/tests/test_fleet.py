@@ -2,7 +2,7 @@
 
 The Redis tests need a real server: ``python/run_tests.sh`` runs pytest under
 ``fleet/with_redis.sh``, which starts a private one and exports its URL in
-``TRIPGATE_FLEET_REDIS_URL`` (without it they are skipped). Several "replicas" live in
+``TG_TEST_REDIS_URL`` (without it they are skipped). Several "replicas" live in
 one process as several fleets with different ``replica`` ids. Breakers run on a
 ``ManualClock``; the only waits are ``sync()``'s, bounded, on real I/O.
 """
@@ -23,9 +23,9 @@ import tripgate
 import tripgate.prometheus
 from conftest import Boom, fail, ok
 
-REDIS_URL = os.environ.get("TRIPGATE_FLEET_REDIS_URL")
+REDIS_URL = os.environ.get("TG_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(
-    REDIS_URL is None, reason="TRIPGATE_FLEET_REDIS_URL is not set (run python/run_tests.sh)"
+    REDIS_URL is None, reason="TG_TEST_REDIS_URL is not set (run python/run_tests.sh)"
 )
 
 SYNC = 5.0  # seconds: the bound on one round against a local server

@@ -635,12 +635,12 @@ def test_memory_storage_chooses_the_initial_state(clock: tripgate.ManualClock) -
 # ------------------------------------------------------- CircuitRedisStorage (fleet)
 #
 # Backed by tripgate.Fleet against the real Redis python/run_tests.sh starts
-# (fleet/with_redis.sh, TRIPGATE_FLEET_REDIS_URL); the client is a duck-typed stand-in
+# (fleet/with_redis.sh, TG_TEST_REDIS_URL); the client is a duck-typed stand-in
 # for redis-py's (tripgate reads only its connection_pool.connection_kwargs).
 
-REDIS_URL = os.environ.get("TRIPGATE_FLEET_REDIS_URL")
+REDIS_URL = os.environ.get("TG_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(
-    REDIS_URL is None, reason="TRIPGATE_FLEET_REDIS_URL is not set (run python/run_tests.sh)"
+    REDIS_URL is None, reason="TG_TEST_REDIS_URL is not set (run python/run_tests.sh)"
 )
 
 
