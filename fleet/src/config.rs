@@ -13,7 +13,7 @@
 //!     [store]
 //!     url = "redis://127.0.0.1:6379/0"
 //!     username = "tripgate"
-//!     password_env = "TRIPGATE_REDIS_PASSWORD"
+//!     password_env = "REDIS_PASSWORD"
 //! "#)?;
 //! config.validate()?;
 //! assert_eq!(config.quorum, Quorum::Share(0.5));

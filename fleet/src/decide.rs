@@ -9,6 +9,8 @@
 //!  Idle ──own trip and quorum open────────────▶ Holding{own vote}
 //!  Idle ──quiet, and the fleet's summed windows trip (optional)──▶ Holding{own vote}
 //!  Holding ──time left──▶ Holding (calls rejected)
+//!  Holding ──a recovery announced since the hold began──▶ Idle (adopted: released;
+//!           own vote: into its own half-open, its own probes decide)
 //!  Holding ──time up, fleet recovered or no quorum──▶ Idle (released)
 //!  Holding ──time up, quorum──▶ try the probe lease ──won──▶ Probing (released)
 //!                                                  └─lost─▶ Holding (keeps rejecting)
@@ -18,7 +20,9 @@
 //! ```
 //!
 //! Closing is never propagated: a replica's breaker closes only by its own calls. The
-//! "recovered" marker only ends holds the fleet placed.
+//! "recovered" marker only ends holds the fleet placed: an adopted breaker is released
+//! (its next calls are judged by its own rules), one that had tripped on its own is
+//! handed to its own half-open, so that its own probes close it or open it again.
 
 use crate::config::{FleetRate, Quorum, Veto};
 use crate::local::LocalView;
@@ -75,6 +79,10 @@ pub enum Phase {
         until: u64,
         /// Whether the breaker had tripped on its own (its vote stays open).
         own_vote: bool,
+        /// Whether a recovery marker read from now on is news: the store has been
+        /// read without one during this hold. A marker left by a recovery before the
+        /// hold began (it lives a few heartbeats) ends nothing.
+        awaits_recovery: bool,
     },
     /// This replica holds the fleet's probe lease and its breaker probes.
     Probing {
@@ -99,8 +107,11 @@ pub enum Action {
         /// Whether this is an adoption (the breaker had not tripped on its own).
         adopted: bool,
     },
-    /// End the hold.
+    /// End the hold: the breaker runs on its own, closed (an adopted breaker).
     Release,
+    /// End the hold of a breaker that had tripped on its own into its own half-open:
+    /// its own probes decide (the fleet's probe succeeded meanwhile).
+    ReleaseToProbe,
     /// Try to take the probe lease; on success call [`Phase::leased`] and release.
     TryLease,
     /// The probe succeeded: announce recovery if the lease with `token` is still ours.
@@ -116,6 +127,7 @@ pub fn own_vote(phase: &Phase, view: &LocalView) -> (Vote, Duration) {
         Phase::Holding {
             until,
             own_vote: true,
+            ..
         } => (Vote::Open, nanos_until(view.now_nanos, *until)),
         Phase::Holding {
             own_vote: false, ..
@@ -217,6 +229,7 @@ pub fn decide(
                 Phase::Holding {
                     until: after(now, d),
                     own_vote: false,
+                    awaits_recovery: true,
                 },
                 Action::Hold { adopted: true },
             ),
@@ -224,6 +237,7 @@ pub fn decide(
                 Phase::Holding {
                     until: after(now, view.open_for.unwrap_or_default()),
                     own_vote: true,
+                    awaits_recovery: !fleet.recovered,
                 },
                 Action::Hold { adopted: false },
             ),
@@ -235,18 +249,39 @@ pub fn decide(
                     Phase::Holding {
                         until: after(now, d),
                         own_vote: true,
+                        awaits_recovery: true,
                     },
                     Action::Hold { adopted: false },
                 )
             }
             _ => stay,
         },
-        Phase::Holding { until, .. } => {
+        Phase::Holding {
+            until,
+            own_vote,
+            awaits_recovery,
+        } => {
             if !held {
                 (Phase::Idle, Action::None)
+            } else if fleet.recovered && (*awaits_recovery || now >= *until) {
+                // The fleet's probe succeeded: every hold the fleet placed ends.
+                let action = if *own_vote {
+                    Action::ReleaseToProbe
+                } else {
+                    Action::Release
+                };
+                (Phase::Idle, action)
             } else if now < *until {
-                stay
-            } else if fleet.recovered || quorum.is_none() {
+                let awaits_recovery = *awaits_recovery || !fleet.recovered;
+                (
+                    Phase::Holding {
+                        until: *until,
+                        own_vote: *own_vote,
+                        awaits_recovery,
+                    },
+                    Action::None,
+                )
+            } else if quorum.is_none() {
                 (Phase::Idle, Action::Release)
             } else {
                 (phase.clone(), Action::TryLease)
@@ -267,6 +302,7 @@ pub fn decide(
                     Phase::Holding {
                         until: now,
                         own_vote: true,
+                        awaits_recovery: !fleet.recovered,
                     },
                     Action::Hold { adopted: false },
                 )
@@ -302,6 +338,7 @@ impl Phase {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::local::LocalBreaker;
     use tripgate::{Breaker, Config, FailureKind, ManualClock};
 
     const S: Duration = Duration::from_secs(1);
@@ -374,7 +411,8 @@ mod tests {
             phase,
             Phase::Holding {
                 until: 120_000_000_000,
-                own_vote: false
+                own_vote: false,
+                awaits_recovery: true,
             }
         );
     }
@@ -463,7 +501,8 @@ mod tests {
             phase,
             Phase::Holding {
                 until: 40_000_000_000,
-                own_vote: true
+                own_vote: true,
+                awaits_recovery: true,
             }
         );
         let mut held = view(State::ForcedOpen, 25);
@@ -487,14 +526,95 @@ mod tests {
         assert_eq!(action, Action::Hold { adopted: false });
         let (_, action) = decide(&r, &phase, &view(State::ForcedOpen, 1), true, Some(&f));
         assert_eq!(action, Action::None);
-        // A recovered marker does not close an own trip before its time either.
+        // A recovery announced during the hold does not close an own trip either: it
+        // hands the breaker to its own half-open, whose own probes decide.
         let f = FleetView {
             peers: vec![],
             recovered: true,
             lease: None,
         };
-        let (_, action) = decide(&r, &phase, &view(State::ForcedOpen, 29), true, Some(&f));
+        let (next, action) = decide(&r, &phase, &view(State::ForcedOpen, 29), true, Some(&f));
+        assert_eq!((next, action), (Phase::Idle, Action::ReleaseToProbe));
+    }
+
+    #[test]
+    fn a_recovery_announced_during_a_hold_ends_it_and_an_older_one_does_not() {
+        let r = rules(Quorum::Count(2));
+        let quorum = fleet(vec![open(60), open(60)]);
+        let marked = FleetView {
+            recovered: true,
+            ..quorum.clone()
+        };
+        // Tripped on its own while an earlier recovery's marker is still there: held,
+        // and that marker ends nothing.
+        let (hold, action) = decide(
+            &r,
+            &Phase::Idle,
+            &view(State::Open, 0),
+            false,
+            Some(&marked),
+        );
+        assert_eq!(action, Action::Hold { adopted: false });
+        let held = view(State::ForcedOpen, 1);
+        let (hold, action) = decide(&r, &hold, &held, true, Some(&marked));
         assert_eq!(action, Action::None);
+        assert!(matches!(
+            hold,
+            Phase::Holding {
+                awaits_recovery: false,
+                ..
+            }
+        ));
+        // The marker goes (a new lease took it): a marker from now on is news.
+        let (hold, action) = decide(&r, &hold, &held, true, Some(&quorum));
+        assert_eq!(action, Action::None);
+        assert!(matches!(
+            hold,
+            Phase::Holding {
+                awaits_recovery: true,
+                ..
+            }
+        ));
+        // The fleet's probe succeeded, long before this hold's own time is up: it ends,
+        // into the breaker's own half-open; an adopted hold is released outright.
+        assert_eq!(
+            decide(&r, &hold, &held, true, Some(&marked)),
+            (Phase::Idle, Action::ReleaseToProbe)
+        );
+        let (adopted, action) = decide(
+            &r,
+            &Phase::Idle,
+            &view(State::Closed, 0),
+            false,
+            Some(&quorum),
+        );
+        assert_eq!(action, Action::Hold { adopted: true });
+        assert_eq!(
+            decide(&r, &adopted, &held, true, Some(&marked)),
+            (Phase::Idle, Action::Release)
+        );
+    }
+
+    #[test]
+    fn a_hold_ended_into_half_open_is_settled_by_the_breakers_own_probes() {
+        let clock = ManualClock::new();
+        let config = Config::builder()
+            .count_window(10)
+            .minimum_calls(4)
+            .failure_rate_threshold(0.5)
+            .build()
+            .unwrap();
+        let b = Breaker::with_clock(config, clock).unwrap();
+        for _ in 0..4 {
+            b.try_acquire().unwrap().failure(FailureKind::Timeout);
+        }
+        LocalBreaker::hold_open(&b);
+        LocalBreaker::release_to_probe(&b);
+        assert_eq!(b.state(), State::HalfOpen);
+        // An operator's state is left alone.
+        b.force_closed();
+        LocalBreaker::release_to_probe(&b);
+        assert_eq!(b.state(), State::ForcedClosed);
     }
 
     #[test]
@@ -503,6 +623,7 @@ mod tests {
         let hold = Phase::Holding {
             until: 20_000_000_000,
             own_vote: false,
+            awaits_recovery: true,
         };
         let v = view(State::ForcedOpen, 20);
         let f = fleet(vec![open(0), open(0)]);
@@ -539,6 +660,7 @@ mod tests {
         let hold = Phase::Holding {
             until: 0,
             own_vote: true,
+            awaits_recovery: true,
         };
         let probing = hold.leased("t".into(), 0, r.probe_lease);
         // While it probes, a replica that tripped on its own still counts as open.
@@ -546,6 +668,7 @@ mod tests {
         let adopted = Phase::Holding {
             until: 0,
             own_vote: false,
+            awaits_recovery: true,
         };
         let adopted_probe = adopted.leased("u".into(), 0, r.probe_lease);
         assert_eq!(
@@ -569,6 +692,7 @@ mod tests {
             Phase::Holding {
                 until: 5_000_000_000,
                 own_vote: true,
+                awaits_recovery: true,
             },
             Action::Hold { adopted: false },
         );
@@ -627,6 +751,7 @@ mod tests {
         let hold = Phase::Holding {
             until: 10_000_000_000,
             own_vote: false,
+            awaits_recovery: true,
         };
         assert_eq!(
             decide(&r, &hold, &view(State::ForcedOpen, 9), true, None),
@@ -672,7 +797,8 @@ mod tests {
             phase,
             Phase::Holding {
                 until: 20_000_000_000,
-                own_vote: true
+                own_vote: true,
+                awaits_recovery: true,
             }
         );
         // Under the summed minimum, or under the rate: nothing.

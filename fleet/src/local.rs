@@ -8,6 +8,10 @@
 //!   clock, so every held replica would probe at its deadline (one probe per replica,
 //!   not per fleet), and it could not be told apart from the breaker's own opening
 //!   (`is_held` recognises a hold as `ForcedOpen`);
+//! - **release to probe** (the fleet recovered while it held a breaker that had tripped
+//!   on its own): [`Breaker::half_open`]: closing is never propagated, so that breaker
+//!   is closed only by its own `half_open.permits` probes, as it would have been at the
+//!   end of its own open time;
 //! - **release** (the hold's time is up and this replica won the probe lease, or the
 //!   fleet recovered): [`Breaker::reset`], back to Closed with an empty window, so the
 //!   next `minimum_calls` calls are this replica's probe, judged by the breaker's own
@@ -61,6 +65,9 @@ pub trait LocalBreaker: Send + Sync + 'static {
     fn hold_open(&self);
     /// Ends a hold: the breaker runs on its own again, and its next calls probe.
     fn release(&self);
+    /// Ends a hold into the breaker's own half-open: its own probes close it or open
+    /// it again (a breaker that had tripped on its own, once the fleet recovered).
+    fn release_to_probe(&self);
     /// Calls `f` on each transition (from the transitioning thread: it must not block).
     fn watch(&self, f: Box<dyn Fn(&Transition) + Send + Sync>) -> ListenerId;
     /// Removes a watch.
@@ -94,6 +101,13 @@ impl<C: Clock> LocalBreaker for Breaker<C> {
         // Only a hold of ours is ended: an operator's change since stands.
         if self.state() == State::ForcedOpen {
             self.reset();
+        }
+    }
+
+    fn release_to_probe(&self) {
+        // Only a hold of ours is ended: an operator's change since stands.
+        if self.state() == State::ForcedOpen {
+            self.half_open();
         }
     }
 

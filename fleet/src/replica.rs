@@ -140,6 +140,7 @@ impl Replica {
             Action::None => {}
             Action::Hold { .. } => breaker.hold_open(),
             Action::Release => breaker.release(),
+            Action::ReleaseToProbe => breaker.release_to_probe(),
             Action::TryLease => {
                 let token = self.next_token(view.generation);
                 if store.take_lease(name, &token, self.rules.probe_lease) {

@@ -414,6 +414,10 @@ impl LocalBreaker for Shared {
         LocalBreaker::release(&self.inner)
     }
 
+    fn release_to_probe(&self) {
+        LocalBreaker::release_to_probe(&self.inner)
+    }
+
     fn watch(&self, f: Box<dyn Fn(&Transition) + Send + Sync>) -> ListenerId {
         LocalBreaker::watch(&self.inner, f)
     }
