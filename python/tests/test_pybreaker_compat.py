@@ -785,6 +785,44 @@ def test_redis_storage_refuses_what_it_cannot_honour() -> None:
         storage.close()
 
 
+TLS_URL = os.environ.get("TG_TEST_REDIS_TLS_URL")
+TLS_CA = os.environ.get("TG_TEST_REDIS_TLS_CA")
+
+
+class SSLConnection:
+    """Stands for redis-py's ``SSLConnection`` class: only its name is read."""
+
+
+@pytest.mark.skipif(TLS_URL is None or TLS_CA is None, reason="TG_TEST_REDIS_TLS_URL is not set")
+def test_redis_storage_over_tls_shares_open(storages: list[Any], clock: tripgate.ManualClock) -> None:
+    assert TLS_URL is not None and TLS_CA is not None
+    namespace = f"tls{uuid.uuid4().hex[:10]}"
+
+    def client() -> FakeRedis:
+        c = FakeRedis.at(TLS_URL, ssl_ca_certs=TLS_CA)
+        c.connection_pool.connection_class = SSLConnection
+        return c
+
+    s1 = pybreaker.CircuitRedisStorage("closed", client(), namespace=namespace, replica="p1", quorum=0.5)
+    s2 = pybreaker.CircuitRedisStorage("closed", client(), namespace=namespace, replica="p2", quorum=0.5)
+    storages += [s1, s2]
+    assert s1.fleet.url == TLS_URL.replace("redis://", "rediss://")
+    cb1 = pybreaker.CircuitBreaker(fail_max=1, name="payments", state_storage=s1, clock=clock)
+    cb2 = pybreaker.CircuitBreaker(fail_max=1, name="payments", state_storage=s2, clock=clock)
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb1.call(fail)
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    assert s2.fleet.metrics()["store_up"] is True
+    assert cb2.current_state == "open"
+
+
+def test_redis_storage_refuses_a_tls_client_that_checks_no_certificate() -> None:
+    c = FakeRedis(host="127.0.0.1", port=dead_port(), ssl_cert_reqs="none")
+    with pytest.raises(NotImplementedError, match="does not check the server's certificate"):
+        pybreaker.CircuitRedisStorage("closed", c)
+
+
 def test_other_storages_are_refused() -> None:
     class Custom(pybreaker.CircuitBreakerStorage):
         @property

@@ -211,8 +211,11 @@ class CircuitRedisStorage(CircuitBreakerStorage):
       is the server its ``connection_pool.connection_kwargs`` name (``host``, ``port``,
       ``db``, ``username``, ``password``). tripgate does not import redis-py and never
       sends a command through the client: the fleet opens its own two connections
-      (with timeouts) from its own threads. A Unix socket or TLS client is refused
-      (``NotImplementedError``).
+      (with timeouts) from its own threads. A TLS client (``redis.Redis(ssl=True)``)
+      makes a ``rediss://`` store, its ``ssl_ca_certs``, ``ssl_certfile`` and
+      ``ssl_keyfile`` the fleet's ``tls_ca_file``, ``tls_cert_file`` and
+      ``tls_key_file``; one with ``ssl_cert_reqs="none"`` is refused, as is a Unix
+      socket (``NotImplementedError``).
     - ``namespace``: the fleet's service name (default ``"pybreaker"``); the breaker's
       ``name`` is the fleet's name for the breaker (default ``"default"``: one shared
       breaker per namespace, as pybreaker's keys are). Both are 1 to 64 of
@@ -341,14 +344,22 @@ def _store_of(redis_object: Any) -> dict[str, Any]:
     connection_class = getattr(pool, "connection_class", None)
     if kwargs.get("path") is not None or "Unix" in getattr(connection_class, "__name__", ""):
         raise NotImplementedError("a Redis client on a Unix socket is not supported: the fleet connects over TCP")
-    if "SSL" in getattr(connection_class, "__name__", "") or any(k.startswith("ssl") for k in kwargs):
-        raise NotImplementedError("a TLS Redis client is not supported: this build of the fleet has no rediss://")
+    tls = "SSL" in getattr(connection_class, "__name__", "") or any(k.startswith("ssl") for k in kwargs)
+    if tls and kwargs.get("ssl_cert_reqs") in ("none", 0):
+        raise NotImplementedError(
+            "a TLS Redis client that does not check the server's certificate is not supported: "
+            "the fleet always checks it (give ssl_ca_certs for a private CA)"
+        )
     host = str(kwargs.get("host") or "localhost")
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"  # IPv6
     port = int(kwargs.get("port") or 6379)
     db = int(kwargs.get("db") or 0)
-    store: dict[str, Any] = {"url": f"redis://{host}:{port}/{db}"}
+    store: dict[str, Any] = {"url": f"{'rediss' if tls else 'redis'}://{host}:{port}/{db}"}
+    if tls:
+        for ours, theirs in (("tls_ca_file", "ssl_ca_certs"), ("tls_cert_file", "ssl_certfile"), ("tls_key_file", "ssl_keyfile")):
+            if kwargs.get(theirs) is not None:
+                store[ours] = str(kwargs[theirs])
     username = kwargs.get("username")
     password = kwargs.get("password")
     if username is not None:

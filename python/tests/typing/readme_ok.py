@@ -141,7 +141,7 @@ def fleet_mode() -> None:
         environment="prod",
         url="redis://10.0.0.5:6379/0",
         username="tripgate",
-        password_env="TRIPGATE_REDIS_PASSWORD",
+        password_env="REDIS_PASSWORD",
         quorum=2,
     )
     db = tripgate.CircuitBreaker(fail_max=5, name="database", fleet=fleet)
