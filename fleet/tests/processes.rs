@@ -191,7 +191,18 @@ fn replica_processes_adopt_probe_once_and_survive_a_killed_prober() {
     let second = second[0];
     assert_eq!(ps[second].send("succeed 4"), "closed");
     ps[second].send("sync");
+    // The recovery ends every hold: p3, which only adopted, is released closed; a
+    // replica that had tripped on its own is handed to its own half-open (closing is
+    // never propagated), and its own probe closes it.
     for &i in &alive {
-        assert_eq!(ps[i].send("sync"), "closed");
+        let expected = if i == second || i == 3 {
+            "closed"
+        } else {
+            "half_open"
+        };
+        assert_eq!(ps[i].send("sync"), expected, "p{i}");
+        if expected == "half_open" {
+            assert_eq!(ps[i].send("succeed 1"), "closed", "p{i}'s own probe");
+        }
     }
 }

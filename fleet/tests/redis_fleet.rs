@@ -116,8 +116,17 @@ fn one_probe_for_the_whole_fleet_then_everyone_is_released() {
     prober.succeed(4);
     prober.sync();
     sync_all(&all(&rs), 1);
-    for r in &rs {
-        assert_eq!(r.state(), State::Closed);
+    // Every hold ends: replica 3, which only adopted, is released closed; a replica
+    // that had tripped on its own goes to its own half-open (closing is never
+    // propagated), and its own probe closes it.
+    for (i, r) in rs.iter().enumerate() {
+        if i == probers[0] || i == 3 {
+            assert_eq!(r.state(), State::Closed, "replica {i}");
+        } else {
+            assert_eq!(r.state(), State::HalfOpen, "replica {i}");
+            r.succeed(1);
+        }
+        assert_eq!(r.state(), State::Closed, "replica {i}");
         assert!(!r.rejects());
     }
 }
@@ -181,6 +190,14 @@ fn a_probe_whose_lease_expires_cannot_wedge_the_fleet_nor_announce_late() {
     rs[probers[0]].succeed(4);
     rs[probers[0]].sync();
     sync_all(&all(&rs), 1);
+    // The others had tripped on their own: each goes to its own half-open, and its
+    // own probe closes it.
+    for (i, r) in rs.iter().enumerate() {
+        if i != probers[0] {
+            assert_eq!(r.state(), State::HalfOpen, "replica {i}");
+            r.succeed(1);
+        }
+    }
     assert!(rs.iter().all(|r| r.state() == State::Closed));
 }
 
