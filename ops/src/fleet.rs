@@ -295,7 +295,7 @@ mod tests {
             .to_string();
         assert_eq!(
             err,
-            "f.toml:1:2: field fleet: fleet mode needs tripgate-ops built with the `fleet` feature"
+            "f.toml:1:1: field fleet: fleet mode needs tripgate-ops built with the `fleet` feature"
         );
     }
 }
