@@ -438,6 +438,29 @@ impl fmt::Display for FleetConfigError {
 
 impl std::error::Error for FleetConfigError {}
 
+/// This process's replica id on a host named `host`: `{host}-{pid}`, the host's
+/// characters a name does not allow made `-`, cut so the whole is at most
+/// [`MAX_NAME_LEN`] (`replica-{pid}` for an empty host name). The default replica id of
+/// every surface (ops config files, Python).
+pub fn replica_id(host: &str) -> String {
+    let pid = std::process::id().to_string();
+    let room = MAX_NAME_LEN - pid.len() - 1;
+    let host: String = host
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && is_name_byte(c as u8) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(room)
+        .collect();
+    let host = if host.is_empty() { "replica" } else { &host };
+    format!("{host}-{pid}")
+}
+
 /// Checks a name used inside a key: 1 to 64 of `A-Z a-z 0-9 _ . -`.
 pub fn check_name(field: &'static str, name: &str) -> Result<(), FleetConfigError> {
     if name.is_empty() || name.len() > MAX_NAME_LEN || !name.bytes().all(is_name_byte) {
@@ -641,6 +664,20 @@ mod tests {
 
     fn base() -> FleetConfig {
         FleetConfig::new("svc", "test", "r1", "redis://127.0.0.1:6379/0")
+    }
+
+    #[test]
+    fn a_replica_id_is_the_host_and_pid_kept_to_a_valid_name() {
+        let pid = std::process::id();
+        assert_eq!(replica_id(" web-1.local\n"), format!("web-1.local-{pid}"));
+        assert_eq!(replica_id("héllo wörld"), format!("h-llo-w-rld-{pid}"));
+        assert_eq!(replica_id(""), format!("replica-{pid}"));
+        let long = replica_id(&"x".repeat(200));
+        assert_eq!(long.len(), MAX_NAME_LEN);
+        assert!(long.ends_with(&format!("-{pid}")));
+        for host in ["a b", "ünï", "", &"y".repeat(80)] {
+            check_name("replica", &replica_id(host)).unwrap();
+        }
     }
 
     #[test]

@@ -46,7 +46,8 @@ mod store;
 mod worker;
 
 pub use config::{
-    check_name, FleetConfig, FleetConfigError, FleetRate, Quorum, Secret, StoreConfig, Veto,
+    check_name, replica_id, FleetConfig, FleetConfigError, FleetRate, Quorum, Secret, StoreConfig,
+    Veto,
 };
 pub use decide::{
     decide, fleet_rate_trips, own_vote, quorum_open, vetoes, Action, FleetView, Peer, Phase, Rules,

@@ -86,7 +86,7 @@ mod enabled {
     use serde_json::{json, Map, Value};
     use std::sync::{Arc, Mutex, MutexGuard};
     use std::time::Duration;
-    use tripgate_fleet::{check_name, Fleet, FleetConfig, FleetMetrics, LocalBreaker};
+    use tripgate_fleet::{check_name, replica_id, Fleet, FleetConfig, FleetMetrics, LocalBreaker};
 
     /// The fleet table read into a [`FleetConfig`], its defaults filled in: the
     /// environment from `environment` (the overlay applied), the replica from
@@ -150,23 +150,13 @@ mod enabled {
         Ok(Value::Object(Map::from_iter(table)))
     }
 
-    /// `{hostname}-{pid}`, kept to the characters and length a fleet name allows.
+    /// [`replica_id`] of this host (`HOSTNAME`, else the kernel's host name).
     fn default_replica() -> String {
         let host = std::env::var("HOSTNAME")
             .ok()
             .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
             .unwrap_or_default();
-        let host: String = host
-            .trim()
-            .chars()
-            .map(|c| match c {
-                'A'..='Z' | 'a'..='z' | '0'..='9' | '_' | '.' | '-' => c,
-                _ => '_',
-            })
-            .take(48)
-            .collect();
-        let host = if host.is_empty() { "replica" } else { &host };
-        format!("{host}-{}", std::process::id())
+        replica_id(&host)
     }
 
     /// A running fleet and the settings it was started from.

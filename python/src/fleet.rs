@@ -29,7 +29,7 @@ use serde_json::{Map, Number, Value};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 use tripgate::{ListenerId, Transition};
-use tripgate_fleet::{FleetConfig, FleetMetrics, LocalBreaker, LocalView};
+use tripgate_fleet::{replica_id, FleetConfig, FleetMetrics, LocalBreaker, LocalView};
 
 /// What a config field holds, for the translation of Python values to the JSON
 /// `FleetConfig` deserializes.
@@ -283,32 +283,13 @@ fn require(
     Ok(())
 }
 
-/// A replica id for this process: `{hostname}-{pid}`, made of the characters a
-/// replica id allows (others become `-`), at most 64 of them.
+/// This process's replica id: the fleet crate's [`replica_id`] of the host name.
 fn default_replica(py: Python<'_>) -> PyResult<String> {
     let host: String = py
         .import("socket")?
         .call_method0("gethostname")?
         .extract()?;
-    let pid = std::process::id().to_string();
-    let room = 64 - pid.len() - 1;
-    let host: String = host
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(room)
-        .collect();
-    let host = if host.is_empty() {
-        "replica".into()
-    } else {
-        host
-    };
-    Ok(format!("{host}-{pid}"))
+    Ok(replica_id(&host))
 }
 
 /// The `FleetConfig` of a mapping and keyword arguments (the keywords win). Store
