@@ -32,7 +32,6 @@ pub(crate) struct RateRules {
 pub(crate) fn verdict(rules: &RateRules, failure_threshold: Option<f64>, s: &Sums) -> Verdict {
     let mut reason = None;
     if let Some(t) = failure_threshold {
-        let rate = s.failure_rate();
         // No failure, no failure-rate trip, whatever the threshold (an adaptive one
         // can shrink towards zero); `Window::may_trip` relies on it.
         if s.weighted_failures > 0
@@ -41,7 +40,10 @@ pub(crate) fn verdict(rules: &RateRules, failure_threshold: Option<f64>, s: &Sum
                 t * (s.calls * WEIGHT_SCALE) as f64,
             )
         {
-            reason = Some(Reason::FailureRate { rate, threshold: t });
+            reason = Some(Reason::FailureRate {
+                rate: s.failure_rate(),
+                threshold: t,
+            });
         }
     }
     if reason.is_none() {

@@ -13,7 +13,10 @@
 //!
 //! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
 //! (74 hours at the smallest allowed bucket width of 1 ms, 8.5 years at 1 s) would be
-//! read as current until its next write. Values wrap into the tag after 2^36 (68
+//! read as current until its next write. Likewise a stripe no thread has counted in yet (its
+//! counters still 0, tag 0) while the epochs pass through the last 2^12 before a wrap
+//! to tag 0: its first count there adds without opening an epoch, so the stripe is not
+//! marked used and sums skip it until its next epoch. Values wrap into the tag after 2^36 (68
 //! billion) calls per bucket per stripe; weighted failures count in hundredths.
 
 use super::{Delta, EpochMap, Window};
@@ -61,13 +64,6 @@ impl Window {
         debug_assert!(self.keeps(CALLS) && CALLS == 0);
         let i = self.slot_index(stripe, epoch) * self.per_slot;
         &self.chunks[i / CHUNK][i % CHUNK]
-    }
-
-    /// The counters of ring slot `epoch & slot_mask` in `stripe`, kind `first` first.
-    #[inline]
-    pub(super) fn slot(&self, stripe: usize, epoch: u64) -> &[AtomicU64] {
-        let i = self.slot_index(stripe, epoch) * self.per_slot;
-        &self.chunks[i / CHUNK][i % CHUNK..][..self.per_slot]
     }
 
     #[inline]
@@ -137,7 +133,9 @@ impl Window {
         )
     }
 
-    /// Adds `delta` to `counter` for epoch `tag`; returns whether it rotated the counter.
+    /// Adds `delta` to `counter`, in the caller's stripe, for epoch `tag`; returns
+    /// whether it rotated the counter. A rotation marks the stripe used
+    /// (`stripes_used`).
     #[inline]
     pub(super) fn add(
         &self,
@@ -166,6 +164,7 @@ impl Window {
                 Ordering::Relaxed,
             ) {
                 Ok(_) => {
+                    self.mark_used();
                     if let Some(f) = fold {
                         let old = word & VALUE_MASK;
                         if old > 0 {
@@ -177,6 +176,20 @@ impl Window {
                 }
                 Err(actual) => word = actual,
             }
+        }
+    }
+
+    /// Marks the caller's stripe as holding counts, for sums (`stripes_used`). Every
+    /// count reaches a stripe first by opening an epoch there: counters start at tag 0,
+    /// and epochs at 1. The stripe is read again here, so that the add's common path
+    /// keeps nothing alive for it.
+    #[inline(always)]
+    fn mark_used(&self) {
+        let bit = 1u64 << self.my_stripe();
+        // ordering: Relaxed, as the counters' (see `Window::sums`). Load first: the bit
+        // is set once for life, and the line stays shared.
+        if self.stripes_used.load(Ordering::Relaxed) & bit == 0 {
+            self.stripes_used.fetch_or(bit, Ordering::Relaxed);
         }
     }
 

@@ -51,6 +51,13 @@ pub(super) struct EpochMap {
     pub(super) base: u64,
 }
 
+/// What a sum of the window needs of the geometry: the epoch map and the bucket count.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    pub(super) map: EpochMap,
+    pub(super) buckets: u64,
+}
+
 impl EpochMap {
     #[inline]
     pub(super) fn epoch_of(&self, x: u64) -> u64 {
@@ -137,6 +144,13 @@ impl AtomicGeometry {
         }
     }
 
+    pub(super) fn load_span(&self) -> Span {
+        Span {
+            map: self.load_epoch_map(),
+            buckets: self.buckets.load(Ordering::Relaxed),
+        }
+    }
+
     #[inline]
     pub(super) fn load_epoch_map(&self) -> EpochMap {
         EpochMap {
@@ -176,6 +190,12 @@ impl GeometryCell {
     #[inline]
     pub(super) fn load_epoch_map(&self) -> EpochMap {
         self.read(AtomicGeometry::load_epoch_map)
+    }
+
+    /// The epoch map and the bucket count, consistent with each other.
+    #[inline]
+    pub(super) fn load_span(&self) -> Span {
+        self.read(AtomicGeometry::load_span)
     }
 
     #[inline]

@@ -87,7 +87,7 @@ impl Window {
     pub(crate) fn latency(&self, now: u64) -> Option<LatencySummary> {
         let h = self.histograms.as_ref()?;
         let geo = self.geometry.load();
-        let current = geo.hist_epoch(self.current_epoch(&geo, now));
+        let current = geo.hist_epoch(self.current_epoch(&geo.epoch_map(), now));
         let span = geo.hist_span();
         let mut counts = vec![0u64; h.layout.bins()];
         for slot in h.slots.iter() {

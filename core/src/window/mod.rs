@@ -42,6 +42,9 @@ mod latency;
 use crate::fastdiv::FastDiv;
 use crate::histogram::Layout;
 use crate::sync::{AtomicU64, Ordering, STRIPES};
+
+// `Window::stripes_used` keeps one bit per stripe.
+const _: () = assert!(STRIPES < 64);
 use counters::{
     CALLS, CHUNK, COUNTERS, COUNTERS_UNTIMED, OVER_LIMIT, SLOW, TAG_MASK, VALUE_BITS, VALUE_MASK,
     WEIGHTED_FAILURES,
@@ -168,6 +171,10 @@ pub(crate) struct Window {
     /// without reading the geometry. Only raised: a restart moves every older call out
     /// of the window, so an old value only errs on the safe side.
     healthy_from: AtomicU64,
+    /// Bit `s` set: stripe `s` has held a count. Set when a count opens an epoch in a
+    /// stripe (off the hot path: once per bucket and stripe at most), so that a sum
+    /// reads only the stripes in use: one, on a breaker only one thread records on.
+    stripes_used: AtomicU64,
     histograms: Option<Histograms>,
 }
 
@@ -228,7 +235,10 @@ impl Window {
             .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
         let histograms = latency.map(|layout| Histograms::new(layout, capacity));
-        let geo = Self::geo_for(shape, if shape.time { now } else { 0 }, 0);
+        // Epochs start at 1: every counter starts as 0, whose tag (0) is then stale, so
+        // a stripe's first count always opens its epoch (and marks the stripe in
+        // `stripes_used`).
+        let geo = Self::geo_for(shape, if shape.time { now } else { 0 }, 1);
         Window {
             capacity,
             geometry: GeometryCell::new(geo),
@@ -243,6 +253,7 @@ impl Window {
             folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
             last_unhealthy: AtomicU64::new(0),
             healthy_from: AtomicU64::new(0),
+            stripes_used: AtomicU64::new(0),
             histograms,
         }
     }
@@ -320,7 +331,7 @@ impl Window {
 
     /// Calls in a count window: every sequence number taken since the origin that
     /// falls in the window's epochs (all of the older ones, the current one so far).
-    fn count_window_calls(&self, geo: &Geometry) -> u64 {
+    fn count_window_calls(&self, geo: &EpochMap, buckets: u64) -> u64 {
         let taken = self
             .cursor
             .load(Ordering::Relaxed)
@@ -330,17 +341,16 @@ impl Window {
         }
         let width = geo.width.divisor();
         let in_current = geo.width.div_rem(taken - 1).1 + 1;
-        taken.min(in_current + (geo.buckets - 1) * width)
+        taken.min(in_current + (buckets - 1) * width)
     }
 
     /// The epoch readers treat as current.
-    fn current_epoch(&self, geo: &Geometry, now: u64) -> u64 {
-        let r = geo.epoch_map();
+    fn current_epoch(&self, geo: &EpochMap, now: u64) -> u64 {
         if geo.time {
-            r.epoch_of(now)
+            geo.epoch_of(now)
         } else {
             let c = self.cursor.load(Ordering::Relaxed);
-            r.epoch_of(c.saturating_sub(1).max(geo.origin))
+            geo.epoch_of(c.saturating_sub(1).max(geo.origin))
         }
     }
 
@@ -399,7 +409,7 @@ impl Window {
 
     /// Records one call (success or failure) at `now`, with its latency bin if
     /// latencies are kept.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> Recorded {
         let unhealthy = self.last_unhealthy();
         let (epoch, rotated) = match (&self.histograms, latency) {
@@ -431,48 +441,68 @@ impl Window {
     /// Totals over the window at `now`: for each of the window's epochs, the counters
     /// of its ring slot that carry exactly that epoch's tag. `needed` says which
     /// counters to read beyond calls (failures, slow, over the limit).
+    #[inline]
     pub(crate) fn sums(&self, now: u64, needed: Needed) -> Sums {
-        let geo = self.geometry.load();
-        let current = self.current_epoch(&geo, now);
+        let geo = self.geometry.load_span();
+        let current = self.current_epoch(&geo.map, now);
         // No epoch before the geometry's base holds a count of it: right after a
         // restart (every trip) the window is one epoch wide, not `buckets`, and a sum
         // reads only that (BENCHMARKS.md, "Where the time goes": "every evaluation
         // after a trip read the whole emptied window").
-        let first = current.saturating_sub(geo.buckets - 1).max(geo.base);
-        let (slow, over_limit) = (
-            needed.slow && self.keeps(SLOW),
-            needed.over_limit && self.keeps(OVER_LIMIT),
-        );
+        let first = current.saturating_sub(geo.buckets - 1).max(geo.map.base);
+        // Where each needed kind sits in a slot (None: not read). A window built
+        // count-based keeps no call counter; one without latency tracking keeps no slow
+        // or over-limit counter.
         let first_kind = self.first as usize;
+        let at =
+            |kind: usize, wanted: bool| (wanted && self.keeps(kind)).then(|| kind - first_kind);
+        let calls = at(CALLS, geo.map.time);
+        let failures = at(WEIGHTED_FAILURES, needed.failures);
+        let slow = at(SLOW, needed.slow);
+        let over_limit = at(OVER_LIMIT, needed.over_limit);
+        // Counter `i` (a flat index into the chunks) if it carries `tag`, else 0.
+        let read = |i: usize, tag: u64| {
+            // ordering: Relaxed, each word carries its epoch; a sum is a snapshot that
+            // may miss a racing record (see `Recorded::may_trip`).
+            let w = self.chunks[i / CHUNK][i % CHUNK].load(Ordering::Relaxed);
+            if w >> VALUE_BITS == tag {
+                w & VALUE_MASK
+            } else {
+                0
+            }
+        };
+        // Only stripes that have held a count: a stripe marked after this load is read
+        // as empty, as if read before its first record (a racing record, which runs the
+        // rules itself once counted).
+        // ordering: Relaxed, as the counters' (see `Recorded::may_trip`).
+        let used = self.stripes_used.load(Ordering::Relaxed) & ((1u64 << self.stripes()) - 1);
+        let stripe_stride = self.per_slot << self.slot_shift;
         let mut s = Sums::default();
-        for stripe in 0..self.stripes() {
-            for epoch in first..=current {
-                let tag = epoch & TAG_MASK;
-                let slot = self.slot(stripe, epoch);
-                let read = |which: usize| {
-                    let w = slot[which - first_kind].load(Ordering::Relaxed);
-                    if w >> VALUE_BITS == tag {
-                        w & VALUE_MASK
-                    } else {
-                        0
-                    }
-                };
-                if geo.time {
-                    s.calls += read(CALLS);
+        let mut epoch = first;
+        while epoch <= current {
+            let tag = epoch & TAG_MASK;
+            let slot0 = self.slot_index(0, epoch) * self.per_slot;
+            let mut stripes = used;
+            while stripes != 0 {
+                let i = slot0 + stripe_stride * stripes.trailing_zeros() as usize;
+                stripes &= stripes - 1;
+                if let Some(k) = calls {
+                    s.calls += read(i + k, tag);
                 }
-                if needed.failures {
-                    s.weighted_failures += read(WEIGHTED_FAILURES);
+                if let Some(k) = failures {
+                    s.weighted_failures += read(i + k, tag);
                 }
-                if slow {
-                    s.slow += read(SLOW);
+                if let Some(k) = slow {
+                    s.slow += read(i + k, tag);
                 }
-                if over_limit {
-                    s.over_limit += read(OVER_LIMIT);
+                if let Some(k) = over_limit {
+                    s.over_limit += read(i + k, tag);
                 }
             }
+            epoch += 1;
         }
-        if !geo.time {
-            s.calls = self.count_window_calls(&geo);
+        if !geo.map.time {
+            s.calls = self.count_window_calls(&geo.map, geo.buckets);
         }
         s
     }
@@ -487,7 +517,7 @@ impl Window {
             // Move the epoch origin past every tag in use: the largest epoch any thread
             // can have written is the current one, plus one for a clock read a moment
             // later. Histogram epochs move past theirs the same way.
-            let current = self.current_epoch(&old, now);
+            let current = self.current_epoch(&old.epoch_map(), now);
             let mut next = Self::geo_for(shape, 0, 0);
             next.base = current + self.capacity as u64 + 2;
             next.hist_base = old.hist_epoch(current) + old.hist_span() + 2;
