@@ -150,6 +150,40 @@ fn a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next() {
     });
 }
 
+/// A time window right after its start (one epoch), at least two calls to trip, 50%:
+/// two failures recorded at once, each from its own thread (own stripe). A failure
+/// that sees only its own stripe in use and fewer calls than the minimum skips the
+/// window's read; the stripes' marks are ordered, so the later of the two sees both
+/// stripes and reads the window. Nothing is lost, and if relaxed reads let both miss
+/// the other's count, the breaker is closed at 100% and the next failure trips it.
+#[test]
+fn two_first_failures_in_their_own_stripes_lose_no_count_and_a_delayed_trip_comes_next() {
+    model(|| {
+        let clock = ManualClock::new();
+        let config = Config::builder()
+            .time_window(Duration::from_secs(10), 2)
+            .minimum_calls(2)
+            .failure_rate_threshold(0.5)
+            .track_latency(false)
+            .build()
+            .unwrap();
+        let b = Arc::new(Breaker::with_clock(config, clock).unwrap());
+        let b1 = b.clone();
+        let t = thread::spawn(move || b1.try_acquire().unwrap().failure(FailureKind::Other));
+        b.try_acquire().unwrap().failure(FailureKind::Other);
+        t.join().unwrap();
+        let s = b.snapshot();
+        assert_eq!((s.calls, s.failures, s.window_calls), (2, 2, 2));
+        if s.state == State::Closed {
+            assert_eq!(s.failure_rate, 1.0);
+            b.try_acquire().unwrap().failure(FailureKind::Other);
+            assert_eq!(b.state(), State::Open);
+        } else {
+            assert_eq!(s.state, State::Open);
+        }
+    });
+}
+
 /// Two permits with the same bytes: a C caller's copy of a permit struct.
 fn copied(p: tripgate::RawPermit) -> (tripgate::RawPermit, tripgate::RawPermit) {
     let words = p.into_words();

@@ -6,7 +6,8 @@ use super::*;
 impl<C: Clock> Breaker<C> {
     /// Checks the trip rules against the window; trips if one holds. The rules come
     /// from the options; only the adaptive threshold and anti-thrash read the config.
-    pub(super) fn evaluate(&self, w: Word, now: u64, consecutive: u32) {
+    /// `calls_at_most` bounds the calls in the window (`Recorded::calls_at_most`).
+    pub(super) fn evaluate(&self, w: Word, now: u64, consecutive: u32, calls_at_most: u64) {
         let rules = self.options.rules();
         if let Some(limit) = rules.consecutive_limit {
             if consecutive >= limit {
@@ -17,6 +18,19 @@ impl<C: Clock> Breaker<C> {
                 self.trip_unless_damped(rules.config_rules, w, reason, now);
                 return;
             }
+        }
+        if calls_at_most < u64::from(rules.rate.minimum_calls)
+            && rules.config_rules & RULE_ADAPTIVE == 0
+        {
+            // Every rate rule waits for `minimum_calls`, so none can trip: the window
+            // need not be read (right after each trip and recovery, the window holds
+            // one epoch of one stripe). Whether a rule holds is not known, so the next
+            // success looks again, as it would if one did. (The adaptive threshold is
+            // evaluated all the same: its evaluation keeps the success streak.)
+            if !self.attention.look_again.load(Ordering::Relaxed) {
+                self.attention.look_again.store(true, Ordering::Relaxed);
+            }
+            return;
         }
         let needed = Needed {
             failures: rules.failure_threshold.is_some(),

@@ -158,7 +158,7 @@ impl<C: Clock> Breaker<C> {
             generation,
             ..Grant::default()
         };
-        self.recheck(permit, self.clock.coarse_nanos(), 0);
+        self.recheck(permit, self.clock.coarse_nanos(), 0, u64::MAX);
     }
 
     #[inline(never)]
@@ -264,20 +264,20 @@ impl<C: Clock> Breaker<C> {
             // A probe of an earlier generation is a late outcome like any other.
         }
         if kind.is_some() || delta.slow || delta.over_limit || must_look(recorded, look_again) {
-            self.recheck(permit, now, consecutive);
+            self.recheck(permit, now, consecutive, recorded.calls_at_most);
         }
         // A transition this record lost may have left events to deliver.
         self.deliver_waiting_events();
     }
 
     /// The outcome just recorded may change the verdict: evaluate the rules if it may
-    /// drive a transition.
+    /// drive a transition. `calls_at_most` as in `Recorded::calls_at_most`.
     #[inline(never)]
-    pub(super) fn recheck(&self, permit: Grant, now: u64, consecutive: u32) {
+    pub(super) fn recheck(&self, permit: Grant, now: u64, consecutive: u32, calls_at_most: u64) {
         let w = self.load_word();
         if w.state() == State::Closed {
             if w.generation() == permit.generation {
-                self.evaluate(w, now, consecutive);
+                self.evaluate(w, now, consecutive, calls_at_most);
             } else {
                 // A late outcome may not trip the breaker itself, but it changed the
                 // window: the next current outcome must look.

@@ -354,6 +354,76 @@ fn manual_states_do_what_they_say() {
     assert!(e.iter().all(|t| t.reason == Reason::Manual));
 }
 
+/// A time window after a restart (here the recovery) holds one epoch of one stripe,
+/// and failures under `minimum_calls` skip reading it: the success that brings the
+/// window to the minimum must still trip on the rate those failures made.
+#[test]
+fn after_a_recovery_failures_under_the_minimum_wait_and_the_success_that_reaches_it_trips() {
+    let (b, clock) = breaker(
+        Config::builder()
+            .time_window(10 * SEC, 10)
+            .minimum_calls(4)
+            .failure_rate_threshold(0.5)
+            .open_duration(SEC)
+            .half_open_permits(1)
+            .half_open_success_threshold(1)
+            .build()
+            .unwrap(),
+    );
+    for _ in 0..2 {
+        for _ in 0..3 {
+            fail(&b);
+        }
+        assert_eq!(b.state(), State::Closed, "3 calls < minimum 4");
+        assert_eq!(b.snapshot().window_calls, 3);
+        // 3 failures of 4 calls = 75%.
+        ok(&b);
+        assert_eq!(b.state(), State::Open);
+        clock.advance(SEC);
+        ok(&b); // the probe closes it, and the window restarts
+        assert_eq!(b.state(), State::Closed);
+        assert_eq!(b.snapshot().window_calls, 0);
+    }
+    // Under the threshold at the minimum, it stays closed; the failures after it read
+    // the window again.
+    fail(&b);
+    ok(&b);
+    ok(&b);
+    ok(&b);
+    assert_eq!(b.state(), State::Closed, "1 of 4 = 25%");
+    fail(&b);
+    assert_eq!(b.state(), State::Closed, "2 of 5 = 40%");
+    fail(&b);
+    assert_eq!(b.state(), State::Open, "3 of 6 = 50%");
+}
+
+/// Counts in another thread's stripe are read by the failure that may trip: the skip
+/// of the window's read holds only while the caller's stripe is the only one in use.
+#[test]
+fn failures_from_three_threads_under_the_minimum_trip_when_together_they_reach_it() {
+    let (b, _) = breaker(
+        Config::builder()
+            .time_window(10 * SEC, 10)
+            .minimum_calls(4)
+            .failure_rate_threshold(0.5)
+            .build()
+            .unwrap(),
+    );
+    let b = Arc::new(b);
+    for _ in 0..2 {
+        let b = b.clone();
+        std::thread::spawn(move || fail(&b)).join().unwrap();
+    }
+    fail(&b);
+    assert_eq!(b.state(), State::Closed, "3 calls < minimum 4");
+    fail(&b);
+    assert_eq!(
+        b.state(),
+        State::Open,
+        "4 failures of 4 calls, from three threads"
+    );
+}
+
 #[test]
 fn a_time_window_forgets_old_failures_by_itself() {
     let (b, clock) = breaker(

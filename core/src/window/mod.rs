@@ -196,6 +196,14 @@ pub(crate) struct Recorded {
     /// next record, as it could before this check existed; loom model
     /// `a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next`).
     pub(crate) may_trip: bool,
+    /// At least as many calls as a sum of the window at the record's time would count
+    /// (`u64::MAX`: not known). Known, from one counter, for a record of the general
+    /// path in a time window whose span since its last restart is a single epoch and
+    /// whose only stripe in use is the caller's: the state right after every trip and
+    /// recovery, where the rate rules wait for `minimum_calls` and the rules need not
+    /// read the window. Counts other threads add after this one are theirs to
+    /// evaluate, as in [`Window::sums`].
+    pub(crate) calls_at_most: u64,
 }
 
 impl Recorded {
@@ -203,6 +211,7 @@ impl Recorded {
     const HEALTHY: Recorded = Recorded {
         rotated: false,
         may_trip: false,
+        calls_at_most: u64::MAX,
     };
 
     /// `last_unhealthy` as read around the record, `epoch` where the record fell.
@@ -211,6 +220,7 @@ impl Recorded {
         Recorded {
             rotated,
             may_trip: last_unhealthy != 0 && last_unhealthy - 1 + capacity as u64 > epoch,
+            calls_at_most: u64::MAX,
         }
     }
 }
@@ -412,23 +422,49 @@ impl Window {
     #[inline(always)]
     pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> Recorded {
         let unhealthy = self.last_unhealthy();
-        let (epoch, rotated) = match (&self.histograms, latency) {
+        let (map, epoch, rotated) = match (&self.histograms, latency) {
             (Some(h), Some(ns)) => {
                 // One consistent reading of the whole geometry: the histogram's epoch
                 // must come from the same one as the counters'.
                 let geo = self.geometry.load();
-                let (epoch, opened) = self.next_epoch(&geo.epoch_map(), || now);
-                let rotated = self.add_counts(&geo.epoch_map(), epoch, delta) || opened;
+                let map = geo.epoch_map();
+                let (epoch, opened) = self.next_epoch(&map, || now);
+                let rotated = self.add_counts(&map, epoch, delta) || opened;
                 self.record_latency(h, &geo, epoch, ns);
-                (epoch, rotated)
+                (map, epoch, rotated)
             }
             _ => {
-                let geo = self.geometry.load_epoch_map();
-                let (epoch, opened) = self.next_epoch(&geo, || now);
-                (epoch, self.add_counts(&geo, epoch, delta) || opened)
+                let map = self.geometry.load_epoch_map();
+                let (epoch, opened) = self.next_epoch(&map, || now);
+                (map, epoch, self.add_counts(&map, epoch, delta) || opened)
             }
         };
-        Recorded::new(rotated, unhealthy, self.capacity, epoch)
+        let mut recorded = Recorded::new(rotated, unhealthy, self.capacity, epoch);
+        if map.time && epoch == map.base {
+            recorded.calls_at_most = self.calls_in_only_epoch(epoch);
+        }
+        recorded
+    }
+
+    /// The calls of `epoch` in the caller's stripe, once the caller has counted one
+    /// there, if no other stripe is in use; else `u64::MAX`. For a time window whose
+    /// epochs since its last restart are just `epoch`, that is every call a sum would
+    /// count now (see `Recorded::calls_at_most`).
+    #[inline]
+    fn calls_in_only_epoch(&self, epoch: u64) -> u64 {
+        let stripe = self.my_stripe();
+        // ordering: Relaxed, as the counters' (see `Window::sums`): a stripe marked,
+        // or a count added, after these loads belongs to a record that evaluates the
+        // rules itself once counted.
+        if self.stripes_used.load(Ordering::Relaxed) & !(1u64 << stripe) != 0 {
+            return u64::MAX;
+        }
+        let word = self.calls_counter(stripe, epoch).load(Ordering::Relaxed);
+        if word >> VALUE_BITS == epoch & TAG_MASK {
+            word & VALUE_MASK
+        } else {
+            u64::MAX
+        }
     }
 
     /// The newest unhealthy epoch, plus one (0: none yet).
