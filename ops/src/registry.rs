@@ -25,6 +25,7 @@
 
 use crate::file::Settings;
 use crate::fleet;
+use crate::upkeep;
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,12 +138,23 @@ pub struct Registry<C: Clock + Clone = SystemClock> {
     clock: C,
     writer: Mutex<()>,
     fleet: fleet::Membership,
+    /// On the system clock, a share in the process's upkeep thread (see `upkeep`).
+    _upkeep: Option<upkeep::Lease>,
 }
 
 impl Registry<SystemClock> {
     /// An empty registry on the system clock, with built-in default settings.
+    ///
+    /// While it lives, a thread refreshes the process's cached time every millisecond
+    /// (one thread for every registry, or none if the process already runs one through
+    /// [`SystemClock::start_upkeep`]): its breakers' time windows then pick their bucket
+    /// by one load instead of a clock read (BENCHMARKS.md: 7.5 ns against 23.8 ns for an
+    /// acquire and a success on the machine measured).
     pub fn new() -> Self {
-        Registry::with_clock(SystemClock::new())
+        Registry {
+            _upkeep: Some(upkeep::Lease::take()),
+            ..Registry::with_clock(SystemClock::new())
+        }
     }
 
     /// An empty registry on the system clock, creating breakers from `settings`.
@@ -171,6 +183,7 @@ impl<C: Clock + Clone> Registry<C> {
             clock,
             writer: Mutex::new(()),
             fleet: fleet::Membership::default(),
+            _upkeep: None,
         }
     }
 
