@@ -37,6 +37,7 @@ CONTENDERS = [
     ("tripgate", "tripgate (time window)"),
     ("tripgate_latency", "tripgate (time window, latency tracking)"),
     ("tripgate_cached_clock", "tripgate (time window, cached clock: upkeep thread)"),
+    ("tripgate_coarse_os_clock", "tripgate (time window, coarse OS clock: CLOCK_MONOTONIC_COARSE)"),
     ("tripgate_count", "tripgate (count window)"),
     ("tripgate_count_latency", "tripgate (count window, latency tracking)"),
     ("atomic_floor", "atomic floor (load + fetch_add)"),

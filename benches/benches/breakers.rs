@@ -66,6 +66,13 @@ fn s1_closed_success(cr: &mut Criterion) {
         let _upkeep = upkeep();
         closed(&mut g, "tripgate_cached_clock", Tripgate::new(false), never);
     }
+    // The kernel's coarse clock instead, which needs no thread.
+    closed(
+        &mut g,
+        "tripgate_coarse_os_clock",
+        Tripgate::coarse_os_clock(),
+        never,
+    );
     closed_floor_and_peers(&mut g, never);
     g.finish();
 }

@@ -139,6 +139,67 @@ impl Tripgate<SystemClock> {
     }
 }
 
+impl Tripgate<CoarseOsClock> {
+    /// [`Tripgate::new`] on the kernel's clocks instead of the TSC (see
+    /// [`CoarseOsClock`]).
+    pub fn coarse_os_clock() -> Self {
+        Tripgate(Arc::new(
+            Breaker::with_clock(tripgate_config(false), CoarseOsClock::new()).expect("breaker"),
+        ))
+    }
+}
+
+/// The "coarse OS clock" time source for a time window (BENCHMARKS.md, *Where the time
+/// goes*): precise reads by `CLOCK_MONOTONIC`, coarse reads (a window's bucket, an
+/// admission) by `CLOCK_MONOTONIC_COARSE`, the same kernel clock at the tick's
+/// resolution (1 to 4 ms), so both reads share one time base and no thread is needed.
+/// A bench contender through the public [`Clock`] trait, to measure the option: core
+/// itself reads the TSC (its precise read costs half of `CLOCK_MONOTONIC`'s here).
+#[derive(Debug, Clone)]
+pub struct CoarseOsClock {
+    origin_wall: std::time::SystemTime,
+    origin: u64,
+}
+
+impl CoarseOsClock {
+    /// A clock whose reports count wall time from now.
+    pub fn new() -> Self {
+        CoarseOsClock {
+            origin_wall: std::time::SystemTime::now(),
+            origin: os_clock(libc::CLOCK_MONOTONIC),
+        }
+    }
+}
+
+/// `clock_gettime(id)` in nanoseconds.
+#[inline]
+fn os_clock(id: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration, and `id` one
+    // of the clocks every Linux kernel since 2.6.32 has.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Clock for CoarseOsClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        os_clock(libc::CLOCK_MONOTONIC).saturating_sub(self.origin)
+    }
+
+    #[inline]
+    fn coarse_nanos(&self) -> u64 {
+        os_clock(libc::CLOCK_MONOTONIC_COARSE).saturating_sub(self.origin)
+    }
+
+    fn wall_time(&self, nanos: u64) -> std::time::SystemTime {
+        self.origin_wall + Duration::from_nanos(nanos)
+    }
+}
+
 impl Tripgate<ManualClock> {
     /// On a manual clock (for the state-churn scenario).
     pub fn manual(clock: ManualClock) -> Self {
