@@ -117,70 +117,64 @@ fn bucket_rotation_loses_no_count() {
     });
 }
 
-/// A count window of two calls, at least two to trip, 50%: a success and a failure
-/// recorded at once. Nothing is lost from the totals or the window. The rules run on
-/// relaxed reads, so each racing record may miss the other's count and the trip can
-/// wait for a later record; this model pins that down: if the race left the breaker
-/// closed, the window already shows 50%, and the next failure trips it.
-#[test]
-fn a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next() {
-    model(|| {
-        let clock = ManualClock::new();
-        let config = Config::builder()
-            .count_window(2)
-            .minimum_calls(2)
-            .failure_rate_threshold(0.5)
-            .track_latency(false)
-            .build()
-            .unwrap();
-        let b = Arc::new(Breaker::with_clock(config, clock).unwrap());
-        let b1 = b.clone();
-        let t = thread::spawn(move || b1.try_acquire().unwrap().success());
-        b.try_acquire().unwrap().failure(FailureKind::Other);
-        t.join().unwrap();
-        let s = b.snapshot();
-        assert_eq!((s.calls, s.failures, s.window_calls), (2, 1, 2));
-        if s.state == State::Closed {
-            assert_eq!(s.failure_rate, 0.5);
-            b.try_acquire().unwrap().failure(FailureKind::Other);
-            assert_eq!(b.state(), State::Open);
+/// Two outcomes recorded at once on a fresh breaker of `window` (at least two calls to
+/// trip, 50%), the other thread's a success when `other_succeeds`, this thread's a
+/// failure. Nothing is lost from the totals or the window: `failures` and two calls. The
+/// rules run on relaxed reads, so each racing record may miss the other's count and the
+/// trip can wait for a later record: if the race left the breaker closed, the window
+/// already shows the rate that trips, and the next failure trips it.
+fn race_two_outcomes_then_a_failure(
+    window: impl Fn(tripgate::ConfigBuilder) -> tripgate::ConfigBuilder,
+    other_succeeds: bool,
+) {
+    let clock = ManualClock::new();
+    let config = window(Config::builder())
+        .minimum_calls(2)
+        .failure_rate_threshold(0.5)
+        .track_latency(false)
+        .build()
+        .unwrap();
+    let b = Arc::new(Breaker::with_clock(config, clock).unwrap());
+    let b1 = b.clone();
+    let t = thread::spawn(move || {
+        let permit = b1.try_acquire().unwrap();
+        if other_succeeds {
+            permit.success()
         } else {
-            assert_eq!(s.state, State::Open);
+            permit.failure(FailureKind::Other)
         }
     });
+    b.try_acquire().unwrap().failure(FailureKind::Other);
+    t.join().unwrap();
+    let s = b.snapshot();
+    let failures = if other_succeeds { 1 } else { 2 };
+    assert_eq!((s.calls, s.failures, s.window_calls), (2, failures, 2));
+    if s.state == State::Closed {
+        assert_eq!(s.failure_rate, failures as f64 / 2.0);
+        b.try_acquire().unwrap().failure(FailureKind::Other);
+        assert_eq!(b.state(), State::Open);
+    } else {
+        assert_eq!(s.state, State::Open);
+    }
 }
 
-/// A time window right after its start (one epoch), at least two calls to trip, 50%:
-/// two failures recorded at once, each from its own thread (own stripe). A failure
-/// that sees only its own stripe in use and fewer calls than the minimum skips the
-/// window's read; the stripes' marks are ordered, so the later of the two sees both
-/// stripes and reads the window. Nothing is lost, and if relaxed reads let both miss
-/// the other's count, the breaker is closed at 100% and the next failure trips it.
+/// A count window of two calls: a success and a failure recorded at once (see
+/// `race_two_outcomes_then_a_failure`).
+#[test]
+fn a_racing_success_and_failure_lose_no_count_and_a_delayed_trip_comes_next() {
+    model(|| race_two_outcomes_then_a_failure(|c| c.count_window(2), true));
+}
+
+/// A time window right after its start (one epoch): two failures recorded at once, each
+/// from its own thread (own stripe). A failure that sees only its own stripe in use and
+/// fewer calls than the minimum skips the window's read; the stripes' marks are
+/// ordered, so the later of the two sees both stripes and reads the window. Nothing is
+/// lost, and if relaxed reads let both miss the other's count, the breaker is closed at
+/// 100% and the next failure trips it.
 #[test]
 fn two_first_failures_in_their_own_stripes_lose_no_count_and_a_delayed_trip_comes_next() {
     model(|| {
-        let clock = ManualClock::new();
-        let config = Config::builder()
-            .time_window(Duration::from_secs(10), 2)
-            .minimum_calls(2)
-            .failure_rate_threshold(0.5)
-            .track_latency(false)
-            .build()
-            .unwrap();
-        let b = Arc::new(Breaker::with_clock(config, clock).unwrap());
-        let b1 = b.clone();
-        let t = thread::spawn(move || b1.try_acquire().unwrap().failure(FailureKind::Other));
-        b.try_acquire().unwrap().failure(FailureKind::Other);
-        t.join().unwrap();
-        let s = b.snapshot();
-        assert_eq!((s.calls, s.failures, s.window_calls), (2, 2, 2));
-        if s.state == State::Closed {
-            assert_eq!(s.failure_rate, 1.0);
-            b.try_acquire().unwrap().failure(FailureKind::Other);
-            assert_eq!(b.state(), State::Open);
-        } else {
-            assert_eq!(s.state, State::Open);
-        }
+        race_two_outcomes_then_a_failure(|c| c.time_window(Duration::from_secs(10), 2), false)
     });
 }
 

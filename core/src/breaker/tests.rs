@@ -21,6 +21,14 @@ fn count_config(size: u32, min: u32, rate: f64) -> ConfigBuilder {
         .open_duration(10 * SEC)
 }
 
+/// A 10 s time window of 10 buckets.
+fn time_config(min: u32, rate: f64) -> ConfigBuilder {
+    Config::builder()
+        .time_window(10 * SEC, 10)
+        .minimum_calls(min)
+        .failure_rate_threshold(rate)
+}
+
 fn ok<C: Clock>(b: &Breaker<C>) {
     b.try_acquire().expect("admitted").success();
 }
@@ -360,10 +368,7 @@ fn manual_states_do_what_they_say() {
 #[test]
 fn after_a_recovery_failures_under_the_minimum_wait_and_the_success_that_reaches_it_trips() {
     let (b, clock) = breaker(
-        Config::builder()
-            .time_window(10 * SEC, 10)
-            .minimum_calls(4)
-            .failure_rate_threshold(0.5)
+        time_config(4, 0.5)
             .open_duration(SEC)
             .half_open_permits(1)
             .half_open_success_threshold(1)
@@ -401,14 +406,7 @@ fn after_a_recovery_failures_under_the_minimum_wait_and_the_success_that_reaches
 /// of the window's read holds only while the caller's stripe is the only one in use.
 #[test]
 fn failures_from_three_threads_under_the_minimum_trip_when_together_they_reach_it() {
-    let (b, _) = breaker(
-        Config::builder()
-            .time_window(10 * SEC, 10)
-            .minimum_calls(4)
-            .failure_rate_threshold(0.5)
-            .build()
-            .unwrap(),
-    );
+    let (b, _) = breaker(time_config(4, 0.5).build().unwrap());
     let b = Arc::new(b);
     for _ in 0..2 {
         let b = b.clone();
@@ -426,14 +424,7 @@ fn failures_from_three_threads_under_the_minimum_trip_when_together_they_reach_i
 
 #[test]
 fn a_time_window_forgets_old_failures_by_itself() {
-    let (b, clock) = breaker(
-        Config::builder()
-            .time_window(10 * SEC, 10)
-            .minimum_calls(4)
-            .failure_rate_threshold(0.5)
-            .build()
-            .unwrap(),
-    );
+    let (b, clock) = breaker(time_config(4, 0.5).build().unwrap());
     fail(&b);
     fail(&b);
     fail(&b);
