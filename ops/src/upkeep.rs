@@ -35,9 +35,11 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Taken out under the lock, dropped (the thread joined) after it.
-        let handle = lock().give_back();
-        drop(handle);
+        // Dropped (the thread stopped and joined, about one interval) under the lock: a
+        // lease taken meanwhile waits, then starts a new thread, where it would find
+        // the old one still running, start none, and be left with precise reads.
+        let mut leases = lock();
+        drop(leases.give_back());
     }
 }
 
