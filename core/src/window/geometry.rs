@@ -89,8 +89,17 @@ impl Geometry {
     }
 
     /// The histogram epoch of `epoch`.
+    #[inline]
     pub(super) fn hist_epoch(&self, epoch: u64) -> u64 {
-        self.hist_base + self.group.div(epoch.saturating_sub(self.base))
+        let since = epoch.saturating_sub(self.base);
+        // A histogram per bucket (up to 16 buckets) needs no division, and the record
+        // path waits on this one.
+        self.hist_base
+            + if self.group.divisor() == 1 {
+                since
+            } else {
+                self.group.div(since)
+            }
     }
 
     pub(super) fn hist_span(&self) -> u64 {

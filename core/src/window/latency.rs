@@ -12,6 +12,8 @@ use crate::sync::{AtomicU64, Ordering};
 
 /// Most histograms in a window's ring (plus one when buckets are grouped).
 pub(super) const MAX_HISTOGRAM_GROUPS: u64 = 16;
+// `Histograms::last` keeps a ring slot in 8 bits.
+const _: () = assert!(MAX_HISTOGRAM_GROUPS < 255);
 
 /// A histogram and the histogram epoch it holds.
 struct HistSlot {
@@ -29,7 +31,16 @@ pub(super) struct Histograms {
     layout: Layout,
     slots: Box<[HistSlot]>,
     count: FastDiv,
+    /// The last histogram epoch a record placed and its ring slot, `(epoch + 1) << 8 |
+    /// slot` (0: none yet): a record in the same histogram epoch reads its slot here
+    /// rather than dividing by the ring's length. The slot is a function of the epoch
+    /// alone (the ring's length is fixed for life), so any value read is right for the
+    /// epoch it names; written once per histogram epoch.
+    last: AtomicU64,
 }
+
+/// Histogram epochs below this fit in `Histograms::last` beside an 8-bit slot.
+const LAST_EPOCHS: u64 = (1 << 56) - 1;
 
 impl Histograms {
     /// The ring for a window of up to `buckets` buckets, every histogram unused.
@@ -45,7 +56,24 @@ impl Histograms {
                 })
                 .collect(),
             count: FastDiv::new(count),
+            last: AtomicU64::new(0),
         }
+    }
+
+    /// The ring slot of histogram epoch `he`.
+    #[inline(always)]
+    fn slot_of(&self, he: u64) -> usize {
+        if he >= LAST_EPOCHS {
+            return self.count.div_rem(he).1 as usize;
+        }
+        // ordering: Relaxed, the word carries its own epoch with the slot it names.
+        let last = self.last.load(Ordering::Relaxed);
+        if last >> 8 == he + 1 {
+            return (last & 0xff) as usize;
+        }
+        let slot = self.count.div_rem(he).1;
+        self.last.store((he + 1) << 8 | slot, Ordering::Relaxed);
+        slot as usize
     }
 
     /// Bytes of heap the histograms hold.
@@ -59,7 +87,7 @@ impl Window {
     #[inline(always)]
     pub(super) fn record_latency(&self, h: &Histograms, geo: &Geometry, epoch: u64, ns: u64) {
         let he = geo.hist_epoch(epoch);
-        let slot = &h.slots[h.count.div_rem(he).1 as usize];
+        let slot = &h.slots[h.slot_of(he)];
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
         // that sees the new tag adds to cleared bins.
         let tag = slot.tag.load(Ordering::Acquire);
@@ -97,5 +125,31 @@ impl Window {
             }
         }
         Some(histogram::summarize(h.layout, &counts))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_epochs_slot_is_its_place_in_the_ring_whether_remembered_or_not() {
+        // 10 buckets: a histogram each; 40: groups of 3, 14 + 1 histograms.
+        for buckets in [10, 40] {
+            let h = Histograms::new(Layout::new(5), buckets);
+            let count = h.slots.len() as u64;
+            // The largest epochs first, on a ring that remembers none yet.
+            let epochs = [u64::MAX, LAST_EPOCHS, 0, 0, 1, 1, 2, 1, count, count + 1, 0];
+            for he in epochs
+                .into_iter()
+                .chain([LAST_EPOCHS - 1, LAST_EPOCHS - 1, 5])
+            {
+                assert_eq!(
+                    h.slot_of(he) as u64,
+                    he % count,
+                    "epoch {he}, {buckets} buckets"
+                );
+            }
+        }
     }
 }
