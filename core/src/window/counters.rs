@@ -30,6 +30,13 @@ pub(super) const TAG_MASK: u64 = (1 << TAG_BITS) - 1;
 /// epoch rather than stale: clock reads of racing threads differ by far less.
 pub(super) const NEWER_BY: u64 = 1 << 12;
 
+/// The value of counter word `word` if it carries epoch `epoch`'s tag (else it counts
+/// another epoch).
+#[inline(always)]
+pub(super) fn value_in(word: u64, epoch: u64) -> Option<u64> {
+    (word >> VALUE_BITS == epoch & TAG_MASK).then_some(word & VALUE_MASK)
+}
+
 /// Counters per slot and stripe.
 pub(super) const CALLS: usize = 0;
 pub(super) const WEIGHTED_FAILURES: usize = 1;

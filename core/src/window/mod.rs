@@ -45,10 +45,7 @@ use crate::sync::{AtomicU64, Ordering, STRIPES};
 
 // `Window::stripes_used` keeps one bit per stripe.
 const _: () = assert!(STRIPES < 64);
-use counters::{
-    CALLS, CHUNK, COUNTERS, COUNTERS_UNTIMED, OVER_LIMIT, SLOW, TAG_MASK, VALUE_BITS, VALUE_MASK,
-    WEIGHTED_FAILURES,
-};
+use counters::{CALLS, CHUNK, COUNTERS, COUNTERS_UNTIMED, OVER_LIMIT, SLOW, WEIGHTED_FAILURES};
 use crossbeam_utils::CachePadded;
 use geometry::{EpochMap, Geometry, GeometryCell};
 use latency::{Histograms, MAX_HISTOGRAM_GROUPS};
@@ -460,11 +457,7 @@ impl Window {
             return u64::MAX;
         }
         let word = self.calls_counter(stripe, epoch).load(Ordering::Relaxed);
-        if word >> VALUE_BITS == epoch & TAG_MASK {
-            word & VALUE_MASK
-        } else {
-            u64::MAX
-        }
+        counters::value_in(word, epoch).unwrap_or(u64::MAX)
     }
 
     /// The newest unhealthy epoch, plus one (0: none yet).
@@ -496,43 +489,38 @@ impl Window {
         let failures = at(WEIGHTED_FAILURES, needed.failures);
         let slow = at(SLOW, needed.slow);
         let over_limit = at(OVER_LIMIT, needed.over_limit);
-        // Counter `i` (a flat index into the chunks) if it carries `tag`, else 0.
-        let read = |i: usize, tag: u64| {
+        // Counter `i` (a flat index into the chunks) if it counts `epoch`, else 0.
+        let read = |i: usize, epoch: u64| {
             // ordering: Relaxed, each word carries its epoch; a sum is a snapshot that
             // may miss a racing record (see `Recorded::may_trip`).
             let w = self.chunks[i / CHUNK][i % CHUNK].load(Ordering::Relaxed);
-            if w >> VALUE_BITS == tag {
-                w & VALUE_MASK
-            } else {
-                0
-            }
+            counters::value_in(w, epoch).unwrap_or(0)
         };
         // Only stripes that have held a count: a stripe marked after this load is read
         // as empty, as if read before its first record (a racing record, which runs the
         // rules itself once counted).
         // ordering: Relaxed, as the counters' (see `Recorded::may_trip`).
-        let used = self.stripes_used.load(Ordering::Relaxed) & ((1u64 << self.stripes()) - 1);
+        let used = self.stripes_used.load(Ordering::Relaxed);
         let stripe_stride = self.per_slot << self.slot_shift;
         let mut s = Sums::default();
         let mut epoch = first;
         while epoch <= current {
-            let tag = epoch & TAG_MASK;
             let slot0 = self.slot_index(0, epoch) * self.per_slot;
             let mut stripes = used;
             while stripes != 0 {
                 let i = slot0 + stripe_stride * stripes.trailing_zeros() as usize;
                 stripes &= stripes - 1;
                 if let Some(k) = calls {
-                    s.calls += read(i + k, tag);
+                    s.calls += read(i + k, epoch);
                 }
                 if let Some(k) = failures {
-                    s.weighted_failures += read(i + k, tag);
+                    s.weighted_failures += read(i + k, epoch);
                 }
                 if let Some(k) = slow {
-                    s.slow += read(i + k, tag);
+                    s.slow += read(i + k, epoch);
                 }
                 if let Some(k) = over_limit {
-                    s.over_limit += read(i + k, tag);
+                    s.over_limit += read(i + k, epoch);
                 }
             }
             epoch += 1;
