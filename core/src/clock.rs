@@ -19,6 +19,7 @@
 //! assert_eq!(clock.now_nanos(), 1_500_000_000);
 //! ```
 
+use crate::sync::unmodelled::AtomicU64 as AtomicU64Unmodelled;
 use crate::sync::{Arc, AtomicBool, AtomicU64, Ordering};
 use std::future::Future;
 use std::pin::Pin;
@@ -31,7 +32,8 @@ pub trait Clock: Send + Sync + 'static {
     fn now_nanos(&self) -> u64;
 
     /// The same time base as [`now_nanos`](Clock::now_nanos), allowed to lag it by a few
-    /// milliseconds in exchange for being cheap. Defaults to `now_nanos`.
+    /// milliseconds (20 at most in normal running) in exchange for being cheap.
+    /// Defaults to `now_nanos`.
     #[inline]
     fn coarse_nanos(&self) -> u64 {
         self.now_nanos()
@@ -47,7 +49,8 @@ pub trait Clock: Send + Sync + 'static {
 /// system's monotonic clock costs about 23 ns on the machines we measured (see
 /// BENCHMARKS.md). The counter is calibrated against the OS clock once per process (by
 /// [`quanta`], 10 to 20 ms, bounded at 200 ms); where the CPU has no invariant counter,
-/// the OS clock is used instead.
+/// the OS clock is used instead. Every `SystemClock` of a process reads the same time
+/// base: nanoseconds since the first one was made.
 ///
 /// The coarse read is a cached clock: while an upkeep thread runs (see
 /// [`SystemClock::start_upkeep`]) it is one load of a time that thread refreshes, about
@@ -55,6 +58,10 @@ pub trait Clock: Send + Sync + 'static {
 /// thread of CPU). Without one it is the precise read. The
 /// engine never starts a thread itself; a service starts one upkeep thread for all its
 /// breakers.
+///
+/// A forked child does not inherit the upkeep thread, only its last cached time: call
+/// [`SystemClock::after_fork_in_child`] in the child (the Python module and the C
+/// library do, from their fork hooks).
 #[derive(Debug, Clone)]
 pub struct SystemClock {
     counter: quanta::Clock,
@@ -62,42 +69,169 @@ pub struct SystemClock {
     origin_wall: SystemTime,
 }
 
+/// How far behind the precise read a coarse read may be, at most, in normal running:
+/// twice the longest upkeep interval [`SystemClock::start_upkeep`] accepts. A
+/// deadline that a coarse read says is less than this away is confirmed by a precise
+/// read, so a caller who waited out a duration on a precise clock finds it over.
+pub(crate) const COARSE_LAG_NANOS: u64 = 2 * MAX_UPKEEP_INTERVAL.as_nanos() as u64;
+
+/// The upkeep intervals [`SystemClock::start_upkeep`] accepts.
+const MIN_UPKEEP_INTERVAL: Duration = Duration::from_micros(100);
+const MAX_UPKEEP_INTERVAL: Duration = Duration::from_millis(10);
+
+/// The process's cached time, in nanoseconds on the system clock's time base; 0 while
+/// no upkeep thread runs (coarse reads are then precise reads). Process-wide, so not a
+/// modelled atomic.
+static CACHED_NANOS: AtomicU64Unmodelled = AtomicU64Unmodelled::new(0);
+/// Which upkeep thread may publish: its id, [`NO_UPKEEP`], or [`STOPPING`] while a
+/// handle waits for its thread to end (no other may start until it has).
+static UPKEEP: AtomicU64Unmodelled = AtomicU64Unmodelled::new(NO_UPKEEP);
+/// Ids for upkeep threads, from 1.
+static NEXT_UPKEEP: AtomicU64Unmodelled = AtomicU64Unmodelled::new(1);
+const NO_UPKEEP: u64 = 0;
+const STOPPING: u64 = u64::MAX;
+
 /// Keeps [`SystemClock`]'s cached time fresh while it lives; dropping it stops the
 /// thread, and coarse reads go back to precise reads.
 #[derive(Debug)]
 pub struct UpkeepHandle {
-    inner: Option<quanta::Handle>,
+    id: u64,
+    /// The process that started the thread: a fork's child holds a copy of the handle
+    /// but not the thread.
+    pid: u32,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl UpkeepHandle {
+    /// Whether this handle's thread is the one refreshing the cached time: false in a
+    /// fork's child (the thread stayed in the parent).
+    pub fn is_running(&self) -> bool {
+        // ordering: Relaxed, a look at which thread owns the cached time.
+        self.pid == std::process::id() && UPKEEP.load(Ordering::Relaxed) == self.id
+    }
 }
 
 impl Drop for UpkeepHandle {
     fn drop(&mut self) {
-        // Join the thread, then clear the cached time: a frozen value must not be read
-        // as the current time.
-        drop(self.inner.take());
-        let (zero, _) = quanta::Clock::mock();
-        quanta::set_recent(zero.now());
+        if self.pid != std::process::id() {
+            // A fork's child: the thread is the parent's, so there is nothing to join;
+            // its time is frozen, unless `after_fork_in_child` already cleared it.
+            std::mem::forget(self.thread.take());
+            // ordering: Relaxed, as in `after_fork_in_child`.
+            if UPKEEP
+                .compare_exchange(self.id, NO_UPKEEP, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                CACHED_NANOS.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        // ordering: Relaxed, the join below is what orders the thread's last store
+        // before the clearing store.
+        if UPKEEP
+            .compare_exchange(self.id, STOPPING, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            // Cleared by `after_fork_in_child` in a process that was not forked.
+            return;
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+        // Clear the cached time: a frozen value must not be read as the current time.
+        // ordering: Relaxed, a time value; the thread has ended.
+        CACHED_NANOS.store(0, Ordering::Relaxed);
+        UPKEEP.store(NO_UPKEEP, Ordering::Relaxed);
     }
 }
 
 impl SystemClock {
-    /// A clock whose origin is now.
+    /// A clock on the process's time base.
     pub fn new() -> Self {
-        let counter = quanta::Clock::new();
-        SystemClock {
-            origin: counter.now(),
-            counter,
-            origin_wall: SystemTime::now(),
+        static BASE: std::sync::OnceLock<SystemClock> = std::sync::OnceLock::new();
+        BASE.get_or_init(|| {
+            let counter = quanta::Clock::new();
+            SystemClock {
+                origin: counter.now(),
+                counter,
+                origin_wall: SystemTime::now(),
+            }
+        })
+        .clone()
+    }
+
+    /// Starts the thread that refreshes the cached time every `interval` (between
+    /// 100 µs and 10 ms; 1 ms is a good choice), making [`Clock::coarse_nanos`] a
+    /// single load. One per process: a second call while the first handle lives fails.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tripgate::{Clock, SystemClock};
+    ///
+    /// let clock = SystemClock::new();
+    /// let upkeep = SystemClock::start_upkeep(Duration::from_millis(1)).unwrap();
+    /// assert!(clock.coarse_nanos() <= clock.now_nanos());
+    /// assert!(SystemClock::start_upkeep(Duration::from_millis(1)).is_err());
+    /// drop(upkeep);
+    /// ```
+    pub fn start_upkeep(interval: Duration) -> std::io::Result<UpkeepHandle> {
+        if !(MIN_UPKEEP_INTERVAL..=MAX_UPKEEP_INTERVAL).contains(&interval) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "interval: {interval:?} is out of range, it must be within \
+                     {MIN_UPKEEP_INTERVAL:?}..={MAX_UPKEEP_INTERVAL:?}"
+                ),
+            ));
+        }
+        // ordering: Relaxed, ids only need to be distinct.
+        let id = NEXT_UPKEEP.fetch_add(1, Ordering::Relaxed);
+        // ordering: Relaxed, the slot is claimed by the exchange alone; the cached time
+        // is a value, published by itself.
+        if UPKEEP
+            .compare_exchange(NO_UPKEEP, id, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "an upkeep thread already runs in this process",
+            ));
+        }
+        let clock = SystemClock::new();
+        let refresh = move || CACHED_NANOS.store(clock.now_nanos().max(1), Ordering::Relaxed);
+        refresh();
+        let spawned = std::thread::Builder::new()
+            .name("tripgate-upkeep".into())
+            .spawn(move || {
+                // ordering: Relaxed, the handle's join orders this thread's last store.
+                while UPKEEP.load(Ordering::Relaxed) == id {
+                    refresh();
+                    std::thread::park_timeout(interval);
+                }
+            });
+        match spawned {
+            Ok(thread) => Ok(UpkeepHandle {
+                id,
+                pid: std::process::id(),
+                thread: Some(thread),
+            }),
+            Err(e) => {
+                CACHED_NANOS.store(0, Ordering::Relaxed);
+                UPKEEP.store(NO_UPKEEP, Ordering::Relaxed);
+                Err(e)
+            }
         }
     }
 
-    /// Starts the thread that refreshes the cached time every `interval` (1 ms is a good
-    /// choice), making [`Clock::coarse_nanos`] a single load. One per process: a second
-    /// call while the first handle lives fails.
-    pub fn start_upkeep(interval: Duration) -> std::io::Result<UpkeepHandle> {
-        quanta::Upkeep::new(interval)
-            .start()
-            .map(|h| UpkeepHandle { inner: Some(h) })
-            .map_err(|e| std::io::Error::other(e.to_string()))
+    /// To call in a fork's child: the upkeep thread stayed in the parent, so the
+    /// cached time is frozen. Clears it (coarse reads become precise reads) and lets a
+    /// new upkeep thread start. Only two atomic stores: safe in a `pthread_atfork`
+    /// child handler.
+    pub fn after_fork_in_child() {
+        // ordering: Relaxed, the child runs one thread here.
+        CACHED_NANOS.store(0, Ordering::Relaxed);
+        UPKEEP.store(NO_UPKEEP, Ordering::Relaxed);
     }
 }
 
@@ -110,13 +244,14 @@ impl Default for SystemClock {
 impl Clock for SystemClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
-        nanos_since(self.counter.now(), self.origin)
+        let d = self.counter.now().saturating_duration_since(self.origin);
+        d.as_secs() * 1_000_000_000 + d.subsec_nanos() as u64
     }
 
     #[inline]
     fn coarse_nanos(&self) -> u64 {
-        // Zero until an upkeep thread has published a time.
-        match nanos_since(self.counter.recent(), self.origin) {
+        // ordering: Relaxed, a time value; no other memory is published through it.
+        match CACHED_NANOS.load(Ordering::Relaxed) {
             0 => self.now_nanos(),
             n => n,
         }
@@ -125,12 +260,6 @@ impl Clock for SystemClock {
     fn wall_time(&self, nanos: u64) -> SystemTime {
         self.origin_wall + Duration::from_nanos(nanos)
     }
-}
-
-#[inline]
-fn nanos_since(t: quanta::Instant, origin: quanta::Instant) -> u64 {
-    let d = t.saturating_duration_since(origin);
-    d.as_secs() * 1_000_000_000 + d.subsec_nanos() as u64
 }
 
 /// A clock that moves only when told to: for tests and simulations.
@@ -386,20 +515,65 @@ mod tests {
         assert!(ours.abs_diff(theirs) < theirs / 20, "{ours} vs {theirs}");
     }
 
+    /// The upkeep thread is process-wide, so its whole life is one test: tests of a
+    /// binary run at once.
     #[test]
-    fn the_cached_clock_follows_the_upkeep_thread_and_stops_with_it() {
+    fn the_cached_clock_follows_one_upkeep_thread_stops_with_it_and_restarts_after_a_fork() {
         let c = SystemClock::new();
-        if let Ok(handle) = SystemClock::start_upkeep(Duration::from_millis(1)) {
-            std::thread::sleep(Duration::from_millis(5));
-            let cached = c.coarse_nanos();
-            assert!(cached > 0 && cached <= c.now_nanos());
-            drop(handle);
-            std::thread::sleep(Duration::from_millis(5));
-            // Stopped: coarse reads are precise reads again, not a frozen time.
-            let before = c.coarse_nanos();
-            std::thread::sleep(Duration::from_millis(2));
-            assert!(c.coarse_nanos() >= before + 1_000_000);
+        for wrong in [Duration::from_micros(99), Duration::from_millis(11)] {
+            let e = SystemClock::start_upkeep(wrong).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+            assert!(e.to_string().starts_with("interval:"), "{e}");
         }
+        let handle = SystemClock::start_upkeep(Duration::from_millis(1)).unwrap();
+        assert!(handle.is_running());
+        let e = SystemClock::start_upkeep(Duration::from_millis(1)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        let cached = c.coarse_nanos();
+        assert!(cached > 0 && cached <= c.now_nanos());
+        // The thread moves the cached time on (waiting is the point here: a real thread
+        // on the real clock).
+        assert_moves_on(&c);
+
+        // What a fork's child hook does: the cached time is cleared (coarse reads are
+        // precise reads, not a frozen time) and a new upkeep may start.
+        SystemClock::after_fork_in_child();
+        assert!(!handle.is_running());
+        let before = c.coarse_nanos();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(c.coarse_nanos() >= before + 1_000_000, "not frozen");
+        let restarted = SystemClock::start_upkeep(Duration::from_millis(1)).unwrap();
+        // The old handle leaves the new thread alone.
+        drop(handle);
+        assert!(restarted.is_running());
+        assert_moves_on(&c);
+
+        drop(restarted);
+        // Stopped: coarse reads are precise reads again, and another may start.
+        let before = c.coarse_nanos();
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(c.coarse_nanos() >= before + 1_000_000, "not frozen");
+        drop(SystemClock::start_upkeep(Duration::from_millis(1)).unwrap());
+    }
+
+    /// Waits (5 s at most) for the cached time to move on.
+    fn assert_moves_on(c: &SystemClock) {
+        let cached = c.coarse_nanos();
+        let give_up = std::time::Instant::now() + Duration::from_secs(5);
+        while c.coarse_nanos() == cached {
+            assert!(
+                std::time::Instant::now() < give_up,
+                "the cached time is frozen"
+            );
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    #[test]
+    fn every_system_clock_of_the_process_reads_one_time_base() {
+        let (a, b) = (SystemClock::new(), SystemClock::new());
+        let (x, y, z) = (a.now_nanos(), b.now_nanos(), a.now_nanos());
+        assert!(x <= y && y <= z);
     }
 
     #[test]

@@ -25,6 +25,8 @@ pub(crate) use loom::sync::Arc;
 /// Modelling them adds no behaviour a model could catch, and every store would be one
 /// more preemption point: with the trip rules copied there, the reconfiguration model
 /// grew from seconds to 40 minutes.
+/// The system clock's process-wide cached time (`clock.rs`) is one too: a `static`,
+/// which loom's atomics cannot be.
 pub(crate) mod unmodelled {
     pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 }

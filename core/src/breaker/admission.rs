@@ -146,10 +146,11 @@ impl<C: Clock> Breaker<C> {
                 let base = self.options.base_open_nanos.load(Ordering::Relaxed);
                 return Err(self.reject(State::Open, Some(Duration::from_nanos(base))));
             }
-            Some(deadline) if now < deadline => {
-                return Err(self.reject(State::Open, Some(Duration::from_nanos(deadline - now))));
+            Some(deadline) => {
+                if let Some(left) = self.time_left(deadline, now) {
+                    return Err(self.reject(State::Open, Some(Duration::from_nanos(left))));
+                }
             }
-            Some(_) => {}
         }
         // The deadline has passed: whoever moves the breaker to half-open takes the
         // first probe slot in the same swap.
@@ -181,10 +182,8 @@ impl<C: Clock> Breaker<C> {
                 (w.with_probes(w.probes() + 1), false)
             } else {
                 let until = self.lease_deadline(w, now);
-                if now < until {
-                    return Err(
-                        self.reject(State::HalfOpen, Some(Duration::from_nanos(until - now)))
-                    );
+                if let Some(left) = self.time_left(until, now) {
+                    return Err(self.reject(State::HalfOpen, Some(Duration::from_nanos(left))));
                 }
                 // Every slot is held past its lease: write the probes off and start a
                 // new half-open generation with this call as its only probe.
@@ -211,6 +210,21 @@ impl<C: Clock> Breaker<C> {
             s if s.admits_all() => Ok(self.issue(w, false)),
             s => Err(self.reject(s, Some(Duration::ZERO))),
         }
+    }
+
+    /// The time left before `deadline`, `None` once it has passed, from a coarse read
+    /// `now`. A coarse read may lag; one that says the deadline is less than that lag
+    /// away is confirmed by a precise read, so a caller who waited out an open duration
+    /// on a precise clock is admitted (rejections further from it stay one load).
+    #[inline]
+    fn time_left(&self, deadline: u64, now: u64) -> Option<u64> {
+        let left = deadline.checked_sub(now).filter(|&left| left > 0)?;
+        if left > crate::clock::COARSE_LAG_NANOS {
+            return Some(left);
+        }
+        deadline
+            .checked_sub(self.clock.now_nanos())
+            .filter(|&left| left > 0)
     }
 
     /// A probe of generation `w` was admitted at `now`: the lease runs from the newest

@@ -188,6 +188,64 @@ fn tripped(config: Config) -> (Breaker<ManualClock>, ManualClock) {
     (b, clock)
 }
 
+/// A clock whose coarse read lags its precise read by a set amount, as a cached clock
+/// does between two refreshes.
+#[derive(Clone)]
+struct LaggingClock {
+    precise: ManualClock,
+    lag: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Clock for LaggingClock {
+    fn now_nanos(&self) -> u64 {
+        self.precise.now_nanos()
+    }
+
+    fn coarse_nanos(&self) -> u64 {
+        let lag = self.lag.load(std::sync::atomic::Ordering::Relaxed);
+        self.precise.now_nanos().saturating_sub(lag)
+    }
+
+    fn wall_time(&self, nanos: u64) -> std::time::SystemTime {
+        self.precise.wall_time(nanos)
+    }
+}
+
+#[test]
+fn a_call_once_the_open_duration_is_over_is_a_probe_though_the_coarse_clock_lags() {
+    let precise = ManualClock::new();
+    precise.advance(SEC);
+    let lag = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let clock = LaggingClock {
+        precise: precise.clone(),
+        lag: lag.clone(),
+    };
+    let config = count_config(2, 2, 0.5).open_duration(SEC).build().unwrap();
+    let b = Breaker::with_clock(config, clock).unwrap();
+    fail(&b);
+    fail(&b);
+    assert_eq!(b.state(), State::Open);
+    // From here the coarse read is a refresh behind: 1 ms.
+    lag.store(1_000_000, std::sync::atomic::Ordering::Relaxed);
+    // Far from the deadline a rejection reads the coarse clock alone.
+    precise.advance(100 * MS);
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Some(901 * MS),
+        "retry-after from the coarse read"
+    );
+    // Near it, the precise read decides: 1 ns early is early...
+    precise.advance(900 * MS - Duration::from_nanos(1));
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after,
+        Some(Duration::from_nanos(1))
+    );
+    // ...and the deadline itself admits a probe, though the coarse read is 1 ms short.
+    precise.advance(Duration::from_nanos(1));
+    b.try_acquire().expect("a probe").success();
+    assert_eq!(b.state(), State::Closed);
+}
+
 #[test]
 fn the_deadline_itself_admits_one_probe_and_its_success_closes() {
     let (b, clock) = tripped(count_config(10, 1, 0.5).build().unwrap());
