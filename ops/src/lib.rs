@@ -58,7 +58,7 @@ pub mod health;
 pub mod otel;
 pub mod registry;
 pub mod reload;
-mod upkeep;
+pub mod upkeep;
 
 #[cfg(feature = "admin")]
 pub use admin::AdminServer;

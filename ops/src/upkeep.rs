@@ -1,15 +1,31 @@
-//! The process's cached clock, kept fresh for as long as a registry on the system clock
-//! lives: one upkeep thread shared by every such registry.
+//! The process's cached clock, kept fresh for as long as something that owns breakers
+//! on the system clock lives: one upkeep thread shared by every such owner.
 //!
 //! A time window must know the time to pick its bucket. On the system clock that is a
 //! precise read per record (the TSC, about 10 ns) unless a thread refreshes a cached
 //! time, which makes the read one load ([`SystemClock::start_upkeep`]). The core
-//! crate starts no thread; a registry is the service's long-lived owner of its
-//! breakers, so it holds a [`Lease`] on one such thread: the first lease starts it, the
+//! crate starts no thread; the long-lived owners of breakers hold a [`Lease`] on one
+//! such thread: a [`Registry`](crate::Registry) on the system clock, and in the
+//! bindings every breaker and registry on it. The first lease starts the thread, the
 //! last one given back stops it. Where the process already runs one of its own (a
 //! handle from `start_upkeep`), leases start none and the breakers use that one.
+//!
+//! A forked child has no upkeep thread, only the parent's last cached time: call
+//! [`after_fork_in_child`] in the child. The Python module does from
+//! `os.register_at_fork`, the C library clears the cached time from `pthread_atfork`
+//! (its next lease restarts the thread).
+//!
+//! ```
+//! use tripgate::{Clock, SystemClock};
+//! use tripgate_ops::upkeep;
+//!
+//! let lease = upkeep::Lease::take();
+//! let clock = SystemClock::new();
+//! assert!(clock.coarse_nanos() <= clock.now_nanos());
+//! drop(lease); // the last lease: the thread stops
+//! ```
 
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 use std::time::Duration;
 use tripgate::{SystemClock, UpkeepHandle};
 
@@ -20,27 +36,49 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(1);
 
 static SHARED: Mutex<Leases<UpkeepHandle>> = Mutex::new(Leases::new());
 
-/// A share in the process's upkeep thread, held by a [`Registry`](crate::Registry)
-/// on the system clock. The thread runs while at least one lease lives.
+/// A share in the process's upkeep thread. The thread runs while at least one lease
+/// lives.
 #[derive(Debug)]
-pub(crate) struct Lease(());
+pub struct Lease(());
 
 impl Lease {
-    /// Takes a lease, starting the thread if none of ours runs.
-    pub(crate) fn take() -> Lease {
-        lock().take(|| SystemClock::start_upkeep(INTERVAL).ok());
+    /// Takes a lease, starting the thread if none of ours runs (or ours stayed in the
+    /// parent of a fork).
+    pub fn take() -> Lease {
+        let mut leases = lock();
+        leases.count += 1;
+        leases.keep_running(UpkeepHandle::is_running, start);
         Lease(())
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        // Dropped (the thread stopped and joined, about one interval) under the lock: a
-        // lease taken meanwhile waits, then starts a new thread, where it would find
-        // the old one still running, start none, and be left with precise reads.
+        // Dropped (the thread stopped and joined) under the lock: a lease taken
+        // meanwhile waits, then starts a new thread, where it would find the old one
+        // still running, start none, and be left with precise reads.
         let mut leases = lock();
         drop(leases.give_back());
     }
+}
+
+/// To call in a fork's child (before it makes breakers, or right after the fork): the
+/// cached time, frozen since the upkeep thread stayed in the parent, is cleared, and
+/// the thread restarted if leases live. If the fork caught another thread taking or
+/// giving back a lease, the restart is left out: coarse reads are then precise reads.
+pub fn after_fork_in_child() {
+    SystemClock::after_fork_in_child();
+    let mut leases = match SHARED.try_lock() {
+        Ok(leases) => leases,
+        Err(TryLockError::Poisoned(e)) => e.into_inner(),
+        // Held by a thread that did not come along: it is never released.
+        Err(TryLockError::WouldBlock) => return,
+    };
+    leases.keep_running(UpkeepHandle::is_running, start);
+}
+
+fn start() -> Option<UpkeepHandle> {
+    SystemClock::start_upkeep(INTERVAL).ok()
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Leases<UpkeepHandle>> {
@@ -63,13 +101,15 @@ impl<H> Leases<H> {
         }
     }
 
-    /// One more lease; starts the thread by `start` unless ours runs (`start` gives
-    /// `None` when it cannot, e.g. the process runs its own).
-    fn take(&mut self, start: impl FnOnce() -> Option<H>) {
-        self.count += 1;
-        if self.handle.is_none() {
-            self.handle = start();
+    /// While leases live, makes sure ours runs: a handle whose thread is not
+    /// `running` (left in a fork's parent) is replaced by one from `start` (`None`
+    /// when it cannot, e.g. the process runs its own).
+    fn keep_running(&mut self, running: impl Fn(&H) -> bool, start: impl FnOnce() -> Option<H>) {
+        if self.count == 0 || self.handle.as_ref().is_some_and(running) {
+            return;
         }
+        drop(self.handle.take());
+        self.handle = start();
     }
 
     /// One lease fewer; the handle to drop (stopping the thread) after the last.
@@ -87,26 +127,50 @@ impl<H> Leases<H> {
 mod tests {
     use super::*;
 
+    /// `Leases::take` as `Lease::take` does it, with a given start.
+    fn take<H>(leases: &mut Leases<(H, bool)>, start: impl FnOnce() -> Option<(H, bool)>) {
+        leases.count += 1;
+        leases.keep_running(|(_, running)| *running, start);
+    }
+
     #[test]
     fn the_first_lease_starts_the_thread_and_the_last_one_stops_it() {
         let mut leases = Leases::new();
         let mut starts = 0;
-        leases.take(|| {
+        take(&mut leases, || {
             starts += 1;
-            Some("thread")
+            Some(("thread", true))
         });
-        leases.take(|| {
+        take(&mut leases, || {
             starts += 1;
-            Some("another")
+            Some(("another", true))
         });
         assert_eq!(starts, 1, "one thread for both");
         assert_eq!(leases.give_back(), None, "one lease still holds it");
-        assert_eq!(leases.give_back(), Some("thread"), "the last stops it");
+        assert_eq!(
+            leases.give_back(),
+            Some(("thread", true)),
+            "the last stops it"
+        );
         // When the process runs its own, a lease starts none, and tries again later.
-        leases.take(|| None);
+        take(&mut leases, || None);
         assert_eq!(leases.give_back(), None);
-        leases.take(|| Some("again"));
-        assert_eq!(leases.give_back(), Some("again"));
+        take(&mut leases, || Some(("again", true)));
+        assert_eq!(leases.give_back(), Some(("again", true)));
+    }
+
+    #[test]
+    fn a_thread_left_in_a_forks_parent_is_replaced_while_leases_live() {
+        let mut leases = Leases::new();
+        take(&mut leases, || Some(("parent's", true)));
+        // The fork: the handle's thread is not in this process.
+        leases.handle.as_mut().unwrap().1 = false;
+        leases.keep_running(|(_, running)| *running, || Some(("child's", true)));
+        assert_eq!(leases.handle, Some(("child's", true)));
+        // With no lease left, nothing starts.
+        assert_eq!(leases.give_back(), Some(("child's", true)));
+        leases.keep_running(|(_, running)| *running, || Some(("unwanted", true)));
+        assert_eq!(leases.handle, None);
     }
 
     #[test]
