@@ -173,7 +173,7 @@ impl CoarseOsClock {
 
 /// `clock_gettime(id)` in nanoseconds.
 #[inline]
-fn os_clock(id: libc::clockid_t) -> u64 {
+pub fn os_clock(id: libc::clockid_t) -> u64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,

@@ -7,6 +7,9 @@
 //! `clocks.jsonl` and `benches/report.py` turns them into the floor column of the
 //! budget table.
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -34,14 +37,9 @@ fn rdtsc() -> u64 {
     unsafe { core::arch::x86_64::_rdtsc() }
 }
 
+/// The OS's coarse monotonic clock, as the coarse-OS-clock contender reads it.
 fn coarse_os_clock() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    common::os_clock(libc::CLOCK_MONOTONIC_COARSE)
 }
 
 fn main() {
