@@ -60,6 +60,10 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(7)
         .clamp(1, 64);
+    // The C library's breakers on the system clock hold a share in the process's upkeep
+    // thread (a cached time for a window's bucket); so does this loop: one time source
+    // for both paths.
+    let _upkeep = tripgate_ops::upkeep::Lease::take();
     for (label, track) in [("no-latency", false), ("latency", true)] {
         let config = Config {
             track_latency: track,

@@ -22,6 +22,9 @@ pub struct tg_breaker {
     listener: Mutex<Option<ListenerId>>,
     /// The call listener (`tg_breaker_set_call_listener`); removed when dropped.
     pub(crate) call_listener: crate::call_events::CallListenerSlot,
+    /// A breaker of its own on the system clock: a share in the process's upkeep
+    /// thread (a registry's breakers use the registry's).
+    _upkeep: Option<tripgate_ops::upkeep::Lease>,
 }
 
 impl tg_breaker {
@@ -29,6 +32,7 @@ impl tg_breaker {
     pub(crate) fn shared(inner: Arc<Breaker<AnyClock>>) -> Self {
         tg_breaker {
             call_listener: crate::call_events::CallListenerSlot::new(&inner),
+            _upkeep: None,
             inner,
             listener: Mutex::new(None),
         }
@@ -55,7 +59,9 @@ fn new_breaker(
 ) -> tg_status {
     match Breaker::with_clock(config.inner.clone(), clock) {
         Ok(inner) => {
-            out.set(raw::into_handle(tg_breaker::shared(Arc::new(inner))));
+            let mut handle = tg_breaker::shared(Arc::new(inner));
+            handle._upkeep = crate::upkeep::lease_for(handle.inner.clock());
+            out.set(raw::into_handle(handle));
             TG_OK
         }
         Err(e) => invalid(func, e),

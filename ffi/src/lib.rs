@@ -21,6 +21,8 @@
 //! - `registry`: `tg_registry` (named breakers, config files, Prometheus text, health),
 //!   through `tripgate-ops`;
 //! - `admin`: `tg_admin`, the embedded admin endpoint (the `admin` feature);
+//! - `upkeep`: the system clock's upkeep thread, a share per breaker handle and
+//!   registry, and the fork hook;
 //! - `version`: version macros and functions, and the features a build has;
 //! - `raw`: every `unsafe` block of the crate.
 //!
@@ -49,6 +51,7 @@ mod registry;
 mod rejection;
 mod status;
 mod types;
+mod upkeep;
 mod version;
 
 pub use admin::*;

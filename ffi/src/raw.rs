@@ -18,6 +18,24 @@ use std::ffi::{c_char, c_void, CStr};
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
+/// Registers `child` to run in the child of every later `fork()`; false if the system
+/// refused (out of memory) or has no `fork`.
+pub(crate) fn at_fork_in_child(child: extern "C" fn()) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: `child` is a plain `extern "C"` function of this library, with no
+        // arguments; glibc forgets it when the library is unloaded (pthread_atfork
+        // passes the library's `__dso_handle`), so the pointer never dangles. The
+        // handler itself must be async-signal-safe (the caller's is: atomic stores).
+        unsafe { libc::pthread_atfork(None, None, Some(child)) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = child;
+        false
+    }
+}
+
 /// Borrows the object behind a `const T *` from C, or `None` for NULL.
 #[inline(always)]
 pub(crate) fn borrow<'a, T>(ptr: *const T) -> Option<&'a T> {

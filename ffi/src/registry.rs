@@ -25,6 +25,8 @@ pub struct tg_registry {
     /// `tg_registry_allow_defaults`: make breakers from the built-in defaults even after
     /// a failed load.
     allow_defaults: AtomicBool,
+    /// On the system clock, a share in the process's upkeep thread.
+    _upkeep: Option<tripgate_ops::upkeep::Lease>,
 }
 
 /// `tg_registry::loaded`: no load was tried; the built-in defaults are in force.
@@ -63,6 +65,7 @@ impl tg_registry {
 /// Hands out a new, empty registry on `clock`.
 fn hand_out_registry(clock: AnyClock, out: raw::Out<*mut tg_registry>) -> tg_status {
     out.set(raw::into_handle(tg_registry {
+        _upkeep: crate::upkeep::lease_for(&clock),
         inner: Arc::new(Registry::with_clock(clock)),
         loaded: AtomicU8::new(NEVER_LOADED),
         allow_defaults: AtomicBool::new(false),

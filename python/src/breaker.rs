@@ -1,6 +1,6 @@
 //! `Breaker`: the engine for Python, subclassed by `tripgate.CircuitBreaker`.
 
-use crate::clock::{secs, ManualClock};
+use crate::clock::{secs, system_clock, ManualClock};
 use crate::config::build_config;
 use crate::duration::duration_arg;
 use crate::errors::{self, config_error, config_error_for};
@@ -46,6 +46,9 @@ pub(crate) struct Shared {
     call_listener: Mutex<Option<(ListenerId, Py<PyAny>)>>,
     /// Whether `call_listener` holds one: one load per admission when not.
     calls_watched: AtomicBool,
+    /// On the system clock, a share in the process's upkeep thread, for as long as the
+    /// engine lives.
+    _upkeep: Option<tripgate_ops::upkeep::Lease>,
 }
 
 impl Breaker {
@@ -242,9 +245,12 @@ impl Breaker {
         if let Some(n) = name {
             config.name = n;
         }
-        let clock = match clock {
-            Some(c) => AnyClock::Manual(c.get().inner.clone()),
-            None => AnyClock::default(),
+        let (clock, upkeep) = match clock {
+            Some(c) => (AnyClock::Manual(c.get().inner.clone()), None),
+            None => {
+                let (clock, lease) = system_clock();
+                (clock, Some(lease))
+            }
         };
         let inner =
             tripgate::Breaker::with_clock(config, clock).map_err(|e| config_error(py, &e))?;
@@ -254,6 +260,7 @@ impl Breaker {
                 classify_results: AtomicBool::new(classify_results),
                 call_listener: Mutex::new(None),
                 calls_watched: AtomicBool::new(false),
+                _upkeep: upkeep,
             }),
             held: Arc::default(),
             gate_methods: OnceLock::new(),

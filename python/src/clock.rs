@@ -1,10 +1,40 @@
-//! Time at the boundary: the manual clock for tests and conversions to seconds.
+//! Time at the boundary: the manual clock for tests, conversions to seconds, and the
+//! system clock's upkeep thread (a share per breaker, restarted in a fork's child).
 
 use crate::duration::duration_arg;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tripgate::Clock;
+use tripgate::{AnyClock, Clock};
+
+/// The system clock for a breaker, with a share in the process's upkeep thread: while
+/// breakers on it live, a time window picks its bucket by one load (the ops crate's
+/// `upkeep`).
+pub(crate) fn system_clock() -> (AnyClock, tripgate_ops::upkeep::Lease) {
+    (AnyClock::default(), tripgate_ops::upkeep::Lease::take())
+}
+
+/// Registers the fork hook: a forked child has no upkeep thread, only the parent's last
+/// cached time, which it clears and restarts (`os.register_at_fork`, where the
+/// platform forks).
+pub(crate) fn register_fork_hook(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let os = m.py().import("os")?;
+    if !os.hasattr("register_at_fork")? {
+        return Ok(());
+    }
+    let hook = wrap_pyfunction!(after_fork_in_child, m)?;
+    let kwargs = PyDict::new(m.py());
+    kwargs.set_item("after_in_child", hook)?;
+    os.call_method("register_at_fork", (), Some(&kwargs))?;
+    Ok(())
+}
+
+/// Run by `os.fork` in the child (see `register_fork_hook`).
+#[pyfunction]
+fn after_fork_in_child() {
+    tripgate_ops::upkeep::after_fork_in_child();
+}
 
 /// A duration in seconds.
 pub(crate) fn secs(d: Duration) -> f64 {

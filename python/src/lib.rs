@@ -23,7 +23,7 @@
 //! `breaker` (the engine and its guarded call), `permit` (a permit answered once),
 //! `held` (what a `with` statement holds), `guarded` (the decorator), `config`, `options`
 //! (keyword options to the core's config), `duration` (durations users pass), `errors`, `outcome` (outcome codes, state
-//! names), `clock`, `listeners`, `metrics`, `bulkhead`, `fleet` (the fleet crate's
+//! names), `clock` (and the system clock's upkeep thread), `listeners`, `metrics`, `bulkhead`, `fleet` (the fleet crate's
 //! `Fleet`, replicas sharing what their breakers learn).
 
 mod breaker;
@@ -81,5 +81,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         PyTuple::new(m.py(), options::OPTIONS.iter().map(|(option, _)| *option))?,
     )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    clock::register_fork_hook(m)?;
     Ok(())
 }
