@@ -43,8 +43,9 @@ pub(super) struct Histograms {
 const LAST_EPOCHS: u64 = (1 << 56) - 1;
 
 impl Histograms {
-    /// The ring for a window of up to `buckets` buckets, every histogram unused.
-    pub(super) fn new(layout: Layout, buckets: u32) -> Histograms {
+    /// The ring for a window of up to `buckets` buckets, every histogram unused, its
+    /// bins in `lanes` lanes (see [`histogram::LANES`]).
+    pub(super) fn new(layout: Layout, buckets: u32, lanes: usize) -> Histograms {
         let g = (buckets as u64).div_ceil(MAX_HISTOGRAM_GROUPS);
         let count = (buckets as u64).div_ceil(g) + u64::from(g > 1);
         Histograms {
@@ -52,7 +53,7 @@ impl Histograms {
             slots: (0..count)
                 .map(|_| HistSlot {
                     tag: AtomicU64::new(UNUSED),
-                    bins: Bins::new(layout),
+                    bins: Bins::new(layout, lanes),
                 })
                 .collect(),
             count: FastDiv::new(count),
@@ -85,7 +86,16 @@ impl Histograms {
 
 impl Window {
     #[inline(always)]
-    pub(super) fn record_latency(&self, h: &Histograms, geo: &Geometry, epoch: u64, ns: u64) {
+    /// Adds a latency of `ns` to the histogram of `epoch`, in the lane of the caller's
+    /// `stripe` (0 in a count window, whose histograms keep one lane).
+    pub(super) fn record_latency(
+        &self,
+        h: &Histograms,
+        geo: &Geometry,
+        epoch: u64,
+        ns: u64,
+        stripe: usize,
+    ) {
         let he = geo.hist_epoch(epoch);
         let slot = &h.slots[h.slot_of(he)];
         // ordering: Acquire pairs with the Release store that ends a clear, so a writer
@@ -108,7 +118,7 @@ impl Window {
                 slot.tag.store(he, Ordering::Release);
             }
         }
-        slot.bins.add(h.layout.index(ns));
+        slot.bins.add(h.layout.index(ns), stripe);
     }
 
     /// Latency figures over the window at `now`, if latencies are kept.
@@ -136,7 +146,7 @@ mod tests {
     fn a_histogram_epochs_slot_is_its_place_in_the_ring_whether_remembered_or_not() {
         // 10 buckets: a histogram each; 40: groups of 3, 14 + 1 histograms.
         for buckets in [10, 40] {
-            let h = Histograms::new(Layout::new(5), buckets);
+            let h = Histograms::new(Layout::new(5), buckets, 1);
             let count = h.slots.len() as u64;
             // The largest epochs first, on a ring that remembers none yet.
             let epochs = [u64::MAX, LAST_EPOCHS, 0, 0, 1, 1, 2, 1, count, count + 1, 0];

@@ -241,7 +241,14 @@ impl Window {
         let chunks = (0..slots as usize * per_slot * stripes / CHUNK)
             .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
-        let histograms = latency.map(|layout| Histograms::new(layout, capacity));
+        // A time window's histograms keep two lanes of bins, so that two threads add to
+        // different ones, as its counters keep stripes (see `histogram::LANES`).
+        let lanes = if shape.time {
+            crate::histogram::LANES
+        } else {
+            1
+        };
+        let histograms = latency.map(|layout| Histograms::new(layout, capacity, lanes));
         // Epochs start at 1: every counter starts as 0, whose tag (0) is then stale, so
         // a stripe's first count always opens its epoch (and marks the stripe in
         // `stripes_used`).
@@ -388,8 +395,9 @@ impl Window {
         // come from the same one as the counters'.
         let geo = self.geometry.load();
         let (epoch, opened) = self.next_epoch(&geo.epoch_map(), || now);
-        let rotated = opened || geo.time && self.add_call(epoch, self.my_stripe());
-        self.record_latency(h, &geo, epoch, latency);
+        let stripe = if geo.time { self.my_stripe() } else { 0 };
+        let rotated = opened || geo.time && self.add_call(epoch, stripe);
+        self.record_latency(h, &geo, epoch, latency, stripe);
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -427,7 +435,8 @@ impl Window {
                 let map = geo.epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
                 let rotated = self.add_counts(&map, epoch, delta) || opened;
-                self.record_latency(h, &geo, epoch, ns);
+                let stripe = if map.time { self.my_stripe() } else { 0 };
+                self.record_latency(h, &geo, epoch, ns, stripe);
                 (map, epoch, rotated)
             }
             _ => {

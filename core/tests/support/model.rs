@@ -564,7 +564,7 @@ pub fn run(config: Config, ops: Vec<Op>) -> Result<(), String> {
         );
         if let Some(l) = s.latency {
             if !w.is_empty() && matches!(m.c.window, WindowConfig::Time { .. }) {
-                // The histogram clamps at MAX_TRACKABLE (~18 min); a permit held longer
+                // The histogram clamps at MAX_TRACKABLE (~9 min); a permit held longer
                 // than that (the fuzz target's clock travels far) reads as the clamp.
                 let mut v: Vec<u64> = w.iter().map(|r| r.latency.min(MAX_TRACKABLE)).collect();
                 v.sort_unstable();
