@@ -127,7 +127,8 @@ impl<H> Leases<H> {
 mod tests {
     use super::*;
 
-    /// `Leases::take` as `Lease::take` does it, with a given start.
+    /// One more lease, counted and kept running as `Lease::take` does, with a given
+    /// start.
     fn take<H>(leases: &mut Leases<(H, bool)>, start: impl FnOnce() -> Option<(H, bool)>) {
         leases.count += 1;
         leases.keep_running(|(_, running)| *running, start);
