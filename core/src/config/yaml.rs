@@ -12,14 +12,15 @@ use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// Parses one YAML document.
 pub(crate) fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
-    let mut builder = Builder::default();
+    let mut builder = Builder {
+        // YAML also breaks lines at a lone `\r`.
+        last_line: text.bytes().filter(|b| matches!(b, b'\n' | b'\r')).count() + 1,
+        ..Builder::default()
+    };
     Parser::new_from_str(text)
         .load(&mut builder, false)
         .map_err(|e| {
-            // At the end of the text the parser may name the line after the last.
-            let last = text.bytes().filter(|b| matches!(b, b'\n' | b'\r')).count() + 1;
-            let mut at = location(*e.marker());
-            at.line = at.line.min(last);
+            let at = builder.location(*e.marker());
             vec![SyntaxError {
                 at: Some(at),
                 field: String::new(),
@@ -30,14 +31,6 @@ pub(crate) fn parse(text: &str) -> Result<Node, Vec<SyntaxError>> {
         return Err(builder.errors);
     }
     Ok(builder.root.unwrap_or_else(Node::empty_map))
-}
-
-fn location(m: Marker) -> Location {
-    // The parser counts lines from 1 and columns from 0.
-    Location {
-        line: m.line(),
-        column: m.col() + 1,
-    }
 }
 
 /// A collection being read, with the pending key of a mapping.
@@ -54,9 +47,21 @@ struct Builder {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     errors: Vec<SyntaxError>,
+    /// The text's last line: at the end of the text the parser may name the line after
+    /// it (an empty key or value there, or an error).
+    last_line: usize,
 }
 
 impl Builder {
+    /// The place the parser's marker names, within the text.
+    fn location(&self, m: Marker) -> Location {
+        // The parser counts lines from 1 and columns from 0.
+        Location {
+            line: m.line().clamp(1, self.last_line.max(1)),
+            column: m.col() + 1,
+        }
+    }
+
     /// Adds a finished value to the collection it belongs to.
     fn push(&mut self, node: Node, anchor: usize) {
         if anchor > 0 {
@@ -132,7 +137,7 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        let at = Some(location(mark));
+        let at = Some(self.location(mark));
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let forced_string = tag.is_some_and(|t| t.suffix == "str");
@@ -200,5 +205,30 @@ fn resolve_plain(text: &str) -> Value {
     match text.parse::<f64>() {
         Ok(f) if looks_numeric => Value::Float(f),
         _ => Value::Str(text.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key's place in `node`, depth first.
+    fn key_lines(node: &Node, into: &mut Vec<usize>) {
+        for (key, value) in node.entries().unwrap_or_default() {
+            into.extend(key.at.map(|at| at.line));
+            key_lines(value, into);
+        }
+    }
+
+    #[test]
+    fn an_empty_key_at_the_end_of_the_text_is_placed_on_its_last_line() {
+        // `?` opens an explicit key; with nothing after it, the parser places the empty
+        // (null) key on the line after the text's last.
+        let text = "services:\n  cache:\n?  ";
+        let root = parse(text).unwrap();
+        let mut lines = Vec::new();
+        key_lines(&root, &mut lines);
+        assert!(lines.len() >= 2, "{root:?}");
+        assert!(lines.iter().all(|&l| (1..=3).contains(&l)), "{lines:?}");
     }
 }
