@@ -374,15 +374,23 @@ struct Delivery {
 
 /// A transition in progress: from before its swap until its event is queued (or the
 /// swap is lost). Dropping it ends it.
-pub(crate) struct Publishing<'a>(&'a AtomicU32);
+///
+/// A transition that began while no listener had ever been registered (no queue) holds
+/// no count and queues no event: it costs no read-modify-write. A listener registered
+/// during such a transition misses only that transition's event, which its deliverer
+/// skips as dropped (nothing is in progress for it).
+pub(crate) struct Publishing<'a>(Option<&'a AtomicU32>);
 
 impl Drop for Publishing<'_> {
     fn drop(&mut self) {
+        let Some(count) = self.0 else {
+            return;
+        };
         // ordering: Release, so that a deliverer that reads no transition in progress
         // (Acquire) sees the event this one queued. The fence pairs with the one in
         // `take_ready`: either that deliverer sees this end, or this thread's next
         // look at `waiting` sees the deliverer's call for help.
-        self.0.fetch_sub(1, Ordering::Release);
+        count.fetch_sub(1, Ordering::Release);
         fence(Ordering::SeqCst);
     }
 }
@@ -418,22 +426,31 @@ impl Events {
     }
 
     /// Call before a swap that starts a new generation; keep until its event is queued.
+    /// While no listener was ever registered (no queue) there is nothing to deliver to,
+    /// and the transition is not counted as in progress (see [`Publishing`]).
     pub(crate) fn begin(&self) -> Publishing<'_> {
+        if self.queue.get().is_none() {
+            return Publishing(None);
+        }
         // ordering: Relaxed; the swap that follows (AcqRel) orders it for deliverers,
         // which reach it through the winners of later generations.
         self.publishing.fetch_add(1, Ordering::Relaxed);
-        Publishing(&self.publishing)
+        Publishing(Some(&self.publishing))
     }
 
-    /// Queues the event of a transition this thread won. Never blocks or allocates.
-    pub(crate) fn queue(&self, t: Transition, publishing: Publishing<'_>) {
-        // With no queue no listener was ever registered: nothing to deliver to.
-        let full = self.queue.get().is_some_and(|q| q.push(t).is_err());
-        if full {
+    /// Queues the event of a transition this thread won, if its [`begin`](Events::begin)
+    /// found a queue; returns whether it did. Never blocks or allocates.
+    pub(crate) fn queue(&self, t: Transition, publishing: Publishing<'_>) -> bool {
+        let queue = match (publishing.0, self.queue.get()) {
+            (Some(_), Some(queue)) => queue,
+            _ => return false,
+        };
+        if queue.push(t).is_err() {
             // ordering: Relaxed, a statistic.
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
         drop(publishing);
+        true
     }
 
     /// Events dropped because the queue was full.

@@ -233,10 +233,15 @@ impl<C: Clock> Breaker<C> {
     /// or takes a snapshot delivers it first, and the winner's own probe permit is such
     /// a call.
     pub fn dispatch_events(&self) {
-        // ordering: Relaxed; the queue synchronises what it holds.
-        self.attention
-            .flags
-            .fetch_and(!EVENTS_WAITING, Ordering::Relaxed);
+        // ordering: Relaxed; the queue synchronises what it holds. Load first: the bit
+        // is rarely set, and a clear that finds it unset would write the line for
+        // nothing (a bit set after the load asks the next record to deliver, which is
+        // harmless).
+        if self.attention.flags.load(Ordering::Relaxed) & EVENTS_WAITING != 0 {
+            self.attention
+                .flags
+                .fetch_and(!EVENTS_WAITING, Ordering::Relaxed);
+        }
         self.events.dispatch(&self.attention.flags);
     }
 

@@ -442,26 +442,28 @@ impl Totals {
 
 /// Transitions remembered for the flapping figure (which therefore reads at most this).
 pub(super) const RECENT_TRANSITIONS: usize = 32;
+// The ring follows the generation across its wrap from u32::MAX to 0.
+const _: () = assert!(RECENT_TRANSITIONS.is_power_of_two());
 
 /// Times of the most recent transitions, for the flapping figure: a ring of atomics,
-/// so that a transition won on admission records its time without a lock.
+/// indexed by generation (every generation is one transition), so that a transition
+/// records its time with one plain store.
 pub(super) struct RecentTransitions {
     /// Each a transition's time plus one; 0: empty.
     times: [AtomicU64; RECENT_TRANSITIONS],
-    next: AtomicU64,
 }
 
 impl RecentTransitions {
     pub(super) fn new() -> RecentTransitions {
         RecentTransitions {
             times: std::array::from_fn(|_| AtomicU64::new(0)),
-            next: AtomicU64::new(0),
         }
     }
 
-    pub(super) fn push(&self, now: u64) {
-        // ordering: Relaxed, a statistic; the index only needs to be distinct.
-        let i = self.next.fetch_add(1, Ordering::Relaxed) as usize % RECENT_TRANSITIONS;
+    /// Records the transition that started `generation`, at `now`.
+    pub(super) fn push(&self, generation: u32, now: u64) {
+        let i = generation as usize % RECENT_TRANSITIONS;
+        // ordering: Relaxed, a statistic.
         self.times[i].store(now.saturating_add(1), Ordering::Relaxed);
     }
 

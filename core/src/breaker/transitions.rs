@@ -124,7 +124,10 @@ impl<C: Clock> Breaker<C> {
         self.timeline
             .closed_at
             .store(now.saturating_add(1), Ordering::Relaxed);
-        self.timeline.ramp_start.set(to.generation(), now);
+        // Read only under the ramp flag, which only this transition sets.
+        if to.flags() & FLAG_RAMP != 0 {
+            self.timeline.ramp_start.set(to.generation(), now);
+        }
         let shape = Shape::of(&self.config.load().window);
         self.window.restart(shape, now);
         self.attention.look_again.store(false, Ordering::Relaxed);
@@ -158,12 +161,13 @@ impl<C: Clock> Breaker<C> {
         now: u64,
         publishing: Publishing<'_>,
     ) {
-        self.announce(from, to, reason, now, None, publishing);
-        // ordering: Release, so that a record that sees the flag (Relaxed, then the
-        // queue's own synchronisation) finds the event queued.
-        self.attention
-            .flags
-            .fetch_or(EVENTS_WAITING, Ordering::Release);
+        if self.announce(from, to, reason, now, None, publishing) {
+            // ordering: Release, so that a record that sees the flag (Relaxed, then the
+            // queue's own synchronisation) finds the event queued.
+            self.attention
+                .flags
+                .fetch_or(EVENTS_WAITING, Ordering::Release);
+        }
     }
 
     fn announce(
@@ -174,7 +178,7 @@ impl<C: Clock> Breaker<C> {
         now: u64,
         open_for: Option<Duration>,
         publishing: Publishing<'_>,
-    ) {
+    ) -> bool {
         // The streak moves into the new generation with its count: outcomes of calls
         // admitted before the transition no longer touch it, and readers still see it.
         // (On an admission path this may retry only while a record races with it.)
@@ -182,7 +186,7 @@ impl<C: Clock> Breaker<C> {
         // ordering: Relaxed, statistics.
         self.timeline.state_since.store(now, Ordering::Relaxed);
         self.timeline.transitions.fetch_add(1, Ordering::Relaxed);
-        self.timeline.recent.push(now);
+        self.timeline.recent.push(to.generation(), now);
         let event = Transition {
             from: from.state(),
             to: to.state(),
@@ -192,7 +196,7 @@ impl<C: Clock> Breaker<C> {
             at: self.clock.wall_time(now),
             open_for,
         };
-        self.events.queue(event, publishing);
+        self.events.queue(event, publishing)
     }
 
     /// What a record or release does about events queued on admission: one load while
