@@ -28,11 +28,25 @@ pub struct tg_breaker {
 }
 
 impl tg_breaker {
-    /// A new handle to a breaker shared with a registry.
+    /// A new handle to a breaker shared with a registry (which holds the upkeep lease).
     pub(crate) fn shared(inner: Arc<Breaker<AnyClock>>) -> Self {
+        Self::with_upkeep(inner, None)
+    }
+
+    /// A handle to a breaker of its own, holding a share in the upkeep thread if its
+    /// clock needs one.
+    fn own(inner: Breaker<AnyClock>) -> Self {
+        let upkeep = crate::upkeep::lease_for(inner.clock());
+        Self::with_upkeep(Arc::new(inner), upkeep)
+    }
+
+    fn with_upkeep(
+        inner: Arc<Breaker<AnyClock>>,
+        upkeep: Option<tripgate_ops::upkeep::Lease>,
+    ) -> Self {
         tg_breaker {
             call_listener: crate::call_events::CallListenerSlot::new(&inner),
-            _upkeep: None,
+            _upkeep: upkeep,
             inner,
             listener: Mutex::new(None),
         }
@@ -59,9 +73,7 @@ fn new_breaker(
 ) -> tg_status {
     match Breaker::with_clock(config.inner.clone(), clock) {
         Ok(inner) => {
-            let mut handle = tg_breaker::shared(Arc::new(inner));
-            handle._upkeep = crate::upkeep::lease_for(handle.inner.clock());
-            out.set(raw::into_handle(handle));
+            out.set(raw::into_handle(tg_breaker::own(inner)));
             TG_OK
         }
         Err(e) => invalid(func, e),
