@@ -43,11 +43,11 @@ pub(crate) fn spin_loop() {
     loom::thread::yield_now();
 }
 
-/// Index of the calling thread's counter stripe, in `0..STRIPES`.
+/// A number in `0..STRIPES` for the calling thread: which of the shared lifetime-counter
+/// stripes it adds to when it owns none (see [`totals_stripe`]).
 ///
-/// Threads are numbered in the order they first record, so up to `STRIPES` threads
-/// never share a stripe. Under loom every thread uses stripe 0, which makes the
-/// models exercise the contended case.
+/// Threads are numbered in the order they first ask, so the threads beyond the owners
+/// spread evenly. Under loom every thread gets 0.
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn stripe_index() -> usize {
@@ -76,11 +76,14 @@ pub(crate) fn stripe_index() -> usize {
 
 /// Stripes of the breaker's lifetime counters: the first [`OWNED_STRIPES`] each
 /// belong to at most one live thread; the other [`STRIPES`] are shared by the threads
-/// beyond those, spread over them by [`stripe_index`] as a window's are.
+/// beyond those, spread over them by [`stripe_index`].
 pub(crate) const TOTALS_STRIPES: usize = OWNED_STRIPES + STRIPES;
 
-/// Lifetime-counter stripes that a thread can own (see [`totals_stripe`]).
-const OWNED_STRIPES: usize = 4;
+/// Lifetime-counter stripes that a thread can own (see [`totals_stripe`]): as many as
+/// a window has stripes to own ([`window_stripe`]). An owned stripe takes two cache
+/// lines (it counts failures by kind too), so a fourth would take the breaker past its
+/// 4 KiB budget.
+pub(crate) const OWNED_STRIPES: usize = 3;
 
 /// The calling thread's stripe of the lifetime counters, and whether the thread owns
 /// it.
@@ -205,19 +208,24 @@ mod owned_stripes {
 
     #[inline]
     pub(crate) fn totals_stripe() -> TotalsStripe {
-        let v = STRIPE.with(|s| {
-            let v = s.get();
-            if v != UNSET {
-                return v;
-            }
-            let v = claim().map_or_else(shared, |index| index | OWNED);
-            s.set(v);
-            v
-        });
+        let mut v = STRIPE.with(Cell::get);
+        if v == UNSET {
+            v = first_stripe();
+        }
         TotalsStripe {
             index: v & !OWNED,
             owned: v & OWNED != 0,
         }
+    }
+
+    /// The thread's stripe, claimed or assigned on its first count: out of line, so
+    /// that every inlined [`totals_stripe`] stays a load and a compare.
+    #[cold]
+    #[inline(never)]
+    fn first_stripe() -> usize {
+        let v = claim().map_or_else(shared, |index| index | OWNED);
+        STRIPE.with(|s| s.set(v));
+        v
     }
 }
 
@@ -239,8 +247,64 @@ pub(crate) fn totals_stripe() -> TotalsStripe {
 /// Number of counter stripes in a time-based window.
 ///
 /// Two threads recording on one breaker land on different stripes (different cache
-/// lines), so they do not bounce a line between cores on every record.
+/// lines), so they do not bounce a line between cores on every record. The first
+/// `STRIPES - 1` belong to the threads that own lifetime-counter stripes `0..STRIPES - 1`
+/// (see [`window_stripe`]); the last is shared by every other thread.
 pub(crate) const STRIPES: usize = 4;
+
+// A window stripe a thread owns is the lifetime-counter stripe it owns.
+const _: () = assert!(STRIPES - 1 == OWNED_STRIPES);
+
+/// The calling thread's stripe of a time window's counters, and whether the thread is
+/// its only writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WindowStripe {
+    /// In `0..STRIPES`.
+    pub(crate) index: usize,
+    /// Whether this thread is the stripe's only writer: it adds with a plain load and
+    /// store instead of an RMW, as an owner of a lifetime-counter stripe does.
+    pub(crate) owned: bool,
+}
+
+impl WindowStripe {
+    /// The stripe every thread shares, by RMW.
+    pub(crate) const SHARED: WindowStripe = WindowStripe {
+        index: STRIPES - 1,
+        owned: false,
+    };
+}
+
+/// The calling thread's window stripe: the one it owns if it owns lifetime-counter
+/// stripe `i < STRIPES - 1` (the same claim, so the same hand-over when the thread
+/// exits), else the shared last one.
+///
+/// A locked add costs 5.5 to 7 ns on the guests measured (BENCHMARKS.md, table *Clock
+/// reads and adds*), about as much as the rest of a record; an owner pays none. The
+/// cost of the shared stripe: a fourth and later thread recording on one breaker all
+/// add to one line, where before they spread over four.
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn window_stripe() -> WindowStripe {
+    let t = totals_stripe();
+    if t.owned {
+        WindowStripe {
+            index: t.index,
+            owned: true,
+        }
+    } else {
+        WindowStripe::SHARED
+    }
+}
+
+/// Under loom every thread shares stripe 0 by RMW, as for the lifetime counters.
+#[cfg(loom)]
+#[inline]
+pub(crate) fn window_stripe() -> WindowStripe {
+    WindowStripe {
+        index: 0,
+        owned: false,
+    }
+}
 
 #[cfg(all(test, loom))]
 mod loom_tests {

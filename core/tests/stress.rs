@@ -193,11 +193,12 @@ fn racing_failures_trip_once_and_late_failures_add_nothing_to_the_streak() {
     assert!((LIMIT..LIMIT + THREADS).contains(&counts[0]), "{counts:?}");
 }
 
-/// Three times more threads than the lifetime counters have stripes a thread can own
-/// (four owned, the other eight sharing four stripes in pairs), in waves, so that
-/// exiting threads give their stripes back and the next wave claims them: every
-/// rejection, every ignored outcome and every measured duration is counted once, on
-/// owned stripes (plain adds) and shared ones (locked adds) alike. Counting on a
+/// Four times more threads than the lifetime counters and a time window have stripes a
+/// thread can own (three owned; the other nine share the four shared lifetime stripes
+/// and the window's one shared stripe), in waves, so that exiting threads give their
+/// stripes back and the next wave claims them: every rejection, every outcome (in the
+/// window and for life, failures by kind) and every measured duration is counted once,
+/// on owned stripes (plain adds) and shared ones (locked adds) alike. Counting on a
 /// shared stripe without a locked add loses counts here in every run.
 #[test]
 fn lifetime_counters_conserve_every_count_across_waves_of_threads() {
@@ -219,6 +220,8 @@ fn lifetime_counters_conserve_every_count_across_waves_of_threads() {
                         p.record(Outcome::Success, Duration::from_nanos(3));
                         let p = closed.try_acquire().unwrap();
                         p.record(Outcome::Ignored, Duration::from_nanos(5));
+                        let p = closed.try_acquire().unwrap();
+                        p.failure(FailureKind::Connection);
                     }
                 });
             }
@@ -228,6 +231,8 @@ fn lifetime_counters_conserve_every_count_across_waves_of_threads() {
     assert_eq!(open.snapshot().rejected, calls);
     let s = closed.snapshot();
     assert_eq!((s.successes, s.ignored), (calls, calls));
+    assert_eq!(s.failures_by_kind.connection, calls);
+    assert_eq!((s.calls, s.window_calls), (2 * calls, 2 * calls));
     let durations = s
         .call_durations
         .expect("outcomes were recorded with latencies");

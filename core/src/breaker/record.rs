@@ -233,8 +233,8 @@ impl<C: Clock> Breaker<C> {
         let recorded = self.window.record(now, delta, latency);
         let consecutive = match kind {
             Some(k) => {
+                self.totals.count_failure(k);
                 // ordering: Relaxed, statistics and a streak; no memory is published.
-                self.totals.failures[k as usize].fetch_add(1, Ordering::Relaxed);
                 self.totals
                     .last_failure
                     .store(now.saturating_add(1), Ordering::Relaxed);

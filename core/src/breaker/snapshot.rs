@@ -85,7 +85,7 @@ impl<C: Clock> Breaker<C> {
         let sums = self.window.sums(now, Needed::ALL);
         let (calls, slow_calls) = self.window.lifetime();
         let config = self.config.load();
-        let f = |k: FailureKind| self.totals.failures[k as usize].load(Ordering::Relaxed);
+        let f = |k: FailureKind| self.totals.failures(k);
         let failures_by_kind = FailureCounts {
             timeout: f(FailureKind::Timeout),
             connection: f(FailureKind::Connection),

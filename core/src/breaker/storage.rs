@@ -388,55 +388,108 @@ impl Timeline {
     }
 }
 
-/// One stripe of the lifetime counters, on a cache line of its own. 64 bytes, not
-/// `CachePadded`'s 128: eight stripes fit the 512 bytes that four padded ones took,
-/// within the 4 KiB per breaker of docs/ARCHITECTURE.md §3.
-#[repr(align(64))]
-pub(super) struct StripeLine([AtomicU64; STRIPED_COUNTERS]);
+/// Failure kinds, counted by kind for life.
+const FAILURE_KINDS: usize = FailureKind::ALL.len();
 
-/// Lifetime counters: failures by kind, the striped counters, the last failure.
+/// A stripe of the lifetime counters that any number of threads add to by RMW, on a
+/// cache line of its own. 64 bytes, not `CachePadded`'s 128, within the 4 KiB per
+/// breaker of docs/ARCHITECTURE.md §3.
+#[repr(align(64))]
+pub(super) struct SharedLine([AtomicU64; STRIPED_COUNTERS]);
+
+/// A stripe of the lifetime counters that one thread owns: the striped counters and the
+/// failures by kind, on two cache lines of their own (a failure then costs no RMW
+/// either).
+#[repr(align(64))]
+pub(super) struct OwnedLine {
+    counters: [AtomicU64; STRIPED_COUNTERS],
+    failures: [AtomicU64; FAILURE_KINDS],
+}
+
+/// Lifetime counters: the striped counters, failures by kind, the last failure.
 pub(super) struct Totals {
-    pub(super) failures: [AtomicU64; 5],
-    pub(super) striped: [StripeLine; TOTALS_STRIPES],
+    /// Stripes `0..OWNED_STRIPES` of [`totals_stripe`], each written by one thread.
+    owned: [OwnedLine; OWNED_STRIPES],
+    /// The other stripes, shared by the threads that own none.
+    shared: [SharedLine; TOTALS_STRIPES - OWNED_STRIPES],
+    /// Failures by kind of the threads that own no stripe.
+    failures: [AtomicU64; FAILURE_KINDS],
     /// Monotonic time of the last failure, plus one (0: none yet).
     pub(super) last_failure: AtomicU64,
     /// Lifetime calls at the last evaluated failure (adaptive threshold's streaks).
     pub(super) streak_base: AtomicU64,
 }
 
+/// Adds `delta` to `counter`: with a plain load and store when the calling thread is
+/// its only writer (`owned`, see [`totals_stripe`]): nothing is lost, and a reader sees
+/// the old value or the new. Else by RMW.
+#[inline]
+fn add(counter: &AtomicU64, delta: u64, owned: bool) {
+    // ordering: Relaxed, a statistic: a counter publishes nothing but its value.
+    if owned {
+        counter.store(
+            counter.load(Ordering::Relaxed).wrapping_add(delta),
+            Ordering::Relaxed,
+        );
+    } else {
+        counter.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
 impl Totals {
     pub(super) fn new() -> Totals {
+        fn zeros<const N: usize>() -> [AtomicU64; N] {
+            std::array::from_fn(|_| AtomicU64::new(0))
+        }
         Totals {
-            failures: std::array::from_fn(|_| AtomicU64::new(0)),
-            striped: std::array::from_fn(|_| {
-                StripeLine(std::array::from_fn(|_| AtomicU64::new(0)))
+            owned: std::array::from_fn(|_| OwnedLine {
+                counters: zeros(),
+                failures: zeros(),
             }),
+            shared: std::array::from_fn(|_| SharedLine(zeros())),
+            failures: zeros(),
             last_failure: AtomicU64::new(0),
             streak_base: AtomicU64::new(0),
         }
     }
 
+    /// Adds `delta` to striped counter `which`, in the calling thread's stripe.
     #[inline]
     pub(super) fn bump(&self, which: usize, delta: u64) {
         let stripe = totals_stripe();
-        let counter = &self.striped[stripe.index].0[which];
-        // ordering: Relaxed, a statistic: a counter publishes nothing but its value.
-        if stripe.owned {
-            // This thread is the stripe's only writer (`totals_stripe`): a plain load
-            // and store lose nothing, and a reader sees the old value or the new.
-            counter.store(
-                counter.load(Ordering::Relaxed).wrapping_add(delta),
-                Ordering::Relaxed,
-            );
-        } else {
-            counter.fetch_add(delta, Ordering::Relaxed);
-        }
+        let counter = match self.owned.get(stripe.index) {
+            Some(line) => &line.counters[which],
+            None => &self.shared[stripe.index - OWNED_STRIPES].0[which],
+        };
+        add(counter, delta, stripe.owned);
     }
 
+    /// Counts a failure of `kind`.
+    #[inline]
+    pub(super) fn count_failure(&self, kind: FailureKind) {
+        let stripe = totals_stripe();
+        let counter = match self.owned.get(stripe.index) {
+            Some(line) => &line.failures[kind as usize],
+            None => &self.failures[kind as usize],
+        };
+        add(counter, 1, stripe.owned);
+    }
+
+    /// Striped counter `which`, summed over the stripes (wrapping).
     pub(super) fn sum(&self, which: usize) -> u64 {
-        self.striped.iter().fold(0u64, |a, s| {
-            a.wrapping_add(s.0[which].load(Ordering::Relaxed))
-        })
+        let owned = self.owned.iter().map(|l| &l.counters[which]);
+        let shared = self.shared.iter().map(|l| &l.0[which]);
+        owned
+            .chain(shared)
+            .fold(0u64, |a, c| a.wrapping_add(c.load(Ordering::Relaxed)))
+    }
+
+    /// Failures of `kind` so far.
+    pub(super) fn failures(&self, kind: FailureKind) -> u64 {
+        let owned = self.owned.iter().map(|l| &l.failures[kind as usize]);
+        owned
+            .chain([&self.failures[kind as usize]])
+            .fold(0u64, |a, c| a.wrapping_add(c.load(Ordering::Relaxed)))
     }
 }
 

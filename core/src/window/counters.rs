@@ -3,12 +3,14 @@
 //! A counter is one `AtomicU64` holding both the epoch it counts for (a 28-bit tag) and
 //! its value (36 bits). Adding to it:
 //!
-//! - current tag: `fetch_add` the value (one RMW, the common case);
+//! - current tag: `fetch_add` the value (one RMW, the common case), or, on a stripe the
+//!   caller owns (its only writer, `crate::sync::window_stripe`), a plain load and
+//!   store;
 //! - older tag: the slot is being reused for a new epoch, so compare-and-swap the whole
-//!   word to `(new tag, delta)`. The one thread whose swap wins *folds* the old value
-//!   into a lifetime accumulator; a loser retries and then adds. No lock, and no count
-//!   is lost: each lands in exactly one epoch, or in the accumulator once its epoch has
-//!   left the window;
+//!   word to `(new tag, delta)` (an owner stores it). The one thread whose swap wins
+//!   *folds* the old value into a lifetime accumulator; a loser retries and then adds.
+//!   No lock, and no count is lost: each lands in exactly one epoch, or in the
+//!   accumulator once its epoch has left the window;
 //! - newer tag (this thread read the clock a moment before another): add to it.
 //!
 //! Tags wrap after 2^28 epochs; a slot left untouched for exactly a multiple of that
@@ -20,7 +22,7 @@
 //! billion) calls per bucket per stripe; weighted failures count in hundredths.
 
 use super::{Delta, EpochMap, Window};
-use crate::sync::{stripe_index, AtomicU64, Ordering};
+use crate::sync::{window_stripe, AtomicU64, Ordering, WindowStripe};
 
 pub(super) const TAG_BITS: u32 = 28;
 pub(super) const VALUE_BITS: u32 = 64 - TAG_BITS;
@@ -78,9 +80,19 @@ impl Window {
         (stripe << self.slot_shift) + (epoch & self.slot_mask) as usize
     }
 
+    /// The caller's stripe (see [`window_stripe`]); a window built count-based has one
+    /// stripe, shared.
     #[inline]
-    pub(super) fn my_stripe(&self) -> usize {
-        stripe_index() & self.stripe_mask
+    pub(super) fn my_stripe(&self) -> WindowStripe {
+        if self.stripe_mask == 0 {
+            return WindowStripe {
+                index: 0,
+                owned: false,
+            };
+        }
+        let stripe = window_stripe();
+        debug_assert!(stripe.index <= self.stripe_mask);
+        stripe
     }
 
     pub(super) fn stripes(&self) -> usize {
@@ -88,10 +100,16 @@ impl Window {
     }
 
     /// Adds `delta`, and in a time window the call itself, to epoch `epoch` (of
-    /// geometry `geo`) in the caller's stripe; returns whether that opened the epoch
+    /// geometry `geo`) in the caller's `stripe`; returns whether that opened the epoch
     /// there.
     #[inline]
-    pub(super) fn add_counts(&self, geo: &EpochMap, epoch: u64, delta: Delta) -> bool {
+    pub(super) fn add_counts(
+        &self,
+        geo: &EpochMap,
+        epoch: u64,
+        delta: Delta,
+        stripe: WindowStripe,
+    ) -> bool {
         let time = geo.time;
         if delta.weighted_failures > 0 || delta.slow || delta.over_limit {
             // ordering: Relaxed, hints (see `Recorded::may_trip`). Load first: within
@@ -109,21 +127,17 @@ impl Window {
             }
         }
         let tag = epoch & TAG_MASK;
-        let stripe = self.my_stripe();
         let rotated = time && self.add_call(epoch, stripe);
+        let i = stripe.index;
         if delta.weighted_failures > 0 {
-            self.add(
-                self.counter(stripe, epoch, WEIGHTED_FAILURES),
-                tag,
-                delta.weighted_failures,
-                None,
-            );
+            let counter = self.counter(i, epoch, WEIGHTED_FAILURES);
+            self.add(counter, stripe, tag, delta.weighted_failures, None);
         }
         if delta.slow && self.keeps(SLOW) {
-            self.add(self.counter(stripe, epoch, SLOW), tag, 1, Some(SLOW));
+            self.add(self.counter(i, epoch, SLOW), stripe, tag, 1, Some(SLOW));
         }
         if delta.over_limit && self.keeps(OVER_LIMIT) {
-            self.add(self.counter(stripe, epoch, OVER_LIMIT), tag, 1, None);
+            self.add(self.counter(i, epoch, OVER_LIMIT), stripe, tag, 1, None);
         }
         rotated
     }
@@ -131,22 +145,19 @@ impl Window {
     /// Counts one call in epoch `epoch` of a time window, in `stripe`; returns whether
     /// that opened the epoch there.
     #[inline(always)]
-    pub(super) fn add_call(&self, epoch: u64, stripe: usize) -> bool {
-        self.add(
-            self.calls_counter(stripe, epoch),
-            epoch & TAG_MASK,
-            1,
-            Some(CALLS),
-        )
+    pub(super) fn add_call(&self, epoch: u64, stripe: WindowStripe) -> bool {
+        let counter = self.calls_counter(stripe.index, epoch);
+        self.add(counter, stripe, epoch & TAG_MASK, 1, Some(CALLS))
     }
 
-    /// Adds `delta` to `counter`, in the caller's stripe, for epoch `tag`; returns
+    /// Adds `delta` to `counter`, in the caller's `stripe`, for epoch `tag`; returns
     /// whether it rotated the counter. A rotation marks the stripe used
     /// (`stripes_used`).
     #[inline]
     pub(super) fn add(
         &self,
         counter: &AtomicU64,
+        stripe: WindowStripe,
         tag: u64,
         delta: u64,
         fold: Option<usize>,
@@ -159,40 +170,44 @@ impl Window {
             let ahead = have.wrapping_sub(tag) & TAG_MASK;
             if ahead < NEWER_BY {
                 // Current epoch (0), or a slightly newer one that a thread whose clock
-                // read came a moment later already opened. Anything else is stale,
-                // however far the wrapped tags say it is.
-                counter.fetch_add(delta, Ordering::Relaxed);
+                // read came a moment later already opened (an owner's own earlier
+                // precise read, on an owned stripe). Anything else is stale, however
+                // far the wrapped tags say it is.
+                if stripe.owned {
+                    // The stripe's only writer: a plain load and store lose nothing,
+                    // and a reader sees the old word or the new (`window_stripe`).
+                    counter.store(word.wrapping_add(delta), Ordering::Relaxed);
+                } else {
+                    counter.fetch_add(delta, Ordering::Relaxed);
+                }
                 return false;
             }
-            match counter.compare_exchange_weak(
-                word,
-                (tag << VALUE_BITS) | delta,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    self.mark_used();
-                    if let Some(f) = fold {
-                        let old = word & VALUE_MASK;
-                        if old > 0 {
-                            self.folded[if f == CALLS { 0 } else { 1 }]
-                                .fetch_add(old, Ordering::Relaxed);
-                        }
-                    }
-                    return true;
-                }
-                Err(actual) => word = actual,
+            let opened = (tag << VALUE_BITS) | delta;
+            if stripe.owned {
+                counter.store(opened, Ordering::Relaxed);
+            } else if let Err(actual) =
+                counter.compare_exchange_weak(word, opened, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                word = actual;
+                continue;
             }
+            self.mark_used(stripe.index);
+            if let Some(f) = fold {
+                let old = word & VALUE_MASK;
+                if old > 0 {
+                    self.folded[if f == CALLS { 0 } else { 1 }].fetch_add(old, Ordering::Relaxed);
+                }
+            }
+            return true;
         }
     }
 
-    /// Marks the caller's stripe as holding counts, for sums (`stripes_used`). Every
-    /// count reaches a stripe first by opening an epoch there: counters start at tag 0,
-    /// and epochs at 1. The stripe is read again here, so that the add's common path
-    /// keeps nothing alive for it.
+    /// Marks stripe `index` as holding counts, for sums (`stripes_used`). Every count
+    /// reaches a stripe first by opening an epoch there: counters start at tag 0, and
+    /// epochs at 1.
     #[inline(always)]
-    fn mark_used(&self) {
-        let bit = 1u64 << self.my_stripe();
+    fn mark_used(&self, index: usize) {
+        let bit = 1u64 << index;
         // ordering: Relaxed, as the counters' (see `Window::sums`). Load first: the bit
         // is set once for life, and the line stays shared.
         if self.stripes_used.load(Ordering::Relaxed) & bit == 0 {

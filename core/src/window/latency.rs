@@ -87,7 +87,7 @@ impl Histograms {
 impl Window {
     #[inline(always)]
     /// Adds a latency of `ns` to the histogram of `epoch`, in the lane of the caller's
-    /// `stripe` (0 in a count window, whose histograms keep one lane).
+    /// stripe `stripe` (a window built count-based keeps one lane).
     pub(super) fn record_latency(
         &self,
         h: &Histograms,

@@ -7,9 +7,10 @@
 //! at epoch `E` is the slots whose epoch lies in `(E - buckets, E]`.
 //!
 //! Each slot holds up to four counters (calls, weighted failures, slow calls, calls at
-//! or over the percentile limit) for each of [`STRIPES`] stripes; a thread always
-//! writes its own stripe, so two threads recording on one breaker touch different
-//! cache lines. Each counter carries the epoch it counts for ([`counters`]), so
+//! or over the percentile limit) for each of [`STRIPES`] stripes: the first three
+//! threads to count each own one and add to it without a locked instruction, the
+//! others share the last by RMW (`crate::sync::window_stripe`), so two threads
+//! recording on one breaker touch different cache lines. Each counter carries the epoch it counts for ([`counters`]), so
 //! readers sum the counters whose tag is inside the window and ignore the rest, and an
 //! idle window empties by itself. Lifetime totals are the folded-in values plus every
 //! counter.
@@ -156,8 +157,10 @@ pub(crate) struct Window {
     /// Stripes in use minus one (time windows stripe; count windows share a cursor
     /// anyway and use one stripe).
     stripe_mask: usize,
-    /// Folded-in values of counters whose epoch left the window: calls, slow.
-    folded: CachePadded<[AtomicU64; 2]>,
+    /// Folded-in values of counters whose epoch left the window: calls, slow. Not on a
+    /// line of its own: it is written only when a count opens an epoch in a stripe (at
+    /// most once per bucket and stripe), as `stripes_used` beside it is.
+    folded: [AtomicU64; 2],
     /// The newest epoch holding a failure, a slow call or a call over the latency
     /// limit, plus one (0: none yet). Written only by such records; read when a
     /// healthy record opens a new epoch, to skip the rules when none can hold.
@@ -264,7 +267,7 @@ impl Window {
             slot_mask: slots - 1,
             slot_shift: slots.trailing_zeros() as u8,
             stripe_mask: stripes - 1,
-            folded: CachePadded::new([AtomicU64::new(0), AtomicU64::new(0)]),
+            folded: [AtomicU64::new(0), AtomicU64::new(0)],
             last_unhealthy: AtomicU64::new(0),
             healthy_from: AtomicU64::new(0),
             stripes_used: AtomicU64::new(0),
@@ -395,9 +398,9 @@ impl Window {
         // come from the same one as the counters'.
         let geo = self.geometry.load();
         let (epoch, opened) = self.next_epoch(&geo.epoch_map(), || now);
-        let stripe = if geo.time { self.my_stripe() } else { 0 };
+        let stripe = self.my_stripe();
         let rotated = opened || geo.time && self.add_call(epoch, stripe);
-        self.record_latency(h, &geo, epoch, latency, stripe);
+        self.record_latency(h, &geo, epoch, latency, stripe.index);
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -434,15 +437,16 @@ impl Window {
                 let geo = self.geometry.load();
                 let map = geo.epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
-                let rotated = self.add_counts(&map, epoch, delta) || opened;
-                let stripe = if map.time { self.my_stripe() } else { 0 };
-                self.record_latency(h, &geo, epoch, ns, stripe);
+                let stripe = self.my_stripe();
+                let rotated = self.add_counts(&map, epoch, delta, stripe) || opened;
+                self.record_latency(h, &geo, epoch, ns, stripe.index);
                 (map, epoch, rotated)
             }
             _ => {
                 let map = self.geometry.load_epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
-                (map, epoch, self.add_counts(&map, epoch, delta) || opened)
+                let rotated = self.add_counts(&map, epoch, delta, self.my_stripe());
+                (map, epoch, rotated || opened)
             }
         };
         let mut recorded = Recorded::new(rotated, unhealthy, self.capacity, epoch);
@@ -458,7 +462,7 @@ impl Window {
     /// count now (see `Recorded::calls_at_most`).
     #[inline]
     fn calls_in_only_epoch(&self, epoch: u64) -> u64 {
-        let stripe = self.my_stripe();
+        let stripe = self.my_stripe().index;
         // ordering: Relaxed, as the counters' (see `Window::sums`): a stripe marked,
         // or a count added, after these loads belongs to a record that evaluates the
         // rules itself once counted.
