@@ -274,9 +274,9 @@ impl WindowStripe {
     };
 }
 
-/// The calling thread's window stripe: the one it owns if it owns lifetime-counter
-/// stripe `i < STRIPES - 1` (the same claim, so the same hand-over when the thread
-/// exits), else the shared last one.
+/// The calling thread's window stripe: if the thread owns lifetime-counter stripe `i`
+/// (there are `STRIPES - 1` to own), window stripe `i`, owned by the same claim (so
+/// handed over the same way when the thread exits); else the shared last one.
 ///
 /// A locked add costs 5.5 to 7 ns on the guests measured (BENCHMARKS.md, table *Clock
 /// reads and adds*), about as much as the rest of a record; an owner pays none. The
