@@ -218,6 +218,11 @@ impl<C: Clock> Breaker<C> {
     /// Registers a transition listener. It runs after the new state is published,
     /// outside every lock, on the thread that delivers the event: the one that won the
     /// transition, except on admission (see [`dispatch_events`](Breaker::dispatch_events)).
+    ///
+    /// It sees every transition that begins after this call returns. The first
+    /// listener of a breaker may miss a transition racing with its registration (one
+    /// that began before it and completed after): a breaker with no listener keeps no
+    /// events at all.
     pub fn add_listener(&self, f: impl Fn(&Transition) + Send + Sync + 'static) -> ListenerId {
         self.events
             .add(Arc::new(f) as Listener, self.load_word().generation())

@@ -10,9 +10,9 @@
 //! or over the percentile limit) for each of [`STRIPES`] stripes: the first three
 //! threads to count each own one and add to it without a locked instruction, the
 //! others share the last by RMW (`crate::sync::window_stripe`), so two threads
-//! recording on one breaker touch different cache lines. Each counter carries the epoch it counts for ([`counters`]), so
-//! readers sum the counters whose tag is inside the window and ignore the rest, and an
-//! idle window empties by itself. Lifetime totals are the folded-in values plus every
+//! recording on one breaker touch different cache lines. Each counter carries the
+//! epoch it counts for ([`counters`]), so readers sum the counters whose tag is inside
+//! the window and ignore the rest, and an idle window empties by itself. Lifetime totals are the folded-in values plus every
 //! counter.
 //!
 //! Which epoch a time or a call number falls in is the window's *geometry* (bucket
