@@ -144,7 +144,9 @@ fn registries_sharing_a_fleet_table_adopt_each_others_open_and_export_the_fleets
     for _ in 0..4 {
         db_a.try_acquire().unwrap().failure(FailureKind::Timeout);
     }
-    assert_eq!(db_a.state(), State::Open);
+    // Open by its own trip; its fleet's worker, woken by the transition, may already
+    // hold it open (a quorum of one: its own opinion).
+    assert!(matches!(db_a.state(), State::Open | State::ForcedOpen));
     for _ in 0..2 {
         assert!(
             a.fleet_sync(WAIT) && b.fleet_sync(WAIT),
