@@ -268,6 +268,7 @@ pub(crate) struct WindowStripe {
 
 impl WindowStripe {
     /// The stripe every thread shares, by RMW.
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) const SHARED: WindowStripe = WindowStripe {
         index: STRIPES - 1,
         owned: false,
@@ -296,12 +297,13 @@ pub(crate) fn window_stripe() -> WindowStripe {
     }
 }
 
-/// Under loom every thread shares stripe 0 by RMW, as for the lifetime counters.
+/// Under loom every thread shares stripe 0 ([`stripe_index`]) by RMW, as for the
+/// lifetime counters.
 #[cfg(loom)]
 #[inline]
 pub(crate) fn window_stripe() -> WindowStripe {
     WindowStripe {
-        index: 0,
+        index: stripe_index(),
         owned: false,
     }
 }
