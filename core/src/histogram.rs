@@ -9,8 +9,7 @@
 //! A window keeps a ring of these (see `window`), one per group of buckets.
 
 #[cfg(doc)]
-#[cfg(doc)]
-use crate::sync::window_stripe;
+use crate::sync::TotalsStripe;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// Largest latency the histogram distinguishes, in nanoseconds (2^39 - 1, ~9 min).
@@ -78,7 +77,7 @@ impl Layout {
 }
 
 /// Copies of every bin a time window's histogram keeps: a thread adds to the lane of
-/// its window stripe (see [`window_stripe`]), and readers sum the lanes. Two threads that
+/// its window stripe (see [`TotalsStripe::window`]), and readers sum the lanes. Two threads that
 /// record the same latency (the common case: calls to one dependency take about as
 /// long) would otherwise add to one counter, and its cache line would move between
 /// their cores on every call: 118 ns a call for two threads on one breaker against
@@ -132,7 +131,7 @@ impl Bins {
     }
 
     /// Adds one to bin `index`, in the lane of the caller's `stripe` (its
-    /// [`window_stripe`]'s index).
+    /// [`TotalsStripe::window`]'s index).
     #[inline]
     pub(crate) fn add(&self, index: usize, stripe: usize) {
         let lane = stripe & self.lane_mask as usize;

@@ -80,7 +80,7 @@ pub(crate) fn stripe_index() -> usize {
 pub(crate) const TOTALS_STRIPES: usize = OWNED_STRIPES + STRIPES;
 
 /// Lifetime-counter stripes that a thread can own (see [`totals_stripe`]): as many as
-/// a window has stripes to own ([`window_stripe`]). An owned stripe takes two cache
+/// a window has stripes to own ([`TotalsStripe::window`]). An owned stripe takes two cache
 /// lines (it counts failures by kind too), so a fourth would take the breaker past its
 /// 4 KiB budget.
 pub(crate) const OWNED_STRIPES: usize = 3;
@@ -249,7 +249,7 @@ pub(crate) fn totals_stripe() -> TotalsStripe {
 /// Two threads recording on one breaker land on different stripes (different cache
 /// lines), so they do not bounce a line between cores on every record. The first
 /// `STRIPES - 1` belong to the threads that own lifetime-counter stripes `0..STRIPES - 1`
-/// (see [`window_stripe`]); the last is shared by every other thread.
+/// (see [`TotalsStripe::window`]); the last is shared by every other thread.
 pub(crate) const STRIPES: usize = 4;
 
 // A window stripe a thread owns is the lifetime-counter stripe it owns.
@@ -275,36 +275,40 @@ impl WindowStripe {
     };
 }
 
-/// The calling thread's window stripe: if the thread owns lifetime-counter stripe `i`
-/// (there are `STRIPES - 1` to own), window stripe `i`, owned by the same claim (so
-/// handed over the same way when the thread exits); else the shared last one.
-///
-/// A locked add costs 5.5 to 7 ns on the guests measured (BENCHMARKS.md, table *Clock
-/// reads and adds*), about as much as the rest of a record; an owner pays none. The
-/// cost of the shared stripe: a fourth and later thread recording on one breaker all
-/// add to one line, where before they spread over four.
-#[cfg(not(loom))]
-#[inline]
-pub(crate) fn window_stripe() -> WindowStripe {
-    let t = totals_stripe();
-    if t.owned {
-        WindowStripe {
-            index: t.index,
-            owned: true,
+impl TotalsStripe {
+    /// The window stripe of the thread whose lifetime-counter stripe this is: if the
+    /// thread owns lifetime-counter stripe `i` (there are `STRIPES - 1` to own), window
+    /// stripe `i`, owned by the same claim (so handed over the same way when the thread
+    /// exits); else the shared last one. A record reads the thread's stripe once
+    /// ([`totals_stripe`]: a thread-local, which through a shared library is a call)
+    /// and hands it to the window and to the lifetime counters.
+    ///
+    /// A locked add costs 5.5 to 7 ns on the guests measured (BENCHMARKS.md, table
+    /// *Clock reads and adds*), about as much as the rest of a record; an owner pays
+    /// none. The cost of the shared stripe: a fourth and later thread recording on one
+    /// breaker all add to one line, where before they spread over four.
+    #[cfg(not(loom))]
+    #[inline]
+    pub(crate) fn window(self) -> WindowStripe {
+        if self.owned {
+            WindowStripe {
+                index: self.index,
+                owned: true,
+            }
+        } else {
+            WindowStripe::SHARED
         }
-    } else {
-        WindowStripe::SHARED
     }
-}
 
-/// Under loom every thread shares stripe 0 ([`stripe_index`]) by RMW, as for the
-/// lifetime counters.
-#[cfg(loom)]
-#[inline]
-pub(crate) fn window_stripe() -> WindowStripe {
-    WindowStripe {
-        index: stripe_index(),
-        owned: false,
+    /// Under loom every thread shares stripe 0 ([`stripe_index`]) by RMW, as for the
+    /// lifetime counters.
+    #[cfg(loom)]
+    #[inline]
+    pub(crate) fn window(self) -> WindowStripe {
+        WindowStripe {
+            index: stripe_index(),
+            owned: false,
+        }
     }
 }
 

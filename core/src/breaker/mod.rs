@@ -54,7 +54,8 @@ use crate::permit::{
 };
 use crate::state::{State, Word, FLAG_DEADLINE, FLAG_IN_FLIGHT, FLAG_RAMP, FLAG_TIMED, STATE_MASK};
 use crate::sync::{
-    totals_stripe, AtomicBool, AtomicU32, AtomicU64, Ordering, OWNED_STRIPES, TOTALS_STRIPES,
+    totals_stripe, AtomicBool, AtomicU32, AtomicU64, Ordering, TotalsStripe, OWNED_STRIPES,
+    TOTALS_STRIPES,
 };
 use crate::window::{Delta, Needed, Recorded, Shape, Sums, Window, WEIGHT_SCALE};
 use arc_swap::ArcSwap;

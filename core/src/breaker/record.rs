@@ -78,7 +78,9 @@ impl<C: Clock> Breaker<C> {
         // The clock first: read before the window's geometry, it keeps few values alive
         // across a clock that may be a call (fewer registers to save). A time-built
         // window that is count-based now reads it for nothing; that is rare.
-        let recorded = self.window.record_success(self.clock.coarse_nanos());
+        let recorded = self
+            .window
+            .record_success(self.clock.coarse_nanos(), totals_stripe());
         self.after_plain_success(recorded, generation, None);
     }
 
@@ -147,8 +149,10 @@ impl<C: Clock> Breaker<C> {
             };
             return self.record_measured(permit, Outcome::Success, now, Some(latency));
         }
-        let recorded = self.window.record_timed_success(now, latency);
-        self.totals.bump(SUCCESSFUL_NANOS, latency);
+        // The thread's stripe, read once for the window and the lifetime counters.
+        let stripe = totals_stripe();
+        let recorded = self.window.record_timed_success(now, latency, stripe);
+        self.totals.bump_in(stripe, SUCCESSFUL_NANOS, latency);
         self.after_plain_success(recorded, generation, Some(latency));
     }
 
@@ -194,11 +198,13 @@ impl<C: Clock> Breaker<C> {
         now: u64,
         latency: Option<u64>,
     ) {
+        // The thread's stripe, read once for the window and the lifetime counters.
+        let stripe = totals_stripe();
         let kind = match outcome {
             Outcome::Ignored => {
-                self.totals.bump(IGNORED, 1);
+                self.totals.bump_in(stripe, IGNORED, 1);
                 if let Some(latency) = latency {
-                    self.totals.bump(IGNORED_NANOS, latency);
+                    self.totals.bump_in(stripe, IGNORED_NANOS, latency);
                 }
                 self.attend(|| CallEvent::Ignored);
                 if permit.is_probe() {
@@ -218,7 +224,7 @@ impl<C: Clock> Breaker<C> {
             } else {
                 SUCCESSFUL_NANOS
             };
-            self.totals.bump(sum, lat);
+            self.totals.bump_in(stripe, sum, lat);
         }
         let delta = Delta {
             weighted_failures: kind.map_or(0, |k| {
@@ -230,10 +236,10 @@ impl<C: Clock> Breaker<C> {
                 && lat >= self.options.limit_nanos.load(Ordering::Relaxed),
         };
         let look_again = self.attention.look_again.load(Ordering::Relaxed);
-        let recorded = self.window.record(now, delta, latency);
+        let recorded = self.window.record(now, delta, latency, stripe);
         let consecutive = match kind {
             Some(k) => {
-                self.totals.count_failure(k);
+                self.totals.count_failure_in(stripe, k);
                 // ordering: Relaxed, statistics and a streak; no memory is published.
                 self.totals
                     .last_failure

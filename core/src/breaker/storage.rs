@@ -453,26 +453,36 @@ impl Totals {
         }
     }
 
+    /// The counters of `stripe`, and where its failures by kind are counted: the
+    /// owner's own line, or the lines the other threads share.
+    #[inline]
+    fn stripe(
+        &self,
+        stripe: TotalsStripe,
+    ) -> (&[AtomicU64; STRIPED_COUNTERS], &[AtomicU64; FAILURE_KINDS]) {
+        match self.owned.get(stripe.index) {
+            Some(line) => (&line.counters, &line.failures),
+            None => (&self.shared[stripe.index - OWNED_STRIPES].0, &self.failures),
+        }
+    }
+
     /// Adds `delta` to striped counter `which`, in the calling thread's stripe.
     #[inline]
     pub(super) fn bump(&self, which: usize, delta: u64) {
-        let stripe = totals_stripe();
-        let counter = match self.owned.get(stripe.index) {
-            Some(line) => &line.counters[which],
-            None => &self.shared[stripe.index - OWNED_STRIPES].0[which],
-        };
-        add(counter, delta, stripe.owned);
+        self.bump_in(totals_stripe(), which, delta);
     }
 
-    /// Counts a failure of `kind`.
+    /// Adds `delta` to striped counter `which`, in `stripe`: the calling thread's,
+    /// read once by a record that counts several things.
     #[inline]
-    pub(super) fn count_failure(&self, kind: FailureKind) {
-        let stripe = totals_stripe();
-        let counter = match self.owned.get(stripe.index) {
-            Some(line) => &line.failures[kind as usize],
-            None => &self.failures[kind as usize],
-        };
-        add(counter, 1, stripe.owned);
+    pub(super) fn bump_in(&self, stripe: TotalsStripe, which: usize, delta: u64) {
+        add(&self.stripe(stripe).0[which], delta, stripe.owned);
+    }
+
+    /// Counts a failure of `kind`, in `stripe` (the calling thread's).
+    #[inline]
+    pub(super) fn count_failure_in(&self, stripe: TotalsStripe, kind: FailureKind) {
+        add(&self.stripe(stripe).1[kind as usize], 1, stripe.owned);
     }
 
     /// Striped counter `which`, summed over the stripes (wrapping).

@@ -4,7 +4,7 @@
 //! its value (36 bits). Adding to it:
 //!
 //! - current tag: `fetch_add` the value (one RMW, the common case), or, on a stripe the
-//!   caller owns (its only writer, `crate::sync::window_stripe`), a plain load and
+//!   caller owns (its only writer, `crate::sync::TotalsStripe::window`), a plain load and
 //!   store;
 //! - older tag: the slot is being reused for a new epoch, so compare-and-swap the whole
 //!   word to `(new tag, delta)` (an owner stores it). The one thread whose swap wins
@@ -22,7 +22,7 @@
 //! billion) calls per bucket per stripe; weighted failures count in hundredths.
 
 use super::{Delta, EpochMap, Window};
-use crate::sync::{window_stripe, AtomicU64, Ordering, WindowStripe};
+use crate::sync::{AtomicU64, Ordering, TotalsStripe, WindowStripe};
 
 pub(super) const TAG_BITS: u32 = 28;
 pub(super) const VALUE_BITS: u32 = 64 - TAG_BITS;
@@ -80,17 +80,17 @@ impl Window {
         (stripe << self.slot_shift) + (epoch & self.slot_mask) as usize
     }
 
-    /// The caller's stripe (see [`window_stripe`]); a window built count-based has one
-    /// stripe, shared.
+    /// The stripe of the calling thread, whose lifetime-counter stripe is `thread` (see
+    /// [`TotalsStripe::window`]); a window built count-based has one stripe, shared.
     #[inline]
-    pub(super) fn my_stripe(&self) -> WindowStripe {
+    pub(super) fn my_stripe(&self, thread: TotalsStripe) -> WindowStripe {
         if self.stripe_mask == 0 {
             return WindowStripe {
                 index: 0,
                 owned: false,
             };
         }
-        let stripe = window_stripe();
+        let stripe = thread.window();
         debug_assert!(stripe.index <= self.stripe_mask);
         stripe
     }
@@ -175,7 +175,7 @@ impl Window {
                 // far the wrapped tags say it is.
                 if stripe.owned {
                     // The stripe's only writer: a plain load and store lose nothing,
-                    // and a reader sees the old word or the new (`window_stripe`).
+                    // and a reader sees the old word or the new (`TotalsStripe::window`).
                     counter.store(word.wrapping_add(delta), Ordering::Relaxed);
                 } else {
                     counter.fetch_add(delta, Ordering::Relaxed);

@@ -9,7 +9,7 @@
 //! Each slot holds up to four counters (calls, weighted failures, slow calls, calls at
 //! or over the percentile limit) for each of [`STRIPES`] stripes: the first three
 //! threads to count each own one and add to it without a locked instruction, the
-//! others share the last by RMW (`crate::sync::window_stripe`), so two threads
+//! others share the last by RMW (`crate::sync::TotalsStripe::window`), so two threads
 //! recording on one breaker touch different cache lines. Each counter carries the
 //! epoch it counts for ([`counters`]), so readers sum the counters whose tag is inside
 //! the window and ignore the rest, and an idle window empties by itself. Lifetime totals are the folded-in values plus every
@@ -42,7 +42,7 @@ mod latency;
 
 use crate::fastdiv::FastDiv;
 use crate::histogram::Layout;
-use crate::sync::{AtomicU64, Ordering, STRIPES};
+use crate::sync::{AtomicU64, Ordering, TotalsStripe, STRIPES};
 
 // `Window::stripes_used` keeps one bit per stripe.
 const _: () = assert!(STRIPES < 64);
@@ -371,16 +371,18 @@ impl Window {
         }
     }
 
-    /// Records one plain success (no latency) at `now`: the common case, one RMW. A
-    /// count window numbers the call instead, and ignores `now`; a window
+    /// Records one plain success (no latency) at `now`, by the thread whose
+    /// lifetime-counter stripe is `thread` (the stripes of every record take that one
+    /// argument: see [`TotalsStripe::window`]): the common case, one add. A count window
+    /// numbers the call instead, and ignores `now`; a window
     /// [built count-based](Window::built_count_based) has
     /// [`record_count_success`](Window::record_count_success), which needs no clock.
     #[inline(always)]
-    pub(crate) fn record_success(&self, now: u64) -> Recorded {
+    pub(crate) fn record_success(&self, now: u64, thread: TotalsStripe) -> Recorded {
         let geo = self.geometry.load_epoch_map();
         let (epoch, opened) = self.next_epoch(&geo, || now);
         // A count window's calls are its sequence numbers: nothing more to count.
-        let rotated = opened || geo.time && self.add_call(epoch, self.my_stripe());
+        let rotated = opened || geo.time && self.add_call(epoch, self.my_stripe(thread));
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -390,15 +392,20 @@ impl Window {
     /// nothing unhealthy to add, without its checks on what to add: calling `record`
     /// here costs 83 more instructions a call (it is not inlined whole).
     #[inline(always)]
-    pub(crate) fn record_timed_success(&self, now: u64, latency: u64) -> Recorded {
+    pub(crate) fn record_timed_success(
+        &self,
+        now: u64,
+        latency: u64,
+        thread: TotalsStripe,
+    ) -> Recorded {
         let Some(h) = &self.histograms else {
-            return self.record_success(now);
+            return self.record_success(now, thread);
         };
         // One consistent reading of the whole geometry: the histogram's epoch must
         // come from the same one as the counters'.
         let geo = self.geometry.load();
         let (epoch, opened) = self.next_epoch(&geo.epoch_map(), || now);
-        let stripe = self.my_stripe();
+        let stripe = self.my_stripe(thread);
         let rotated = opened || geo.time && self.add_call(epoch, stripe);
         self.record_latency(h, &geo, epoch, latency, stripe.index);
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
@@ -426,10 +433,17 @@ impl Window {
     }
 
     /// Records one call (success or failure) at `now`, with its latency bin if
-    /// latencies are kept.
+    /// latencies are kept, by the thread whose lifetime-counter stripe is `thread`.
     #[inline(always)]
-    pub(crate) fn record(&self, now: u64, delta: Delta, latency: Option<u64>) -> Recorded {
+    pub(crate) fn record(
+        &self,
+        now: u64,
+        delta: Delta,
+        latency: Option<u64>,
+        thread: TotalsStripe,
+    ) -> Recorded {
         let unhealthy = self.last_unhealthy();
+        let stripe = self.my_stripe(thread);
         let (map, epoch, rotated) = match (&self.histograms, latency) {
             (Some(h), Some(ns)) => {
                 // One consistent reading of the whole geometry: the histogram's epoch
@@ -437,7 +451,6 @@ impl Window {
                 let geo = self.geometry.load();
                 let map = geo.epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
-                let stripe = self.my_stripe();
                 let rotated = self.add_counts(&map, epoch, delta, stripe) || opened;
                 self.record_latency(h, &geo, epoch, ns, stripe.index);
                 (map, epoch, rotated)
@@ -445,24 +458,23 @@ impl Window {
             _ => {
                 let map = self.geometry.load_epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
-                let rotated = self.add_counts(&map, epoch, delta, self.my_stripe());
+                let rotated = self.add_counts(&map, epoch, delta, stripe);
                 (map, epoch, rotated || opened)
             }
         };
         let mut recorded = Recorded::new(rotated, unhealthy, self.capacity, epoch);
         if map.time && epoch == map.base {
-            recorded.calls_at_most = self.calls_in_only_epoch(epoch);
+            recorded.calls_at_most = self.calls_in_only_epoch(epoch, stripe.index);
         }
         recorded
     }
 
-    /// The calls of `epoch` in the caller's stripe, once the caller has counted one
+    /// The calls of `epoch` in the caller's `stripe`, once the caller has counted one
     /// there, if no other stripe is in use; else `u64::MAX`. For a time window whose
     /// epochs since its last restart are just `epoch`, that is every call a sum would
     /// count now (see `Recorded::calls_at_most`).
     #[inline]
-    fn calls_in_only_epoch(&self, epoch: u64) -> u64 {
-        let stripe = self.my_stripe().index;
+    fn calls_in_only_epoch(&self, epoch: u64, stripe: usize) -> u64 {
         // ordering: Relaxed, as the counters' (see `Window::sums`): a stripe marked,
         // or a count added, after these loads belongs to a record that evaluates the
         // rules itself once counted.

@@ -1,6 +1,7 @@
 //! Unit tests of the window, on plain numbers for time.
 
 use super::*;
+use crate::sync::totals_stripe;
 
 const SEC: u64 = 1_000_000_000;
 
@@ -28,6 +29,7 @@ fn time_window_counts_and_forgets() {
             i * SEC,
             if i % 2 == 0 { fail() } else { Delta::default() },
             None,
+            totals_stripe(),
         );
     }
     let s = w.sums(9 * SEC, Needed::ALL);
@@ -41,7 +43,7 @@ fn time_window_counts_and_forgets() {
     assert_eq!(w.lifetime(), (10, 0));
     // Reusing slots folds the old values into the lifetime totals.
     for i in 0..10 {
-        w.record(30 * SEC + i * SEC, Delta::default(), None);
+        w.record(30 * SEC + i * SEC, Delta::default(), None, totals_stripe());
     }
     assert_eq!(w.lifetime(), (20, 0));
     assert_eq!(w.sums(39 * SEC, Needed::ALL).calls, 10);
@@ -56,7 +58,12 @@ fn count_window_holds_the_last_n_calls() {
     };
     let w = Window::new(shape, None, 0);
     for i in 0..12 {
-        w.record(0, if i < 7 { fail() } else { Delta::default() }, None);
+        w.record(
+            0,
+            if i < 7 { fail() } else { Delta::default() },
+            None,
+            totals_stripe(),
+        );
     }
     let s = w.sums(0, Needed::ALL);
     assert_eq!(s.calls, 5);
@@ -80,7 +87,7 @@ fn a_count_window_success_may_trip_exactly_while_a_failure_is_in_the_window() {
     for _ in 0..3 {
         assert!(!w.record_count_success().may_trip, "nothing unhealthy yet");
     }
-    w.record(0, fail(), None);
+    w.record(0, fail(), None, totals_stripe());
     for call in 4..12u64 {
         let r = w.record_count_success();
         assert!(r.may_trip, "call {call}");
@@ -89,7 +96,7 @@ fn a_count_window_success_may_trip_exactly_while_a_failure_is_in_the_window() {
     for call in 12..20 {
         assert!(!w.record_count_success().may_trip, "call {call}");
     }
-    w.record(0, fail(), None); // call 20, epoch 10: in the window up to call 30
+    w.record(0, fail(), None, totals_stripe()); // call 20, epoch 10: in the window up to call 30
     let shape = Shape {
         time: false,
         width: 1,
@@ -106,7 +113,7 @@ fn a_count_window_success_may_trip_exactly_while_a_failure_is_in_the_window() {
 fn restart_empties_and_reshapes() {
     let w = time_window(10, true);
     for i in 0..5 {
-        w.record(i * SEC, fail(), Some(1_000_000));
+        w.record(i * SEC, fail(), Some(1_000_000), totals_stripe());
     }
     w.restart(
         Shape {
@@ -118,8 +125,8 @@ fn restart_empties_and_reshapes() {
     );
     assert_eq!(w.sums(5 * SEC, Needed::ALL), Sums::default());
     assert_eq!(w.latency(5 * SEC).unwrap().count, 0);
-    w.record(5 * SEC, fail(), Some(2_000_000));
-    w.record(6 * SEC, Delta::default(), Some(2_000_000));
+    w.record(5 * SEC, fail(), Some(2_000_000), totals_stripe());
+    w.record(6 * SEC, Delta::default(), Some(2_000_000), totals_stripe());
     assert_eq!(w.sums(6 * SEC, Needed::ALL).calls, 2);
     assert_eq!(w.latency(6 * SEC).unwrap().count, 2);
     // 2 s window now: at 7.5 s the record at 5 s has left.
@@ -131,7 +138,12 @@ fn restart_empties_and_reshapes() {
 fn latency_follows_the_window() {
     let w = time_window(10, true);
     for i in 0..100u64 {
-        w.record(SEC, Delta::default(), Some((i + 1) * 1_000_000));
+        w.record(
+            SEC,
+            Delta::default(),
+            Some((i + 1) * 1_000_000),
+            totals_stripe(),
+        );
     }
     let l = w.latency(SEC).unwrap();
     assert_eq!(l.count, 100);
@@ -149,7 +161,7 @@ fn many_buckets_group_histograms() {
     };
     let w = Window::new(shape, Some(Layout::new(5)), 0);
     for _ in 0..1000 {
-        w.record(0, Delta::default(), Some(1000));
+        w.record(0, Delta::default(), Some(1000), totals_stripe());
     }
     assert_eq!(w.sums(0, Needed::ALL).calls, 100);
     let n = w.latency(0).unwrap().count;
