@@ -53,10 +53,19 @@ impl<C: Clock> Breaker<C> {
     #[inline]
     pub(super) fn redeem(&self, permit: RawPermit) -> Result<Grant, PermitError> {
         let grant = self.permit_key.open(permit)?;
+        self.check_unspent(grant)?;
+        Ok(grant)
+    }
+
+    /// The second half of [`redeem`](Breaker::redeem), for a grant whose seal is
+    /// checked: a probe, or a permit counted in flight, may be a copy answered after
+    /// its original. A plain grant (neither) has nothing more to check.
+    #[inline]
+    pub(super) fn check_unspent(&self, grant: Grant) -> Result<(), PermitError> {
         if grant.flags & (P_PROBE | P_IN_FLIGHT) != 0 {
             self.check_counts(grant)?;
         }
-        Ok(grant)
+        Ok(())
     }
 
     /// A genuine permit whose answer would take a count below zero is a copy answered
