@@ -77,13 +77,14 @@ impl Layout {
 }
 
 /// Copies of every bin a time window's histogram keeps: a thread adds to the lane of
-/// its window stripe (see [`TotalsStripe::window`]), and readers sum the lanes. Two threads that
-/// record the same latency (the common case: calls to one dependency take about as
-/// long) would otherwise add to one counter, and its cache line would move between
-/// their cores on every call: 118 ns a call for two threads on one breaker against
-/// 46 ns for one, on an Intel guest (BENCHMARKS.md). Two lanes keep two threads apart
-/// at twice the bins' memory (a breaker with latency tracking stays within 96 KiB). A
-/// count window keeps one: its calls share one counter (its cursor) anyway.
+/// its window stripe (see [`TotalsStripe::window`]), and readers sum the lanes. Two
+/// threads that record the same latency (the common case: calls to one dependency
+/// take about as long) would otherwise add to one counter, and its cache line would
+/// move between their cores on every call: 118 ns a call for two threads on one
+/// breaker against 46 ns for one, on an Intel guest (BENCHMARKS.md). Two lanes keep
+/// two threads apart at twice the bins' memory (a breaker with latency tracking stays
+/// within 96 KiB). A count window keeps one: its calls share one counter (its cursor)
+/// anyway.
 pub(crate) const LANES: usize = 2;
 
 /// One histogram's bins, in lanes (see [`LANES`]) laid one after the other, and a

@@ -283,9 +283,9 @@ impl TotalsStripe {
     /// ([`totals_stripe`]: a thread-local, which through a shared library is a call)
     /// and hands it to the window and to the lifetime counters.
     ///
-    /// A locked add costs 5.5 to 7 ns on the guests measured (BENCHMARKS.md, table
-    /// *Clock reads and adds*), about as much as the rest of a record; an owner pays
-    /// none. The cost of the shared stripe: a fourth and later thread recording on one
+    /// A locked add costs 2 to 8 ns on the guests measured (BENCHMARKS.md, table
+    /// *Clock reads and adds*, and *Locked instructions*), up to as much as the rest of
+    /// a record; an owner pays none. The cost of the shared stripe: a fourth and later thread recording on one
     /// breaker all add to one line, where before they spread over four.
     #[cfg(not(loom))]
     #[inline]

@@ -4,8 +4,8 @@
 //! its value (36 bits). Adding to it:
 //!
 //! - current tag: `fetch_add` the value (one RMW, the common case), or, on a stripe the
-//!   caller owns (its only writer, `crate::sync::TotalsStripe::window`), a plain load and
-//!   store;
+//!   caller owns (its only writer, `crate::sync::TotalsStripe::window`), a plain load
+//!   and store;
 //! - older tag: the slot is being reused for a new epoch, so compare-and-swap the whole
 //!   word to `(new tag, delta)` (an owner stores it). The one thread whose swap wins
 //!   *folds* the old value into a lifetime accumulator; a loser retries and then adds.
