@@ -1,6 +1,6 @@
 //! The atomics the engine uses, imported from one place.
 //!
-//! Under `RUSTFLAGS="--cfg loom"` every atomic comes from [loom] so that the model
+//! Under `RUSTFLAGS="--cfg loom"` every atomic comes from `loom` so that the model
 //! checker can explore the interleavings of the lock-free parts, as crossbeam does.
 //! Nothing else in the crate names `std::sync::atomic` directly; [`unmodelled`] names
 //! the one exception.

@@ -6,7 +6,7 @@
 //! borrows a [`Timer`] for that: a sleep future raced against the call, which is
 //! dropped (cancelled) when the sleep ends first. Implementations:
 //!
-//! - [`TokioTimer`] (cargo feature `tokio`): `tokio::time::sleep`, so a test under
+//! - `TokioTimer` (cargo feature `tokio`): `tokio::time::sleep`, so a test under
 //!   `tokio::time::pause` runs on tokio's paused clock;
 //! - [`ManualClock`](crate::ManualClock): sleeps on the manual clock and wakes when it
 //!   is advanced past the sleep's end, for tests without a runtime;
