@@ -80,9 +80,9 @@ pub(crate) fn stripe_index() -> usize {
 pub(crate) const TOTALS_STRIPES: usize = OWNED_STRIPES + STRIPES;
 
 /// Lifetime-counter stripes that a thread can own (see [`totals_stripe`]): as many as
-/// a window has stripes to own ([`TotalsStripe::window`]). An owned stripe takes two cache
-/// lines (it counts failures by kind too), so a fourth would take the breaker past its
-/// 4 KiB budget.
+/// a window has stripes to own ([`TotalsStripe::window`]). An owned stripe takes two
+/// cache lines (it counts failures by kind too), so a fourth would take the breaker
+/// past its 4 KiB budget.
 pub(crate) const OWNED_STRIPES: usize = 3;
 
 /// The calling thread's stripe of the lifetime counters, and whether the thread owns
@@ -285,8 +285,9 @@ impl TotalsStripe {
     ///
     /// A locked add costs 2 to 8 ns on the guests measured (BENCHMARKS.md, table
     /// *Clock reads and adds*, and *Locked instructions*), up to as much as the rest of
-    /// a record; an owner pays none. The cost of the shared stripe: a fourth and later thread recording on one
-    /// breaker all add to one line, where before they spread over four.
+    /// a record; an owner pays none. The cost of the shared stripe: a fourth and later
+    /// thread recording on one breaker all add to one line, where before they spread
+    /// over four.
     #[cfg(not(loom))]
     #[inline]
     pub(crate) fn window(self) -> WindowStripe {

@@ -3,6 +3,11 @@
 
 use super::*;
 
+/// Permit flags of a grant whose answer may be a copy answered after its original, and
+/// is checked against the counts ([`Breaker::check_unspent`]): a probe, a permit counted
+/// in flight. A grant with neither has nothing to check but its seal.
+pub(super) const P_MAY_BE_COPY: u32 = P_PROBE | P_IN_FLIGHT;
+
 impl<C: Clock> Breaker<C> {
     /// `grant` sealed with this breaker's key.
     #[inline]
@@ -62,7 +67,7 @@ impl<C: Clock> Breaker<C> {
     /// its original. A plain grant (neither) has nothing more to check.
     #[inline]
     pub(super) fn check_unspent(&self, grant: Grant) -> Result<(), PermitError> {
-        if grant.flags & (P_PROBE | P_IN_FLIGHT) != 0 {
+        if grant.flags & P_MAY_BE_COPY != 0 {
             self.check_counts(grant)?;
         }
         Ok(())

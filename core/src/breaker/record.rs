@@ -1,5 +1,6 @@
 //! Recording outcomes: the plain-success fast paths, the general path, releases.
 
+use super::raw::P_MAY_BE_COPY;
 use super::*;
 
 impl<C: Clock> Breaker<C> {
@@ -147,7 +148,8 @@ impl<C: Clock> Breaker<C> {
                 flags: P_TIMED,
                 start_nanos,
             };
-            return self.record_measured(permit, Outcome::Success, now, Some(latency));
+            let stripe = totals_stripe();
+            return self.record_measured(permit, Outcome::Success, now, Some(latency), stripe);
         }
         // The thread's stripe, read once for the window and the lifetime counters.
         let stripe = totals_stripe();
@@ -172,8 +174,10 @@ impl<C: Clock> Breaker<C> {
         outcome: Outcome,
         latency_nanos: Option<u64>,
     ) {
+        // The thread's stripe, read once for every count this record makes.
+        let stripe = totals_stripe();
         if permit.flags & P_IN_FLIGHT != 0 {
-            self.totals.bump(IN_FLIGHT, u64::MAX); // wrapping -1
+            self.totals.bump_in(stripe, IN_FLIGHT, u64::MAX); // wrapping -1
         }
         if permit.flags & P_UNCOUNTED != 0 {
             return;
@@ -186,20 +190,20 @@ impl<C: Clock> Breaker<C> {
             }
             None => (self.clock.coarse_nanos(), None),
         };
-        self.record_measured(permit, outcome, now, latency);
+        self.record_measured(permit, outcome, now, latency, stripe);
     }
 
     /// [`record_general`](Breaker::record_general) once the time is read and the
-    /// latency known, for a permit whose outcome counts.
+    /// latency known, for a permit whose outcome counts, by the thread whose stripe
+    /// is `stripe` (read once by the caller, for the window and the lifetime counters).
     pub(super) fn record_measured(
         &self,
         permit: Grant,
         outcome: Outcome,
         now: u64,
         latency: Option<u64>,
+        stripe: TotalsStripe,
     ) {
-        // The thread's stripe, read once for the window and the lifetime counters.
-        let stripe = totals_stripe();
         let kind = match outcome {
             Outcome::Ignored => {
                 self.totals.bump_in(stripe, IGNORED, 1);
@@ -334,7 +338,7 @@ impl<C: Clock> Breaker<C> {
         // a probe nor counted in flight (nothing to check but its seal, see `redeem`)
         // and has no deadline (nothing to decide, see `complete_grant`), is recorded as
         // answered.
-        if grant.flags & (P_PROBE | P_IN_FLIGHT | P_DEADLINE) == 0 {
+        if grant.flags & (P_MAY_BE_COPY | P_DEADLINE) == 0 {
             if let Some(answer) = outcome {
                 self.record_grant(grant, answer, latency_nanos);
                 return Ok(outcome);
@@ -400,10 +404,11 @@ impl<C: Clock> Breaker<C> {
 
     /// Gives a permit back unrecorded, trusted: the path of the owned [`Permit`].
     pub(crate) fn release_grant(&self, permit: Grant) {
+        let stripe = totals_stripe();
         if permit.flags & P_IN_FLIGHT != 0 {
-            self.totals.bump(IN_FLIGHT, u64::MAX);
+            self.totals.bump_in(stripe, IN_FLIGHT, u64::MAX);
         }
-        self.totals.bump(ABANDONED, 1);
+        self.totals.bump_in(stripe, ABANDONED, 1);
         let now = self.clock.coarse_nanos();
         if !(permit.is_probe() && self.settle_probe(permit, ProbeResult::Released, now)) {
             self.deliver_waiting_events();

@@ -12,8 +12,8 @@
 //! others share the last by RMW (`crate::sync::TotalsStripe::window`), so two threads
 //! recording on one breaker touch different cache lines. Each counter carries the
 //! epoch it counts for ([`counters`]), so readers sum the counters whose tag is inside
-//! the window and ignore the rest, and an idle window empties by itself. Lifetime totals are the folded-in values plus every
-//! counter.
+//! the window and ignore the rest, and an idle window empties by itself. Lifetime
+//! totals are the folded-in values plus every counter.
 //!
 //! Which epoch a time or a call number falls in is the window's *geometry* (bucket
 //! width, bucket count, epoch origin), read without a lock ([`geometry`]). Latencies,
@@ -372,9 +372,9 @@ impl Window {
     }
 
     /// Records one plain success (no latency) at `now`, by the thread whose
-    /// lifetime-counter stripe is `thread` (the stripes of every record take that one
-    /// argument: see [`TotalsStripe::window`]): the common case, one add. A count window
-    /// numbers the call instead, and ignores `now`; a window
+    /// lifetime-counter stripe is `thread` (its window stripe follows:
+    /// [`TotalsStripe::window`]): the common case, one add. A count window numbers the
+    /// call instead, and ignores `now`; a window
     /// [built count-based](Window::built_count_based) has
     /// [`record_count_success`](Window::record_count_success), which needs no clock.
     #[inline(always)]
