@@ -44,7 +44,7 @@ impl<C: Clock> Breaker<C> {
         let permit = self.try_acquire().map_err(CallError::Rejected)?;
         let result = f();
         let outcome = self.judge(permit.deadline(), &result, classify);
-        finish(permit, outcome);
+        permit.complete(outcome);
         result.map_err(CallError::Failed)
     }
 
@@ -248,7 +248,7 @@ impl<C: Clock> Breaker<C> {
             Some(result) => {
                 let outcome = self.judge(deadline, &result, classify);
                 if let Some(permit) = held.0.take() {
-                    finish(permit, outcome);
+                    permit.complete(outcome);
                 }
                 result.map_err(CallError::Failed)
             }
@@ -290,13 +290,5 @@ impl<C: Clock> Drop for HeldAcrossAwait<'_, C> {
                 permit.cancelled();
             }
         }
-    }
-}
-
-pub(super) fn finish<C: Clock>(permit: Permit<'_, C>, outcome: Outcome) {
-    match outcome {
-        Outcome::Success => permit.success(),
-        Outcome::Failure(k) => permit.failure(k),
-        Outcome::Ignored => permit.ignore(),
     }
 }
