@@ -1,5 +1,8 @@
-/* acquire + record(success) through the C ABI, on one thread, in a tight loop.
- * Prints one line per configuration: "c <link> <config> <best ns/op> <median ns/op>".
+/* acquire + record(success) through the C ABI, on one thread, in a tight loop: with a
+ * permit (tg_try_acquire + tg_record) and with tg_call around a function that returns
+ * TG_SUCCESS. Prints one line per path and configuration:
+ * "c <link> <config> <best ns/op> <median ns/op>" for the permit path and
+ * "c-call <link> <config> <best ns/op> <median ns/op>" for tg_call.
  * Usage: bench <link-label> [iterations] [runs]. Built and run by ffi/bench/run.sh. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdint.h>
@@ -21,8 +24,14 @@ static int cmp(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static void bench(const char *link, const char *label, bool track_latency, long iterations,
-                  int runs) {
+/* The guarded call of the tg_call loop: nothing but the answer. */
+static tg_outcome succeed(void *userdata) {
+    ++*(long *)userdata;
+    return TG_SUCCESS;
+}
+
+static void bench(const char *link, const char *label, bool track_latency, bool through_call,
+                  long iterations, int runs) {
     tg_config *c = NULL;
     tg_breaker *b = NULL;
     if (tg_config_new(&c) != TG_OK || tg_config_set_track_latency(c, track_latency) != TG_OK ||
@@ -35,11 +44,17 @@ static void bench(const char *link, const char *label, bool track_latency, long 
     long admitted = 0;
     for (int r = 0; r < runs && r < 64; r++) {
         uint64_t t0 = now_ns();
-        for (long i = 0; i < iterations; i++) {
-            tg_permit p;
-            if (tg_try_acquire(b, &p) == TG_OK) {
-                tg_record(b, &p, TG_SUCCESS, 0);
-                admitted++;
+        if (through_call) {
+            for (long i = 0; i < iterations; i++) {
+                tg_call(b, succeed, &admitted);
+            }
+        } else {
+            for (long i = 0; i < iterations; i++) {
+                tg_permit p;
+                if (tg_try_acquire(b, &p) == TG_OK) {
+                    tg_record(b, &p, TG_SUCCESS, 0);
+                    admitted++;
+                }
             }
         }
         per_op[r] = (double)(now_ns() - t0) / (double)iterations;
@@ -52,7 +67,8 @@ static void bench(const char *link, const char *label, bool track_latency, long 
                 admitted);
         exit(1);
     }
-    printf("c %s %s %.2f %.2f\n", link, label, per_op[0], per_op[runs / 2]);
+    printf("%s %s %s %.2f %.2f\n", through_call ? "c-call" : "c", link, label, per_op[0],
+           per_op[runs / 2]);
     tg_breaker_free(b);
 }
 
@@ -61,7 +77,9 @@ int main(int argc, char **argv) {
     long iterations = argc > 2 ? atol(argv[2]) : 20000000;
     int runs = argc > 3 ? atoi(argv[3]) : 7;
     if (runs < 1 || runs > 64) runs = 7;
-    bench(link, "no-latency", false, iterations, runs);
-    bench(link, "latency", true, iterations, runs);
+    for (int call = 0; call < 2; call++) {
+        bench(link, "no-latency", false, call, iterations, runs);
+        bench(link, "latency", true, call, iterations, runs);
+    }
     return 0;
 }

@@ -39,14 +39,18 @@ for round in 1 2; do
 done
 
 echo
-echo "best of all rounds (ns/op) and C / Rust(system-clock):"
+echo "best of all rounds (ns/op) and C / Rust(system-clock), permit path then tg_call / Breaker::call:"
 awk '
     { key = $1 " " $2 " " $3; if (!(key in best) || $4 < best[key]) best[key] = $4; cfg[$3] = 1 }
     END {
         for (c in cfg) {
             r = best["rust system-clock " c]
-            printf "%-10s rust %.2f  rust(any-clock) %.2f  c-static %.2f (%.2fx)  c-dynamic %.2f (%.2fx)\n",
+            printf "%-10s permit: rust %.2f  rust(any-clock) %.2f  c-static %.2f (%.2fx)  c-dynamic %.2f (%.2fx)\n",
                 c, r, best["rust any-clock " c], best["c static " c], best["c static " c] / r,
                 best["c dynamic " c], best["c dynamic " c] / r
+            r = best["rust-call system-clock " c]
+            printf "%-10s call:   rust %.2f  c-static %.2f (%.2fx)  c-dynamic %.2f (%.2fx)\n",
+                c, r, best["c-call static " c], best["c-call static " c] / r,
+                best["c-call dynamic " c], best["c-call dynamic " c] / r
         }
     }' "$results"

@@ -1,7 +1,9 @@
-//! The Rust side of `ffi/bench/run.sh`: the same acquire + record(success) loop as
-//! `ffi/bench/bench.c`, through the Rust API, for comparing the C ABI with it.
+//! The Rust side of `ffi/bench/run.sh`: the same acquire + record(success) loops as
+//! `ffi/bench/bench.c`, through the Rust API, for comparing the C ABI with it: with a
+//! permit (`try_acquire` + `success`), and through `Breaker::call` (C's `tg_call`).
 //!
-//! Prints `rust <clock> <config> <best ns/op> <median ns/op>`. Usage:
+//! Prints `rust <clock> <config> <best ns/op> <median ns/op>` for the permit path and
+//! `rust-call system-clock <config> ...` for `call`. Usage:
 //! `bench_rust [iterations] [runs]`.
 
 use std::hint::black_box;
@@ -21,20 +23,43 @@ fn cpu_now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// How a loop guards its call.
+#[derive(Clone, Copy)]
+enum Path {
+    /// `try_acquire`, then `success` on the permit: C's `tg_try_acquire` + `tg_record`.
+    Permit,
+    /// `Breaker::call` around a call that succeeds: C's `tg_call`.
+    Call,
+}
+
 fn bench<C: Clock>(
     label: &str,
     clock_label: &str,
     breaker: &Breaker<C>,
+    path: Path,
     iterations: u64,
     runs: usize,
 ) {
     let breaker = black_box(breaker);
     let mut per_op = Vec::with_capacity(runs);
+    let mut made = 0u64;
     for _ in 0..runs {
         let t0 = cpu_now_ns();
-        for _ in 0..iterations {
-            if let Ok(permit) = breaker.try_acquire() {
-                permit.success();
+        match path {
+            Path::Permit => {
+                for _ in 0..iterations {
+                    if let Ok(permit) = breaker.try_acquire() {
+                        permit.success();
+                    }
+                }
+            }
+            Path::Call => {
+                for _ in 0..iterations {
+                    let _ = breaker.call(|| {
+                        made += 1;
+                        Ok::<(), ()>(())
+                    });
+                }
             }
         }
         per_op.push((cpu_now_ns() - t0) as f64 / iterations as f64);
@@ -42,8 +67,15 @@ fn bench<C: Clock>(
     per_op.sort_by(f64::total_cmp);
     let calls = breaker.snapshot().calls;
     assert_eq!(calls, iterations * runs as u64, "lost calls");
+    let path_label = match path {
+        Path::Permit => "rust",
+        Path::Call => {
+            assert_eq!(made, calls, "calls not made");
+            "rust-call"
+        }
+    };
     println!(
-        "rust {clock_label} {label} {:.2} {:.2}",
+        "{path_label} {clock_label} {label} {:.2} {:.2}",
         per_op[0],
         per_op[runs / 2]
     );
@@ -71,10 +103,12 @@ fn main() {
         };
         // What a Rust user gets from `Breaker::new`.
         let b = Breaker::new(config.clone()).expect("valid config");
-        bench(label, "system-clock", &b, iterations, runs);
+        bench(label, "system-clock", &b, Path::Permit, iterations, runs);
+        let b = Breaker::new(config.clone()).expect("valid config");
+        bench(label, "system-clock", &b, Path::Call, iterations, runs);
         // The breaker type the C ABI holds (a run-time choice of clock).
         let b = Breaker::with_clock(config, AnyClock::System(SystemClock::new()))
             .expect("valid config");
-        bench(label, "any-clock", &b, iterations, runs);
+        bench(label, "any-clock", &b, Path::Permit, iterations, runs);
     }
 }

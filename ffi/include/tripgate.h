@@ -4,7 +4,8 @@
  *
  * Conventions:
  * - Every function returns a tg_status: TG_OK (0), TG_REJECTED (1, a normal outcome of
- *   tg_try_acquire and tg_bulkhead_try_acquire, not an error) or a negative error.
+ *   tg_try_acquire, tg_call and tg_bulkhead_try_acquire, not an error) or a negative
+ *   error.
  *   Out-parameters are written only on TG_OK (the `needed` size of the buffer-filling
  *   functions is also written on TG_ERR_BUFFER_TOO_SMALL, which it answers, and
  *   tg_try_acquire_ex fills its `rejection` on TG_REJECTED).
@@ -666,6 +667,19 @@ typedef struct {
 } tg_bulkhead_metrics;
 
 /**
+ * The outcome of a guarded call, for `tg_record` and as `tg_call`'s function returns
+ * it: one of the `TG_SUCCESS`, `TG_FAILURE_*` and `TG_IGNORED` values.
+ */
+typedef int32_t tg_outcome;
+
+/**
+ * The call `tg_call` guards: makes it with `userdata` as given to `tg_call`, and returns
+ * how it went: `TG_SUCCESS`, a `TG_FAILURE_*` value or `TG_IGNORED`. Results of the
+ * call itself travel through `userdata`.
+ */
+typedef tg_outcome (*tg_guarded_call)(void *userdata);
+
+/**
  * A kind of failure, for `tg_config_set_failure_weight`: one of the `TG_KIND_*`
  * values.
  */
@@ -869,12 +883,6 @@ typedef struct {
      */
     uint64_t latency_limit_ns;
 } tg_rejection;
-
-/**
- * The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
- * `TG_FAILURE_*` and `TG_IGNORED` values.
- */
-typedef int32_t tg_outcome;
 
 /**
  * The call succeeded (a slow success still counts toward the slow-call rate).
@@ -1218,6 +1226,30 @@ tg_status tg_bulkhead_release(const tg_bulkhead *bulkhead, tg_bulkhead_permit *p
  * Thread safety: may be called from any number of threads at once.
  */
 tg_status tg_bulkhead_snapshot(const tg_bulkhead *bulkhead, tg_bulkhead_metrics *out);
+
+/**
+ * Runs `call(userdata)` if the breaker admits it and records the outcome it returns,
+ * with its latency measured around it (when latency is tracked): `tg_try_acquire`,
+ * the call and `tg_record` in one function, without a permit to hold. The cheapest
+ * way to guard a call from C.
+ *
+ * - `TG_OK`: the call was made and its outcome recorded. Under a `call_timeout`, a
+ *   call that returns at or after its deadline is recorded as `TG_FAILURE_TIMEOUT`
+ *   whatever it returned (the rule of `tg_record`).
+ * - `TG_REJECTED`: not admitted; `call` was not called. `tg_retry_after_ns` tells how
+ *   long to wait.
+ * - `TG_ERR_INVALID_ARG`: `call` returned a value that is not a `tg_outcome`. The
+ *   call was made; it is recorded as `TG_IGNORED` (counted neither way), so that no
+ *   half-open probe slot stays taken.
+ * - `TG_ERR_NULL`: `breaker` or `call` is NULL; nothing was called.
+ *
+ * `call` must return normally: leaving it by `longjmp` or a C++ exception would lose
+ * the call's permit (a half-open probe slot would stay taken). It may call any `tg_`
+ * function, on this breaker too, except `tg_breaker_free` on it.
+ *
+ * Thread safety: may be called from any number of threads at once.
+ */
+tg_status tg_call(const tg_breaker *breaker, tg_guarded_call call, void *userdata);
 
 /**
  * Sets the breaker's call listener, replacing the previous one; a NULL `callback`

@@ -12,6 +12,8 @@
 //! - `breaker`: the `tg_breaker` handle and the calls that operate it;
 //! - `control`: manual control of the breaker's cycle (`tg_open`, `tg_half_open`,
 //!   `tg_close`, ...);
+//! - `call`: `tg_call`, a C function run under the breaker (admitted, made and
+//!   recorded in one call, with no permit to hold);
 //! - `call_events`: per-call events (`tg_call_event`, `tg_breaker_set_call_listener`);
 //! - `rejection`: who rejected a call and why (`tg_rejection`, filled by
 //!   `tg_try_acquire_ex`, and this thread's last rejection in words);
@@ -41,6 +43,7 @@
 mod admin;
 mod breaker;
 mod bulkhead;
+mod call;
 mod call_events;
 mod config;
 mod control;
@@ -57,6 +60,7 @@ mod version;
 pub use admin::*;
 pub use breaker::*;
 pub use bulkhead::*;
+pub use call::*;
 pub use call_events::*;
 pub use config::*;
 pub use control::*;

@@ -77,8 +77,8 @@ pub enum tg_reason {
     TG_REASON_MANUAL_CLOSE = 11,
 }
 
-/// The outcome of a guarded call, for `tg_record`: one of the `TG_SUCCESS`,
-/// `TG_FAILURE_*` and `TG_IGNORED` values.
+/// The outcome of a guarded call, for `tg_record` and as `tg_call`'s function returns
+/// it: one of the `TG_SUCCESS`, `TG_FAILURE_*` and `TG_IGNORED` values.
 pub type tg_outcome = i32;
 /// The call succeeded (a slow success still counts toward the slow-call rate).
 pub const TG_SUCCESS: tg_outcome = 0;

@@ -3,7 +3,9 @@
 //! on the manual and the system clock, acquire / record / release with real and forged
 //! permits, permit misuse (answered twice, on another breaker, byte copies answered
 //! too, made-up or altered bytes), operator calls, reconfiguration, snapshots, listeners that call back into
-//! the breaker, the string and buffer functions, and NULL for every pointer argument.
+//! the breaker, `tg_call` (a guarded C function that may take time on the manual clock
+//! and return any value), the string and buffer functions, and NULL for every pointer
+//! argument.
 //!
 //! Double free and use after free are out of scope: a handle is freed only at the end,
 //! or taken out of the table when freed. Promises checked: no call panics (the
@@ -74,6 +76,9 @@ enum Op {
     RecordForged(Option<u8>, [u64; 3], i32, u64),
     Release(Option<u8>, u8),
     ReleaseForged(Option<u8>, [u64; 3]),
+    /// `tg_call` of a function that advances the breaker's clock by the `u64` (a
+    /// manual clock's; 0: not at all) and returns the `i32`; `true`: a NULL function.
+    Call(Option<u8>, i32, u64, bool),
     /// Answer a permit, then answer the same slot again.
     AnswerTwice(u8, i32, bool),
     /// Answer a permit on another breaker.
@@ -122,6 +127,26 @@ extern "C" fn on_transition(userdata: *mut c_void, t: *const tg_transition) {
         let seen = unsafe { &mut *(userdata as *mut Seen) };
         seen.transitions += 1;
     }
+}
+
+/// The userdata of a call made through `tg_call`: what it does, and how often it ran.
+struct Guarded {
+    breaker: *const tg_breaker,
+    advance_ns: u64,
+    returns: i32,
+    ran: u32,
+}
+
+extern "C" fn guarded(userdata: *mut c_void) -> tg_outcome {
+    // SAFETY: userdata is the `Guarded` that `run` passes to `tg_call`, alive for the
+    // call and not otherwise borrowed during it.
+    let g = unsafe { &mut *(userdata as *mut Guarded) };
+    g.ran += 1;
+    if g.advance_ns != 0 {
+        // TG_ERR_UNSUPPORTED on the system clock: the call then takes no time.
+        check(tg_clock_advance_ns(g.breaker, g.advance_ns), "advance in call");
+    }
+    g.returns
 }
 
 fn pick<T: Copy>(v: &[T], i: Option<u8>, null: T) -> T {
@@ -384,6 +409,42 @@ fn run(u: &mut Unstructured<'_>) -> arbitrary::Result<()> {
                     check(tg_release(b, &mut permit), "release forged");
                 } else {
                     assert_refused(b, &mut permit, -1, "release forged");
+                }
+            }
+            Op::Call(i, returns, advance_ns, null_call) => {
+                let b = pick(&breakers, i, ptr::null_mut());
+                let mut g = Guarded {
+                    breaker: b,
+                    advance_ns: advance_ns % (1 << 40),
+                    returns,
+                    ran: 0,
+                };
+                let before = (!b.is_null()).then(|| counts(b));
+                let call: tg_guarded_call = if null_call { None } else { Some(guarded) };
+                let status = check(
+                    tg_call(b, call, (&mut g as *mut Guarded).cast()),
+                    "call",
+                );
+                let valid = (TG_SUCCESS..=TG_IGNORED).contains(&returns);
+                match status {
+                    TG_OK => assert!(g.ran == 1 && valid, "call made {} times", g.ran),
+                    tg_status::TG_ERR_INVALID_ARG => assert!(g.ran == 1 && !valid),
+                    tg_status::TG_REJECTED | TG_ERR_NULL => assert_eq!(g.ran, 0),
+                    other => panic!("tg_call answered {other:?}"),
+                }
+                if status == TG_ERR_NULL {
+                    assert!(b.is_null() || null_call);
+                }
+                if let (Some(before), 1) = (before, g.ran) {
+                    // Answered once, never abandoned; the permit is out of flight again.
+                    let after = counts(b);
+                    let answered = (after[2] + after[4]) - (before[2] + before[4]);
+                    assert!(answered <= 1, "one call counted {answered} times");
+                    if g.advance_ns == 0 {
+                        assert_eq!(answered, 1, "a call made and answered went uncounted");
+                    }
+                    assert_eq!(after[5], before[5], "a made call counted as abandoned");
+                    assert_eq!(after[6], before[6], "in flight after the call");
                 }
             }
             Op::AnswerTwice(p, outcome, release_second) if !permits.is_empty() => {
