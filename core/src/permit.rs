@@ -352,10 +352,30 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// [`Breaker::complete_raw`] with no outcome; an async call dropped by its caller
     /// is answered this way.
     pub fn cancelled(self) -> Option<Outcome> {
+        self.settle(None)
+    }
+
+    /// Answers a call the breaker ran itself ([`Breaker::call`] and its forms) with
+    /// `outcome`, or with a [`FailureKind::Timeout`] if it ended at or after its
+    /// deadline: the deadline rule of [`Breaker::complete_raw`].
+    #[inline]
+    pub(crate) fn conclude(self, outcome: Outcome) {
+        if self.grant.flags & P_DEADLINE == 0 {
+            // No deadline, nothing to decide: recorded as answered, inline.
+            self.finish(outcome, None);
+        } else {
+            self.settle(Some(outcome));
+        }
+    }
+
+    /// Answers the permit by the deadline rule (`None`: given up on); returns what was
+    /// recorded.
+    #[inline]
+    fn settle(self, outcome: Option<Outcome>) -> Option<Outcome> {
         let (breaker, grant) = (self.breaker, self.grant);
         // Answered: skip the drop that would release it.
         std::mem::forget(self);
-        breaker.complete_grant(grant, None, None)
+        breaker.complete_grant(grant, outcome, None)
     }
 
     #[inline]

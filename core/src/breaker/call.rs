@@ -43,8 +43,7 @@ impl<C: Clock> Breaker<C> {
     ) -> Result<T, CallError<E>> {
         let permit = self.try_acquire().map_err(CallError::Rejected)?;
         let result = f();
-        let outcome = self.judge(permit.deadline(), &result, classify);
-        permit.complete(outcome);
+        permit.conclude(classify(&result));
         result.map_err(CallError::Failed)
     }
 
@@ -246,9 +245,8 @@ impl<C: Clock> Breaker<C> {
         .await;
         match result {
             Some(result) => {
-                let outcome = self.judge(deadline, &result, classify);
                 if let Some(permit) = held.0.take() {
-                    permit.complete(outcome);
+                    permit.conclude(classify(&result));
                 }
                 result.map_err(CallError::Failed)
             }
@@ -260,20 +258,6 @@ impl<C: Clock> Breaker<C> {
                 }
                 Err(CallError::Timeout(timeout))
             }
-        }
-    }
-
-    /// The outcome of a call that returned `result`: a timeout if it ended at or after
-    /// `deadline`, else what `classify` says. Reads the clock only under a deadline.
-    fn judge<T, E>(
-        &self,
-        deadline: Option<u64>,
-        result: &Result<T, E>,
-        classify: impl FnOnce(&Result<T, E>) -> Outcome,
-    ) -> Outcome {
-        match deadline {
-            Some(d) if self.clock.now_nanos() >= d => Outcome::Failure(FailureKind::Timeout),
-            _ => classify(result),
         }
     }
 }
