@@ -76,6 +76,8 @@ pub extern "C" fn tg_call(
 fn bad_outcome(code: tg_outcome) -> tg_status {
     fail(
         TG_ERR_INVALID_ARG,
-        format!("tg_call: the call returned {code}, not an outcome: allowed TG_SUCCESS (0), TG_FAILURE_TIMEOUT (1) ..= TG_FAILURE_OTHER (5), TG_IGNORED (6); recorded as TG_IGNORED"),
+        format!(
+            "tg_call: the call returned {code}, not an outcome: {OUTCOMES_ALLOWED}; recorded as TG_IGNORED"
+        ),
     )
 }

@@ -158,7 +158,7 @@ pub extern "C" fn tg_record(
 fn bad_outcome(outcome: tg_outcome) -> tg_status {
     fail(
         TG_ERR_INVALID_ARG,
-        format!("tg_record: unknown outcome {outcome}: allowed TG_SUCCESS (0), TG_FAILURE_TIMEOUT (1) ..= TG_FAILURE_OTHER (5), TG_IGNORED (6)"),
+        format!("tg_record: unknown outcome {outcome}: {OUTCOMES_ALLOWED}"),
     )
 }
 

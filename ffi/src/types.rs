@@ -119,6 +119,10 @@ pub const TG_TIER_STANDARD: tg_tier = 1;
 /// Analytics, metrics: 70% over at least 5 calls, open 10 s.
 pub const TG_TIER_NON_CRITICAL: tg_tier = 2;
 
+/// The `tg_outcome` values, as an error message names them.
+pub(crate) const OUTCOMES_ALLOWED: &str =
+    "allowed TG_SUCCESS (0), TG_FAILURE_TIMEOUT (1) ..= TG_FAILURE_OTHER (5), TG_IGNORED (6)";
+
 pub(crate) fn outcome_from(code: tg_outcome) -> Option<Outcome> {
     u8::try_from(code).ok().and_then(Outcome::from_code)
 }
