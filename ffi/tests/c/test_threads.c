@@ -1,4 +1,5 @@
-/* 8 threads share one breaker: the totals in the snapshot equal the calls made.
+/* 8 threads share one breaker, through permits and tg_call: the totals in the snapshot
+ * equal the calls made.
  * TG_TEST_ITERATIONS (default 20000) sets the calls per thread; run_c_tests.sh lowers it
  * under valgrind, which runs one thread at a time. */
 #define _POSIX_C_SOURCE 199309L
@@ -23,16 +24,34 @@ typedef struct {
 
 static atomic_int stop_readers;
 
+/* The call tg_call guards: returns the outcome it is given. */
+static tg_outcome answer_with(void *userdata) {
+    return *(const tg_outcome *)userdata;
+}
+
 static void *work(void *arg) {
     worker *w = arg;
     for (int i = 0; i < iterations; i++) {
+        if ((i + w->index) % 6 == 5) { /* the call handed to the breaker */
+            const tg_outcome cycle[3] = {TG_SUCCESS, TG_FAILURE_OTHER, TG_IGNORED};
+            tg_outcome outcome = cycle[i % 3];
+            if (tg_call(w->breaker, answer_with, &outcome) != TG_OK) w->errors++;
+            if (outcome == TG_SUCCESS) {
+                w->successes++;
+            } else if (outcome == TG_IGNORED) {
+                w->ignored++;
+            } else {
+                w->failures++;
+            }
+            continue;
+        }
         tg_permit p;
         if (tg_try_acquire(w->breaker, &p) != TG_OK) {
             w->errors++;
             continue;
         }
         tg_status s;
-        switch ((i + w->index) % 5) {
+        switch ((i + w->index) % 6) {
         case 0:
         case 1:
             s = tg_record(w->breaker, &p, TG_SUCCESS, (uint64_t)(i % 1000) + 1);
