@@ -6,6 +6,7 @@ Written from pybreaker's documentation (README and docstrings); time is a Manual
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -93,6 +94,8 @@ def test_defaults_are_pybreakers() -> None:
     assert cb.current_state == "closed" and cb.state.name == "closed"
     assert isinstance(cb.state, pybreaker.CircuitClosedState)
     assert (cb.fail_counter, cb.success_counter, cb.name) == (0, 0, None)
+    # pybreaker's flags for its optional dependencies: neither is needed here.
+    assert pybreaker.HAS_TORNADO_SUPPORT is True and pybreaker.HAS_REDIS_SUPPORT is True
     assert cb.excluded_exceptions == () and cb.listeners == ()
     assert (pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN) == ("closed", "open", "half-open")
 
@@ -498,6 +501,61 @@ def test_pybreakers_async_decorator_keyword_means_call_async() -> None:
         cb(other=True)
 
 
+def test_acall_awaits_what_the_call_returns_and_counts_it(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(fail_max=2, listeners=[rec], clock=clock)
+
+    async def add(a: int, b: int = 0) -> int:
+        await asyncio.sleep(0)
+        return a + b
+
+    async def broken() -> None:
+        raise Boom("x")
+
+    async def main() -> None:
+        assert await cb.acall(add, 40, b=2) == 42
+        assert await cb.acall(lambda: 7) == 7  # not awaitable: returned as is
+        with pytest.raises(Boom):
+            await cb.acall(broken)
+        assert cb.fail_counter == 1
+        with pytest.raises(pybreaker.CircuitBreakerError, match="Failures threshold reached"):
+            await cb.acall(broken)
+        with pytest.raises(pybreaker.CircuitBreakerError, match="Timeout not elapsed"):
+            await cb.acall(add, 1)
+
+    asyncio.run(main())
+    assert rec.names().count("before_call") == 4
+    assert (rec.names().count("success"), rec.names().count("failure")) == (2, 2)
+    assert cb.current_state == "open"
+
+
+def test_acall_refuses_generators_and_counts_them_neither_way(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(reset_timeout=5, clock=clock)
+
+    def numbers() -> Any:
+        yield 1
+
+    async def stream() -> Any:
+        yield 1
+
+    async def main() -> None:
+        with pytest.raises(TypeError, match="acall does not support synchronous generators"):
+            await cb.acall(numbers)
+        with pytest.raises(TypeError, match="acall does not support async generators"):
+            await cb.acall(stream)
+
+    asyncio.run(main())
+    m = cb.breaker.metrics()
+    assert (m.calls, cb.fail_counter, cb.current_state) == (0, 0, "closed")
+    # A refused probe frees its slot: the next call is the trial.
+    cb.open()
+    clock.advance(5)
+    with pytest.raises(TypeError):
+        asyncio.run(cb.acall(numbers))
+    assert cb.current_state == "half-open"
+    assert cb.call(ok) == 42 and cb.current_state == "closed"
+
+
 def test_a_cancelled_call_counts_neither_way() -> None:
     cb = pybreaker.CircuitBreaker(fail_max=1)
 
@@ -575,6 +633,36 @@ def test_open_half_open_close(clock: tripgate.ManualClock) -> None:
     assert cb.current_state == "closed"
 
 
+def test_setting_state_opens_half_opens_or_closes(clock: tripgate.ManualClock) -> None:
+    rec = Recorder()
+    cb = pybreaker.CircuitBreaker(listeners=[rec], clock=clock)
+    cb.state = pybreaker.STATE_OPEN
+    assert cb.current_state == "open"
+    cb.state = "half-open"
+    assert cb.current_state == "half-open"
+    cb.state = "closed"
+    assert cb.current_state == "closed"
+    assert [e[1:] for e in rec.events] == [("closed", "open"), ("open", "half-open"), ("half-open", "closed")]
+    with pytest.raises(ValueError, match="unknown state 'half_open': allowed 'open', 'half-open', 'closed'"):
+        cb.state = "half_open"
+    assert cb.current_state == "closed"
+
+
+def test_a_rejection_speaks_pybreakers_words_then_the_engines(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=30, name="db", clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    clock.advance(10)
+    with pytest.raises(pybreaker.CircuitBreakerError) as e:
+        cb.call(ok)
+    assert str(e.value) == (
+        "Timeout not elapsed yet, circuit breaker still open (circuit breaker 'db' is open "
+        "(1 consecutive failures >= 1): call rejected, retry after 20s)"
+    )
+    assert (e.value.name, e.value.state, e.value.retry_after, e.value.reason) == ("db", "open", 20.0, "consecutive_failures")
+    assert e.value.__cause__ is None and e.value.__suppress_context__
+
+
 def test_close_resets_the_failure_count(clock: tripgate.ManualClock) -> None:
     cb = pybreaker.CircuitBreaker(fail_max=3, clock=clock)
     for _ in range(2):
@@ -628,6 +716,9 @@ def test_memory_storage_chooses_the_initial_state(clock: tripgate.ManualClock) -
     assert closed.current_state == "closed"
     storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
     assert (storage.name, storage.state) == ("memory", "closed")
+    # Without one, a breaker has pybreaker's default storage.
+    default = pybreaker.CircuitBreaker().state_storage
+    assert isinstance(default, pybreaker.CircuitMemoryStorage) and (default.name, default.state) == ("memory", "closed")
     with pytest.raises(ValueError, match="unknown state 'half_open'"):
         pybreaker.CircuitMemoryStorage("half_open")
 
@@ -700,6 +791,13 @@ def test_redis_storage_shares_open_between_processes(storages: list[Any], clock:
         cb2.call(ok)
     assert s2.fleet.metrics()["adoptions"] == 1
 
+    # A breaker built later on s2 under the same name is the one the fleet shares
+    # from then on; cb2 runs on unshared (its fleet hold is released).
+    newer = pybreaker.CircuitBreaker(fail_max=2, name="payments", state_storage=s2, clock=clock)
+    assert cb2.current_state == "closed"
+    assert s1.fleet.sync(timeout=5) and s2.fleet.sync(timeout=5)
+    assert newer.current_state == "open" and cb2.current_state == "closed"
+
 
 @needs_redis
 def test_redis_storage_another_namespace_is_another_fleet(storages: list[Any], clock: tripgate.ManualClock) -> None:
@@ -737,6 +835,25 @@ def test_redis_storage_with_redis_unreachable_runs_on_the_local_breaker(storages
     with pytest.raises(pybreaker.CircuitBreakerError):
         cb.call(fail)
     assert cb.current_state == "open"
+
+
+def test_redis_storage_shares_the_newest_breaker_of_a_name_until_it_is_collected(storages: list[Any]) -> None:
+    storage = pybreaker.CircuitRedisStorage("closed", FakeRedis(host="127.0.0.1", port=dead_port()), connect_timeout="50ms")
+    storages.append(storage)
+    first = pybreaker.CircuitBreaker(name="db", state_storage=storage)
+    # pybreaker's breakers on one storage share its keys: a second one is no error.
+    second = pybreaker.CircuitBreaker(name="db", state_storage=storage)
+    del second
+    gc.collect()
+    # The newest breaker's name was freed with it; the first one's was taken over then.
+    assert storage.fleet.detach("db") is False
+    del first
+    gc.collect()
+    third = pybreaker.CircuitBreaker(state_storage=storage)
+    assert third.current_state == "closed"
+    del third
+    gc.collect()
+    assert storage.fleet.detach("default") is False
 
 
 def test_redis_storage_reads_the_clients_connection(storages: list[Any]) -> None:
@@ -898,3 +1015,45 @@ def test_concurrent_calls_each_reach_the_listeners_once() -> None:
     assert (count.before, count.failures, count.successes) == (1200, 200, 1000)
     m = cb.breaker.metrics()
     assert (m.calls, m.failures, m.successes) == (1200, 200, 1000)
+
+
+def test_outcome_hooks_run_one_at_a_time_on_a_breaker() -> None:
+    import threading
+
+    class Unlocked(pybreaker.CircuitBreakerListener):
+        """Counts as a pybreaker listener may: read, yield to other threads, write."""
+
+        def __init__(self) -> None:
+            self.inside = self.most_inside = self.successes = self.failures = 0
+
+        def count(self, attr: str) -> None:
+            self.inside += 1
+            self.most_inside = max(self.most_inside, self.inside)
+            seen = getattr(self, attr)
+            time.sleep(0)  # lets another thread run: a race here if hooks overlapped
+            setattr(self, attr, seen + 1)
+            self.inside -= 1
+
+        def success(self, cb: pybreaker.CircuitBreaker) -> None:
+            self.count("successes")
+
+        def failure(self, cb: pybreaker.CircuitBreaker, exc: BaseException) -> None:
+            self.count("failures")
+
+    listener = Unlocked()
+    cb = pybreaker.CircuitBreaker(fail_max=1_000_000, listeners=[listener])
+
+    def worker() -> None:
+        for n in range(200):
+            try:
+                cb.call(fail) if n % 4 == 0 else cb.call(ok)
+            except Boom:
+                pass
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert listener.most_inside == 1
+    assert (listener.successes, listener.failures) == (600, 200)

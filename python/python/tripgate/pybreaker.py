@@ -3,7 +3,7 @@
 Code written for pybreaker keeps working: ``CircuitBreaker(fail_max=5, reset_timeout=60)``,
 ``@breaker``, ``breaker.call(...)``, ``with breaker.calling():``, listeners with
 ``before_call``/``success``/``failure``/``state_change``, excluded exceptions,
-``current_state``, ``fail_counter``, ``open()``/``half_open()``/``close()``...
+``current_state``, ``fail_counter``, ``open()``/``half_open()``/``close()``, ``acall``...
 
 This module holds no breaker logic. It translates: ``fail_max`` is the engine's
 consecutive-failures rule, ``reset_timeout`` its open duration, ``success_threshold`` the
@@ -21,9 +21,13 @@ Where it differs from pybreaker:
 - ``KeyboardInterrupt``, ``SystemExit``, ``GeneratorExit`` and ``asyncio.CancelledError``
   say nothing about the dependency: the call is released, counted neither way.
 - An exception raised by a listener is logged (logger ``tripgate``) and never reaches
-  the caller; the call goes on.
+  the caller; the call goes on. As in pybreaker, the ``success``, ``failure`` and
+  ``state_change`` hooks run one at a time on a breaker (``before_call`` runs with its
+  call, concurrently).
 - ``call_async`` (and a decorated ``async def``) is an asyncio coroutine, not a Tornado
-  one.
+  one; ``acall`` is pybreaker's asyncio call, without its lock.
+- A rejection's message starts with pybreaker's ("Timeout not elapsed yet, circuit
+  breaker still open") and goes on with the engine's.
 - ``open()`` starts a new opening of ``reset_timeout``; ``half_open()`` and ``close()``
   publish no transition in the state they would reach (``close()`` still resets the
   failure count).
@@ -31,7 +35,8 @@ Where it differs from pybreaker:
   opening of ``reset_timeout``). :class:`CircuitRedisStorage` is tripgate's fleet mode:
   each process's breaker stays authoritative and replicas share Open by quorum, not one
   state and counter in Redis; while Redis is unreachable each process runs on its own
-  breaker (see the class).
+  breaker (see the class). Breakers built on one ``CircuitRedisStorage`` under one
+  name do not share an engine: the newest is the one the fleet shares.
 """
 
 from __future__ import annotations
@@ -82,6 +87,13 @@ STATE_CLOSED = "closed"
 """pybreaker's name of the closed state."""
 STATE_HALF_OPEN = "half-open"
 """pybreaker's name of the half-open state (the engine spells it ``half_open``)."""
+
+HAS_TORNADO_SUPPORT = True
+"""pybreaker's flag for ``call_async``: always true here, where ``call_async`` is an
+asyncio coroutine and needs no Tornado."""
+HAS_REDIS_SUPPORT = True
+"""pybreaker's flag for :class:`CircuitRedisStorage`: always true here, where the
+storage reads its client duck-typed and needs no redis-py import."""
 
 # pybreaker's state names by the engine's (tripgate.State); the operator states an
 # adapter never enters are shown as the pybreaker state they behave like.
@@ -219,7 +231,9 @@ class CircuitRedisStorage(CircuitBreakerStorage):
     - ``namespace``: the fleet's service name (default ``"pybreaker"``); the breaker's
       ``name`` is the fleet's name for the breaker (default ``"default"``: one shared
       breaker per namespace, as pybreaker's keys are). Both are 1 to 64 of
-      ``A-Z a-z 0-9 _ . -``.
+      ``A-Z a-z 0-9 _ . -``. One breaker per name is shared: a breaker built later on
+      this storage under the same name takes over (the earlier one runs on unshared),
+      and a name is freed when its breaker is garbage-collected.
     - ``state``: the state the breaker starts in (``"open"`` starts an opening of
       ``reset_timeout``, which the fleet sees as this replica's open vote). pybreaker
       writes it to Redis only when no state is there; here there is no shared state
@@ -301,6 +315,10 @@ class CircuitRedisStorage(CircuitBreakerStorage):
         self._fallback_circuit_state = fallback_circuit_state
         self._namespace = namespace
         self._fleet = tripgate.Fleet(**options)
+        # The breaker sharing each name, and its engine (see `_attach`). Re-entrant: a
+        # garbage collection inside `_attach` may run `_release` on this thread.
+        self._seats: dict[str, tuple[weakref.ReferenceType[CircuitBreaker], _Engine]] = {}
+        self._seats_lock = threading.RLock()
 
     @property
     def state(self) -> str:
@@ -326,8 +344,39 @@ class CircuitRedisStorage(CircuitBreakerStorage):
         """Closes the fleet: this replica's opinions are withdrawn, holds released."""
         self._fleet.close()
 
-    def _attach(self, name: str | None, engine: tripgate.CircuitBreaker) -> None:
-        self._fleet.attach("default" if name is None else name, engine)
+    def _attach(self, name: str | None, breaker: CircuitBreaker) -> None:
+        """Shares ``breaker``'s engine with the fleet under ``name``. One breaker per
+        name shares it: a breaker built later on this storage under the same name takes
+        its place (as pybreaker's breakers on one storage all use the same keys), and
+        the one it replaces runs on unshared. The place is freed when its breaker is
+        garbage-collected."""
+        key = "default" if name is None else name
+        engine = breaker._engine
+        with self._seats_lock:
+            seat = self._seats.pop(key, None)
+            if seat is not None:
+                self._fleet.detach(key)
+                if seat[0]() is not None:
+                    logger.info(
+                        "tripgate.pybreaker: a new breaker shares %r in fleet %r; the one built before it "
+                        "on this storage runs on unshared",
+                        key,
+                        self._fleet.service,
+                    )
+            self._fleet.attach(key, engine)
+            self._seats[key] = (weakref.ref(breaker), engine)
+        # Not at exit: the fleet closes then anyway.
+        weakref.finalize(breaker, self._release, key, engine).atexit = False
+
+    def _release(self, key: str, engine: _Engine) -> None:
+        """Stops sharing ``key`` if ``engine`` (of a breaker being collected) still does."""
+        with self._seats_lock:
+            seat = self._seats.get(key)
+            if seat is None or seat[1] is not engine:
+                return
+            del self._seats[key]
+            if not self._fleet.closed:
+                self._fleet.detach(key)
 
 
 def _store_of(redis_object: Any) -> dict[str, Any]:
@@ -374,8 +423,9 @@ def _store_of(redis_object: Any) -> dict[str, Any]:
 
 class CircuitBreakerListener:
     """pybreaker's listener: subclass it and override the hooks you need. Every hook
-    runs on the thread of the call or transition; an exception raised in one is logged
-    (logger ``tripgate``) and never reaches the caller."""
+    runs on the thread of the call or transition; ``success``, ``failure`` and
+    ``state_change`` run one at a time on a breaker, as in pybreaker. An exception
+    raised in a hook is logged (logger ``tripgate``) and never reaches the caller."""
 
     def before_call(self, cb: CircuitBreaker, func: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Called when ``cb`` has admitted a call, before it calls ``func``."""
@@ -421,13 +471,7 @@ def _on_transition(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[[trip
         cb = ref()
         if cb is None:
             return
-        old = _state_object(t.from_state)
-        new = _state_object(t.to_state)
-        for listener in cb._listeners:
-            try:
-                listener.state_change(cb, old, new)
-            except Exception:
-                logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in state_change", listener, cb.name)
+        cb._notify("state_change", _state_object(t.from_state), _state_object(t.to_state))
 
     return dispatch
 
@@ -439,22 +483,14 @@ def _on_call(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[[tripgate.C
             return
         if e.event == "success":
             cb._local.exc = None
-            for listener in cb._listeners:
-                try:
-                    listener.success(cb)
-                except Exception:
-                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in success", listener, cb.name)
+            cb._notify("success")
         elif e.event == "failure":
             exc: BaseException | None = getattr(cb._local, "exc", None)
             cb._local.exc = None
             if exc is None:
                 # A failure answered on a permit, without an exception.
                 exc = Exception(f"call failed ({e.failure_kind})")
-            for listener in cb._listeners:
-                try:
-                    listener.failure(cb, exc)
-                except Exception:
-                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in failure", listener, cb.name)
+            cb._notify("failure", exc)
 
     return dispatch
 
@@ -506,10 +542,14 @@ class CircuitBreaker:
                     "CircuitRedisStorage shares it through tripgate's fleet)"
                 )
             initial = state_storage.state
-        self._state_storage = state_storage
+        self._state_storage: CircuitBreakerStorage = (
+            state_storage if state_storage is not None else CircuitMemoryStorage(STATE_CLOSED)
+        )
         self._excluded: list[ExcludeRule] = []
         self.add_excluded_exceptions(*(exclude or ()))
         self._listeners: tuple[CircuitBreakerListener, ...] = ()
+        # Re-entrant: a listener may call through this breaker (see `_notify`).
+        self._notify_lock = threading.RLock()
         self._local = threading.local()
         self._throw_new_error_on_trip = bool(throw_new_error_on_trip)
         engine = _Engine(
@@ -528,23 +568,52 @@ class CircuitBreaker:
         self._call_dispatch = _on_call(ref)
         self.add_listeners(*(listeners or ()))
         if isinstance(state_storage, CircuitRedisStorage):
-            state_storage._attach(name, engine)
+            state_storage._attach(name, self)
 
     # ------------------------------------------------------------------ calls
 
     def _admit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _core.Permit:
         """The engine's permit (or its CircuitBreakerError), then ``before_call``."""
-        permit = self._engine.acquire()
+        try:
+            permit = self._engine.acquire()
+        except CircuitBreakerError as rejected:
+            if rejected.state not in (tripgate.State.OPEN, tripgate.State.FORCED_OPEN):
+                raise
+            # pybreaker's words first, for code that matches them; then the engine's.
+            raise CircuitBreakerError(
+                f"Timeout not elapsed yet, circuit breaker still open ({rejected})",
+                rejected.name,
+                rejected.state,
+                rejected.retry_after,
+                rejected.reason,
+            ) from None
         if permit.is_probe:
             # The admission that moved the breaker to half-open only queued that
             # transition: deliver it before the trial call, as pybreaker does.
             self._engine._dispatch_events()
+        # Part of the call, as concurrent as the calls (see `_notify`).
         for listener in self._listeners:
             try:
                 listener.before_call(self, func, *args, **kwargs)
             except Exception:
                 logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in before_call", listener, self.name)
         return permit
+
+    def _notify(self, hook: str, /, *args: Any, **kwargs: Any) -> None:
+        """Calls ``hook`` (``success``, ``failure`` or ``state_change``) of every
+        listener with ``(self, *args, **kwargs)``, one such hook at a time on this
+        breaker whatever the threads: pybreaker runs them under its lock, and listeners
+        written for it may count without one. ``before_call`` is part of the call and
+        runs as concurrently as the calls. A listener's exception is logged."""
+        listeners = self._listeners
+        if not listeners:
+            return
+        with self._notify_lock:
+            for listener in listeners:
+                try:
+                    getattr(listener, hook)(self, *args, **kwargs)
+                except Exception:
+                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in %s", listener, self.name, hook)
 
     def _failed(self, permit: _core.Permit, exc: BaseException) -> None:
         """Answers ``permit`` for a call that raised ``exc``; raises
@@ -609,6 +678,28 @@ class CircuitBreaker:
         permit._settle_value(result)
         return result
 
+    async def acall(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Any:
+        """pybreaker's native asyncio call: calls ``func(*args, **kwargs)`` through the
+        breaker and awaits what it returns if that is awaitable. A generator or an async
+        generator as the result raises ``TypeError`` (use :meth:`call` for a generator);
+        that call counts neither way. Otherwise as :meth:`call_async`."""
+        permit = self._admit(func, args, kwargs)
+        try:
+            result = func(*args, **kwargs)
+            if inspect.isawaitable(result):
+                result = await result
+        except BaseException as exc:
+            self._failed(permit, exc)
+            raise
+        if isinstance(result, types.GeneratorType):
+            permit.release()
+            raise TypeError("acall does not support synchronous generators: guard one with call()")
+        if inspect.isasyncgen(result):
+            permit.release()
+            raise TypeError("acall does not support async generators: guard an async function that returns a value")
+        permit._settle_value(result)
+        return result
+
     @contextlib.contextmanager
     def calling(self) -> Iterator[None]:
         """``with breaker.calling():`` guards the block as one call: it raises
@@ -665,8 +756,9 @@ class CircuitBreaker:
         return self._engine
 
     @property
-    def state_storage(self) -> CircuitBreakerStorage | None:
-        """The storage given at construction, if any."""
+    def state_storage(self) -> CircuitBreakerStorage:
+        """The storage given at construction (a :class:`CircuitMemoryStorage` of
+        ``"closed"`` when none was, as in pybreaker)."""
         return self._state_storage
 
     @property
@@ -678,6 +770,16 @@ class CircuitBreaker:
     def state(self) -> CircuitBreakerState:
         """The current state as an object with a ``name`` (see :attr:`current_state`)."""
         return _state_object(self._engine.state)
+
+    @state.setter
+    def state(self, state: str) -> None:
+        """pybreaker's ``breaker.state = "open"``: :meth:`open`, :meth:`half_open` or
+        :meth:`close`, by the state's name."""
+        moves = {STATE_OPEN: self.open, STATE_HALF_OPEN: self.half_open, STATE_CLOSED: self.close}
+        move = moves.get(str(state))
+        if move is None:
+            raise ValueError(f"unknown state {state!r}: allowed {', '.join(map(repr, moves))}")
+        move()
 
     @property
     def fail_counter(self) -> int:
