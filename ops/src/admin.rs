@@ -11,9 +11,12 @@
 //! piles up. The endpoint is built to stay up for the Kubernetes probes whatever a
 //! client does (see [`Limits`]):
 //!
-//! - at most [`Limits::max_connections`] connections; when full, the oldest connection
-//!   not in the middle of a request is closed to make room, so idle connections cannot
-//!   lock the probes out;
+//! - at most [`Limits::max_connections`] connections; when full, one is closed to make
+//!   room: the oldest idle between requests, else the one that has received the most
+//!   requests (at least two: a pipelining client), else the oldest that has sent
+//!   nothing yet. So neither idle connections nor connections kept mid-request can
+//!   lock the probes out; the newcomer is refused only when every connection is on its
+//!   first request;
 //! - a request head must arrive whole within [`Limits::header_read_timeout`] (also
 //!   the time an idle keep-alive connection is kept) and fit in
 //!   [`Limits::max_header_bytes`]; bodies are never read, and one over
@@ -79,7 +82,7 @@ use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
@@ -322,10 +325,24 @@ impl Drop for AdminServer {
 struct Slot {
     /// A request is being answered (its response body not yet all handed to hyper).
     busy: AtomicBool,
+    /// Requests the connection has received.
+    requests: AtomicU64,
     /// The connection's task has ended.
     closed: AtomicBool,
     /// Tells the connection's task to drop the connection.
     evict: Notify,
+}
+
+impl Slot {
+    /// A connection just accepted: idle, no request yet.
+    fn new() -> Slot {
+        Slot {
+            busy: AtomicBool::new(false),
+            requests: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            evict: Notify::new(),
+        }
+    }
 }
 
 /// Accepts connections until `stopped`, each served by a task of its own.
@@ -354,27 +371,45 @@ async fn serve<C: Clock + Clone>(
         // ordering: Acquire pairs with the task's Release store as it ends.
         open.retain(|s| !s.closed.load(Ordering::Acquire));
         if open.len() >= max {
-            // ordering: Relaxed: a hint; a connection that just became busy and is cut
-            // is no worse than one that just became idle and is not.
-            match open.iter().position(|s| !s.busy.load(Ordering::Relaxed)) {
+            match to_close(&open) {
                 Some(i) => {
-                    if let Some(oldest_idle) = open.remove(i) {
-                        oldest_idle.evict.notify_one();
+                    if let Some(evicted) = open.remove(i) {
+                        evicted.evict.notify_one();
                     }
                 }
-                // Every connection is mid-request: refuse this one.
+                // Every connection is on its first request: refuse this one.
                 None => continue,
             }
         }
-        let slot = Arc::new(Slot {
-            busy: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            evict: Notify::new(),
-        });
+        let slot = Arc::new(Slot::new());
         open.push_back(Arc::clone(&slot));
         let _ = stream.set_nodelay(true);
         tokio::spawn(connection(stream, peer, slot, Arc::clone(&routes)));
     }
+}
+
+/// The connection to close for a newcomer when every slot is taken (`open` oldest
+/// first), in this order: the oldest idle between requests; else the one mid-request
+/// that has received the most requests, if at least two (a client pipelining requests,
+/// which would otherwise keep every slot busy and the probes out); else the oldest that
+/// has sent no request yet (an idle attacker's before a probe's, which is newer). A
+/// connection on its first request (a probe, a scrape) is never closed for a newcomer.
+fn to_close(open: &VecDeque<Arc<Slot>>) -> Option<usize> {
+    // ordering: Relaxed: hints. A connection that just became busy and is cut is no
+    // worse than one that just became idle and is not.
+    let idle = |s: &Arc<Slot>| !s.busy.load(Ordering::Relaxed);
+    let requests = |s: &Arc<Slot>| s.requests.load(Ordering::Relaxed);
+    open.iter()
+        .position(|s| idle(s) && requests(s) > 0)
+        .or_else(|| {
+            let (i, most) = open
+                .iter()
+                .map(requests)
+                .enumerate()
+                .max_by_key(|&(_, n)| n)?;
+            (most >= 2).then_some(i)
+        })
+        .or_else(|| open.iter().position(idle))
 }
 
 /// Serves one connection until it closes, fails a limit, or is evicted. Generic over
@@ -386,11 +421,12 @@ where
 {
     let limits = routes.limits;
     let io = TokioIo::new(WriteStallGuard::new(stream, limits.write_timeout));
-    let requests = Arc::clone(&slot);
+    let this = Arc::clone(&slot);
     let service = service_fn(move |req| {
-        // ordering: Relaxed: read by the accept loop as a hint only.
-        requests.busy.store(true, Ordering::Relaxed);
-        let (routes, slot) = (Arc::clone(&routes), Arc::clone(&requests));
+        // ordering: Relaxed: read by the accept loop as hints only.
+        this.busy.store(true, Ordering::Relaxed);
+        this.requests.fetch_add(1, Ordering::Relaxed);
+        let (routes, slot) = (Arc::clone(&routes), Arc::clone(&this));
         async move {
             let response = routes.answer(&req, peer).await;
             Ok::<_, Infallible>(response.map(|body| Tracked { body, slot }))

@@ -108,3 +108,52 @@ fn scrapes_do_not_stop_the_breakers() {
     assert_eq!(b.snapshot().calls, 20_000);
     drop(server);
 }
+
+/// The status of the raw request `head` (sent as is, then the connection read to its end).
+fn status_of_raw(addr: SocketAddr, head: &str) -> u16 {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_request_needs_one_host_in_http_1_1() {
+    let registry = Arc::new(Registry::with_clock(ManualClock::new()));
+    let server = AdminServer::start("127.0.0.1:0", registry, HealthPolicy::default()).unwrap();
+    let addr = server.local_addr();
+    let close = "Connection: close\r\n\r\n";
+    assert_eq!(
+        status_of_raw(
+            addr,
+            &format!("GET /health/live HTTP/1.1\r\nHost: a\r\n{close}")
+        ),
+        200
+    );
+    assert_eq!(
+        status_of_raw(addr, &format!("GET /health/live HTTP/1.1\r\n{close}")),
+        400
+    );
+    assert_eq!(
+        status_of_raw(
+            addr,
+            &format!("GET /health/live HTTP/1.1\r\nHost: a\r\nHost: b\r\n{close}")
+        ),
+        400
+    );
+    // HTTP/1.0 needs none, and may not send two.
+    assert_eq!(
+        status_of_raw(addr, "GET /health/live HTTP/1.0\r\n\r\n"),
+        200
+    );
+    assert_eq!(
+        status_of_raw(
+            addr,
+            "GET /health/live HTTP/1.0\r\nHost: a\r\nHost: a\r\n\r\n"
+        ),
+        400
+    );
+    server.shutdown();
+}

@@ -362,6 +362,25 @@ fn d_idle_connections_cannot_lock_the_probes_out() {
 }
 
 #[test]
+fn d2_connections_kept_mid_request_cannot_lock_the_probes_out() {
+    let _one = one_at_a_time();
+    let ep = endpoint(100);
+    let addr = ep.addr;
+    // Every slot taken by a connection pipelining readiness requests (each waits on the
+    // readiness worker, so each is nearly always mid-request), the answers read: the
+    // probes' connections must still get in, and get answered in time.
+    let (w, read) = under_attack(
+        &ep,
+        vec![Box::new(move |stop: &Signals| {
+            pipelining_readers(addr, "/health/ready", LIMITS.max_connections, stop)
+        })],
+    );
+    ep.assert_held(&w, 1);
+    assert!(read[0] > 0, "the attack got no answer");
+    ep.server.shutdown();
+}
+
+#[test]
 fn e_slowloris_heads_are_cut_at_header_read_timeout() {
     let _one = one_at_a_time();
     let ep = endpoint(100);

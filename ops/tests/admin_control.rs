@@ -128,6 +128,70 @@ fn a_missing_or_wrong_token_is_refused_and_changes_nothing() {
 }
 
 #[test]
+fn the_scheme_is_any_case_and_two_authorizations_are_refused() {
+    let (registry, server) = serve("scheme-db", token());
+    let addr = server.local_addr();
+    let breaker = registry.get("scheme-db").unwrap();
+    let lower = format!("Authorization: bearer {TOKEN}");
+    let reply = request(addr, "POST", "/breakers/scheme-db/force-open", &[&lower]);
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(breaker.state(), State::ForcedOpen);
+    // Two Authorization headers: which one counts would depend on the reader.
+    let right = format!("Authorization: Bearer {TOKEN}");
+    for headers in [
+        [right.as_str(), "Authorization: Bearer nope"],
+        ["Authorization: Bearer nope", right.as_str()],
+    ] {
+        let reply = request(addr, "POST", "/breakers/scheme-db/reset", &headers);
+        assert_eq!(reply.status, 400, "{reply:?}");
+        assert_eq!(breaker.state(), State::ForcedOpen);
+    }
+}
+
+#[test]
+fn a_malformed_escape_in_a_name_is_not_decoded() {
+    let (registry, server) = serve("esc-db", token());
+    // A breaker whose name `%+A` would have decoded to (`+A` read as hex 0x0A).
+    let cfg = Config::builder().consecutive_failures(1).build().unwrap();
+    let newline = registry.get_or_create("a\nb", &cfg).unwrap();
+    let addr = server.local_addr();
+    for name in ["a%+Ab", "a%0", "a%G1b"] {
+        let reply = act(addr, name, "force-open", Some(TOKEN));
+        assert_eq!(reply.status, 404, "{name}: {reply:?}");
+    }
+    assert_eq!(newline.state(), State::Closed);
+    assert_eq!(act(addr, "a%0Ab", "force-open", Some(TOKEN)).status, 200);
+    assert_eq!(newline.state(), State::ForcedOpen);
+}
+
+#[test]
+fn refusals_cannot_flood_the_log() {
+    let (_registry, server) = serve("flood-db", token());
+    let addr = server.local_addr();
+    let action = "a".repeat(5000);
+    let started = std::time::Instant::now();
+    for _ in 0..50 {
+        assert_eq!(act(addr, "flood-db", &action, Some("nope")).status, 401);
+    }
+    let seconds = started.elapsed().as_secs() + 1;
+    let refused = lines_with("refused: breaker \"flood-db\"");
+    // At most 10 lines in each second begun while refusing (one, unless the machine
+    // is very slow), each cut.
+    assert!(!refused.is_empty());
+    assert!(
+        refused.len() as u64 <= 10 * seconds,
+        "{} lines in {seconds} s",
+        refused.len()
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|l| l.len() < 300 && l.contains(&format!("action {}...", "a".repeat(64)))),
+        "{refused:?}"
+    );
+}
+
+#[test]
 fn each_action_sets_its_state_and_is_logged_with_the_client() {
     let (registry, server) = serve("act-db", token());
     let addr = server.local_addr();

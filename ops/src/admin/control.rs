@@ -5,8 +5,10 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use tripgate::{Breaker, Clock};
 
@@ -20,6 +22,15 @@ pub const TOKEN_VAR: &str = "TG_ADMIN_TOKEN";
 /// The environment variable [`ControlToken::from_environment`] reads a token file's
 /// path from.
 pub const TOKEN_FILE_VAR: &str = "TG_ADMIN_TOKEN_FILE";
+
+/// The `Authorization` scheme of a control request, with the space that ends it.
+const SCHEME: &[u8] = b"Bearer ";
+
+/// Refused control requests logged a second, at most (see [`RefusalLog`]).
+pub(super) const REFUSALS_LOGGED_PER_SECOND: u32 = 10;
+
+/// The most characters of a breaker name or action a log line shows.
+const LOGGED_CHARS: usize = 64;
 
 /// The secret that enables control actions. Its `Debug` output never shows it.
 #[derive(Clone)]
@@ -91,9 +102,13 @@ impl ControlToken {
         }
     }
 
-    /// Whether `authorization` (an `Authorization` header value) is `Bearer <token>`.
+    /// Whether `authorization` (an `Authorization` header value) is `Bearer <token>`,
+    /// the scheme in any case (RFC 9110).
     pub(super) fn admits(&self, authorization: Option<&[u8]>) -> bool {
-        let Some(candidate) = authorization.and_then(|h| h.strip_prefix(b"Bearer ")) else {
+        let Some(candidate) = authorization.and_then(|h| {
+            let (scheme, rest) = h.split_at_checked(SCHEME.len())?;
+            scheme.eq_ignore_ascii_case(SCHEME).then_some(rest)
+        }) else {
             return false;
         };
         // Constant time in the bytes compared: a wrong guess takes as long whatever its
@@ -131,4 +146,70 @@ pub(super) fn action<C: Clock>(name: &str) -> Option<Action<C>> {
 pub(super) fn action_names<C: Clock>() -> String {
     let names: Vec<&str> = actions::<C>().into_iter().map(|(n, _)| n).collect();
     names.join(", ")
+}
+
+/// The warnings of refused control requests: at most [`REFUSALS_LOGGED_PER_SECOND`] a
+/// second, with the name and action cut to [`LOGGED_CHARS`], so that a client without
+/// the token cannot flood the log. The refusals left out are counted in one line, with
+/// the first refusal of a later second.
+pub(super) struct RefusalLog {
+    window: Mutex<RefusalWindow>,
+}
+
+#[derive(Default)]
+struct RefusalWindow {
+    /// When the current second began (`None`: nothing refused yet).
+    start: Option<Instant>,
+    logged: u32,
+    left_out: u64,
+}
+
+impl RefusalLog {
+    pub(super) fn new() -> RefusalLog {
+        RefusalLog {
+            window: Mutex::new(RefusalWindow::default()),
+        }
+    }
+
+    /// Logs, at warn, that `action` on breaker `name` by `peer` was refused for `why`,
+    /// unless this second's lines are used up.
+    pub(super) fn refused(&self, name: &str, action: &str, peer: SocketAddr, why: &str) {
+        let now = Instant::now();
+        let mut w = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        if w.start
+            .map_or(true, |s| now.duration_since(s) >= Duration::from_secs(1))
+        {
+            if w.left_out > 0 {
+                log::warn!(
+                    target: "tripgate_ops::admin",
+                    "admin control refused {} more requests without logging them (at most {REFUSALS_LOGGED_PER_SECOND} a second)",
+                    w.left_out
+                );
+            }
+            *w = RefusalWindow {
+                start: Some(now),
+                ..RefusalWindow::default()
+            };
+        }
+        if w.logged == REFUSALS_LOGGED_PER_SECOND {
+            w.left_out += 1;
+            return;
+        }
+        w.logged += 1;
+        drop(w);
+        log::warn!(
+            target: "tripgate_ops::admin",
+            "admin control refused: breaker {:?} action {} by {peer}: {why}",
+            shown(name),
+            shown(action)
+        );
+    }
+}
+
+/// `s` cut to its first [`LOGGED_CHARS`] characters, marked `...` when cut.
+fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(LOGGED_CHARS) {
+        None => s.into(),
+        Some((end, _)) => format!("{}...", &s[..end]).into(),
+    }
 }

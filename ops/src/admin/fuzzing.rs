@@ -12,11 +12,9 @@ use super::{connection, ControlToken, Limits, Slot};
 use crate::health::HealthPolicy;
 use crate::registry::Registry;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Notify;
 use tripgate::{ManualClock, State};
 
 /// The control token the harness's endpoint accepts.
@@ -92,11 +90,7 @@ impl Harness {
     /// the connection was still open [`HANG`] after the input ended.
     pub fn serve_from(&self, input: &[u8], peer: SocketAddr) -> Option<Vec<u8>> {
         let (mut client, server) = tokio::io::duplex(64 * 1024);
-        let slot = Arc::new(Slot {
-            busy: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            evict: Notify::new(),
-        });
+        let slot = Arc::new(Slot::new());
         let routes = Arc::clone(&self.routes);
         self.runtime.block_on(async move {
             let served = tokio::spawn(connection(server, peer, slot, routes));

@@ -1,6 +1,6 @@
 //! What each request gets: routing, the responses, and the control actions.
 
-use super::control::{self, ControlToken};
+use super::control::{self, ControlToken, RefusalLog};
 use super::stall::{self, Job, RenderedBody};
 use super::worker::Worker;
 use super::Limits;
@@ -9,8 +9,10 @@ use crate::health::{self, HealthPolicy, HealthReport};
 use crate::registry::{NamedSnapshot, Registry};
 use bytes::Bytes;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Full};
-use hyper::header::{HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, RETRY_AFTER};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST, RETRY_AFTER,
+};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub(super) struct Routes<C: Clock + Clone> {
     scrapes: Arc<Semaphore>,
     control: Option<ControlToken>,
     remote_control: bool,
+    /// The warnings of refused control requests, rate-limited.
+    refusals: RefusalLog,
     /// Readiness, computed off the connections' thread (O(breakers)).
     readiness: Worker<Readiness>,
     /// The registry's readings for `/metrics`, likewise.
@@ -90,13 +94,19 @@ fn percent_decode(segment: &str) -> Option<String> {
     let mut bytes = segment.bytes();
     while let Some(b) = bytes.next() {
         if b == b'%' {
-            let hex = [bytes.next()?, bytes.next()?];
-            out.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+            // Two hex digits, nothing else (`from_str_radix` alone would take `%+A`).
+            let (high, low) = (hex_digit(bytes.next()?)?, hex_digit(bytes.next()?)?);
+            out.push(high << 4 | low);
         } else {
             out.push(b);
         }
     }
     String::from_utf8(out).ok()
+}
+
+/// The value of an ASCII hex digit.
+fn hex_digit(b: u8) -> Option<u8> {
+    char::from(b).to_digit(16).map(|d| d as u8)
 }
 
 /// A `/metrics` body in the making: the readings, and the permit it holds until dropped.
@@ -139,6 +149,7 @@ impl<C: Clock + Clone> Routes<C> {
             scrapes: Arc::new(Semaphore::new(limits.max_concurrent_scrapes)),
             control,
             remote_control,
+            refusals: RefusalLog::new(),
             readiness,
             snapshots,
             render,
@@ -165,6 +176,14 @@ impl<C: Clock + Clone> Routes<C> {
             r.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
             return r;
+        }
+        // RFC 9112, 3.2: exactly one Host in HTTP/1.1, at most one before.
+        let hosts = req.headers().get_all(HOST).iter().count();
+        if hosts > 1 || (hosts == 0 && req.version() >= Version::HTTP_11) {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "bad request: send exactly one Host header\n",
+            );
         }
         let path = req.uri().path();
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
@@ -247,12 +266,7 @@ impl<C: Clock + Clone> Routes<C> {
                 "control is off: start the endpoint with a control token to enable it\n",
             );
         };
-        let refused = |why: &str| {
-            log::warn!(
-                target: "tripgate_ops::admin",
-                "admin control refused: breaker {name:?} action {action} by {peer}: {why}"
-            );
-        };
+        let refused = |why: &str| self.refusals.refused(name, action, peer, why);
         if !self.remote_control && !peer.ip().is_loopback() {
             refused("client not on loopback");
             return text(
@@ -260,7 +274,15 @@ impl<C: Clock + Clone> Routes<C> {
                 "control is only accepted from loopback clients\n",
             );
         }
-        let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+        let mut authorizations = req.headers().get_all(AUTHORIZATION).iter();
+        let authorization = authorizations.next().map(HeaderValue::as_bytes);
+        if authorizations.next().is_some() {
+            refused("more than one Authorization header");
+            return text(
+                StatusCode::BAD_REQUEST,
+                "bad request: send one Authorization header\n",
+            );
+        }
         if !token.admits(authorization) {
             refused("missing or wrong token");
             let mut r = text(

@@ -206,3 +206,58 @@ pub fn slow_reader(addr: SocketAddr, count: usize, stop: &Signals) -> usize {
     }
     read
 }
+
+/// `count` connections, each kept full of pipelined `GET {path}` requests (a batch of
+/// 50 written whenever the socket takes it) whose answers are read and dropped as they
+/// come, reconnecting when cut: clients that keep every connection mid-request. How
+/// many answers' bytes were read in all.
+pub fn pipelining_readers(
+    addr: SocketAddr,
+    path: &'static str,
+    count: usize,
+    stop: &Signals,
+) -> usize {
+    let batch = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(50);
+    let open = || -> Option<(TcpStream, usize)> {
+        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).ok()?;
+        s.set_nonblocking(true).ok()?;
+        Some((s, 0))
+    };
+    // Each connection with how much of the current batch it has written.
+    let mut conns: Vec<Option<(TcpStream, usize)>> = (0..count).map(|_| open()).collect();
+    stop.set_ready();
+    let mut buf = vec![0; 64 * 1024];
+    let mut read = 0;
+    while !stop.stopped() {
+        for conn in conns.iter_mut() {
+            let Some((s, written)) = conn else {
+                *conn = open();
+                continue;
+            };
+            let mut cut = false;
+            loop {
+                match s.read(&mut buf) {
+                    Ok(0) => {
+                        cut = true;
+                        break;
+                    }
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        cut = true;
+                        break;
+                    }
+                }
+            }
+            match s.write(&batch.as_bytes()[*written..]) {
+                Ok(n) => *written = (*written + n) % batch.len(),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(_) => cut = true,
+            }
+            if cut {
+                *conn = None;
+            }
+        }
+    }
+    read
+}
