@@ -381,6 +381,24 @@ fn d2_connections_kept_mid_request_cannot_lock_the_probes_out() {
 }
 
 #[test]
+fn d3_requests_pipelined_elsewhere_do_not_hold_the_probes_up() {
+    let _one = one_at_a_time();
+    let ep = endpoint(100);
+    let addr = ep.addr;
+    // As d2, with requests answered at once (no worker to wait on): each connection
+    // always has its next request ready, and a probe must not wait behind them all.
+    let (w, read) = under_attack(
+        &ep,
+        vec![Box::new(move |stop: &Signals| {
+            pipelining_readers(addr, "/health/live", LIMITS.max_connections, stop)
+        })],
+    );
+    ep.assert_held(&w, 1);
+    assert!(read[0] > 0, "the attack got no answer");
+    ep.server.shutdown();
+}
+
+#[test]
 fn e_slowloris_heads_are_cut_at_header_read_timeout() {
     let _one = one_at_a_time();
     let ep = endpoint(100);
