@@ -592,11 +592,7 @@ class CircuitBreaker:
             # transition: deliver it before the trial call, as pybreaker does.
             self._engine._dispatch_events()
         # Part of the call, as concurrent as the calls (see `_notify`).
-        for listener in self._listeners:
-            try:
-                listener.before_call(self, func, *args, **kwargs)
-            except Exception:
-                logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in before_call", listener, self.name)
+        self._call_hooks(self._listeners, "before_call", func, *args, **kwargs)
         return permit
 
     def _notify(self, hook: str, /, *args: Any, **kwargs: Any) -> None:
@@ -609,11 +605,16 @@ class CircuitBreaker:
         if not listeners:
             return
         with self._notify_lock:
-            for listener in listeners:
-                try:
-                    getattr(listener, hook)(self, *args, **kwargs)
-                except Exception:
-                    logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in %s", listener, self.name, hook)
+            self._call_hooks(listeners, hook, *args, **kwargs)
+
+    def _call_hooks(self, listeners: tuple[CircuitBreakerListener, ...], hook: str, /, *args: Any, **kwargs: Any) -> None:
+        """Calls ``hook`` of each of ``listeners`` with ``(self, *args, **kwargs)``;
+        a listener's exception is logged."""
+        for listener in listeners:
+            try:
+                getattr(listener, hook)(self, *args, **kwargs)
+            except Exception:
+                logger.exception("tripgate.pybreaker: listener %r of breaker %r raised in %s", listener, self.name, hook)
 
     def _failed(self, permit: _core.Permit, exc: BaseException) -> None:
         """Answers ``permit`` for a call that raised ``exc``; raises
