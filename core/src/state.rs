@@ -16,7 +16,8 @@
 //!
 //! The generation goes up by one on every transition. A permit carries the generation
 //! it was issued in; an outcome from an older generation is counted but cannot drive a
-//! transition.
+//! transition (one that arrives in Closed after a recovery stays out of the window the
+//! recovery restarted: it counts in the lifetime totals only).
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

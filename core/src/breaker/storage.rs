@@ -328,7 +328,7 @@ pub(super) fn nanos(d: Duration) -> u64 {
 /// only reads it.
 pub(super) struct Attention {
     pub(super) streak: Streak,
-    /// The rules must look at the next outcome (a late outcome changed the window, a
+    /// The rules must look at the next outcome (a late outcome raced a transition, a
     /// rule waits for `minimum_calls`, anti-thrash held a trip, a reconfiguration).
     pub(super) look_again: AtomicBool,
     /// Calls for the next record's attention: [`EVENTS_WAITING`] (a transition won on

@@ -387,6 +387,40 @@ fn outcomes_of_an_older_generation_are_counted_but_trip_nothing() {
     assert_eq!(b.snapshot().failures, 6);
 }
 
+/// A call admitted before a trip and answered after the recovery is late: it counts in
+/// the lifetime totals but stays out of the window the recovery restarted, so that the
+/// outage's failures cannot trip the breaker again with the first current outcome.
+#[test]
+fn a_late_outcome_after_a_recovery_stays_out_of_the_new_window() {
+    for config in [count_config(10, 2, 0.5), time_config(2, 0.5)] {
+        let (b, clock) = breaker(config.open_duration(10 * SEC).build().unwrap());
+        let mut late = (0..3).map(|_| b.try_acquire().unwrap().into_raw());
+        let (failure, success, timed) = (late.next(), late.next(), late.next());
+        fail(&b);
+        fail(&b);
+        assert_eq!(b.state(), State::Open);
+        clock.advance(10 * SEC);
+        ok(&b);
+        assert_eq!(b.state(), State::Closed);
+        let timeout = Outcome::Failure(FailureKind::Timeout);
+        b.record_raw(failure.unwrap(), timeout, None).unwrap();
+        b.record_raw(success.unwrap(), Outcome::Success, None)
+            .unwrap();
+        b.record_raw(timed.unwrap(), Outcome::Success, Some(5_000_000))
+            .unwrap();
+        let s = b.snapshot();
+        assert_eq!((s.window_calls, s.failure_rate), (0, 0.0));
+        assert_eq!((s.calls, s.successes, s.failures), (6, 3, 3));
+        // One current success: 1 call in the window, nothing failed, no trip.
+        ok(&b);
+        assert_eq!(b.state(), State::Closed);
+        assert_eq!(b.snapshot().window_calls, 1);
+        // Current failures still trip.
+        fail(&b);
+        assert_eq!(b.state(), State::Open);
+    }
+}
+
 #[test]
 fn manual_states_do_what_they_say() {
     let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());

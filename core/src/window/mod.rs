@@ -371,6 +371,19 @@ impl Window {
         }
     }
 
+    /// Counts a call in the lifetime totals only, not in the window: a late outcome
+    /// (of a call admitted before the window's last restart), which must not weigh on
+    /// the rules of the generation that restarted it. `slow`: the call was slow.
+    #[cold]
+    pub(crate) fn count_outside(&self, slow: bool) -> Recorded {
+        // ordering: Relaxed, as every lifetime counter (see `Window::lifetime`).
+        self.folded[0].fetch_add(1, Ordering::Relaxed);
+        if slow && self.keeps(SLOW) {
+            self.folded[1].fetch_add(1, Ordering::Relaxed);
+        }
+        Recorded::HEALTHY
+    }
+
     /// Records one plain success (no latency) at `now`, by the thread whose
     /// lifetime-counter stripe is `thread` (its window stripe follows:
     /// [`TotalsStripe::window`]): the common case, one add. A count window numbers the

@@ -335,23 +335,28 @@ impl Model {
             Outcome::Success => None,
             Outcome::Failure(k) => Some(k),
         };
-        let bucket = match self.c.window {
-            WindowConfig::Count { .. } => {
-                self.seq += 1;
-                (self.seq - 1) / self.width()
-            }
-            WindowConfig::Time { .. } => (self.now - self.origin) / self.width(),
-        };
-        let weight = failure.map_or(0, |k| {
-            (self.c.failure_weights.get(k) * 100.0).round() as u64
-        });
         let slow = latency >= self.c.slow_call_duration.as_nanos() as u64;
-        self.recs.push(Rec {
-            bucket,
-            weight,
-            slow,
-            latency,
-        });
+        // A late outcome in Closed (the breaker closed since the call's admission,
+        // restarting the window) counts in the totals, not in the window.
+        let late = self.state == State::Closed && self.generation != p.generation;
+        if !late {
+            let bucket = match self.c.window {
+                WindowConfig::Count { .. } => {
+                    self.seq += 1;
+                    (self.seq - 1) / self.width()
+                }
+                WindowConfig::Time { .. } => (self.now - self.origin) / self.width(),
+            };
+            let weight = failure.map_or(0, |k| {
+                (self.c.failure_weights.get(k) * 100.0).round() as u64
+            });
+            self.recs.push(Rec {
+                bucket,
+                weight,
+                slow,
+                latency,
+            });
+        }
         self.calls += 1;
         if failure.is_some() {
             self.failures += 1;
