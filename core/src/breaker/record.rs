@@ -339,7 +339,7 @@ impl<C: Clock> Breaker<C> {
             }
         });
         if permit.is_probe() {
-            let result = if kind.is_some() {
+            let result = if kind.is_some() || self.against_a_rule(delta) {
                 ProbeResult::Failed
             } else {
                 ProbeResult::Succeeded
@@ -355,6 +355,18 @@ impl<C: Clock> Breaker<C> {
         }
         // A transition this record lost may have left events to deliver.
         self.deliver_waiting_events();
+    }
+
+    /// Whether a healthy-looking call still counts against a configured rule: slow
+    /// under a slow-call rate, or at the latency limit under a percentile rule. A probe
+    /// that does fails: the dependency answers, but not as the rules ask.
+    fn against_a_rule(&self, delta: Delta) -> bool {
+        let configured = |rule: &crate::sync::unmodelled::AtomicU64| {
+            // ordering: Relaxed, options (see `Options::load_from`).
+            !f64::from_bits(rule.load(Ordering::Relaxed)).is_nan()
+        };
+        (delta.slow && configured(&self.options.slow_threshold))
+            || (delta.over_limit && configured(&self.options.quantile))
     }
 
     /// The outcome just recorded may change the verdict: evaluate the rules if it may

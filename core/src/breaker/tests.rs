@@ -421,6 +421,36 @@ fn a_late_outcome_after_a_recovery_stays_out_of_the_new_window() {
     }
 }
 
+/// A probe that answers but counts against a configured rule fails: slow under a
+/// slow-call rate, at the latency limit under a percentile rule. Without such a rule, a
+/// slow probe is a success.
+#[test]
+fn a_probe_that_counts_against_a_rule_fails() {
+    let slow_rule = Config::builder()
+        .count_window(4)
+        .minimum_calls(1)
+        .slow_call_rate_threshold(1.0, 100 * MS);
+    let percentile_rule = Config::builder()
+        .count_window(4)
+        .minimum_calls(1)
+        .latency_percentile(0.5, 100 * MS);
+    let no_rule = count_config(4, 1, 0.5).track_latency(true);
+    for (config, reopens) in [(slow_rule, true), (percentile_rule, true), (no_rule, false)] {
+        let (b, clock) = tripped(config.open_duration(10 * SEC).build().unwrap());
+        clock.advance(10 * SEC);
+        let probe = b.try_acquire().expect("a probe");
+        assert!(probe.is_probe());
+        probe.record(Outcome::Success, 100 * MS);
+        let expected = if reopens { State::Open } else { State::Closed };
+        assert_eq!(b.state(), expected);
+        // A probe under the limit closes.
+        clock.advance(60 * SEC);
+        let probe = b.try_acquire().expect("a probe");
+        probe.record(Outcome::Success, 99 * MS);
+        assert_eq!(b.state(), State::Closed);
+    }
+}
+
 #[test]
 fn manual_states_do_what_they_say() {
     let (b, _) = breaker(count_config(10, 1, 0.5).build().unwrap());

@@ -230,7 +230,9 @@ impl Default for OpenConfig {
 pub struct HalfOpenConfig {
     /// Probes allowed in flight at once.
     pub permits: u32,
-    /// Successful probes needed to close.
+    /// Successful probes needed to close. A probe fails (and reopens the breaker) when
+    /// it fails, or when it counts against a configured rule: slow under a slow-call
+    /// rate, at the latency limit under a percentile rule.
     pub success_threshold: u32,
     /// After this long with every slot taken and no report, the outstanding probes are
     /// written off and their slots reclaimed.

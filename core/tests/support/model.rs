@@ -375,7 +375,14 @@ impl Model {
             };
         }
         if p.probe {
-            self.settle(p, Some(failure.is_none()));
+            // A probe fails when it counts against a configured rule: failed, slow
+            // under a slow-call rate, or at the latency limit under a percentile rule.
+            let against_a_rule = (slow && self.c.slow_call_rate_threshold.is_some())
+                || self
+                    .c
+                    .latency_percentile
+                    .is_some_and(|r| latency >= r.limit.as_nanos() as u64);
+            self.settle(p, Some(failure.is_none() && !against_a_rule));
             return;
         }
         if self.state != State::Closed || self.generation != p.generation {
