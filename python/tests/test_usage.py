@@ -216,6 +216,21 @@ def test_with_exclude_and_classify_apply(clock):
     assert (m.ignored, m.failures, m.failures_by_kind["timeout"]) == (1, 1, 1)
 
 
+def test_an_exclusion_wins_over_classify(clock):
+    # A hook that calls every exception a failure, and a breaker that excludes two.
+    b = tripgate.CircuitBreaker(
+        clock=clock,
+        exclude=[KeyError, lambda e: isinstance(e, ValueError)],
+        classify=lambda exc, result: "failure" if exc is not None else None,
+    )
+    for error in (KeyError("k"), ValueError("v"), RuntimeError("r")):
+        with pytest.raises(type(error)):
+            with b:
+                raise error
+    m = b.metrics()
+    assert (m.ignored, m.failures) == (2, 1)
+
+
 def test_with_on_a_breaker_dropped_inside_the_block(clock):
     # The breaker object may be collected while its block runs (nothing else refers to
     # it); the block's outcome is still recorded on the engine, nothing crashes.

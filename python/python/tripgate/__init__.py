@@ -512,7 +512,7 @@ class CircuitBreaker(_core.Breaker):
     - ``reset_timeout``: how long the breaker stays open before a probe (default 30).
     - ``success_threshold``: successful probes needed to close (default 1).
     - ``exclude``: exception types, or predicates ``f(exc) -> bool``, whose exceptions
-      say nothing about the dependency: counted neither way.
+      say nothing about the dependency: counted neither way, whatever ``classify`` says.
     - ``listeners``: callables ``f(Transition)`` or :class:`CircuitBreakerListener`.
     - ``name``: shown in errors and logs.
     - ``failure_rate_threshold`` (0..1) over the window once ``minimum_calls`` calls are
@@ -670,18 +670,21 @@ class CircuitBreaker(_core.Breaker):
     def _classify_error(self, exc: BaseException) -> int:
         if not isinstance(exc, Exception):
             return _RELEASE  # KeyboardInterrupt, SystemExit, CancelledError, GeneratorExit
-        if self._classify is not None:
-            code = _outcome_code(self._classify(exc, None), self._classify)
-            if code is not None:
-                return code
+        # Exclusions first: an excluded exception is ignored whatever `classify` says
+        # (as resilience4j's ignored exceptions win over its record predicate), so a
+        # shared hook such as `tripgate.http.classify` cannot undo a breaker's own list.
         if self._exclude_types and isinstance(exc, self._exclude_types):
-            return _IGNORED
-        if isinstance(exc, BulkheadFullError):
-            # A local bulkhead refused the call: it never reached the dependency.
             return _IGNORED
         for predicate in self._exclude_predicates:
             if predicate(exc):
                 return _IGNORED
+        if self._classify is not None:
+            code = _outcome_code(self._classify(exc, None), self._classify)
+            if code is not None:
+                return code
+        if isinstance(exc, BulkheadFullError):
+            # A local bulkhead refused the call: it never reached the dependency.
+            return _IGNORED
         return super()._classify_error(exc)  # the engine's default: by exception type
 
     def _classify_result(self, value: Any) -> int:
