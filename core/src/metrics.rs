@@ -117,9 +117,11 @@ pub struct Snapshot {
     pub half_open_successes: u32,
     /// Calls in the window.
     pub window_calls: u64,
-    /// Weighted failure rate over the window.
+    /// Weighted failure rate over the window's calls, whatever their number (0 for an
+    /// empty window): the rules compare it only from `minimum_calls` on (the Prometheus
+    /// gauge says -1 below that, as resilience4j does).
     pub failure_rate: f64,
-    /// Slow-call rate over the window.
+    /// Slow-call rate over the window's calls, read as `failure_rate` is.
     pub slow_call_rate: f64,
     /// Failures in a row among the calls admitted since the last transition.
     pub consecutive_failures: u32,

@@ -235,7 +235,8 @@ pub struct HalfOpenConfig {
     /// rate, at the latency limit under a percentile rule.
     pub success_threshold: u32,
     /// After this long with every slot taken and no report, the outstanding probes are
-    /// written off and their slots reclaimed.
+    /// written off and their slots reclaimed; the breaker stays half-open (unlike
+    /// resilience4j's `maxWaitDurationInHalfOpenState`, which opens it).
     #[serde(with = "humantime_serde")]
     pub max_wait: Duration,
 }

@@ -359,7 +359,11 @@ class Metrics:
     """Successful probes so far in the current half-open state (0 in any other state)."""
     window_calls: int
     failure_rate: float
+    """Weighted failure rate over the window's calls, whatever their number (0.0 for an
+    empty window). The rules compare it only once ``window_calls`` reaches
+    ``minimum_calls``; resilience4j, and tripgate's Prometheus gauge, say -1 below that."""
     slow_call_rate: float
+    """Slow-call rate over the window's calls, read as ``failure_rate`` is."""
     consecutive_failures: int
     last_failure: float | None
     retry_after: float | None
