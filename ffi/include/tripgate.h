@@ -1243,6 +1243,10 @@ tg_status tg_bulkhead_snapshot(const tg_bulkhead *bulkhead, tg_bulkhead_metrics 
  *   half-open probe slot stays taken.
  * - `TG_ERR_NULL`: `breaker` or `call` is NULL; nothing was called.
  *
+ * When the call is a half-open probe, the breaker's listeners hear of the move to
+ * Half-Open before `call` runs (with `tg_try_acquire`, the next call that records
+ * delivers it).
+ *
  * `call` must return normally: leaving it by `longjmp` or a C++ exception would lose
  * the call's permit (a half-open probe slot would stay taken). It may call any `tg_`
  * function, on this breaker too, except `tg_breaker_free` on it.

@@ -87,7 +87,7 @@ impl Shared {
     pub(crate) fn admit(&self, py: Python<'_>) -> PyResult<RawPermit> {
         let permit = self
             .inner
-            .acquire_raw()
+            .acquire_raw_to_run()
             .map_err(|r| errors::rejected(py, r))?;
         // ordering: Relaxed, a hint; the callback is read under its lock.
         if self.calls_watched.load(Ordering::Relaxed) {

@@ -90,3 +90,27 @@ def test_add_and_remove_listeners(clock):
     assert b.listeners == ()
     with pytest.raises(TypeError):
         b.add_listener(42)  # type: ignore[arg-type]
+
+
+def test_listeners_hear_of_half_open_before_the_probe_runs(clock):
+    # As resilience4j, Polly and gobreaker announce it: the probe's own code sees it.
+    heard: list[str] = []
+    b = tripgate.CircuitBreaker(fail_max=1, reset_timeout=5, listeners=[lambda t: heard.append(t.to_state)], clock=clock)
+
+    def probe():
+        return list(heard)
+
+    for guarded in (lambda: b.call(probe), lambda: b(probe)()):
+        with pytest.raises(Boom):
+            b.call(fail)
+        clock.advance(5)
+        heard.clear()
+        assert guarded() == ["half_open"]
+        assert heard == ["half_open", "closed"]
+    with pytest.raises(Boom):
+        b.call(fail)
+    clock.advance(5)
+    heard.clear()
+    with b:
+        assert heard == ["half_open"]
+    assert heard == ["half_open", "closed"]

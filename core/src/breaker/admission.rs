@@ -47,6 +47,63 @@ impl<C: Clock> Breaker<C> {
         }
     }
 
+    /// [`acquire_raw`](Breaker::acquire_raw) for a call its caller makes right away (a
+    /// binding's guarded call): when the call is a half-open probe, the events its
+    /// admission queued (the move to Half-Open) are delivered first, on this thread, so
+    /// that listeners hear of Half-Open before the probe runs, as resilience4j's, Polly's
+    /// and gobreaker's do. The breaker's own call forms ([`call`](Breaker::call) and
+    /// the rest) admit this way. Wait-free but for a probe, whose admission may run
+    /// listeners.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use std::time::Duration;
+    /// use tripgate::{Breaker, Config, ManualClock, Outcome, State};
+    /// let clock = ManualClock::new();
+    /// let config = Config::builder().consecutive_failures(1).open_duration(Duration::from_secs(5));
+    /// let breaker = Breaker::with_clock(config.build()?, clock.clone())?;
+    /// let heard = Arc::new(Mutex::new(Vec::new()));
+    /// let h = heard.clone();
+    /// breaker.add_listener(move |t| h.lock().unwrap().push(t.to));
+    /// breaker.open();
+    /// clock.advance(Duration::from_secs(5));
+    /// let probe = breaker.acquire_raw_to_run().expect("a probe");
+    /// assert_eq!(*heard.lock().unwrap(), [State::Open, State::HalfOpen]);
+    /// breaker.record_raw(probe, Outcome::Success, None)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn acquire_raw_to_run(&self) -> Result<RawPermit, Rejected> {
+        let w = self.load_word();
+        match self.admit_closed(w) {
+            Some(grant) => Ok(self.seal(grant)),
+            None => self.acquire_slow_to_run(w).map(|grant| self.seal(grant)),
+        }
+    }
+
+    /// [`acquire_raw_to_run`](Breaker::acquire_raw_to_run) with an owned [`Permit`]:
+    /// the admission of the breaker's own call forms.
+    #[inline]
+    pub(super) fn admit_to_run(&self) -> Result<Permit<'_, C>, Rejected> {
+        let w = self.load_word();
+        if let Some(grant) = self.admit_closed(w) {
+            return Ok(Permit::new(self, grant));
+        }
+        self.acquire_slow_to_run(w)
+            .map(|grant| Permit::new(self, grant))
+    }
+
+    /// The slow path of admission for a call about to run: a probe's caller delivers
+    /// what its admission queued before the probe runs.
+    #[inline(never)]
+    fn acquire_slow_to_run(&self, w: Word) -> Result<Grant, Rejected> {
+        let grant = self.acquire_slow(w)?;
+        if grant.is_probe() {
+            self.deliver_waiting_events();
+        }
+        Ok(grant)
+    }
+
     /// The common case of admission: Closed, no slow start, not counting calls in
     /// flight. One load (the caller's), no RMW, a clock read only when calls are timed
     /// or under a `call_timeout` (one test of the word either way: a breaker with

@@ -41,7 +41,7 @@ impl<C: Clock> Breaker<C> {
         f: impl FnOnce() -> Result<T, E>,
         classify: impl FnOnce(&Result<T, E>) -> Outcome,
     ) -> Result<T, CallError<E>> {
-        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        let permit = self.admit_to_run().map_err(CallError::Rejected)?;
         let result = f();
         permit.conclude(classify(&result));
         result.map_err(CallError::Failed)
@@ -209,7 +209,7 @@ impl<C: Clock> Breaker<C> {
         Tm: Timer + ?Sized,
         F: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire().map_err(CallError::Rejected)?;
+        let permit = self.admit_to_run().map_err(CallError::Rejected)?;
         let deadline = permit.deadline();
         let start = permit.grant_start();
         // Dropped with this future (its caller gave up), the permit is answered as

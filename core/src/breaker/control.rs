@@ -236,7 +236,9 @@ impl<C: Clock> Breaker<C> {
     /// moves the breaker from Open to Half-Open, or reclaims expired probe slots, only
     /// queues the event. Any later call that records, releases, controls, reconfigures
     /// or takes a snapshot delivers it first, and the winner's own probe permit is such
-    /// a call.
+    /// a call. A call about to run ([`call`](Breaker::call) and its forms,
+    /// [`acquire_raw_to_run`](Breaker::acquire_raw_to_run)) delivers it before the
+    /// probe runs.
     pub fn dispatch_events(&self) {
         // ordering: Relaxed; the queue synchronises what it holds. Load first: the bit
         // is rarely set, and a clear that finds it unset would write the line for

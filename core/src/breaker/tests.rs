@@ -1235,6 +1235,35 @@ fn the_failure_streak_counts_outcomes_of_the_current_generation_only() {
     assert_eq!(b.snapshot().consecutive_failures, 2);
 }
 
+/// A call the breaker runs itself announces Half-Open before its probe runs (as
+/// resilience4j, Polly and gobreaker do); a bare permit leaves it queued.
+#[test]
+fn a_probe_the_breaker_runs_is_announced_before_it_runs() {
+    let (b, clock) = tripped(count_config(10, 1, 0.5).build().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    b.add_listener(move |t| s.lock().unwrap().push(t.to));
+    clock.advance(10 * SEC);
+    let heard_inside = b
+        .call(|| Ok::<_, ()>(seen.lock().unwrap().clone()))
+        .unwrap();
+    assert_eq!(heard_inside, [State::HalfOpen]);
+    assert_eq!(*seen.lock().unwrap(), [State::HalfOpen, State::Closed]);
+
+    // The same through `acquire_raw_to_run`, and not through `acquire_raw`.
+    b.open();
+    clock.advance(60 * SEC);
+    let probe = b.acquire_raw().expect("a probe");
+    assert_eq!(seen.lock().unwrap().last(), Some(&State::Open));
+    b.release_raw(probe).unwrap();
+    b.open();
+    clock.advance(60 * SEC);
+    let probe = b.acquire_raw_to_run().expect("a probe");
+    assert_eq!(seen.lock().unwrap().last(), Some(&State::HalfOpen));
+    b.record_raw(probe, Outcome::Success, None).unwrap();
+    assert_eq!(b.state(), State::Closed);
+}
+
 #[test]
 fn admission_that_wins_open_to_half_open_never_waits_for_a_listener() {
     use std::sync::mpsc;
