@@ -15,6 +15,7 @@ import types
 import urllib.parse
 import uuid
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -356,6 +357,70 @@ def test_state_change_hands_state_objects_with_names() -> None:
         ("CircuitHalfOpenState", "CircuitClosedState"),
     ]
     assert [str(n) for _, n in seen] == ["open", "half-open", "closed"]
+
+
+def test_each_state_entered_is_built_by_its_class_with_the_one_left() -> None:
+    # pybreaker builds a state object on entering a state: cls(cb, prev_state, notify).
+    # Code (and pybreaker's own tests) patch these classes to watch the moves.
+    built: list[tuple[str, Any, bool]] = []
+
+    def watching(cls: type[pybreaker.CircuitBreakerState]) -> Any:
+        def build(cb: Any, prev_state: Any = None, notify: bool = False) -> pybreaker.CircuitBreakerState:
+            built.append((cls.__name__, prev_state, notify))
+            return cls(cb, prev_state=prev_state, notify=notify)
+
+        return build
+
+    seen: list[tuple[Any, Any]] = []
+
+    class Keep(pybreaker.CircuitBreakerListener):
+        def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
+            seen.append((old_state, new_state))
+
+    closed_state = pybreaker.CircuitClosedState
+    with mock.patch.multiple(
+        pybreaker,
+        CircuitOpenState=watching(pybreaker.CircuitOpenState),
+        CircuitClosedState=watching(closed_state),
+    ):
+        cb = pybreaker.CircuitBreaker(listeners=[Keep()], state_storage=pybreaker.CircuitMemoryStorage("open"))
+        assert built == [("CircuitOpenState", None, False)]  # no notice at construction
+        opened = cb.state
+        assert cb.state is opened and opened.name == "open"  # the object entered, kept
+        cb.close()
+        assert built[1:] == [("CircuitClosedState", opened, True)]
+        assert seen == [(opened, cb.state)]
+        assert isinstance(cb.state, closed_state)
+
+
+def test_create_new_state_refuses_an_unknown_name() -> None:
+    cb = pybreaker.CircuitBreaker()
+    with pytest.raises(ValueError, match="unknown state 'foo'"):
+        cb._create_new_state("foo")
+    assert cb._create_new_state("half-open").name == "half-open"
+    assert cb.current_state == "closed"  # building a state object moves nothing
+
+
+def test_state_reads_where_the_engine_is_before_its_event_arrives(clock: tripgate.ManualClock) -> None:
+    cb = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=1, clock=clock)
+    with pytest.raises(pybreaker.CircuitBreakerError):
+        cb.call(fail)
+    opened = cb.state
+    # A transition whose event is still on its way (delivered on another thread, a
+    # moment later): the adapter has not heard of it yet.
+    with mock.patch.object(cb, "_enter"):
+        cb.breaker.half_open()
+        assert cb.state.name == "half-open" and cb.current_state == "half-open"
+        assert cb.state is not opened
+    assert cb._state is opened  # the object entered last is still the one kept
+
+
+def test_without_tornado_support_call_async_decoration_raises_import_error() -> None:
+    cb = pybreaker.CircuitBreaker()
+    with mock.patch.object(pybreaker, "HAS_TORNADO_SUPPORT", False):
+        with pytest.raises(ImportError, match="tornado"):
+            cb(lambda: None, __pybreaker_call_async=True)
+        assert cb(lambda: 1)() == 1  # plain calls need no Tornado
 
 
 def test_listeners_are_added_and_removed() -> None:

@@ -89,8 +89,9 @@ STATE_HALF_OPEN = "half-open"
 """pybreaker's name of the half-open state (the engine spells it ``half_open``)."""
 
 HAS_TORNADO_SUPPORT = True
-"""pybreaker's flag for ``call_async``: always true here, where ``call_async`` is an
-asyncio coroutine and needs no Tornado."""
+"""pybreaker's flag for ``call_async``: true here, where ``call_async`` is an asyncio
+coroutine and needs no Tornado. Set to false, ``@breaker(__pybreaker_call_async=True)``
+raises ``ImportError``, as pybreaker's does without Tornado."""
 HAS_REDIS_SUPPORT = True
 """pybreaker's flag for :class:`CircuitRedisStorage`: always true here, where the
 storage reads its client duck-typed and needs no redis-py import."""
@@ -126,11 +127,20 @@ ExcludeRule = Union[type[BaseException], Callable[[BaseException], bool]]
 
 
 class CircuitBreakerState:
-    """A state as pybreaker shows it: :attr:`name` is ``"closed"``, ``"open"`` or
-    ``"half-open"``. Listeners' ``state_change`` and :attr:`CircuitBreaker.state` hand
-    these out; they hold no behaviour (the engine's states do)."""
+    """A state of a breaker as pybreaker shows it: :attr:`name` is ``"closed"``,
+    ``"open"`` or ``"half-open"``. :attr:`CircuitBreaker.state` and listeners'
+    ``state_change`` hand these out; they hold no behaviour (the engine's states do).
+
+    As in pybreaker, the breaker builds one each time it enters a state, through the
+    class of that state and its signature, ``cls(cb, prev_state=None, notify=False)``,
+    and ``notify`` runs the listeners' ``state_change(cb, prev_state, new_state)``.
+    Building one yourself moves nothing: the engine holds the state."""
 
     _NAME = ""
+
+    def __init__(self, cb: CircuitBreaker | None = None, prev_state: CircuitBreakerState | None = None, notify: bool = False) -> None:
+        if notify and cb is not None:
+            cb._notify("state_change", prev_state, self)
 
     @property
     def name(self) -> str:
@@ -162,18 +172,6 @@ class CircuitHalfOpenState(CircuitBreakerState):
     a failure opens it again."""
 
     _NAME = STATE_HALF_OPEN
-
-
-# One object per state: they carry a name and nothing else.
-_STATES: dict[str, CircuitBreakerState] = {
-    STATE_CLOSED: CircuitClosedState(),
-    STATE_OPEN: CircuitOpenState(),
-    STATE_HALF_OPEN: CircuitHalfOpenState(),
-}
-
-
-def _state_object(engine_state: str) -> CircuitBreakerState:
-    return _STATES[_FROM_ENGINE[engine_state]]
 
 
 # -------------------------------------------------------------------------- storage
@@ -471,7 +469,7 @@ def _on_transition(ref: weakref.ReferenceType[CircuitBreaker]) -> Callable[[trip
         cb = ref()
         if cb is None:
             return
-        cb._notify("state_change", _state_object(t.from_state), _state_object(t.to_state))
+        cb._enter(_FROM_ENGINE[t.to_state])
 
     return dispatch
 
@@ -552,6 +550,8 @@ class CircuitBreaker:
         self._notify_lock = threading.RLock()
         self._local = threading.local()
         self._throw_new_error_on_trip = bool(throw_new_error_on_trip)
+        # The object of the state last entered (see `_enter`).
+        self._state = self._create_new_state(initial)
         engine = _Engine(
             fail_max=fail_max,
             reset_timeout=reset_timeout,
@@ -725,6 +725,8 @@ class CircuitBreaker:
         :meth:`call_async` for an ``async def`` function. ``@breaker(__pybreaker_call_async=True)``
         is accepted and means :meth:`call_async`."""
         call_async = call_kwargs.pop("__pybreaker_call_async", False)
+        if call_async and not HAS_TORNADO_SUPPORT:
+            raise ImportError("No module named tornado")
         if call_kwargs:
             raise TypeError(f"unexpected keyword arguments {', '.join(call_kwargs)}")
 
@@ -769,8 +771,15 @@ class CircuitBreaker:
 
     @property
     def state(self) -> CircuitBreakerState:
-        """The current state as an object with a ``name`` (see :attr:`current_state`)."""
-        return _state_object(self._engine.state)
+        """The current state as an object with a ``name`` (see :attr:`current_state`):
+        the one built when the breaker entered it, as in pybreaker."""
+        state = self._state
+        current = _FROM_ENGINE[self._engine.state]
+        if state.name == current:
+            return state
+        # The engine has moved and the transition's event is on its way (delivered on
+        # another thread, a moment later): a view of where it is now, without notice.
+        return self._create_new_state(current, prev_state=state)
 
     @state.setter
     def state(self, state: str) -> None:
@@ -781,6 +790,30 @@ class CircuitBreaker:
         if move is None:
             raise ValueError(f"unknown state {state!r}: allowed {', '.join(map(repr, moves))}")
         move()
+
+    def _create_new_state(
+        self, new_state: str, prev_state: CircuitBreakerState | None = None, notify: bool = False
+    ) -> CircuitBreakerState:
+        """pybreaker's: a new object of the state named ``new_state``, built by its class
+        (looked up when called) with ``(self, prev_state=prev_state, notify=notify)``;
+        ``ValueError`` for an unknown name. It moves nothing (see :class:`CircuitBreakerState`)."""
+        classes: dict[str, Callable[..., CircuitBreakerState]] = {
+            STATE_CLOSED: CircuitClosedState,
+            STATE_OPEN: CircuitOpenState,
+            STATE_HALF_OPEN: CircuitHalfOpenState,
+        }
+        cls = classes.get(new_state)
+        if cls is None:
+            raise ValueError(f"unknown state {new_state!r}: allowed {', '.join(map(repr, classes))}")
+        return cls(self, prev_state=prev_state, notify=notify)
+
+    def _enter(self, new_state: str) -> None:
+        """Follows a transition of the engine to ``new_state`` (pybreaker's name): the
+        state's new object, whose construction notifies the listeners' ``state_change``
+        with the object of the state left. One transition at a time (the notify lock),
+        in the engine's order."""
+        with self._notify_lock:
+            self._state = self._create_new_state(new_state, prev_state=self._state, notify=True)
 
     @property
     def fail_counter(self) -> int:
