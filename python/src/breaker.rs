@@ -468,12 +468,6 @@ impl Breaker {
         self.inner.clock().now_nanos() as f64 / 1e9
     }
 
-    /// Delivers the transition events queued by admissions (an admission that moves
-    /// the breaker from open to half-open only queues its event).
-    fn _dispatch_events(&self) {
-        self.inner.dispatch_events();
-    }
-
     /// Feeds every call event to `callback(event, failure_kind, latency, state)` (see
     /// `listeners::subscribe_calls`), and `before_call` for each call the binding
     /// admits, replacing the callback fed before. With none

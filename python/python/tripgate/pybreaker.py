@@ -573,7 +573,9 @@ class CircuitBreaker:
     # ------------------------------------------------------------------ calls
 
     def _admit(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> _core.Permit:
-        """The engine's permit (or its CircuitBreakerError), then ``before_call``."""
+        """The engine's permit (or its CircuitBreakerError), then ``before_call``. A
+        trial call's permit comes after its move to half-open has been announced, as in
+        pybreaker."""
         try:
             permit = self._engine.acquire()
         except CircuitBreakerError as rejected:
@@ -587,10 +589,6 @@ class CircuitBreaker:
                 rejected.retry_after,
                 rejected.reason,
             ) from None
-        if permit.is_probe:
-            # The admission that moved the breaker to half-open only queued that
-            # transition: deliver it before the trial call, as pybreaker does.
-            self._engine._dispatch_events()
         # Part of the call, as concurrent as the calls (see `_notify`).
         self._call_hooks(self._listeners, "before_call", func, *args, **kwargs)
         return permit
