@@ -8,8 +8,6 @@
 //!
 //! A window keeps a ring of these (see `window`), one per group of buckets.
 
-#[cfg(doc)]
-use crate::sync::TotalsStripe;
 use crate::sync::{AtomicU32, AtomicU64, Ordering};
 
 /// Largest latency the histogram distinguishes, in nanoseconds (2^39 - 1, ~9 min).
@@ -76,19 +74,8 @@ impl Layout {
     }
 }
 
-/// Copies of every bin a time window's histogram keeps: a thread adds to the lane of
-/// its window stripe (see [`TotalsStripe::window`]), and readers sum the lanes. Two
-/// threads that record the same latency (the common case: calls to one dependency
-/// take about as long) would otherwise add to one counter, and its cache line would
-/// move between their cores on every call: 118 ns a call for two threads on one
-/// breaker against 46 ns for one, on an Intel guest (BENCHMARKS.md). Two lanes keep
-/// two threads apart at twice the bins' memory (a breaker with latency tracking stays
-/// within 96 KiB). A count window keeps one: its calls share one counter (its cursor)
-/// anyway.
-pub(crate) const LANES: usize = 2;
-
-/// One histogram's bins, in lanes (see [`LANES`]) laid one after the other, and a
-/// bitmap of the bins in use (in any lane).
+/// A histogram's bins that any thread may add to, by RMW, and a bitmap of the bins in
+/// use.
 ///
 /// A window reuses its histograms as its epochs move on, clearing each one before it
 /// counts for a new epoch. Clearing every bin (about a thousand) cost a count window
@@ -101,43 +88,34 @@ pub(crate) const LANES: usize = 2;
 /// the marks (it sets the mark again, and its bin stays marked), or before (the clear
 /// took that mark and zeroes the bin after the add: the sample is dropped, which a
 /// sample racing with a clear may be).
+///
+/// A time window's threads that own a stripe add to [`OwnerBins`] instead, and move
+/// their counts here once per histogram epoch.
 pub(crate) struct Bins {
     bins: Box<[AtomicU32]>,
     touched: Box<[AtomicU64]>,
-    /// Bins in one lane: the layout's.
-    per_lane: u32,
-    /// Lanes - 1 (a power of two): a thread's lane is its stripe masked by this.
-    lane_mask: u32,
 }
 
 impl Bins {
-    /// Zeroed bins of `layout`, in `lanes` lanes (1 or [`LANES`]).
-    pub(crate) fn new(layout: Layout, lanes: usize) -> Bins {
-        debug_assert!(lanes.is_power_of_two());
+    /// `len` zeroed bins (a layout's [`bins`](Layout::bins)).
+    pub(crate) fn new(len: usize) -> Bins {
         Bins {
-            bins: (0..lanes * layout.bins())
-                .map(|_| AtomicU32::new(0))
-                .collect(),
-            touched: (0..layout.bins().div_ceil(64))
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            per_lane: layout.bins() as u32,
-            lane_mask: lanes as u32 - 1,
+            bins: (0..len).map(|_| AtomicU32::new(0)).collect(),
+            touched: (0..len.div_ceil(64)).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// The lanes, one slice of bins each.
-    fn lanes(&self) -> impl Iterator<Item = &[AtomicU32]> {
-        self.bins.chunks(self.per_lane as usize)
+    /// Adds one to bin `index`.
+    #[inline]
+    pub(crate) fn add(&self, index: usize) {
+        self.add_n(index, 1);
     }
 
-    /// Adds one to bin `index`, in the lane of the caller's `stripe` (its
-    /// [`TotalsStripe::window`]'s index).
+    /// Adds `n` to bin `index`.
     #[inline]
-    pub(crate) fn add(&self, index: usize, stripe: usize) {
-        let lane = stripe & self.lane_mask as usize;
+    pub(crate) fn add_n(&self, index: usize, n: u32) {
         // ordering: SeqCst, the add before the look at the mark (see the type's doc).
-        self.bins[lane * self.per_lane as usize + index].fetch_add(1, Ordering::SeqCst);
+        self.bins[index].fetch_add(n, Ordering::SeqCst);
         let (word, bit) = (&self.touched[index / 64], 1u64 << (index % 64));
         // Look first: a bin in use is already marked, and the word stays shared.
         if word.load(Ordering::SeqCst) & bit == 0 {
@@ -161,9 +139,7 @@ impl Bins {
                 let i = w * 64 + bits.trailing_zeros() as usize;
                 // A swap rather than a store: an RMW, so that in the order of this
                 // bin's writes it lands after any add that came before it.
-                for lane in self.lanes() {
-                    lane[i].swap(0, Ordering::SeqCst);
-                }
+                self.bins[i].swap(0, Ordering::SeqCst);
                 bits &= bits - 1;
             }
         }
@@ -171,15 +147,87 @@ impl Bins {
 
     /// Adds this histogram's counts into `into`.
     pub(crate) fn merge_into(&self, into: &mut [u64]) {
-        for lane in self.lanes() {
-            for (acc, b) in into.iter_mut().zip(lane) {
-                *acc += b.load(Ordering::Relaxed) as u64;
-            }
-        }
+        merge(&self.bins, into);
     }
 
     pub(crate) fn memory(&self) -> usize {
         std::mem::size_of_val(&*self.bins) + std::mem::size_of_val(&*self.touched)
+    }
+}
+
+/// A histogram's bins that one thread alone writes, adds and clears alike: it adds
+/// with a plain load and store, where [`Bins`] pays a locked add (9 ns on an Intel
+/// guest, a fifth of a latency-tracked call; BENCHMARKS.md, "Owners' lanes").
+/// Readers only load, and see each bin whole.
+///
+/// Who the one writer is, and how a reader tells a clear or a move apart from counts,
+/// is the window's business (`window::latency`).
+pub(crate) struct OwnerBins {
+    bins: Box<[AtomicU32]>,
+}
+
+impl OwnerBins {
+    /// `len` zeroed bins (a layout's [`bins`](Layout::bins)).
+    pub(crate) fn new(len: usize) -> OwnerBins {
+        OwnerBins {
+            bins: (0..len).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    /// Adds one to bin `index`. Only the bins' one writer may call it.
+    #[inline]
+    pub(crate) fn add(&self, index: usize) {
+        let bin = &self.bins[index];
+        // ordering: Relaxed, the caller is the only writer: a load and a store lose
+        // nothing, and a reader sees the old count or the new.
+        bin.store(
+            bin.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Zeroes every bin. Only the bins' one writer may call it. Every bin, with no
+    /// marks to keep on the add's path: a lane is emptied once per histogram epoch (a
+    /// group of buckets, tens of milliseconds at least), and a thousand stores cost
+    /// well under a microsecond.
+    pub(crate) fn clear(&self) {
+        for bin in self.bins.iter() {
+            // ordering: Relaxed, as `add`; a reader tells a clear from counts by the
+            // lane's tag (`window::latency`).
+            bin.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves every count into `into` (the same layout's bins), leaving these empty:
+    /// a thousand loads, and a locked add for each bin in use. Only the bins' one
+    /// writer may call it.
+    pub(crate) fn move_into(&self, into: &Bins) {
+        for (i, bin) in self.bins.iter().enumerate() {
+            // ordering: Relaxed, as `clear`.
+            let n = bin.load(Ordering::Relaxed);
+            if n != 0 {
+                into.add_n(i, n);
+                bin.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Adds these bins' counts into `into`.
+    pub(crate) fn merge_into(&self, into: &mut [u64]) {
+        merge(&self.bins, into);
+    }
+
+    pub(crate) fn memory(&self) -> usize {
+        std::mem::size_of_val(&*self.bins)
+    }
+}
+
+/// Adds `bins`' counts into `into`.
+fn merge(bins: &[AtomicU32], into: &mut [u64]) {
+    for (acc, b) in into.iter_mut().zip(bins) {
+        // ordering: Relaxed, a statistic: each bin is read whole, and a sample
+        // racing with the read may or may not be in it.
+        *acc += b.load(Ordering::Relaxed) as u64;
     }
 }
 
@@ -251,16 +299,15 @@ pub(crate) fn summarize(layout: Layout, counts: &[u64]) -> LatencySummary {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::sync::stripe_index;
     use proptest::prelude::*;
 
     #[test]
     fn a_clear_empties_every_bin_used_and_the_bins_count_again_after_it() {
         let layout = Layout::new(5);
-        let bins = Bins::new(layout, 1);
+        let bins = Bins::new(layout.bins());
         let used = [0, 63, 64, 65, 700, layout.bins() - 1];
         for (n, &i) in used.iter().enumerate() {
-            (0..=n).for_each(|_| bins.add(i, 0));
+            (0..=n).for_each(|_| bins.add(i));
         }
         let merged = |b: &Bins| {
             let mut c = vec![0u64; layout.bins()];
@@ -272,49 +319,32 @@ mod tests {
         assert!(merged(&bins).iter().all(|&c| c == 0));
         // The marks went with the clear: bins used again are marked again, so a
         // second clear empties them too.
-        bins.add(700, 0);
-        bins.add(3, 0);
+        bins.add(700);
+        bins.add(3);
         assert_eq!(merged(&bins)[700], 1);
         bins.clear();
         assert!(merged(&bins).iter().all(|&c| c == 0));
     }
 
     #[test]
-    fn threads_on_different_lanes_are_all_counted_and_all_cleared() {
+    fn owner_bins_count_every_add_and_a_clear_empties_them_all() {
         let layout = Layout::new(5);
-        let bins = Bins::new(layout, LANES);
-        let merged = |b: &Bins| {
+        let bins = OwnerBins::new(layout.bins());
+        let merged = |b: &OwnerBins| {
             let mut c = vec![0u64; layout.bins()];
             b.merge_into(&mut c);
             c
         };
-        // Threads take stripes in the order they first ask: new threads until both
-        // lanes have been used, each adding to bin 40 and to a bin of its lane's own.
-        let mut lanes_seen = [false; LANES];
-        let mut threads = 0;
-        while lanes_seen.contains(&false) {
-            assert!(threads < 64, "no thread came to lane {lanes_seen:?}");
-            let lane = std::thread::scope(|s| {
-                s.spawn(|| {
-                    let stripe = stripe_index();
-                    let lane = stripe & (LANES - 1);
-                    bins.add(40, stripe);
-                    bins.add(500 + lane, stripe);
-                    lane
-                })
-                .join()
-                .unwrap()
-            });
-            lanes_seen[lane] = true;
-            threads += 1;
+        for (n, i) in [0, 40, 700, layout.bins() - 1].into_iter().enumerate() {
+            (0..=n).for_each(|_| bins.add(i));
         }
         let counts = merged(&bins);
-        assert_eq!(counts[40], threads as u64, "the lanes are summed");
-        assert_eq!(counts.iter().sum::<u64>(), 2 * threads as u64);
-        assert!(counts[500] > 0 && counts[501] > 0);
-        // A bin used in one lane only is cleared too.
+        assert_eq!((counts[0], counts[40], counts[700]), (1, 2, 3));
+        assert_eq!(counts.iter().sum::<u64>(), 10);
         bins.clear();
         assert!(merged(&bins).iter().all(|&c| c == 0));
+        bins.add(41);
+        assert_eq!(merged(&bins)[41], 1);
     }
 
     #[test]
@@ -366,17 +396,16 @@ mod loom_model {
 
     /// Whatever the interleaving, no bin is left counting without its mark (which would
     /// let a sample outlive its epoch), and the racing sample is counted at most once.
-    /// The racing add is in the other lane than the first: one mark serves both.
     #[test]
     fn a_clear_racing_with_an_add_never_leaves_an_unmarked_bin() {
         loom::model(|| {
-            let bins = Arc::new(Bins::new(Layout::new(1), LANES));
-            bins.add(5, 0);
+            let bins = Arc::new(Bins::new(Layout::new(1).bins()));
+            bins.add(5);
             let b = bins.clone();
-            let t = thread::spawn(move || b.add(5, 1));
+            let t = thread::spawn(move || b.add(5));
             bins.clear();
             t.join().unwrap();
-            let count: u32 = bins.lanes().map(|l| l[5].load(Ordering::SeqCst)).sum();
+            let count = bins.bins[5].load(Ordering::SeqCst);
             let marked = bins.touched[0].load(Ordering::SeqCst) & (1 << 5) != 0;
             assert!(count <= 1, "{count}");
             assert!(

@@ -56,6 +56,44 @@ fn threads_recording_inside_one_window_conserve_every_count() {
 }
 
 #[test]
+fn latencies_of_threads_moving_through_buckets_together_are_all_counted_once() {
+    // Threads that own a stripe keep a lane of bins for the bucket they record in and
+    // move it into the window's histograms when they reach the next one; the others
+    // add to those histograms directly. Every sample stays counted, once.
+    const BUCKETS: u64 = 6;
+    const PER_BUCKET: u64 = 5_000;
+    for threads in [2u64, 4, 8] {
+        let clock = ManualClock::new();
+        let b = counting_breaker(10, clock.clone());
+        let barrier = Barrier::new(threads as usize);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let (b, barrier, clock) = (&b, &barrier, &clock);
+                s.spawn(move || {
+                    for bucket in 0..BUCKETS {
+                        if barrier.wait().is_leader() {
+                            clock.set_nanos(bucket * 1_000_000_000);
+                        }
+                        barrier.wait();
+                        for i in 0..PER_BUCKET {
+                            let latency = Duration::from_micros(1 + (i + t) % 500);
+                            b.try_acquire().unwrap().record(Outcome::Success, latency);
+                        }
+                    }
+                });
+            }
+        });
+        let latency = b.snapshot().latency.unwrap();
+        assert_eq!(
+            latency.count,
+            threads * BUCKETS * PER_BUCKET,
+            "{threads} threads"
+        );
+        assert!(latency.max <= 510_000, "{latency:?}");
+    }
+}
+
+#[test]
 fn rotation_racing_with_records_loses_nothing() {
     let clock = ManualClock::new();
     let b = counting_breaker(1, clock.clone());

@@ -244,14 +244,9 @@ impl Window {
         let chunks = (0..slots as usize * per_slot * stripes / CHUNK)
             .map(|_| CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))))
             .collect();
-        // A time window's histograms keep two lanes of bins, so that two threads add to
-        // different ones, as its counters keep stripes (see `histogram::LANES`).
-        let lanes = if shape.time {
-            crate::histogram::LANES
-        } else {
-            1
-        };
-        let histograms = latency.map(|layout| Histograms::new(layout, capacity, lanes));
+        // A time window's histograms keep a lane for each stripe a thread can own, as
+        // its counters keep stripes (see `latency`).
+        let histograms = latency.map(|layout| Histograms::new(layout, capacity, shape.time));
         // Epochs start at 1: every counter starts as 0, whose tag (0) is then stale, so
         // a stripe's first count always opens its epoch (and marks the stripe in
         // `stripes_used`).
@@ -420,7 +415,7 @@ impl Window {
         let (epoch, opened) = self.next_epoch(&geo.epoch_map(), || now);
         let stripe = self.my_stripe(thread);
         let rotated = opened || geo.time && self.add_call(epoch, stripe);
-        self.record_latency(h, &geo, epoch, latency, stripe.index);
+        self.record_latency(h, &geo, epoch, latency, stripe);
         Recorded::new(rotated, self.last_unhealthy(), self.capacity, epoch)
     }
 
@@ -465,7 +460,7 @@ impl Window {
                 let map = geo.epoch_map();
                 let (epoch, opened) = self.next_epoch(&map, || now);
                 let rotated = self.add_counts(&map, epoch, delta, stripe) || opened;
-                self.record_latency(h, &geo, epoch, ns, stripe.index);
+                self.record_latency(h, &geo, epoch, ns, stripe);
                 (map, epoch, rotated)
             }
             _ => {

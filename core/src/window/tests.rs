@@ -1,7 +1,7 @@
 //! Unit tests of the window, on plain numbers for time.
 
 use super::*;
-use crate::sync::totals_stripe;
+use crate::sync::{totals_stripe, TotalsStripe};
 
 const SEC: u64 = 1_000_000_000;
 
@@ -167,4 +167,45 @@ fn many_buckets_group_histograms() {
     let n = w.latency(0).unwrap().count;
     // Histograms cover the window rounded up to whole groups of 7 buckets.
     assert!((100..=100 + 2 * 7).contains(&n), "{n}");
+}
+
+#[test]
+fn latency_sums_the_ring_and_the_owners_lanes_which_move_their_counts_on() {
+    // 10 buckets of a second, a histogram each.
+    let w = time_window(10, true);
+    let owner = |index| TotalsStripe { index, owned: true };
+    // A thread that owns no stripe adds to the ring itself.
+    let shared = TotalsStripe {
+        index: crate::sync::OWNED_STRIPES,
+        owned: false,
+    };
+    let record = |at: u64, ms: u64, thread| {
+        w.record(at, Delta::default(), Some(ms * 1_000_000), thread);
+    };
+    for _ in 0..30 {
+        record(SEC, 1, owner(0));
+        record(SEC, 2, owner(1));
+        record(SEC, 3, shared);
+    }
+    let l = w.latency(SEC).unwrap();
+    assert_eq!(l.count, 90);
+    assert!((l.p50 as f64 - 2e6).abs() / 2e6 < 0.032, "{l:?}");
+    assert!((l.max as f64 - 3e6).abs() / 3e6 < 0.032, "{l:?}");
+    // The owner of stripe 0 moves on a second: its lane's 30 go to the ring, and
+    // every sample is still counted once.
+    (0..3).for_each(|_| record(2 * SEC, 5, owner(0)));
+    let l = w.latency(2 * SEC).unwrap();
+    assert_eq!(l.count, 93, "{l:?}");
+    assert!((l.p50 as f64 - 2e6).abs() / 2e6 < 0.032, "{l:?}");
+    // At 11 s the first second has left the window: the ring's histogram of it (the
+    // shared thread's 30 and the 30 moved there), and the lane of stripe 1, which
+    // still holds it. The second second's 3 samples, moved to the ring now, stay.
+    (0..4).for_each(|_| record(11 * SEC, 7, owner(0)));
+    let l = w.latency(11 * SEC).unwrap();
+    assert_eq!(l.count, 7, "{l:?}");
+    assert!((l.max as f64 - 7e6).abs() / 7e6 < 0.032, "{l:?}");
+    // The ring comes back to the first second's histogram for 11 s: cleared before
+    // it counts again.
+    record(11 * SEC, 9, shared);
+    assert_eq!(w.latency(11 * SEC).unwrap().count, 8);
 }
