@@ -6,9 +6,11 @@
 //! default `p = 5`, well inside the 3.2% budget). Values are clamped to
 //! [`MAX_TRACKABLE`] (about 9 minutes).
 //!
-//! A window keeps a ring of these (see `window`), one per group of buckets.
+//! A window keeps a ring of these (see `window::latency`), one per group of buckets,
+//! as [`Bins`]; a time window also keeps a lane of [`OwnerBins`] for each thread that
+//! owns a stripe.
 
-use crate::sync::{AtomicU32, AtomicU64, Ordering};
+use crate::sync::{AtomicU32, AtomicU64, Ordering, OwnerAdd};
 
 /// Largest latency the histogram distinguishes, in nanoseconds (2^39 - 1, ~9 min).
 pub const MAX_TRACKABLE: u64 = (1 << 39) - 1;
@@ -177,13 +179,7 @@ impl OwnerBins {
     /// Adds one to bin `index`. Only the bins' one writer may call it.
     #[inline]
     pub(crate) fn add(&self, index: usize) {
-        let bin = &self.bins[index];
-        // ordering: Relaxed, the caller is the only writer: a load and a store lose
-        // nothing, and a reader sees the old count or the new.
-        bin.store(
-            bin.load(Ordering::Relaxed).wrapping_add(1),
-            Ordering::Relaxed,
-        );
+        self.bins[index].owner_add(1);
     }
 
     /// Zeroes every bin. Only the bins' one writer may call it. Every bin, with no

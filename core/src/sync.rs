@@ -31,6 +31,40 @@ pub(crate) mod unmodelled {
     pub(crate) use std::sync::atomic::{AtomicU32, AtomicU64};
 }
 
+/// Adds to a counter of which the caller is the only writer (the owner of its
+/// stripe, [`TotalsStripe`]): a plain load and store, not an RMW. Nothing is lost,
+/// and a reader, who only loads, sees the old value or the new.
+pub(crate) trait OwnerAdd {
+    /// The counter's value type.
+    type Value;
+    /// Adds `delta`, wrapping. Only the counter's one writer may call it.
+    fn owner_add(&self, delta: Self::Value);
+}
+
+impl OwnerAdd for AtomicU64 {
+    type Value = u64;
+    #[inline(always)]
+    fn owner_add(&self, delta: u64) {
+        // ordering: Relaxed, the caller is the only writer (see the trait's doc).
+        self.store(
+            self.load(Ordering::Relaxed).wrapping_add(delta),
+            Ordering::Relaxed,
+        );
+    }
+}
+
+impl OwnerAdd for AtomicU32 {
+    type Value = u32;
+    #[inline(always)]
+    fn owner_add(&self, delta: u32) {
+        // ordering: Relaxed, the caller is the only writer (see the trait's doc).
+        self.store(
+            self.load(Ordering::Relaxed).wrapping_add(delta),
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// A pause in a spin loop; under loom, a yield, so the model checker lets the thread
 /// being waited for run.
 #[cfg(not(loom))]
@@ -341,7 +375,7 @@ mod loom_tests {
                         }
                     };
                     assert_eq!(index, OWNED_STRIPES - 1);
-                    counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                    counter.owner_add(1);
                     claims.release(index);
                 }
             };

@@ -5,7 +5,7 @@
 
 use super::opened_by::OpenedBy;
 use super::*;
-use crate::sync::unmodelled;
+use crate::sync::{unmodelled, OwnerAdd};
 
 /// Lifetime counters, striped by thread (see [`totals_stripe`]): rejected, ignored,
 /// abandoned, in flight, and the measured durations (nanoseconds, wrapping) of
@@ -425,13 +425,10 @@ pub(super) struct Totals {
 /// the old value or the new. Else by RMW.
 #[inline]
 fn add(counter: &AtomicU64, delta: u64, owned: bool) {
-    // ordering: Relaxed, a statistic: a counter publishes nothing but its value.
     if owned {
-        counter.store(
-            counter.load(Ordering::Relaxed).wrapping_add(delta),
-            Ordering::Relaxed,
-        );
+        counter.owner_add(delta);
     } else {
+        // ordering: Relaxed, a statistic: a counter publishes nothing but its value.
         counter.fetch_add(delta, Ordering::Relaxed);
     }
 }
