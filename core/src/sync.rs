@@ -41,29 +41,23 @@ pub(crate) trait OwnerAdd {
     fn owner_add(&self, delta: Self::Value);
 }
 
-impl OwnerAdd for AtomicU64 {
-    type Value = u64;
-    #[inline(always)]
-    fn owner_add(&self, delta: u64) {
-        // ordering: Relaxed, the caller is the only writer (see the trait's doc).
-        self.store(
-            self.load(Ordering::Relaxed).wrapping_add(delta),
-            Ordering::Relaxed,
-        );
-    }
+/// `OwnerAdd` for atomic counter types, each with its value type.
+macro_rules! owner_add {
+    ($($atomic:ty => $value:ty),*) => {$(
+        impl OwnerAdd for $atomic {
+            type Value = $value;
+            #[inline(always)]
+            fn owner_add(&self, delta: $value) {
+                // ordering: Relaxed, the caller is the only writer (see the trait's doc).
+                self.store(
+                    self.load(Ordering::Relaxed).wrapping_add(delta),
+                    Ordering::Relaxed,
+                );
+            }
+        }
+    )*};
 }
-
-impl OwnerAdd for AtomicU32 {
-    type Value = u32;
-    #[inline(always)]
-    fn owner_add(&self, delta: u32) {
-        // ordering: Relaxed, the caller is the only writer (see the trait's doc).
-        self.store(
-            self.load(Ordering::Relaxed).wrapping_add(delta),
-            Ordering::Relaxed,
-        );
-    }
-}
+owner_add!(AtomicU64 => u64, AtomicU32 => u32);
 
 /// A pause in a spin loop; under loom, a yield, so the model checker lets the thread
 /// being waited for run.
