@@ -15,9 +15,10 @@
 //! - **Sealed.** Each breaker draws a random 64-bit key when it is built. A raw permit
 //!   carries a tag: a keyed mix of its generation, flags and admission time. A permit
 //!   whose tag does not verify was issued by another breaker, or its bytes were made
-//!   up or altered: [`PermitError::Foreign`], and nothing happens. The mix (two
-//!   multiply-xorshift rounds) guards against accidents, not against an adversary: it
-//!   is not a MAC, and the key is not secret from code in the same process.
+//!   up or altered: [`PermitError::Foreign`], and nothing happens. The tag (a keyed
+//!   multiply, see `PermitKey::tag`) guards against accidents, not against an
+//!   adversary: it is not a MAC, and the key is not secret from code in the same
+//!   process.
 //! - **Spent.** A raw permit is answered by value and is not `Clone`, so Rust code
 //!   cannot answer one twice. A binding that keeps the permit in foreign memory
 //!   replaces it there with the spent permit ([`RawPermit::default`], tag 0; no issued
@@ -40,8 +41,8 @@
 //!
 //! - A tag rather than a record of the permits out: a record would cost a
 //!   read-modify-write on every admission, and Closed admission is one load. The tag
-//!   is arithmetic on values already in registers, on the raw path only (two
-//!   multiplies and a compare to answer); admission stays wait-free.
+//!   is arithmetic on values already in registers, on the raw path only (a multiply,
+//!   three one-cycle operations and a compare to answer); admission stays wait-free.
 //! - By value rather than through `&mut RawPermit`: Rust code then cannot answer a
 //!   permit twice at all (the compiler refuses, as for [`Permit`]), instead of being
 //!   told so at run time; a binding's slot gets the same effect from
@@ -114,16 +115,22 @@ impl PermitKey {
 
     /// The tag of `grant` under this key: never 0 (0 marks a spent permit).
     ///
-    /// The keyed mix of the head (generation, flags) and the start time times an odd
-    /// constant are computed side by side and added: a changed start moves the tag by
-    /// a non-zero multiple of the constant, a changed head by the mix of an unknown
-    /// key, and a pair of changes that cancel needs the key. One mix round on the
-    /// path, not two in a chain: sealing and opening are the C ABI's cost over the
-    /// Rust path (BENCHMARKS.md, *C ABI*).
+    /// The head (generation, flags) is mixed with the key by one multiply by an odd
+    /// constant, a bijection: another key or a changed head always gives another
+    /// product. The start time, times 3 (another bijection), is xored in last: a
+    /// changed start always changes the tag, and a pair of changes that cancel needs
+    /// the key. The bit that `| 1` takes (to keep the tag from 0) hides only a change
+    /// of the start by plus or minus 3's inverse modulo 2^64 (about 1.2e19 ns), never
+    /// a small one.
+    ///
+    /// The start is the last input to arrive (a clock read just before), and it meets
+    /// two one-cycle operations on its way to the tag. With a multiply on that way, and
+    /// a multiply-xorshift round on the head, the C ABI's permit path cost 2 ns a call
+    /// more (BENCHMARKS.md, *C ABI*).
     #[inline]
     pub(crate) fn tag(self, grant: Grant) -> u64 {
         let head = (u64::from(grant.generation) << 32) | u64::from(grant.flags);
-        mix(self.0 ^ head).wrapping_add(grant.start_nanos.wrapping_mul(START_FACTOR)) | 1
+        ((self.0 ^ head).wrapping_mul(HEAD_FACTOR) ^ grant.start_nanos.wrapping_mul(3)) | 1
     }
 
     /// `grant` sealed under this key.
@@ -152,17 +159,9 @@ impl PermitKey {
     }
 }
 
-/// An odd constant (so a non-zero change of the start time always changes the tag's
-/// product): the 64-bit golden ratio.
-const START_FACTOR: u64 = 0x9E37_79B9_7F4A_7C15;
-
-/// One multiply-xorshift round (the finaliser of a well-known 64-bit mixer): every
-/// input bit moves about half the output bits.
-#[inline]
-fn mix(x: u64) -> u64 {
-    let x = (x ^ (x >> 32)).wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    x ^ (x >> 32)
-}
+/// An odd constant (so that multiplying by it is a bijection): the multiplier of a
+/// well-known 64-bit mixer's finaliser.
+const HEAD_FACTOR: u64 = 0xD6E8_FEB8_6659_FD93;
 
 /// A permit as a plain value, for bindings and for callers that must store it apart
 /// from the breaker: from [`Breaker::acquire_raw`] or [`Permit::into_raw`], answered
@@ -537,5 +536,40 @@ mod tests {
         let words = RawPermit::from_words(a.seal(g).into_words());
         assert_eq!(words, sealed);
         assert!(!sealed.is_spent() && sealed.is_probe());
+    }
+
+    #[test]
+    fn every_one_bit_change_and_every_small_change_of_the_start_is_refused() {
+        for salt in 0..8u64 {
+            let key = PermitKey::random(salt);
+            for start in [0, 1, 2, 3, 1_000_000_007, u64::MAX / 3, u64::MAX - 1] {
+                let g = Grant {
+                    generation: salt as u32 * 977,
+                    flags: P_TIMED,
+                    start_nanos: start,
+                };
+                let words = key.seal(g).into_words();
+                for word in 0..2 {
+                    for bit in 0..64 {
+                        let mut changed = words;
+                        changed[word] ^= 1 << bit;
+                        let answer = key.open(RawPermit::from_words(changed));
+                        assert_eq!(answer, Err(PermitError::Foreign), "word {word} bit {bit}");
+                    }
+                }
+                for delta in 1..=64u64 {
+                    for moved in [start.wrapping_add(delta), start.wrapping_sub(delta)] {
+                        let mut changed = words;
+                        changed[1] = moved;
+                        let answer = key.open(RawPermit::from_words(changed));
+                        assert_eq!(
+                            answer,
+                            Err(PermitError::Foreign),
+                            "start {start} to {moved}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -430,7 +430,15 @@ impl<C: Clock> Breaker<C> {
         // answered.
         if grant.flags & (P_MAY_BE_COPY | P_DEADLINE) == 0 {
             if let Some(answer) = outcome {
-                self.record_grant(grant, answer, latency_nanos);
+                // A timed success (latency tracked) goes straight to its path, with
+                // the grant's two fields in registers: inlined at a binding's few call
+                // sites, this can afford the test that `record_grant`, inlined into
+                // every Rust caller's `success`, leaves to `record_other`.
+                if grant.flags == P_TIMED && latency_nanos.is_none() && answer == Outcome::Success {
+                    self.record_timed_success(grant.generation, grant.start_nanos);
+                } else {
+                    self.record_grant(grant, answer, latency_nanos);
+                }
                 return Ok(outcome);
             }
         }

@@ -137,6 +137,7 @@ impl AtomicGeometry {
         self.base.store(g.base, Ordering::Relaxed);
     }
 
+    #[inline]
     pub(super) fn load(&self) -> Geometry {
         let r = self.load_epoch_map();
         Geometry {
@@ -192,6 +193,7 @@ impl GeometryCell {
         geo
     }
 
+    #[inline]
     pub(super) fn load(&self) -> Geometry {
         self.read(AtomicGeometry::load)
     }
