@@ -125,8 +125,8 @@ impl PermitKey {
     ///
     /// The start is the last input to arrive (a clock read just before), and it meets
     /// two one-cycle operations on its way to the tag. With a multiply on that way, and
-    /// a multiply-xorshift round on the head, the C ABI's permit path cost 2 ns a call
-    /// more (BENCHMARKS.md, *C ABI*).
+    /// a multiply-xorshift round on the head, the C ABI's permit path cost about 1.5 ns
+    /// a call more (BENCHMARKS.md, "The permit's seal and the raw success path").
     #[inline]
     pub(crate) fn tag(self, grant: Grant) -> u64 {
         let head = (u64::from(grant.generation) << 32) | u64::from(grant.flags);

@@ -143,10 +143,11 @@ pub extern "C" fn tg_record(
     ffi_panic_boundary!("tg_record", {
         let b = try_ref!(breaker);
         let slot = try_mut!(permit);
-        // The common answer, a success timed here, with its constants inlined into
-        // `complete_raw`: no outcome to translate, and fewer tests (BENCHMARKS.md,
-        // *C ABI*). Two calls, not one call with a chosen outcome: the constants must
-        // reach the inlined code.
+        // The common answer, a success whose latency the library measures, with its
+        // constants inlined into `complete_raw`: no outcome to translate, and fewer
+        // tests (BENCHMARKS.md, "The permit's seal and the raw success path"). Two
+        // calls, not one call with a chosen outcome: the constants must reach the
+        // inlined code.
         if outcome == TG_SUCCESS && latency_ns == 0 {
             let success = Some(tg_core::Outcome::Success);
             return answered(b.inner.complete_raw(take(slot), success, None));
