@@ -25,7 +25,7 @@ impl<C: Clock> Breaker<C> {
     /// owned [`Permit`], which cannot be forged or answered twice.
     #[inline]
     pub(crate) fn record_grant(&self, permit: Grant, outcome: Outcome, latency_nanos: Option<u64>) {
-        if permit.flags == 0 && latency_nanos.is_none() && outcome == Outcome::Success {
+        if measured_success(permit, 0, outcome, latency_nanos) {
             // The common case. The permit's one needed field goes by register: a
             // permit passed by reference is stored field by field and reloaded whole,
             // which stalls store-to-load forwarding (several ns a call on x86).
@@ -40,7 +40,7 @@ impl<C: Clock> Breaker<C> {
     /// one.
     #[inline(never)]
     pub(super) fn record_other(&self, permit: Grant, outcome: Outcome, latency_nanos: Option<u64>) {
-        if permit.flags == P_TIMED && latency_nanos.is_none() && outcome == Outcome::Success {
+        if measured_success(permit, P_TIMED, outcome, latency_nanos) {
             self.record_timed_success(permit.generation, permit.start_nanos);
         } else if permit.flags & !P_TIMED == P_DEADLINE
             && latency_nanos.is_none()
@@ -434,7 +434,7 @@ impl<C: Clock> Breaker<C> {
                 // the grant's two fields in registers: inlined at a binding's few call
                 // sites, this can afford the test that `record_grant`, inlined into
                 // every Rust caller's `success`, leaves to `record_other`.
-                if grant.flags == P_TIMED && latency_nanos.is_none() && answer == Outcome::Success {
+                if measured_success(grant, P_TIMED, answer, latency_nanos) {
                     self.record_timed_success(grant.generation, grant.start_nanos);
                 } else {
                     self.record_grant(grant, answer, latency_nanos);
@@ -522,4 +522,11 @@ impl<C: Clock> Breaker<C> {
 #[inline]
 pub(super) fn must_look(recorded: Recorded, look_again: bool) -> bool {
     (recorded.rotated || look_again) && recorded.may_trip
+}
+
+/// Whether an answer is a success whose latency the engine measures (none given), of a
+/// grant whose flags are exactly `flags`: the answers that have short paths.
+#[inline(always)]
+fn measured_success(grant: Grant, flags: u32, outcome: Outcome, latency: Option<u64>) -> bool {
+    grant.flags == flags && latency.is_none() && outcome == Outcome::Success
 }
